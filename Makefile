@@ -1,0 +1,38 @@
+# The README's two commands: `make run` and `make test`. Both create .venv and
+# install what they need; nothing else has to be on the machine but Python 3.11+.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test check bench clean-data help
+
+help:
+	@echo "make run    - start Shuping with embedded PostgreSQL and a demo county"
+	@echo "make test   - run the whole test suite against a throwaway PostgreSQL"
+	@echo "make check  - ruff and mypy"
+	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "需要 Python 3.11 或更高版本 / Python 3.11+ is required"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/shuping run
+
+test: $(STAMP)
+	$(BIN)/shuping test $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(BIN)/ruff check platform tenants tests bench
+	$(BIN)/mypy platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/live tenants
+
+bench: $(STAMP)
+	$(BIN)/shuping bench
+
+clean-data:
+	rm -rf .shuping

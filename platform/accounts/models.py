@@ -1,0 +1,47 @@
+"""User accounts and their roles.
+
+The same table exists in the public schema (platform operators) and in every
+county schema (that county's staff), so a county account is unknown on every
+other county's host and on the operator's site: isolation by construction.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import connection, models
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "平台运营 / platform operator"
+    COUNTY_ADMIN = "county_admin", "县委组织部 / county administrator"
+    HOST = "host", "主持人 / meeting host"
+    TELLER = "teller", "计票员 / teller"
+    AUDITOR = "auditor", "纪委审计 / auditor"
+    OBSERVER = "observer", "观察员 / observer"
+
+
+COUNTY_ROLES = frozenset(role for role in Role if role != Role.OPERATOR)
+
+
+class User(AbstractUser):
+    role = models.CharField("角色 / role", max_length=20, choices=Role.choices)
+    display_name = models.CharField("姓名 / name", max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = "账号 / account"
+        verbose_name_plural = "账号 / accounts"
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        in_public = connection.schema_name == "public"
+        if in_public and self.role != Role.OPERATOR:
+            raise ValidationError({"role": "平台站点只有运营账号 / only operator accounts on the platform site"})
+        if not in_public and self.role == Role.OPERATOR:
+            raise ValidationError({"role": "县区站点不能有运营账号 / no operator accounts in a county"})
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_active and self.role in roles

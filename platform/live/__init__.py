@@ -1,0 +1,1 @@
+"""The live layer: Channels consumers and groups that push changes to screens."""

@@ -1,0 +1,1 @@
+"""The domain: reference data of a county, rounds, meetings, ballots, results."""

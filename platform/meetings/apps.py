@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MeetingsConfig(AppConfig):
+    name = "meetings"
+    verbose_name = "述评 / Report and evaluation"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,113 @@
+"""Reference data of a county: townships, villages, bodies, officials, rosters.
+
+These are the county's directory, edited by the organization department (in
+the admin or by import). They are not events: the meeting log records what
+happened at meetings, and each event carries the names it needs, so editing a
+roster later never changes the meaning of a recorded meeting.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Township(models.Model):
+    """乡镇 / 街道."""
+
+    class Kind(models.TextChoices):
+        TOWNSHIP = "township", "乡镇 / township"
+        SUBDISTRICT = "subdistrict", "街道 / subdistrict"
+
+    name = models.CharField("名称 / name", max_length=50, unique=True)
+    kind = models.CharField("类型 / kind", max_length=20, choices=Kind.choices, default=Kind.TOWNSHIP)
+
+    class Meta:
+        verbose_name = "乡镇 / township"
+        verbose_name_plural = "乡镇 / townships"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Village(models.Model):
+    """村 / 社区."""
+
+    class Kind(models.TextChoices):
+        VILLAGE = "village", "村 / village"
+        COMMUNITY = "community", "社区 / community"
+
+    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="villages", verbose_name="乡镇 / township")
+    name = models.CharField("名称 / name", max_length=50)
+    kind = models.CharField("类型 / kind", max_length=20, choices=Kind.choices, default=Kind.VILLAGE)
+
+    class Meta:
+        verbose_name = "村社区 / village"
+        verbose_name_plural = "村社区 / villages"
+        ordering = ["township__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["township", "name"], name="village_unique_in_township")]
+
+    def __str__(self) -> str:
+        return f"{self.township.name}{self.name}"
+
+
+class Body(models.Model):
+    """An organization that reports as a body: 村党支部, 村委会, 乡镇党委."""
+
+    class Kind(models.TextChoices):
+        PARTY_BRANCH = "party_branch", "村党支部 / village Party branch"
+        VILLAGE_COMMITTEE = "village_committee", "村委会 / village committee"
+        TOWNSHIP_PARTY_COMMITTEE = "township_party_committee", "乡镇党委 / township Party committee"
+
+    name = models.CharField("名称 / name", max_length=80)
+    kind = models.CharField("类型 / kind", max_length=40, choices=Kind.choices)
+    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="bodies", verbose_name="乡镇 / township")
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, null=True, blank=True, related_name="bodies", verbose_name="村社区 / village")
+
+    class Meta:
+        verbose_name = "组织 / body"
+        verbose_name_plural = "组织 / bodies"
+        ordering = ["township__name", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Official(models.Model):
+    """A person who holds a post in a body, e.g. 村党支部书记."""
+
+    name = models.CharField("姓名 / name", max_length=50)
+    post = models.CharField("职务 / post", max_length=50)
+    body = models.ForeignKey(Body, on_delete=models.PROTECT, related_name="officials", verbose_name="组织 / body")
+
+    class Meta:
+        verbose_name = "干部 / official"
+        verbose_name_plural = "干部 / officials"
+        ordering = ["body__name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.post}）"
+
+
+class VoterCategory(models.TextChoices):
+    PARTY_MEMBER = "party_member", "党员 / Party member"
+    REPRESENTATIVE = "representative", "村民代表 / village representative"
+    GUEST = "guest", "列席 / invited guest"
+
+
+class RosterMember(models.Model):
+    """One person on a village's roster of Party members or representatives."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="roster", verbose_name="村社区 / village")
+    name = models.CharField("姓名 / name", max_length=50)
+    category = models.CharField("身份类别 / category", max_length=20, choices=VoterCategory.choices)
+    affiliation = models.CharField("单位 / affiliation", max_length=80, blank=True, help_text="列席人员所在单位 / guest's organization")
+    phone = models.CharField("电话 / phone", max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = "花名册成员 / roster member"
+        verbose_name_plural = "花名册 / roster"
+        ordering = ["village__name", "category", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.get_category_display()}）"

@@ -1,0 +1,1 @@
+"""Projections: the read models built from the event log, and their runtime."""

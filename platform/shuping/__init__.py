@@ -1,0 +1,1 @@
+"""The Django project of Shuping: settings, URLs, ASGI application and the CLI."""

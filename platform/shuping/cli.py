@@ -1,0 +1,351 @@
+"""The `shuping` command line.
+
+    shuping run                      start the platform (embedded PostgreSQL unless DATABASE_URL)
+    shuping migrate                  migrate the public schema, the template and every county
+    shuping county create SLUG --name 新野县 --domain xinye.localhost
+    shuping county list
+    shuping operator create USERNAME
+    shuping test [PYTEST ARGS]       run the test suite against a throwaway PostgreSQL
+    shuping log verify FILE [--head HASH]   verify an exported log offline (no database)
+    shuping manage ARGS              any Django management command
+
+Commands that need the database use DATABASE_URL when it is set, otherwise the
+embedded server in ./.shuping (started for the command and stopped after it,
+or shared with a running `shuping run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+DEFAULT_HOME = ".shuping"
+
+
+def _home(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "data", None) or os.environ.get("SHUPING_HOME") or DEFAULT_HOME).resolve()
+
+
+def _say(zh: str, en: str) -> None:
+    print(f"{zh} / {en}", flush=True)
+
+
+@contextlib.contextmanager
+def database(home: Path, *, log: bool = True) -> Iterator[str]:
+    """Yield a DATABASE_URL: the given one, or the embedded server's.
+
+    An embedded server started here is stopped on the way out, whatever
+    happened (Ctrl-C, SIGTERM, an exception). A server already run by another
+    live shuping process (e.g. `shuping run` in another terminal) is shared.
+    """
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    from shuping.embedded_pg import EmbeddedPostgres
+
+    server = EmbeddedPostgres(home)
+    shared = server.running_server() is not None and server._owner_alive() is not None
+    if shared:
+        server.init()
+        yield server.url()
+        return
+    if log:
+        first = not server.initialised()
+        _say(
+            "正在初始化内置 PostgreSQL…" if first else "正在启动内置 PostgreSQL…",
+            "initialising embedded PostgreSQL…" if first else "starting embedded PostgreSQL…",
+        )
+    try:
+        yield server.start(log=log)
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - Django may not be set up yet
+            pass
+        server.stop()
+        if log:
+            _say("内置 PostgreSQL 已停止", "embedded PostgreSQL stopped")
+
+
+def _setup_django(url: str, home: Path | None = None) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shuping.settings")
+    if home is not None and "SHUPING_SECRET_KEY" not in os.environ:
+        keyfile = home / "secret_key"
+        if not keyfile.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            keyfile.write_text(secrets.token_urlsafe(50))
+            keyfile.chmod(0o600)
+        os.environ["SHUPING_SECRET_KEY"] = keyfile.read_text().strip()
+    import django
+
+    django.setup()
+
+
+def _progress(index: int, total: int, schema: str, state: str) -> None:
+    if total:
+        width = 24
+        done = int(width * index / total)
+        bar = "█" * done + "·" * (width - done)
+        print(f"\r  [{bar}] {index}/{total} {schema}: {state}\033[K", end="", flush=True)
+        if index == total:
+            print()
+    else:
+        print(f"  {schema}: {state}", flush=True)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home) as url:
+        _setup_django(url, home)
+        from tenants.provisioning import migrate_all
+
+        _say("迁移所有模式", "migrating all schemas")
+        counts = migrate_all(progress=_progress, verbosity=args.verbosity)
+        _say(
+            f"完成：{counts['migrated']} 个县区已迁移，{counts['skipped']} 个已是最新",
+            f"done: {counts['migrated']} counties migrated, {counts['skipped']} up to date",
+        )
+    return 0
+
+
+def cmd_county_create(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home) as url:
+        _setup_django(url, home)
+        from tenants.provisioning import ProvisioningError, create_county, migrate_all
+
+        migrate_all()
+        started = time.monotonic()
+        try:
+            county = create_county(slug=args.slug, name=args.name, domains=args.domain)
+        except ProvisioningError as exc:
+            print(f"错误 [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        _say(
+            f"已创建县区 {county.name}（{county.schema_name}），用时 {time.monotonic() - started:.1f} 秒",
+            f"created county {county.schema_name} in {time.monotonic() - started:.1f} s",
+        )
+        for host in args.domain:
+            print(f"  http://{host}:8000/")
+    return 0
+
+
+def cmd_county_list(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from tenants.provisioning import list_counties
+
+        rows = list_counties()
+        if not rows:
+            _say("还没有县区", "no counties yet")
+        for row in rows:
+            print(f"{row.slug}\t{row.name}\t{', '.join(row.domains)}")
+    return 0
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from tenants.demo import ensure_operator
+        from tenants.provisioning import migrate_all
+
+        migrate_all()
+        password = args.password or secrets.token_urlsafe(12)
+        ensure_operator(args.username, password)
+        _say(f"运营账号 {args.username} 密码 {password}", f"operator {args.username} password {password}")
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["shuping manage", *args.rest])
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = _home(args)
+    started = time.monotonic()
+    # SIGTERM must unwind like Ctrl-C so that the finally blocks stop PostgreSQL.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with database(home) as url:
+            _setup_django(url, home)
+            from tenants.demo import ensure_demo
+            from tenants.provisioning import migrate_all
+
+            _say("检查数据库结构", "checking database schemas")
+            migrate_all(progress=_progress)
+            logins = ensure_demo(port=args.port) if not args.no_demo else []
+            _serve(args, logins, started)
+    except KeyboardInterrupt:
+        pass
+    _say("已退出", "stopped")
+    return 0
+
+
+def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]], started: float) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        "shuping.asgi:application",
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="off",
+        ws_max_size=64 * 1024,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    print()
+    _say(f"述评已启动（用时 {time.monotonic() - started:.1f} 秒）", "Shuping is running")
+    print(f"  平台运营 / operators:   http://localhost:{args.port}/")
+    for url, role, username, password in logins:
+        print(f"  {role}: {url}" + (f"   {username} / {password}" if username else ""))
+    _say("按 Ctrl-C 停止", "press Ctrl-C to stop")
+    print(flush=True)
+    server.run()
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Start a throwaway PostgreSQL (or use DATABASE_URL), migrate, run pytest."""
+    from shuping.embedded_pg import EmbeddedPostgres
+
+    given = os.environ.get("DATABASE_URL")
+    env = dict(os.environ)
+    server: EmbeddedPostgres | None = None
+    test_db = None
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        if given:
+            import psycopg
+
+            test_db = f"shuping_test_{os.getpid()}"
+            with psycopg.connect(given, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{test_db}"')
+            url = _replace_db(given, test_db)
+        else:
+            root = Path(tempfile.mkdtemp(prefix="shuping-test-pg-"))
+            server = EmbeddedPostgres(root, throwaway=True)
+            t0 = time.monotonic()
+            url = server.start(log=False)
+            print(f"throwaway PostgreSQL on {url.split('@')[1]} ready in {time.monotonic() - t0:.1f} s", flush=True)
+        env["DATABASE_URL"] = url
+        env["SHUPING_TEST_DATABASE"] = "1"
+        subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True)
+        result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], env=env)
+        return result.returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if server is not None:
+            server.destroy()
+        if given and test_db:
+            import psycopg
+
+            with psycopg.connect(given, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)')
+
+
+def _replace_db(url: str, name: str) -> str:
+    from urllib.parse import urlparse, urlunparse
+
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+def cmd_log_verify(args: argparse.Namespace) -> int:
+    # Offline on purpose: no Django, no database. An auditor can run this on
+    # an exported file on a machine that has never seen the platform.
+    from events.verify import main as verify_main
+
+    argv = [args.file]
+    for head in args.head or []:
+        argv += ["--head", head]
+    if args.json:
+        argv.append("--json")
+    return verify_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shuping", description="述评 Shuping")
+    parser.add_argument("--data", help="folder of the embedded database (default ./.shuping)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="启动平台 / start the platform")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--no-demo", action="store_true", help="do not provision the demo county")
+    run.set_defaults(func=cmd_run)
+
+    migrate = sub.add_parser("migrate", help="迁移所有模式 / migrate all schemas")
+    migrate.add_argument("-v", "--verbosity", type=int, default=0)
+    migrate.set_defaults(func=cmd_migrate)
+
+    county = sub.add_parser("county", help="县区 / counties").add_subparsers(dest="county_command", required=True)
+    create = county.add_parser("create", help="创建县区 / create a county")
+    create.add_argument("slug")
+    create.add_argument("--name", required=True)
+    create.add_argument("--domain", action="append", required=True)
+    create.set_defaults(func=cmd_county_create)
+    county.add_parser("list", help="列出县区 / list counties").set_defaults(func=cmd_county_list)
+
+    operator = sub.add_parser("operator", help="运营账号 / operator accounts").add_subparsers(
+        dest="operator_command", required=True
+    )
+    op_create = operator.add_parser("create")
+    op_create.add_argument("username")
+    op_create.add_argument("--password")
+    op_create.set_defaults(func=cmd_operator_create)
+
+    test = sub.add_parser("test", help="运行测试 / run the tests")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+
+    log = sub.add_parser("log", help="事件日志 / event log").add_subparsers(dest="log_command", required=True)
+    verify = log.add_parser("verify", help="离线校验导出的日志 / verify an exported log offline")
+    verify.add_argument("file")
+    verify.add_argument("--head", action="append", help="a head hash recorded outside the platform")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=cmd_log_verify)
+
+    manage = sub.add_parser("manage", help="Django management commands")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Django settings for Shuping.
+
+Configuration comes from the environment:
+  DATABASE_URL        postgresql://user:pass@host:port/db (required; `shuping run`
+                      and `shuping test` set it for their embedded server)
+  REDIS_URL           turns on the Redis channel layer (hosted, several workers)
+  SHUPING_SECRET_KEY  signing key (the embedded default keeps one in .shuping/)
+  SHUPING_DEBUG       "1" for Django's debug pages
+  SHUPING_ALLOWED_HOSTS  comma-separated; default allows localhost names
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+PLATFORM_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = PLATFORM_DIR.parent
+FRONTEND_DIR = REPO_DIR / "frontend"
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Turn a postgresql:// URL into a Django DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be postgresql://…, got {parsed.scheme!r}")
+    options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    return {
+        # django-tenants wraps the PostgreSQL backend to set search_path per county.
+        "ENGINE": "django_tenants.postgresql_backend",
+        "NAME": unquote(parsed.path.lstrip("/")) or "shuping",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "OPTIONS": options,
+        "CONN_MAX_AGE": 0,
+        "TEST": {"NAME": None},
+    }
+
+
+DEBUG = os.environ.get("SHUPING_DEBUG", "") == "1"
+SECRET_KEY = os.environ.get("SHUPING_SECRET_KEY", "")
+if not SECRET_KEY:
+    # Only the embedded default and tests come here; the CLI sets a persistent
+    # key for `shuping run`. Hosted deployments must set SHUPING_SECRET_KEY.
+    SECRET_KEY = "insecure-development-key-" + "x" * 32
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get(
+        "SHUPING_ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,testserver,.testserver"
+    ).split(",")
+    if host.strip()
+]
+
+# -- tenancy -------------------------------------------------------------------
+# The public schema holds the counties and their host names, and the platform
+# operators. Everything of a county (its users, roles, reference data, events,
+# projections) lives in the county's own schema.
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "accounts",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "accounts",
+    "meetings",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.County"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# New counties are cloned from a migrated template schema: seconds instead of
+# running every migration again (architecture.md, "many schemas cost Django time").
+TENANT_BASE_SCHEMA = "county_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("DATABASE_URL", "postgresql://localhost/shuping")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+MIDDLEWARE = [
+    "shuping.middleware.CountyMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shuping.urls_county"
+PUBLIC_SCHEMA_URLCONF = "shuping.urls_public"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [FRONTEND_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "shuping.asgi.application"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+# Sessions and CSRF cookies are per host name, so one county's session cookie
+# is never sent to another county's host.
+SESSION_COOKIE_NAME = "shuping_session"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_NAME = "shuping_csrf"
+
+# -- language: Chinese first, English second -------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [PLATFORM_DIR / "shuping" / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [FRONTEND_DIR / "static"]
+STATIC_ROOT = REPO_DIR / ".shuping" / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+# Request size limits: nothing a person sends us needs more.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# -- live layer --------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -1,0 +1,1 @@
+"""Counties as tenants: the County and its host names, provisioning, settings."""

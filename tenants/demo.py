@@ -1,0 +1,127 @@
+"""The demo county that `make run` provisions: realistic reference data in Chinese.
+
+Everything here is generated from a fixed seed, so two runs make the same
+county, and it is created only once: a second start keeps what is there.
+"""
+
+from __future__ import annotations
+
+import random
+
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+
+from accounts.models import Role, User
+from tenants.models import County
+from tenants.provisioning import create_county
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "演示县"
+DEMO_DOMAIN = "demo.localhost"
+DEMO_PASSWORD = "shuping-demo"
+OPERATOR_USERNAME = "operator"
+
+DEMO_ACCOUNTS = [
+    ("zuzhibu", "组织部 王晓东", Role.COUNTY_ADMIN, "县委组织部 / county admin"),
+    ("host", "主持人 李建国", Role.HOST, "主持人 / meeting host"),
+    ("teller", "计票员 赵敏", Role.TELLER, "计票员 / teller"),
+    ("auditor", "纪委 陈立", Role.AUDITOR, "纪委审计 / auditor"),
+    ("observer", "观察员 周平", Role.OBSERVER, "观察员 / observer"),
+]
+
+TOWNSHIPS = {
+    "城关镇": ["东关村", "西关村", "南街社区", "北街社区"],
+    "柳林乡": ["柳林村", "杨庄村", "大王庄村", "河湾村", "前进村"],
+    "石桥镇": ["石桥村", "马家村", "刘营村", "新华村"],
+}
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+GIVEN = "建国 秀英 桂英 志强 海燕 永红 玉兰 春梅 国庆 红霞 德明 文华 淑珍 振华 立新 丽娟 卫东 小平 明辉 金凤 长青 永刚 翠花 宏伟 凤英 学军 爱华 保国 雪梅 进才 思远 佳怡 子涵 浩然 一鸣 晓燕 俊杰 春生 秋菊 冬梅".split()
+GUEST_AFFILIATIONS = ["县妇联", "驻村工作队", "结对帮扶单位县农业农村局", "县人大代表", "驻村企业 宏达农业合作社", "共青团县委"]
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def ensure_operator(username: str, password: str) -> User:
+    """An operator account in the public schema (creates counties; sees no county data)."""
+    connection.set_schema_to_public()
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"role": Role.OPERATOR, "is_staff": True, "is_superuser": True, "display_name": "平台运营"},
+    )
+    if created:
+        user.set_password(password)
+        user.save()
+    return user
+
+
+def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, representatives_per_village: int = 32) -> None:
+    """Fill the current county schema with townships, villages, bodies, officials and rosters."""
+    from meetings.models import Body, Official, RosterMember, Township, Village, VoterCategory
+
+    rng = random.Random(seed)
+    for township_name, village_names in TOWNSHIPS.items():
+        township = Township.objects.create(name=township_name)
+        committee = Body.objects.create(
+            name=f"{township_name}党委", kind=Body.Kind.TOWNSHIP_PARTY_COMMITTEE, township=township
+        )
+        Official.objects.create(name=_person(rng), post="乡镇党委书记", body=committee)
+        Official.objects.create(name=_person(rng), post="乡镇党委副书记", body=committee)
+        for village_name in village_names:
+            kind = Village.Kind.COMMUNITY if village_name.endswith("社区") else Village.Kind.VILLAGE
+            village = Village.objects.create(township=township, name=village_name, kind=kind)
+            short = village_name
+            branch = Body.objects.create(
+                name=f"{short}党支部", kind=Body.Kind.PARTY_BRANCH, township=township, village=village
+            )
+            committee_body = Body.objects.create(
+                name=f"{short}{'居委会' if kind == Village.Kind.COMMUNITY else '村委会'}",
+                kind=Body.Kind.VILLAGE_COMMITTEE,
+                township=township,
+                village=village,
+            )
+            Official.objects.create(name=_person(rng), post="党支部书记", body=branch)
+            Official.objects.create(name=_person(rng), post="党支部委员", body=branch)
+            Official.objects.create(name=_person(rng), post="村委会主任", body=committee_body)
+            Official.objects.create(name=_person(rng), post="村委会委员（妇女主任）", body=committee_body)
+            Official.objects.create(name=_person(rng), post="村务监督委员会主任", body=committee_body)
+            members = [
+                RosterMember(village=village, name=_person(rng), category=VoterCategory.PARTY_MEMBER)
+                for _ in range(members_per_village + rng.randint(-6, 6))
+            ]
+            members += [
+                RosterMember(village=village, name=_person(rng), category=VoterCategory.REPRESENTATIVE)
+                for _ in range(representatives_per_village + rng.randint(-4, 4))
+            ]
+            members += [
+                RosterMember(
+                    village=village,
+                    name=_person(rng),
+                    category=VoterCategory.GUEST,
+                    affiliation=rng.choice(GUEST_AFFILIATIONS),
+                )
+                for _ in range(rng.randint(3, 6))
+            ]
+            RosterMember.objects.bulk_create(members)
+
+
+def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
+    """Provision the demo county once; return (url, role, username, password) for each login."""
+    ensure_operator(OPERATOR_USERNAME, DEMO_PASSWORD)
+    connection.set_schema_to_public()
+    if not County.objects.filter(schema_name=DEMO_SLUG).exists():
+        print(f"正在创建演示县区 {DEMO_NAME} / creating the demo county", flush=True)
+        create_county(slug=DEMO_SLUG, name=DEMO_NAME, domains=[DEMO_DOMAIN])
+        with schema_context(DEMO_SLUG), transaction.atomic():
+            populate_reference_data()
+            for username, name, role, _label in DEMO_ACCOUNTS:
+                user = User(username=username, display_name=name, role=role, is_staff=True)
+                user.is_superuser = role == Role.COUNTY_ADMIN
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+    base = f"http://{DEMO_DOMAIN}:{port}"
+    logins = [(f"http://localhost:{port}/admin/", "平台运营 / operator", OPERATOR_USERNAME, DEMO_PASSWORD)]
+    logins.append((f"{base}/", "演示县首页 / demo county", "", ""))
+    logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
+    return logins

@@ -1,0 +1,56 @@
+"""The County tenant and its host names. These rows live in the public schema."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+# A county slug becomes its schema name: lowercase ASCII, short, never one of
+# PostgreSQL's or ours.
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+RESERVED_SLUGS = {"public", "county_template", "information_schema", "pg_catalog", "admin", "www"}
+
+
+def validate_county_slug(value: str) -> None:
+    if not SLUG_RE.match(value) or value in RESERVED_SLUGS or value.startswith("pg_"):
+        raise ValidationError(
+            "县区代码须为 2-41 位小写字母、数字或下划线，以字母开头，且不能是保留字。"
+            " / A county slug is 2-41 lowercase letters, digits or underscores, "
+            "starting with a letter, and not a reserved word.",
+            code="invalid_county_slug",
+        )
+
+
+class County(TenantMixin):
+    """A county (县/区): one tenant, one PostgreSQL schema named after its slug."""
+
+    name = models.CharField("名称 / name", max_length=100)
+    created_at = models.DateTimeField("创建时间 / created", auto_now_add=True)
+
+    # A county schema is never dropped by deleting a row: its event log is a
+    # record that outlives mistakes in the admin.
+    auto_drop_schema = False
+    auto_create_schema = True
+
+    class Meta:
+        verbose_name = "县区 / county"
+        verbose_name_plural = "县区 / counties"
+        ordering = ["schema_name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+
+class Domain(DomainMixin):
+    """A host name that resolves to a county (or to the public site)."""
+
+    class Meta:
+        verbose_name = "域名 / host name"
+        verbose_name_plural = "域名 / host names"
