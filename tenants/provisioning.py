@@ -10,6 +10,7 @@ thousands of counties; see django-tenants #719).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,6 +21,8 @@ from django.db import connection, transaction
 from tenants.models import County, Domain, validate_county_slug
 
 PUBLIC = "public"
+# What Django's request.get_host() accepts: letters, digits, dots and hyphens.
+HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 PUBLIC_DOMAINS = ("localhost", "127.0.0.1")
 
 Progress = Callable[[int, int, str, str], None]
@@ -122,6 +125,12 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
         raise ProvisioningError("county_name_required", "县区名称不能为空 / a county needs a name")
     if not hosts:
         raise ProvisioningError("county_domain_required", "至少需要一个域名 / at least one host name is needed")
+    bad = [host for host in hosts if not HOST_RE.match(host)]
+    if bad:
+        raise ProvisioningError(
+            "invalid_domain",
+            f"域名无效（只能含字母、数字、点和连字符）：{', '.join(bad)} / invalid host name: {', '.join(bad)}",
+        )
     connection.set_schema_to_public()
     if County.objects.filter(schema_name=slug).exists() or schema_exists(slug):
         raise ProvisioningError("county_exists", f"县区代码 {slug} 已存在 / county {slug} exists already")

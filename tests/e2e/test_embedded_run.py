@@ -1,0 +1,144 @@
+"""`shuping run` on its embedded PostgreSQL, as a new user would start it.
+
+Cold start, warm start, Ctrl-C, SIGTERM, and a crash that leaves PostgreSQL
+behind: each ends with no postgres process of the data folder left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_of(data: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.info.get("name") == "postgres" and any(str(data) in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+def _get(port: int, host: str, path: str = "/") -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": f"{host}:{port}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Run:
+    def __init__(self, data: Path, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shuping.cli", "--data", str(data), "run", "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        self.port = port
+        self.output = ""
+
+    def wait_ready(self, timeout: float) -> float:
+        deadline = self.started + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.output += self.proc.stdout.read()  # type: ignore[union-attr]
+                raise AssertionError(f"shuping run exited early:\n{self.output}")
+            try:
+                status, _ = _get(self.port, "demo.localhost", "/healthz")
+                if status == 200:
+                    return time.monotonic() - self.started
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise AssertionError(f"not ready within {timeout} s:\n{self.output}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.proc.send_signal(sig)
+        out, _ = self.proc.communicate(timeout=60)
+        self.output += out
+        return self.proc.returncode
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    data = tmp_path / "shuping-data"
+    yield data
+    for proc in _postgres_of(data):  # never leave a server behind, even on failure
+        proc.kill()
+
+
+def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir: Path) -> None:
+    port = _free_port()
+    run = Run(data_dir, port)
+    elapsed = run.wait_ready(timeout=60)
+    status, body = _get(port, "demo.localhost")
+    assert status == 200
+    assert "演示县" in body and "述职评议" in body and "城关镇" in body
+    public_status, public_body = _get(port, "localhost")
+    assert public_status == 200 and "述评" in public_body
+    assert _postgres_of(data_dir), "the embedded server should be running"
+    assert run.stop(signal.SIGINT) == 0
+    assert "demo.localhost" in run.output and "shuping-demo" in run.output
+    assert _postgres_of(data_dir) == []
+    print(f"cold start ready in {elapsed:.1f} s")
+
+
+def test_warm_start_is_fast_keeps_data_and_sigterm_stops_everything(data_dir: Path) -> None:
+    port = _free_port()
+    first = Run(data_dir, port)
+    first.wait_ready(timeout=60)
+    # Something a person entered must survive a restart.
+    import psycopg
+
+    pg_port = int((data_dir / "pg.port").read_text())
+    password = (data_dir / "pg.password").read_text().strip()
+    url = f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/shuping"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO demo.meetings_township (name, kind) VALUES ('重启保留乡', 'township')")
+    assert first.stop(signal.SIGTERM) == 0
+    assert _postgres_of(data_dir) == []
+
+    second = Run(data_dir, port)
+    warm = second.wait_ready(timeout=30)
+    status, body = _get(port, "demo.localhost")
+    assert status == 200 and "重启保留乡" in body
+    assert "正在创建演示县区" not in second.output
+    assert second.stop(signal.SIGINT) == 0
+    assert _postgres_of(data_dir) == []
+    assert warm < 10, f"warm start took {warm:.1f} s"
+
+
+def test_postgres_left_by_a_crash_is_detected_and_stopped(data_dir: Path) -> None:
+    port = _free_port()
+    crashed = Run(data_dir, port)
+    crashed.wait_ready(timeout=60)
+    crashed.stop(signal.SIGKILL)  # no chance to clean up
+    orphans = _postgres_of(data_dir)
+    assert orphans, "a SIGKILLed run leaves its PostgreSQL running"
+
+    again = Run(data_dir, port)
+    again.wait_ready(timeout=60)
+    for proc in orphans:
+        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    assert again.stop(signal.SIGINT) == 0
+    assert "Found PostgreSQL left behind by a crashed run" in again.output
+    assert _postgres_of(data_dir) == []
