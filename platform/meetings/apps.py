@@ -5,3 +5,6 @@ class MeetingsConfig(AppConfig):
     name = "meetings"
     verbose_name = "述评 / Report and evaluation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from meetings import events  # noqa: F401  (registers the event types)

@@ -6,7 +6,9 @@
     shuping county list
     shuping operator create USERNAME
     shuping test [PYTEST ARGS]       run the test suite against a throwaway PostgreSQL
+    shuping log export --county X --stream S [-o FILE]
     shuping log verify FILE [--head HASH]   verify an exported log offline (no database)
+    shuping projections rebuild [--county X] [--projection P]
     shuping manage ARGS              any Django management command
 
 Commands that need the database use DATABASE_URL when it is set, otherwise the
@@ -293,6 +295,94 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     return verify_main(argv)
 
 
+def _county_names(only: str | None) -> list[str]:
+    from tenants.provisioning import list_counties
+
+    names = [row.slug for row in list_counties()]
+    if only is not None:
+        if only not in names:
+            raise SystemExit(f"错误 [unknown_county]: 没有县区 {only} / no county {only}")
+        return [only]
+    return names
+
+
+def cmd_log_export(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from django_tenants.utils import schema_context
+
+        from events.export import export_stream, export_stream_to_file
+        from events.store import stream_version
+
+        _county_names(args.county)
+        with schema_context(args.county):
+            if stream_version(args.stream) == 0:
+                print(f"错误 [unknown_stream]: 县区 {args.county} 没有记录流 {args.stream} / no such stream", file=sys.stderr)
+                return 2
+            if args.output in (None, "-"):
+                header = export_stream(args.stream, sys.stdout)
+            else:
+                header = export_stream_to_file(args.stream, Path(args.output))
+                _say(
+                    f"已导出 {header['event_count']} 个事件到 {args.output}，末端哈希 {header['head_hash']}",
+                    f"exported {header['event_count']} events, head {header['head_hash']}",
+                )
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from django_tenants.utils import schema_context
+
+        from projections.runtime import catch_up, get, projections, rebuild
+
+        names = [args.projection] if args.projection else sorted(projections())
+        chosen = [get(name) for name in names]
+        differences = 0
+        for county in _county_names(args.county):
+            with schema_context(county):
+                for projection in chosen:
+                    if not projection.inline:
+                        catch_up(projection)  # compare against a caught-up live state
+                    label = f"{county}/{projection.name}"
+
+                    def bar(done: int, total: int, label: str = label) -> None:
+                        _progress(done, total, label, "rebuilding")
+
+                    started = time.monotonic()
+                    report = rebuild(projection, progress=bar)
+                    took = time.monotonic() - started
+                    if report.identical:
+                        print(f"  {label}: {report.events} events, {took:.1f} s, 与现状一致 / identical to live")
+                    else:
+                        differences += len(report.only_live) + len(report.only_rebuilt)
+                        print(f"  {label}: {report.events} events, 与现状不同 / DIFFERS from live:")
+                        for table, row in report.only_live[:20]:
+                            print(f"    - live only    {table}: {row}")
+                        for table, row in report.only_rebuilt[:20]:
+                            print(f"    + rebuilt only {table}: {row}")
+    return 1 if differences else 0
+
+
+def cmd_projections_catchup(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from django_tenants.utils import schema_context
+
+        from projections.runtime import catch_up, projections
+
+        for county in _county_names(args.county):
+            with schema_context(county):
+                for projection in projections().values():
+                    if not projection.inline:
+                        print(f"  {county}/{projection.name}: {catch_up(projection)} events")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuping", description="述评 Shuping")
     parser.add_argument("--data", help="folder of the embedded database (default ./.shuping)")
@@ -334,6 +424,21 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--head", action="append", help="a head hash recorded outside the platform")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_log_verify)
+
+    export = log.add_parser("export", help="导出一个记录流 / export one stream as JSON Lines")
+    export.add_argument("--county", required=True)
+    export.add_argument("--stream", required=True)
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_log_export)
+
+    proj = sub.add_parser("projections", help="读模型 / projections").add_subparsers(dest="proj_command", required=True)
+    rebuild = proj.add_parser("rebuild", help="从头重建并与现状比较 / rebuild from position 0 and compare")
+    rebuild.add_argument("--county")
+    rebuild.add_argument("--projection")
+    rebuild.set_defaults(func=cmd_projections_rebuild)
+    catchup = proj.add_parser("catchup", help="追赶读模型 / run catch-up projections")
+    catchup.add_argument("--county")
+    catchup.set_defaults(func=cmd_projections_catchup)
 
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -77,7 +77,9 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "accounts",
-    "meetings",
+    "events",
+    "projections.apps.ProjectionsConfig",
+    "meetings.apps.MeetingsConfig",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

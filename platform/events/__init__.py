@@ -1,0 +1,1 @@
+"""Event store core: canonical encoding, hash chain and offline verification (no Django here)."""

@@ -1,0 +1,471 @@
+"""The event store of a county: append, read, and read in commit order.
+
+The county is the schema of the current connection (django-tenants sets it
+from the host name; consumers and CLI commands set it explicitly). Only this
+module writes the events table, and it only ever inserts.
+
+## Order: sequence order is not commit order
+
+`position` comes from a sequence, taken when a row is inserted. Two appenders
+can take positions 10 and 11 and commit in the order 11, 10: a reader that
+asks for "everything after the last position I saw" right after 11 committed
+would move its mark to 11 and never see 10.
+
+We do not serialize all appends of a county behind one lock (that would also
+serialize their commits, and the ballot burst at the close of a meeting is
+exactly when a county needs parallel appends). Instead each row stores the id
+of the transaction that wrote it (`pg_current_xact_id()`), and readers only
+take rows whose transaction id is below the oldest transaction still running
+(`pg_snapshot_xmin(pg_current_snapshot())`): every transaction below that
+watermark has finished, so no row can ever appear below it later. Readers go
+in (transaction_id, position) order and remember both; that order is total,
+stable, and never skips a row. Rows of one stream are also in stream-version
+order there, because an appender holds its stream's row lock from before its
+first write until it commits.
+
+## Per stream: versions, hash chain, idempotency
+
+An append locks the stream's row in `event_streams` (FOR UPDATE), checks the
+expected version, links each new event to the previous head hash, inserts the
+events, moves the head and records the command id, all in one transaction
+with the inline projections. A command id seen before returns the result
+recorded the first time and appends nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+
+from events import types as event_types
+from events.chain import GENESIS_HASH, CanonicalError, canonical_json, event_hash, format_recorded_at
+
+
+class StoreError(Exception):
+    """Base of the store's errors; carries a stable code and a Chinese message."""
+
+    code = "store_error"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class ConcurrencyConflict(StoreError):
+    """The stream moved since the command read it; nothing was written."""
+
+    code = "concurrency_conflict"
+
+    def __init__(self, stream_id: str, expected: object, actual: int) -> None:
+        super().__init__(
+            f"会议记录已被他人更新（期望版本 {expected}，实际版本 {actual}），请刷新后重试",
+            f"stream {stream_id} moved: expected version {expected}, found {actual}; reload and retry",
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class NoCounty(StoreError):
+    code = "no_county"
+
+
+class _Expect:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NO_STREAM = _Expect("NO_STREAM")
+"""Expected version for a stream that must not exist yet."""
+ANY = _Expect("ANY")
+"""Expected version that accepts whatever the stream's version is."""
+
+ExpectedVersion = int | _Expect
+
+MAX_EVENTS_PER_APPEND = 10_000
+MAX_STREAM_ID_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    transaction_id: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+    def typed(self) -> event_types.DomainEvent:
+        """The event as its current typed record (old versions upcast)."""
+        return event_types.load(self.type, self.schema_version, self.data)
+
+    def upcast_data(self) -> dict[str, Any]:
+        return event_types.upcast(self.type, self.schema_version, self.data)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    county: str
+    stream_id: str
+    first_version: int
+    last_version: int
+    positions: list[int]
+    hashes: list[str]
+    head_hash: str
+    command_id: str
+    replayed: bool = False  # True when a retried command returned its first result
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a reader of the whole log stands: (transaction_id, position)."""
+
+    transaction_id: int = 0
+    position: int = 0
+
+
+@dataclass
+class Committed:
+    """What the after-commit hook publishes for one append."""
+
+    county: str
+    stream_id: str
+    positions: list[int]
+    first_version: int
+    last_version: int
+    types: list[str] = field(default_factory=list)
+
+
+def current_county() -> str:
+    schema = connection.schema_name
+    if not schema or schema == "public":
+        raise NoCounty("未选定县区", "no county selected: the event log lives in a county schema")
+    return str(schema)
+
+
+def _now() -> datetime:
+    # Microsecond precision is what timestamptz stores; the hash covers the
+    # text form of exactly this value, so it round-trips through the database.
+    return datetime.now(UTC)
+
+
+def append(
+    stream_id: str,
+    events: Sequence[event_types.NewEvent | event_types.DomainEvent],
+    *,
+    expected_version: ExpectedVersion,
+    command_id: uuid.UUID | str,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    recorded_at: datetime | None = None,
+) -> AppendResult:
+    """Append events to a stream in one transaction; raise ConcurrencyConflict if it moved.
+
+    Validates every event against its declared type before writing anything.
+    A command id that was appended before returns the original result.
+    Inline projections run in the same transaction; the after-commit hook
+    publishes the batch once the transaction has committed.
+    """
+    county = current_county()
+    command = str(uuid.UUID(str(command_id)))
+    if not isinstance(stream_id, str) or not 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH:
+        raise StoreError("记录流标识无效", "stream id must be 1-200 characters")
+    batch = [e if isinstance(e, event_types.NewEvent) else event_types.NewEvent.of(e) for e in events]
+    if not batch:
+        raise StoreError("没有要记录的事件", "nothing to append")
+    if len(batch) > MAX_EVENTS_PER_APPEND:
+        raise StoreError("一次记录的事件过多", f"at most {MAX_EVENTS_PER_APPEND} events per append")
+    prepared = []
+    for new in batch:
+        cls = event_types.lookup(new.type)
+        version = new.schema_version or cls.version
+        if version != cls.version:
+            raise event_types.EventSchemaError(
+                f"{new.type} 只能以当前版本 {cls.version} 写入", f"{new.type} is written at version {cls.version} only"
+            )
+        event_types.validate(new.type, new.data)
+        try:
+            canonical_json(new.data)  # rejects what the hash chain cannot carry
+        except CanonicalError as exc:
+            raise event_types.EventSchemaError(
+                f"{new.type} 的数据无法规范编码（键须为英文标识符，数值须为整数）：{exc}",
+                f"{new.type} data has no canonical form: {exc}",
+            ) from exc
+        prepared.append((new.type, version, new.data))
+    metadata: dict[str, Any] = {"command_id": command}
+    if actor is not None:
+        metadata["actor"] = actor
+    if correlation_id is not None:
+        metadata["correlation_id"] = correlation_id
+    when = recorded_at or _now()
+    stamp = format_recorded_at(when)
+
+    try:
+        with transaction.atomic():
+            result = _append_locked(county, stream_id, prepared, expected_version, command, metadata, when, stamp)
+            if not result.replayed:
+                from projections.runtime import apply_inline
+
+                apply_inline(county, result, prepared, metadata, when)
+                committed = Committed(
+                    county=county,
+                    stream_id=stream_id,
+                    positions=result.positions,
+                    first_version=result.first_version,
+                    last_version=result.last_version,
+                    types=[p[0] for p in prepared],
+                )
+                transaction.on_commit(lambda: _publish(committed))
+            return result
+    except IntegrityError:
+        # Another transaction created this stream, or recorded this command,
+        # between our read and our write. A retried command gets its result.
+        original = _stored_result(command)
+        if original is not None:
+            return original
+        raise ConcurrencyConflict(stream_id, expected_version, stream_version(stream_id)) from None
+
+
+def _append_locked(
+    county: str,
+    stream_id: str,
+    prepared: list[tuple[str, int, dict[str, Any]]],
+    expected_version: ExpectedVersion,
+    command: str,
+    metadata: dict[str, Any],
+    when: datetime,
+    stamp: str,
+) -> AppendResult:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT version, head_hash FROM event_streams WHERE stream_id = %s FOR UPDATE", [stream_id]
+        )
+        row = cursor.fetchone()
+        exists = row is not None
+        version, head = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+        original = _stored_result(command, cursor)
+        if original is not None:
+            return original
+        if expected_version is NO_STREAM:
+            if exists:
+                raise ConcurrencyConflict(stream_id, expected_version, version)
+        elif expected_version is not ANY:
+            if not isinstance(expected_version, int) or isinstance(expected_version, bool):
+                raise StoreError("期望版本无效", f"invalid expected version {expected_version!r}")
+            if expected_version != version:
+                raise ConcurrencyConflict(stream_id, expected_version, version)
+
+        rows = []
+        hashes = []
+        prev = head
+        for offset, (type_name, schema_version, data) in enumerate(prepared, start=1):
+            digest = event_hash(
+                county=county,
+                stream=stream_id,
+                version=version + offset,
+                type=type_name,
+                schema_version=schema_version,
+                data=data,
+                metadata=metadata,
+                recorded_at=stamp,
+                prev_hash=prev,
+            )
+            rows.append((stream_id, version + offset, type_name, schema_version, json.dumps(data, ensure_ascii=False), prev, digest))
+            hashes.append(digest)
+            prev = digest
+        new_version = version + len(prepared)
+        meta_json = json.dumps(metadata, ensure_ascii=False)
+        # One statement inserts the events and returns their positions in
+        # version order; psycopg sends it with the rows as arrays.
+        cursor.execute(
+            """
+            INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata,
+                                recorded_at, prev_hash, hash)
+            SELECT s, v, t, sv, d::jsonb, %s::jsonb, %s, p, h
+              FROM unnest(%s::text[], %s::int[], %s::text[], %s::smallint[], %s::text[], %s::text[], %s::text[])
+                   AS u(s, v, t, sv, d, p, h)
+             ORDER BY v
+            RETURNING stream_version, position
+            """,
+            [
+                meta_json,
+                when,
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                [r[3] for r in rows],
+                [r[4] for r in rows],
+                [r[5] for r in rows],
+                [r[6] for r in rows],
+            ],
+        )
+        positions = [int(p) for _v, p in sorted(cursor.fetchall())]
+        result = AppendResult(
+            county=county,
+            stream_id=stream_id,
+            first_version=version + 1,
+            last_version=new_version,
+            positions=positions,
+            hashes=hashes,
+            head_hash=prev,
+            command_id=command,
+        )
+        if exists:
+            cursor.execute(
+                "UPDATE event_streams SET version = %s, head_hash = %s, updated_at = %s WHERE stream_id = %s",
+                [new_version, prev, when, stream_id],
+            )
+        else:
+            cursor.execute(
+                "INSERT INTO event_streams (stream_id, version, head_hash, updated_at) VALUES (%s, %s, %s, %s)",
+                [stream_id, new_version, prev, when],
+            )
+        cursor.execute(
+            "INSERT INTO event_commands (command_id, stream_id, result, recorded_at) VALUES (%s, %s, %s::jsonb, %s)",
+            [command, stream_id, json.dumps(asdict(result)), when],
+        )
+    return result
+
+
+def _stored_result(command: str, cursor: Any = None) -> AppendResult | None:
+    def fetch(cur: Any) -> AppendResult | None:
+        cur.execute("SELECT result FROM event_commands WHERE command_id = %s", [command])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        stored = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+        stored["replayed"] = True
+        return AppendResult(**stored)
+
+    if cursor is not None:
+        return fetch(cursor)
+    with connection.cursor() as cur:
+        return fetch(cur)
+
+
+# -- after commit --------------------------------------------------------------------
+
+_subscribers: list[Any] = []
+
+
+def subscribe(callback: Any) -> None:
+    """Call `callback(Committed)` after each committed append (the live layer listens)."""
+    if callback not in _subscribers:
+        _subscribers.append(callback)
+
+
+def unsubscribe(callback: Any) -> None:
+    if callback in _subscribers:
+        _subscribers.remove(callback)
+
+
+def _publish(committed: Committed) -> None:
+    for callback in list(_subscribers):
+        callback(committed)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+_COLUMNS = (
+    "position, transaction_id::text::bigint, stream_id, stream_version, type, schema_version, "
+    "data, metadata, recorded_at, prev_hash, hash"
+)
+
+
+def _row(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=int(row[0]),
+        transaction_id=int(row[1]),
+        stream_id=row[2],
+        stream_version=int(row[3]),
+        type=row[4],
+        schema_version=int(row[5]),
+        data=row[6] if isinstance(row[6], dict) else json.loads(row[6]),
+        metadata=row[7] if isinstance(row[7], dict) else json.loads(row[7]),
+        recorded_at=row[8],
+        prev_hash=row[9],
+        hash=row[10],
+    )
+
+
+def stream_version(stream_id: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM event_streams WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def stream_head(stream_id: str) -> tuple[int, str]:
+    """(version, head hash) of a stream; (0, genesis) for one that does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, head_hash FROM event_streams WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = None) -> list[RecordedEvent]:
+    """Events of one stream in version order."""
+    sql = f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s AND stream_version >= %s ORDER BY stream_version"
+    params: list[Any] = [stream_id, from_version]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_row(r) for r in cursor.fetchall()]
+
+
+def iter_stream(stream_id: str, *, batch: int = 2000) -> Iterator[RecordedEvent]:
+    version = 1
+    while True:
+        chunk = read_stream(stream_id, from_version=version, limit=batch)
+        yield from chunk
+        if len(chunk) < batch:
+            return
+        version = chunk[-1].stream_version + 1
+
+
+def read_all(after: Checkpoint = Checkpoint(), *, limit: int = 1000) -> list[RecordedEvent]:
+    """Events after `after` in commit-safe order, only below the commit watermark.
+
+    Never returns an event whose transaction might still be overtaken by one
+    that commits later: see the module docstring.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {_COLUMNS} FROM events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               AND (transaction_id, position) > (%s::text::xid8, %s)
+             ORDER BY transaction_id, position
+             LIMIT %s
+            """,
+            [str(after.transaction_id), after.position, limit],
+        )
+        return [_row(r) for r in cursor.fetchall()]
+
+
+def checkpoint_of(event: RecordedEvent) -> Checkpoint:
+    return Checkpoint(transaction_id=event.transaction_id, position=event.position)
+
+
+def streams() -> list[tuple[str, int, str]]:
+    """(stream id, version, head hash) of every stream of the county."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stream_id, version, head_hash FROM event_streams ORDER BY stream_id")
+        return [(r[0], int(r[1]), str(r[2])) for r in cursor.fetchall()]

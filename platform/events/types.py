@@ -1,0 +1,264 @@
+"""Event types: closed, typed, versioned records, each declared once.
+
+An event type is a frozen dataclass decorated with `@event_type(version=N)`.
+Its fields are its schema. Data coming in (from a command, or from the log)
+is checked against it strictly: an unknown type, a missing or unknown field,
+or a value of the wrong type is an `EventSchemaError` raised before anything
+is written. Old versions in the log are read through upcasters that turn the
+stored data of version N into the shape of version N+1.
+
+Allowed field types are the ones the canonical JSON form can carry exactly:
+str, int, bool, None (via `X | None`), list[X], dict[str, X], and nested
+event-data dataclasses. No floats: rates and scores travel as integers
+(counts, numerators and denominators) or as decimal strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from events.chain import MAX_SAFE_INTEGER
+
+
+class EventSchemaError(ValueError):
+    """Event data does not match its declared schema; nothing was written."""
+
+    code = "invalid_event"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class DomainEvent:
+    """Base of every event type. Subclasses are frozen dataclasses."""
+
+    type_name: ClassVar[str]
+    version: ClassVar[int]
+
+    def to_data(self) -> dict[str, Any]:
+        return _dump(self)  # type: ignore[no-any-return]
+
+
+E = TypeVar("E", bound=type[DomainEvent])
+
+_REGISTRY: dict[str, type[DomainEvent]] = {}
+_UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_NON_EVENT_NAMES = ("Command", "Created", "Updated")
+
+
+def event_type(*, version: int = 1, name: str | None = None) -> Callable[[E], E]:
+    """Register a frozen dataclass as an event type (past-tense name, e.g. BallotCast)."""
+
+    def register(cls: E) -> E:
+        type_name = name or cls.__name__
+        if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            raise TypeError(f"{type_name} must be a frozen dataclass")
+        if type_name in _REGISTRY:
+            raise TypeError(f"event type {type_name} is declared twice")
+        if not type_name[:1].isupper():
+            raise TypeError(f"event type {type_name} must be CamelCase")
+        cls.type_name = type_name
+        cls.version = version
+        _REGISTRY[type_name] = cls
+        return cls
+
+    return register
+
+
+def upcaster(type_name: str, *, from_version: int) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Callable[[dict[str, Any]], dict[str, Any]]]:
+    """Register a function turning data of `from_version` into `from_version + 1`."""
+
+    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        _UPCASTERS[(type_name, from_version)] = fn
+        return fn
+
+    return register
+
+
+def registered_types() -> Mapping[str, type[DomainEvent]]:
+    return dict(_REGISTRY)
+
+
+def lookup(type_name: str) -> type[DomainEvent]:
+    try:
+        return _REGISTRY[type_name]
+    except KeyError:
+        raise EventSchemaError(f"未知的事件类型 {type_name}", f"unknown event type {type_name}") from None
+
+
+def validate(type_name: str, data: Any) -> dict[str, Any]:
+    """Check data against the current version of its type; return it unchanged."""
+    cls = lookup(type_name)
+    _check_dataclass(cls, data, type_name)
+    return data  # type: ignore[no-any-return]
+
+
+def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Bring stored data of an old version up to the current version of its type."""
+    cls = lookup(type_name)
+    if schema_version > cls.version:
+        raise EventSchemaError(
+            f"{type_name} 的版本 {schema_version} 高于本程序支持的 {cls.version}",
+            f"{type_name} version {schema_version} is newer than this code knows ({cls.version})",
+        )
+    current = data
+    for step in range(schema_version, cls.version):
+        try:
+            current = _UPCASTERS[(type_name, step)](dict(current))
+        except KeyError:
+            raise EventSchemaError(
+                f"缺少 {type_name} 从版本 {step} 升级的转换", f"no upcaster for {type_name} v{step}"
+            ) from None
+    return current
+
+
+def load(type_name: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
+    """Typed event object from stored data (upcasting old versions)."""
+    cls = lookup(type_name)
+    current = upcast(type_name, schema_version, data)
+    _check_dataclass(cls, current, type_name)
+    return _build(cls, current)  # type: ignore[no-any-return]
+
+
+# -- checking --------------------------------------------------------------------
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _check_dataclass(cls: type, data: Any, path: str) -> None:
+    if not isinstance(data, dict):
+        raise EventSchemaError(f"{path} 应为对象", f"{path} must be an object")
+    fields = _fields(cls)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise EventSchemaError(f"{path} 含未知字段 {', '.join(unknown)}", f"{path} has unknown fields {', '.join(unknown)}")
+    required = {
+        name for name, f in ((f.name, f) for f in dataclasses.fields(cls))
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    missing = sorted(required - set(data))
+    if missing:
+        raise EventSchemaError(f"{path} 缺少字段 {', '.join(missing)}", f"{path} is missing fields {', '.join(missing)}")
+    for name, value in data.items():
+        _check_value(fields[name], value, f"{path}.{name}")
+
+
+def _check_value(hint: Any, value: Any, path: str) -> None:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        errors = []
+        for option in options:
+            try:
+                _check_value(option, value, path)
+                return
+            except EventSchemaError as exc:
+                errors.append(exc)
+        raise errors[-1]
+    if hint is type(None):
+        if value is not None:
+            raise _wrong(path, "null", value)
+        return
+    if hint is str:
+        if not isinstance(value, str):
+            raise _wrong(path, "字符串 / string", value)
+        if "\x00" in value:
+            raise EventSchemaError(f"{path} 含空字符", f"{path} contains a NUL character")
+        return
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _wrong(path, "布尔值 / boolean", value)
+        return
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _wrong(path, "整数 / integer", value)
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise EventSchemaError(f"{path} 超出整数范围", f"{path} is outside the safe integer range")
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise _wrong(path, "列表 / list", value)
+        (item,) = get_args(hint)
+        for index, element in enumerate(value):
+            _check_value(item, element, f"{path}[{index}]")
+        return
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _wrong(path, "对象 / object", value)
+        key_hint, item = get_args(hint)
+        for key, element in value.items():
+            if not isinstance(key, str):
+                raise _wrong(path, "字符串键 / string keys", key)
+            _check_value(item, element, f"{path}.{key}")
+        return
+    if hint is Any or hint is typing.Any:
+        return
+    if dataclasses.is_dataclass(hint):
+        _check_dataclass(hint, value, path)  # type: ignore[arg-type]
+        return
+    raise TypeError(f"unsupported field type {hint!r} at {path}")
+
+
+def _wrong(path: str, expected: str, value: Any) -> EventSchemaError:
+    got = type(value).__name__
+    zh, en = expected.split(" / ") if " / " in expected else (expected, expected)
+    return EventSchemaError(f"{path} 应为{zh}，实际为 {got}", f"{path} must be {en}, got {got}")
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    fields = _fields(cls)
+    kwargs = {name: _build_value(fields[name], value) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _build_value(hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for option in get_args(hint):
+            if option is type(None) and value is None:
+                return None
+            if dataclasses.is_dataclass(option) and isinstance(value, dict):
+                return _build(option, value)  # type: ignore[arg-type]
+        return value
+    if origin is list:
+        (item,) = get_args(hint)
+        return [_build_value(item, element) for element in value]
+    if origin is dict:
+        _, item = get_args(hint)
+        return {key: _build_value(item, element) for key, element in value.items()}
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return _build(hint, value)  # type: ignore[arg-type]
+    return value
+
+
+def _dump(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_dump(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _dump(item) for key, item in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: its type name, schema version and data."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 0  # 0: the type's current version
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> NewEvent:
+        return cls(type=event.type_name, data=event.to_data(), schema_version=event.version)

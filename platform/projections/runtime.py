@@ -1,0 +1,257 @@
+"""Projector runtime: inline and catch-up projections, and rebuilds from position 0.
+
+A projection declares the event types it handles and the tables it owns.
+
+- **Inline** projections run inside the append transaction, so what screens
+  need at once is exactly as current as the log: a rollback erases both. They
+  keep no checkpoint; being in the same transaction as the events *is* their
+  position (a shared checkpoint row would also make every appender of a
+  county queue on one row lock).
+- **Catch-up** projections read the log in commit-safe order
+  (`events.store.read_all`) and save their (transaction_id, position)
+  checkpoint in the same transaction as their rows.
+
+Any projection can be rebuilt: its tables are emptied and every event is
+replayed; the rebuild reports each row that differs from the live state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from events.store import AppendResult, Checkpoint, RecordedEvent, checkpoint_of, read_all
+
+Cursor = Any
+
+
+class Projection:
+    """Base class. Subclasses set name, handles, tables, inline, and implement apply()."""
+
+    name: str = ""
+    handles: frozenset[str] = frozenset()
+    tables: tuple[str, ...] = ()
+    inline: bool = False
+
+    def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
+        raise NotImplementedError
+
+    def reset(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DELETE FROM {table}")
+
+    def dump(self, cursor: Cursor) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in a stable order, for comparisons."""
+        state = {}
+        for table in self.tables:
+            cursor.execute(f"SELECT * FROM {table} ORDER BY 1")
+            state[table] = [tuple(row) for row in cursor.fetchall()]
+        return state
+
+
+_registry: dict[str, Projection] = {}
+
+
+def register(projection: Projection) -> Projection:
+    if not projection.name or projection.name in _registry:
+        raise ValueError(f"projection name missing or taken: {projection.name!r}")
+    _registry[projection.name] = projection
+    return projection
+
+
+def projections() -> dict[str, Projection]:
+    return dict(_registry)
+
+
+def get(name: str) -> Projection:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise KeyError(f"未知的读模型 {name} / unknown projection {name}; known: {', '.join(sorted(_registry))}") from None
+
+
+# -- inline ----------------------------------------------------------------------------
+
+
+def apply_inline(
+    county: str,
+    result: AppendResult,
+    prepared: Sequence[tuple[str, int, dict[str, Any]]],
+    metadata: dict[str, Any],
+    recorded_at: datetime,
+) -> None:
+    """Run the inline projections for a batch just inserted (same transaction)."""
+    inline = [p for p in _registry.values() if p.inline]
+    if not inline:
+        return
+    events = []
+    for index, (type_name, schema_version, data) in enumerate(prepared):
+        events.append(
+            RecordedEvent(
+                position=result.positions[index],
+                transaction_id=0,  # not known without a round trip, and not needed inline
+                stream_id=result.stream_id,
+                stream_version=result.first_version + index,
+                type=type_name,
+                schema_version=schema_version,
+                data=data,
+                metadata=metadata,
+                recorded_at=recorded_at,
+                prev_hash="",
+                hash=result.hashes[index],
+            )
+        )
+    with connection.cursor() as cursor:
+        for projection in inline:
+            for event in events:
+                if event.type in projection.handles:
+                    projection.apply(cursor, event)
+
+
+# -- catch-up -----------------------------------------------------------------------------
+
+
+def load_checkpoint(cursor: Cursor, name: str, *, lock: bool = False) -> Checkpoint:
+    cursor.execute(
+        "INSERT INTO projection_checkpoints (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [name]
+    )
+    cursor.execute(
+        "SELECT transaction_id::text::bigint, position FROM projection_checkpoints WHERE name = %s"
+        + (" FOR UPDATE" if lock else ""),
+        [name],
+    )
+    row = cursor.fetchone()
+    return Checkpoint(transaction_id=int(row[0]), position=int(row[1]))
+
+
+def save_checkpoint(cursor: Cursor, name: str, checkpoint: Checkpoint) -> None:
+    cursor.execute(
+        "UPDATE projection_checkpoints SET transaction_id = %s::text::xid8, position = %s, updated_at = now()"
+        " WHERE name = %s",
+        [str(checkpoint.transaction_id), checkpoint.position, name],
+    )
+
+
+def catch_up(projection: Projection, *, batch: int = 1000, max_batches: int | None = None) -> int:
+    """Apply what the projection has not seen yet; return how many events were read."""
+    seen = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The row lock makes two runners of one projection take turns.
+            checkpoint = load_checkpoint(cursor, projection.name, lock=True)
+            events = read_all(checkpoint, limit=batch)
+            if not events:
+                return seen
+            for event in events:
+                if event.type in projection.handles:
+                    projection.apply(cursor, event)
+            save_checkpoint(cursor, projection.name, checkpoint_of(events[-1]))
+        seen += len(events)
+        batches += 1
+    return seen
+
+
+# -- rebuild ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildReport:
+    projection: str
+    county: str
+    events: int
+    only_live: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    only_rebuilt: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return not self.only_live and not self.only_rebuilt
+
+
+def rebuild(
+    projection: Projection,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = 5000,
+) -> RebuildReport:
+    """Empty the projection's tables and replay the log; report differences from live.
+
+    Runs in one transaction holding a SHARE lock on the events table: appends
+    wait (they do not fail) until the rebuild commits, so the replay sees a
+    log that cannot change under it, and the switch from old to new rows is
+    atomic for every reader.
+    """
+    county = str(connection.schema_name)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE events IN SHARE MODE")
+        before = projection.dump(cursor)
+        projection.reset(cursor)
+        if projection.inline:
+            # Inline state covers every committed event: replay all of them.
+            cursor.execute("SELECT count(*) FROM events")
+            total = int(cursor.fetchone()[0])
+            done = 0
+            for chunk in _all_events_in_commit_order(cursor, batch):
+                for event in chunk:
+                    if event.type in projection.handles:
+                        projection.apply(cursor, event)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        else:
+            # Catch-up state stops at the commit watermark, like catch_up().
+            load_checkpoint(cursor, projection.name, lock=True)  # creates the row if new
+            cursor.execute(
+                "SELECT count(*) FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            )
+            total = int(cursor.fetchone()[0])
+            done = 0
+            checkpoint = Checkpoint()
+            while True:
+                events = read_all(checkpoint, limit=batch)
+                if not events:
+                    break
+                for event in events:
+                    if event.type in projection.handles:
+                        projection.apply(cursor, event)
+                checkpoint = checkpoint_of(events[-1])
+                done += len(events)
+                if progress:
+                    progress(done, total)
+            save_checkpoint(cursor, projection.name, checkpoint)
+        after = projection.dump(cursor)
+    report = RebuildReport(projection=projection.name, county=county, events=done)
+    for table in projection.tables:
+        old, new = set(before.get(table, [])), set(after.get(table, []))
+        report.only_live += [(table, row) for row in sorted(old - new, key=repr)]
+        report.only_rebuilt += [(table, row) for row in sorted(new - old, key=repr)]
+    return report
+
+
+def _all_events_in_commit_order(cursor: Cursor, batch: int) -> Iterable[list[RecordedEvent]]:
+    from events.store import _COLUMNS, _row
+
+    last = (0, 0)
+    while True:
+        cursor.execute(
+            f"""
+            SELECT {_COLUMNS} FROM events
+             WHERE (transaction_id, position) > (%s::text::xid8, %s)
+             ORDER BY transaction_id, position LIMIT %s
+            """,
+            [str(last[0]), last[1], batch],
+        )
+        chunk = [_row(r) for r in cursor.fetchall()]
+        if not chunk:
+            return
+        yield chunk
+        last = (chunk[-1].transaction_id, chunk[-1].position)
+
+
+def state_of(projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    with connection.cursor() as cursor:
+        return projection.dump(cursor)

@@ -1,0 +1,232 @@
+"""The event store's contract, run in two county schemas to prove isolation.
+
+Written once (append, conflict, idempotency, order, read since) and run in
+county A and county B with the same stream ids: each county's log is its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django_tenants.utils import schema_context
+
+from events import store
+from events.chain import GENESIS_HASH, event_hash, format_recorded_at
+from events.store import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict, append, read_all, read_stream
+from events.types import EventSchemaError, NewEvent
+from meetings.events import AttendeeCheckedIn, MeetingScheduled, QuestionAsked
+
+pytestmark = pytest.mark.django_db
+
+
+def scheduled(meeting: str = "m1") -> MeetingScheduled:
+    return MeetingScheduled(
+        meeting_id=meeting, title="东关村2026年度述职评议大会", township="城关镇", village="东关村",
+        starts_at="2026-12-01T09:00:00+08:00", place="村委会大院",
+    )
+
+
+def checked_in(n: int, category: str = "party_member") -> AttendeeCheckedIn:
+    return AttendeeCheckedIn(attendee_id=f"a{n}", name=f"张{n}", category=category)
+
+
+@pytest.fixture(params=["a", "b"])
+def county(request, county_a, county_b):
+    chosen = county_a if request.param == "a" else county_b
+    with schema_context(chosen.schema_name):
+        yield chosen
+
+
+def cid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def test_append_and_read_back_in_version_order(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    first = append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid(), actor="host:1")
+    second = append(stream, [checked_in(1), checked_in(2, "representative")], expected_version=1, command_id=cid())
+    assert (first.first_version, first.last_version) == (1, 1)
+    assert (second.first_version, second.last_version) == (2, 3)
+    events = read_stream(stream)
+    assert [e.stream_version for e in events] == [1, 2, 3]
+    assert [e.type for e in events] == ["MeetingScheduled", "AttendeeCheckedIn", "AttendeeCheckedIn"]
+    assert events[0].data["village"] == "东关村"
+    assert events[0].metadata["actor"] == "host:1"
+    assert events[1].typed() == checked_in(1)
+    assert events[0].position < events[1].position < events[2].position
+
+
+def test_hash_chain_links_each_event_to_the_one_before(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled(), checked_in(1)], expected_version=NO_STREAM, command_id=cid())
+    result = append(stream, [checked_in(2)], expected_version=2, command_id=cid())
+    events = read_stream(stream)
+    assert events[0].prev_hash == GENESIS_HASH
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.hash
+    for event in events:
+        assert event.hash == event_hash(
+            county=county.schema_name, stream=stream, version=event.stream_version, type=event.type,
+            schema_version=event.schema_version, data=event.data, metadata=event.metadata,
+            recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
+        )
+    assert store.stream_head(stream) == (3, events[-1].hash) == (3, result.head_hash)
+
+
+def test_expected_version_conflicts_append_nothing(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    with pytest.raises(ConcurrencyConflict) as stale:
+        append(stream, [checked_in(1)], expected_version=0, command_id=cid())
+    assert stale.value.code == "concurrency_conflict" and "请刷新后重试" in str(stale.value)
+    with pytest.raises(ConcurrencyConflict):
+        append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    with pytest.raises(ConcurrencyConflict):
+        append(f"{stream}-none", [checked_in(1)], expected_version=1, command_id=cid())
+    assert [e.stream_version for e in read_stream(stream)] == [1]
+    assert read_stream(f"{stream}-none") == []
+    append(stream, [checked_in(1)], expected_version=ANY, command_id=cid())
+    assert store.stream_version(stream) == 2
+
+
+def test_same_command_id_returns_the_original_result_and_appends_nothing(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    command = cid()
+    first = append(stream, [checked_in(7)], expected_version=1, command_id=command)
+    # A retry after the stream moved on (even with a now-stale expected version).
+    append(stream, [checked_in(8)], expected_version=2, command_id=cid())
+    again = append(stream, [checked_in(7)], expected_version=1, command_id=command)
+    assert again.replayed and not first.replayed
+    assert (again.positions, again.hashes, again.head_hash) == (first.positions, first.hashes, first.head_hash)
+    assert [e.data.get("attendee_id") for e in read_stream(stream)[1:]] == ["a7", "a8"]
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        (NewEvent(type="NoSuchThingHappened", data={}), "未知的事件类型"),
+        (NewEvent(type="AttendeeCheckedIn", data={"attendee_id": "a", "name": "x", "category": "guest", "ip": "1.2.3.4"}), "未知字段"),
+        (NewEvent(type="AttendeeCheckedIn", data={"attendee_id": "a", "name": "x"}), "缺少字段"),
+        (NewEvent(type="AttendeeCheckedIn", data={"attendee_id": 5, "name": "x", "category": "guest"}), "应为字符串"),
+        (NewEvent(type="QuestionAnswered", data={"question_id": "q", "answer": "a", "deferred": "no"}), "应为布尔值"),
+        (NewEvent(type="BallotCast", data={"code_hash": "h", "marks": {"s": {"c": 3}}}), "应为字符串"),
+        (NewEvent(type="AttendeeCheckedIn", data={"attendee_id": "a", "name": "x", "category": "guest"}, schema_version=9), "当前版本"),
+    ],
+)
+def test_bad_events_are_rejected_before_anything_is_written(county, event: NewEvent, fragment: str) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    before = _count_events()
+    with pytest.raises(EventSchemaError) as info:
+        append(stream, [checked_in(1), event], expected_version=1, command_id=cid())
+    assert fragment in info.value.message_zh
+    assert _count_events() == before
+    assert store.stream_version(stream) == 1
+
+
+def test_non_identifier_keys_are_rejected_with_a_clear_error(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(EventSchemaError) as info:
+        append(stream, [NewEvent(type="BallotCast", data={"code_hash": "h", "marks": {"村党支部": {}}})], expected_version=NO_STREAM, command_id=cid())
+    assert "规范编码" in info.value.message_zh
+    assert read_stream(stream) == []
+
+
+def test_floats_are_rejected_because_the_chain_cannot_carry_them(county) -> None:
+    from events.chain import CanonicalError
+
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    bad = NewEvent(type="BallotCast", data={"code_hash": "h", "marks": {}})
+    append(stream, [bad], expected_version=NO_STREAM, command_id=cid())
+    with pytest.raises((EventSchemaError, CanonicalError)):
+        append(stream, [NewEvent(type="QuestionAsked", data={"question_id": "q", "text": "t", "subject": "s", "asked_by": 1.5})], expected_version=1, command_id=cid())
+
+
+def _count_events() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET data = '{}'::jsonb",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "UPDATE event_commands SET result = '{}'::jsonb",
+        "DELETE FROM event_commands",
+        "TRUNCATE event_commands",
+    ],
+)
+def test_the_log_cannot_be_changed_with_raw_sql(county, statement: str) -> None:
+    append(f"meeting-{uuid.uuid4().hex[:6]}", [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    before = _count_events()
+    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert "append-only" in str(info.value)
+    assert _count_events() == before
+
+
+def test_read_all_returns_committed_events_in_commit_safe_order(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    # Inside the test transaction our own rows are not below the watermark
+    # (our transaction is still running): read_all must not return them yet.
+    start = read_all(Checkpoint(), limit=1_000_000)
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    after = read_all(Checkpoint(), limit=1_000_000)
+    assert [e.position for e in after] == [e.position for e in start]
+
+
+def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> None:
+    stream = f"meeting-shared-{uuid.uuid4().hex[:6]}"
+    with schema_context(county_a.schema_name):
+        a = append(stream, [scheduled("A")], expected_version=NO_STREAM, command_id=cid())
+    with schema_context(county_b.schema_name):
+        assert read_stream(stream) == []
+        b = append(stream, [scheduled("B")], expected_version=NO_STREAM, command_id=cid())
+        assert [e.data["meeting_id"] for e in read_stream(stream)] == ["B"]
+    # Identical content in two counties still hashes differently: the county is in the hash.
+    assert a.hashes != b.hashes
+    with schema_context(county_a.schema_name):
+        assert [e.data["meeting_id"] for e in read_stream(stream)] == ["A"]
+
+
+def test_no_events_outside_a_county() -> None:
+    connection.set_schema_to_public()
+    with pytest.raises(store.NoCounty):
+        append("x", [scheduled()], expected_version=NO_STREAM, command_id=cid())
+
+
+def test_does_not_notify_if_transaction_rolled_back(county) -> None:
+    seen: list[store.Committed] = []
+    store.subscribe(seen.append)
+    try:
+        stream = f"meeting-{uuid.uuid4().hex[:6]}"
+        with pytest.raises(RuntimeError), transaction.atomic():
+            append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+            raise RuntimeError("the command failed after appending")
+        assert read_stream(stream) == []
+        assert seen == []
+    finally:
+        store.unsubscribe(seen.append)
+
+
+def test_notifies_once_after_commit(county, django_capture_on_commit_callbacks) -> None:
+    seen: list[store.Committed] = []
+    store.subscribe(seen.append)
+    try:
+        stream = f"meeting-{uuid.uuid4().hex[:6]}"
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            result = append(stream, [scheduled(), QuestionAsked(question_id="q1", text="村里的路什么时候修？", subject="村委会", asked_by=None)], expected_version=NO_STREAM, command_id=cid())
+        assert seen == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        assert len(seen) == 1
+        assert seen[0].county == county.schema_name and seen[0].stream_id == stream
+        assert seen[0].positions == result.positions and seen[0].types == ["MeetingScheduled", "QuestionAsked"]
+    finally:
+        store.unsubscribe(seen.append)
