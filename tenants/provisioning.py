@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from events.grants import app_role, grant_app_role
 from tenants.models import County, Domain, validate_county_slug
 
 PUBLIC = "public"
@@ -103,14 +104,17 @@ def migrate_all(*, progress: Progress | None = None, verbosity: int = 0) -> dict
         County.objects.exclude(schema_name=PUBLIC).order_by("schema_name").values_list("schema_name", flat=True)
     )
     counts = {"migrated": 0, "skipped": 0}
+    role = app_role()
     for index, schema in enumerate(schemas, start=1):
         if wanted <= applied_migrations(schema):
             counts["skipped"] += 1
             report(index, len(schemas), schema, "up to date")
-            continue
-        report(index, len(schemas), schema, "migrating")
-        migrate_schema(schema, verbosity=verbosity)
-        counts["migrated"] += 1
+        else:
+            report(index, len(schemas), schema, "migrating")
+            migrate_schema(schema, verbosity=verbosity)
+            counts["migrated"] += 1
+        if role:
+            grant_app_role(schema, role)
     return counts
 
 
@@ -146,6 +150,9 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
         county.save(verbosity=0)
         for index, host in enumerate(hosts):
             Domain.objects.create(domain=host, tenant=county, is_primary=index == 0)
+        role = app_role()
+        if role:
+            grant_app_role(slug, role)
     connection.set_schema_to_public()
     return county
 

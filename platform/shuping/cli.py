@@ -448,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["test"]:
+        # Everything after `test` belongs to pytest, options included.
+        return cmd_test(argparse.Namespace(pytest_args=argv[1:]))
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

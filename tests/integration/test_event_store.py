@@ -230,3 +230,26 @@ def test_notifies_once_after_commit(county, django_capture_on_commit_callbacks) 
         assert seen[0].positions == result.positions and seen[0].types == ["MeetingScheduled", "QuestionAsked"]
     finally:
         store.unsubscribe(seen.append)
+
+
+def test_application_role_may_append_but_not_change_the_log(county_a) -> None:
+    from events.grants import grant_app_role
+
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    schema = county_a.schema_name
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    grant_app_role(schema, role)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'SELECT'),"
+            " has_table_privilege(%s, %s, 'UPDATE'), has_table_privilege(%s, %s, 'DELETE'),"
+            " has_table_privilege(%s, %s, 'TRUNCATE'), has_table_privilege(%s, %s, 'UPDATE')",
+            [role, f"{schema}.events"] * 5 + [role, f"{schema}.proj_meeting_board"],
+        )
+        assert cursor.fetchone() == (True, True, False, False, False, True)
+        cursor.execute(f'SET LOCAL ROLE "{role}"')
+        with pytest.raises(DatabaseError) as denied, transaction.atomic():
+            cursor.execute(f'UPDATE "{schema}".events SET type = type')
+        assert "permission denied" in str(denied.value)
+        cursor.execute("RESET ROLE")
