@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from shuping.db import use_public_schema
 from tenants.models import County
 from tenants.provisioning import create_county
 
@@ -45,7 +46,7 @@ def _person(rng: random.Random) -> str:
 
 def ensure_operator(username: str, password: str) -> User:
     """An operator account in the public schema (creates counties; sees no county data)."""
-    connection.set_schema_to_public()
+    use_public_schema()
     user, created = User.objects.get_or_create(
         username=username,
         defaults={"role": Role.OPERATOR, "is_staff": True, "is_superuser": True, "display_name": "平台运营"},
@@ -109,7 +110,7 @@ def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, rep
 def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     """Provision the demo county once; return (url, role, username, password) for each login."""
     ensure_operator(OPERATOR_USERNAME, DEMO_PASSWORD)
-    connection.set_schema_to_public()
+    use_public_schema()
     if not County.objects.filter(schema_name=DEMO_SLUG).exists():
         print(f"正在创建演示县区 {DEMO_NAME} / creating the demo county", flush=True)
         create_county(slug=DEMO_SLUG, name=DEMO_NAME, domains=[DEMO_DOMAIN])

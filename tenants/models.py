@@ -27,8 +27,8 @@ def validate_county_slug(value: str) -> None:
 class County(TenantMixin):
     """A county (县/区): one tenant, one PostgreSQL schema named after its slug."""
 
-    name = models.CharField("名称 / name", max_length=100)
-    created_at = models.DateTimeField("创建时间 / created", auto_now_add=True)
+    name = models.CharField("名称 / name", max_length=100)  # type: ignore[var-annotated]
+    created_at = models.DateTimeField("创建时间 / created", auto_now_add=True)  # type: ignore[var-annotated]
 
     # A county schema is never dropped by deleting a row: its event log is a
     # record that outlives mistakes in the admin.

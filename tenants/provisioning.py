@@ -9,8 +9,8 @@ thousands of counties; see django-tenants #719).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from events.grants import app_role, grant_app_role
+from shuping.db import use_public_schema
 from tenants.models import County, Domain, validate_county_slug
 
 PUBLIC = "public"
@@ -61,7 +62,7 @@ def applied_migrations(schema: str) -> set[tuple[str, str]]:
 
 
 def migrate_public(*, verbosity: int = 0) -> None:
-    connection.set_schema_to_public()
+    use_public_schema()
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
 
 
@@ -69,7 +70,7 @@ def migrate_schema(schema: str, *, verbosity: int = 0) -> None:
     call_command(
         "migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=verbosity
     )
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 def ensure_template(*, verbosity: int = 0) -> None:
@@ -82,7 +83,7 @@ def ensure_template(*, verbosity: int = 0) -> None:
 
 
 def ensure_public_tenant(domains: Iterable[str] = PUBLIC_DOMAINS) -> County:
-    connection.set_schema_to_public()
+    use_public_schema()
     public, _ = County.objects.get_or_create(
         schema_name=PUBLIC, defaults={"name": "述评平台 / Shuping platform"}
     )
@@ -135,7 +136,7 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
             "invalid_domain",
             f"域名无效（只能含字母、数字、点和连字符）：{', '.join(bad)} / invalid host name: {', '.join(bad)}",
         )
-    connection.set_schema_to_public()
+    use_public_schema()
     if County.objects.filter(schema_name=slug).exists() or schema_exists(slug):
         raise ProvisioningError("county_exists", f"县区代码 {slug} 已存在 / county {slug} exists already")
     taken = list(Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True))
@@ -153,7 +154,7 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
         role = app_role()
         if role:
             grant_app_role(slug, role)
-    connection.set_schema_to_public()
+    use_public_schema()
     return county
 
 
@@ -165,7 +166,7 @@ class CountyRow:
 
 
 def list_counties() -> list[CountyRow]:
-    connection.set_schema_to_public()
+    use_public_schema()
     rows = []
     for county in County.objects.exclude(schema_name=PUBLIC).prefetch_related("domains"):
         rows.append(

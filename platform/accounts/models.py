@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import models
+
+from shuping.db import current_schema
 
 
 class Role(models.TextChoices):
@@ -37,7 +39,7 @@ class User(AbstractUser):
 
     def clean(self) -> None:
         super().clean()
-        in_public = connection.schema_name == "public"
+        in_public = current_schema() == "public"
         if in_public and self.role != Role.OPERATOR:
             raise ValidationError({"role": "平台站点只有运营账号 / only operator accounts on the platform site"})
         if not in_public and self.role == Role.OPERATOR:

@@ -44,7 +44,14 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from events import types as event_types
-from events.chain import GENESIS_HASH, CanonicalError, canonical_json, event_hash, format_recorded_at
+from events.chain import (
+    GENESIS_HASH,
+    CanonicalError,
+    canonical_json,
+    event_hash,
+    format_recorded_at,
+)
+from shuping.db import current_schema
 
 
 class StoreError(Exception):
@@ -152,7 +159,7 @@ class Committed:
 
 
 def current_county() -> str:
-    schema = connection.schema_name
+    schema = current_schema()
     if not schema or schema == "public":
         raise NoCounty("未选定县区", "no county selected: the event log lives in a county schema")
     return str(schema)

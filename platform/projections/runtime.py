@@ -25,6 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from events.store import AppendResult, Checkpoint, RecordedEvent, checkpoint_of, read_all
+from shuping.db import current_schema
 
 Cursor = Any
 
@@ -185,7 +186,7 @@ def rebuild(
     log that cannot change under it, and the switch from old to new rows is
     atomic for every reader.
     """
-    county = str(connection.schema_name)
+    county = current_schema()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE events IN SHARE MODE")
         before = projection.dump(cursor)

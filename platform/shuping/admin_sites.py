@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.db import connection
 from django.http import HttpRequest
 
 from accounts.models import COUNTY_ROLES, Role, User
 from meetings import models as ref
+from shuping.db import current_schema
 from tenants.models import County, Domain
 
 
@@ -25,7 +25,7 @@ class OperatorSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return (
-            connection.schema_name == "public"
+            current_schema() == "public"
             and bool(user.is_active and user.is_staff)
             and getattr(user, "role", None) == Role.OPERATOR
         )
@@ -39,7 +39,7 @@ class CountySite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return (
-            connection.schema_name != "public"
+            current_schema() != "public"
             and bool(user.is_active and user.is_staff)
             and getattr(user, "role", None) in COUNTY_ROLES
         )

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from meetings.models import RosterMember, Township, Village
+from shuping.db import current_schema
 
 
 def public_home(request: HttpRequest) -> HttpResponse:
@@ -30,4 +31,4 @@ def health(request: HttpRequest) -> JsonResponse:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "schema": connection.schema_name})
+    return JsonResponse({"status": "ok", "schema": current_schema()})

@@ -14,7 +14,15 @@ from django_tenants.utils import schema_context
 
 from events import store
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
-from events.store import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict, append, read_all, read_stream
+from events.store import (
+    ANY,
+    NO_STREAM,
+    Checkpoint,
+    ConcurrencyConflict,
+    append,
+    read_all,
+    read_stream,
+)
 from events.types import EventSchemaError, NewEvent
 from meetings.events import AttendeeCheckedIn, MeetingScheduled, QuestionAsked
 

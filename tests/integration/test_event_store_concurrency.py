@@ -13,11 +13,19 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-import pytest
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
-from events.store import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict, append, checkpoint_of, read_all, read_stream
+from events.store import (
+    ANY,
+    NO_STREAM,
+    Checkpoint,
+    ConcurrencyConflict,
+    append,
+    checkpoint_of,
+    read_all,
+    read_stream,
+)
 from meetings.events import AttendeeCheckedIn, BallotCast, MeetingScheduled
 
 

@@ -63,7 +63,7 @@ def test_export_then_verify_offline_with_the_published_head(meeting, django_db_b
         capture_output=True, text=True, env=dict(os.environ), timeout=120,
     )
     assert cli.returncode == 0, cli.stderr
-    assert f"已导出 52 个事件" in cli.stdout and head in cli.stdout
+    assert "已导出 52 个事件" in cli.stdout and head in cli.stdout
     header = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     assert header["event_count"] == 52 and header["head_hash"] == head and header["county"] == county.schema_name
     report = verify_file(out, trusted_heads=[head])

@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.store import ANY, NO_STREAM, append
-from meetings.events import AttendeeCheckedIn, BallotCast, MeetingScheduled, QuestionAnswered, QuestionAsked
+from meetings.events import (
+    AttendeeCheckedIn,
+    BallotCast,
+    MeetingScheduled,
+    QuestionAnswered,
+    QuestionAsked,
+)
 from projections.runtime import catch_up, get, rebuild, state_of
 
 

@@ -13,7 +13,6 @@ from django_tenants.utils import schema_context
 
 from meetings.models import RosterMember, Township
 from tenants.models import County, Domain
-from tests.conftest import host_of
 from tenants.provisioning import (
     ProvisioningError,
     applied_migrations,
@@ -22,6 +21,7 @@ from tenants.provisioning import (
     schema_exists,
     template_schema,
 )
+from tests.conftest import host_of
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import platform
 import sys
 import sysconfig
 from pathlib import Path
-
-import platform
 
 REPO = Path(__file__).resolve().parents[2]
 OUR_PACKAGES = ["shuping", "events", "projections", "meetings", "live", "accounts", "tenants"]
