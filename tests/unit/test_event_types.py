@@ -1,0 +1,98 @@
+"""Event types are closed, typed and versioned; old versions are read through upcasters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from events.types import (
+    DomainEvent,
+    EventSchemaError,
+    event_type,
+    load,
+    lookup,
+    registered_types,
+    upcast,
+    upcaster,
+    validate,
+)
+from meetings.events import BallotCast, QuestionAsked
+
+
+@dataclass(frozen=True)
+class _Subject:
+    subject_id: str
+    name: str
+
+
+# A test-only type at version 3: v1 had "speaker", v2 renamed it to "subject_name",
+# v3 made the subject a nested record.
+@event_type(version=3, name="TestReportStarted")
+@dataclass(frozen=True)
+class _ReportStarted(DomainEvent):
+    subject: _Subject
+    limit_seconds: int
+
+
+@upcaster("TestReportStarted", from_version=1)
+def _v1_to_v2(data: dict) -> dict:
+    data["subject_name"] = data.pop("speaker")
+    return data
+
+
+@upcaster("TestReportStarted", from_version=2)
+def _v2_to_v3(data: dict) -> dict:
+    return {"subject": {"subject_id": data["subject_id"], "name": data["subject_name"]}, "limit_seconds": data["limit_seconds"]}
+
+
+def test_old_versions_are_upcast_to_the_current_shape() -> None:
+    v1 = {"speaker": "王建国", "subject_id": "s1", "limit_seconds": 480}
+    assert upcast("TestReportStarted", 1, dict(v1)) == {"subject": {"subject_id": "s1", "name": "王建国"}, "limit_seconds": 480}
+    event = load("TestReportStarted", 1, dict(v1))
+    assert event == _ReportStarted(subject=_Subject(subject_id="s1", name="王建国"), limit_seconds=480)
+    assert load("TestReportStarted", 3, event.to_data()) == event
+
+
+def test_a_version_newer_than_the_code_is_refused() -> None:
+    with pytest.raises(EventSchemaError) as info:
+        upcast("TestReportStarted", 4, {})
+    assert "高于本程序支持的" in info.value.message_zh
+
+
+def test_unknown_type_unknown_field_missing_field_and_wrong_type() -> None:
+    with pytest.raises(EventSchemaError, match="未知的事件类型"):
+        lookup("PageViewed")
+    good = {"question_id": "q1", "text": "何时修路？", "subject": "村委会", "asked_by": None}
+    assert validate("QuestionAsked", good) == good
+    with pytest.raises(EventSchemaError, match="未知字段 ip"):
+        validate("QuestionAsked", {**good, "ip": "10.0.0.1"})
+    with pytest.raises(EventSchemaError, match="缺少字段 text"):
+        validate("QuestionAsked", {k: v for k, v in good.items() if k != "text"})
+    with pytest.raises(EventSchemaError, match=r"QuestionAsked\.asked_by"):
+        validate("QuestionAsked", {**good, "asked_by": 7})
+    with pytest.raises(EventSchemaError, match=r"marks\.s1\.c1 应为字符串"):
+        validate("BallotCast", {"code_hash": "x", "marks": {"s1": {"c1": 1}}})
+    with pytest.raises(EventSchemaError, match="应为整数"):
+        validate("TestReportStarted", {"subject": {"subject_id": "s", "name": "n"}, "limit_seconds": True})
+    with pytest.raises(EventSchemaError, match=r"subject 含未知字段 extra"):
+        validate("TestReportStarted", {"subject": {"subject_id": "s", "name": "n", "extra": 1}, "limit_seconds": 1})
+
+
+def test_types_are_declared_once_as_frozen_dataclasses() -> None:
+    with pytest.raises(TypeError, match="declared twice"):
+        event_type(version=1, name="BallotCast")(dataclass(frozen=True)(type("X", (DomainEvent,), {"__annotations__": {}})))
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        event_type(version=1, name="NotFrozenHappened")(dataclass(type("Y", (DomainEvent,), {"__annotations__": {}})))
+
+
+def test_registered_domain_events_are_past_tense_facts() -> None:
+    names = [name for name in registered_types() if not name.startswith("Test")]
+    assert {"MeetingScheduled", "AttendeeCheckedIn", "QuestionAsked", "QuestionAnswered", "BallotCast"} <= set(names)
+    # Only domain facts: no page views, logins or syncs.
+    noise = ("Viewed", "LoggedIn", "Login", "Synced", "Heartbeat", "Opened_page")
+    assert not [name for name in names if any(word in name for word in noise)]
+    past = re.compile(r"(ed|Cast|Sent|Held|Made|Set)(In|Out|Up|Back)?$")
+    assert [name for name in names if not past.search(name)] == []
+    assert BallotCast.version == 1 and QuestionAsked.type_name == "QuestionAsked"
