@@ -32,7 +32,7 @@ check: $(STAMP)
 	$(BIN)/mypy platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/live tenants
 
 bench: $(STAMP)
-	$(BIN)/shuping bench
+	$(BIN)/python bench/event_store.py
 
 clean-data:
 	rm -rf .shuping

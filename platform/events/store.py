@@ -34,6 +34,7 @@ recorded the first time and appends nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from events import types as event_types
@@ -228,7 +230,8 @@ def append(
             if not result.replayed:
                 from projections.runtime import apply_inline
 
-                apply_inline(county, result, prepared, metadata, when)
+                with _store_cursor() as cursor:
+                    apply_inline(county, result, prepared, metadata, when, cursor)
                 committed = Committed(
                     county=county,
                     stream_id=stream_id,
@@ -239,13 +242,83 @@ def append(
                 )
                 transaction.on_commit(lambda: _publish(committed))
             return result
-    except IntegrityError:
+    except (IntegrityError, psycopg.IntegrityError):
         # Another transaction created this stream, or recorded this command,
         # between our read and our write. A retried command gets its result.
         original = _stored_result(command)
         if original is not None:
             return original
         raise ConcurrencyConflict(stream_id, expected_version, stream_version(stream_id)) from None
+
+
+@contextlib.contextmanager
+def _store_cursor() -> Iterator[Any]:
+    """A psycopg cursor with server-side parameters on Django's connection.
+
+    Django's own cursors bind parameters on the client (psycopg's
+    ClientCursor), so PostgreSQL parses and plans every statement afresh. The
+    append statements are the hottest in the platform: on a plain psycopg
+    cursor psycopg prepares them after a few executions and PostgreSQL keeps
+    their plans (re-planned by PostgreSQL itself when the search_path, i.e.
+    the county, changes). Opening a Django cursor first makes django-tenants
+    set the county's search_path on the connection; the transaction is still
+    Django's (atomic), so a raised error rolls everything back as before.
+    """
+    with connection.cursor():
+        pass
+    raw = connection.connection
+    with psycopg.Cursor(raw) as cursor:
+        yield cursor
+
+
+# One round trip takes the stream's row lock and looks the command up. The
+# lock is in a LATERAL subquery so that a stream that does not exist yet still
+# yields a row (with NULL version) carrying the command lookup.
+_LOCK_SQL = """
+SELECT s.version, s.head_hash, (SELECT result FROM event_commands WHERE command_id = %s)
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+       SELECT version, head_hash FROM event_streams WHERE stream_id = %s FOR UPDATE
+  ) AS s ON true
+"""
+
+# One round trip writes everything else: the events (positions taken in
+# version order), the new stream head, and the command's result with the
+# positions just assigned. The events travel as one JSON array, so the client
+# quotes one string instead of building seven text arrays.
+_WRITE_SQL = """
+WITH batch AS (
+    SELECT e->>0 AS type, (e->>1)::smallint AS schema_version, e->2 AS data,
+           e->>3 AS prev_hash, e->>4 AS hash, n
+      FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS b(e, n)
+), inserted AS (
+    INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata,
+                        recorded_at, prev_hash, hash)
+    SELECT %(stream)s, %(version)s + n, type, schema_version, data, %(metadata)s::jsonb,
+           %(when)s, prev_hash, hash
+      FROM batch ORDER BY n
+    RETURNING stream_version, position
+), head AS (
+    {head}
+), command AS (
+    INSERT INTO event_commands (command_id, stream_id, result, recorded_at)
+    SELECT %(command)s, %(stream)s,
+           %(result)s::jsonb || jsonb_build_object(
+               'positions', (SELECT jsonb_agg(position ORDER BY stream_version) FROM inserted)),
+           %(when)s
+)
+SELECT position FROM inserted ORDER BY stream_version
+"""
+_WRITE_NEW_STREAM = _WRITE_SQL.replace(
+    "{head}",
+    "INSERT INTO event_streams (stream_id, version, head_hash, updated_at)"
+    " VALUES (%(stream)s, %(new_version)s, %(head)s, %(when)s)",
+)
+_WRITE_EXISTING_STREAM = _WRITE_SQL.replace(
+    "{head}",
+    "UPDATE event_streams SET version = %(new_version)s, head_hash = %(head)s, updated_at = %(when)s"
+    " WHERE stream_id = %(stream)s",
+)
 
 
 def _append_locked(
@@ -258,24 +331,29 @@ def _append_locked(
     when: datetime,
     stamp: str,
 ) -> AppendResult:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT version, head_hash FROM event_streams WHERE stream_id = %s FOR UPDATE", [stream_id]
-        )
-        row = cursor.fetchone()
-        exists = row is not None
-        version, head = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
-        original = _stored_result(command, cursor)
-        if original is not None:
-            return original
+    with _store_cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [command, stream_id])
+        locked_version, locked_head, stored = cursor.fetchone()
+        if stored is not None:
+            return _result_from_stored(stored)
+        exists = locked_version is not None
+        version, head = (int(locked_version), str(locked_head)) if exists else (0, GENESIS_HASH)
         if expected_version is NO_STREAM:
-            if exists:
-                raise ConcurrencyConflict(stream_id, expected_version, version)
-        elif expected_version is not ANY:
-            if not isinstance(expected_version, int) or isinstance(expected_version, bool):
-                raise StoreError("期望版本无效", f"invalid expected version {expected_version!r}")
-            if expected_version != version:
-                raise ConcurrencyConflict(stream_id, expected_version, version)
+            moved = exists
+        elif expected_version is ANY:
+            moved = False
+        elif not isinstance(expected_version, int) or isinstance(expected_version, bool):
+            raise StoreError("期望版本无效", f"invalid expected version {expected_version!r}")
+        else:
+            moved = expected_version != version
+        if moved:
+            # The lookup above ran on the snapshot taken before we waited for
+            # the lock: a duplicate of this command may have committed while
+            # we waited. Look again before calling it a conflict.
+            original = _stored_result(command, cursor)
+            if original is not None:
+                return original
+            raise ConcurrencyConflict(stream_id, expected_version, version)
 
         rows = []
         hashes = []
@@ -292,72 +370,51 @@ def _append_locked(
                 recorded_at=stamp,
                 prev_hash=prev,
             )
-            rows.append((stream_id, version + offset, type_name, schema_version, json.dumps(data, ensure_ascii=False), prev, digest))
+            rows.append([type_name, schema_version, data, prev, digest])
             hashes.append(digest)
             prev = digest
         new_version = version + len(prepared)
-        meta_json = json.dumps(metadata, ensure_ascii=False)
-        # One statement inserts the events and returns their positions in
-        # version order; psycopg sends it with the rows as arrays.
-        cursor.execute(
-            """
-            INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata,
-                                recorded_at, prev_hash, hash)
-            SELECT s, v, t, sv, d::jsonb, %s::jsonb, %s, p, h
-              FROM unnest(%s::text[], %s::int[], %s::text[], %s::smallint[], %s::text[], %s::text[], %s::text[])
-                   AS u(s, v, t, sv, d, p, h)
-             ORDER BY v
-            RETURNING stream_version, position
-            """,
-            [
-                meta_json,
-                when,
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-                [r[4] for r in rows],
-                [r[5] for r in rows],
-                [r[6] for r in rows],
-            ],
-        )
-        positions = [int(p) for _v, p in sorted(cursor.fetchall())]
         result = AppendResult(
             county=county,
             stream_id=stream_id,
             first_version=version + 1,
             last_version=new_version,
-            positions=positions,
+            positions=[],
             hashes=hashes,
             head_hash=prev,
             command_id=command,
         )
-        if exists:
-            cursor.execute(
-                "UPDATE event_streams SET version = %s, head_hash = %s, updated_at = %s WHERE stream_id = %s",
-                [new_version, prev, when, stream_id],
-            )
-        else:
-            cursor.execute(
-                "INSERT INTO event_streams (stream_id, version, head_hash, updated_at) VALUES (%s, %s, %s, %s)",
-                [stream_id, new_version, prev, when],
-            )
+        stored_result = asdict(result)
+        del stored_result["positions"], stored_result["replayed"]
         cursor.execute(
-            "INSERT INTO event_commands (command_id, stream_id, result, recorded_at) VALUES (%s, %s, %s::jsonb, %s)",
-            [command, stream_id, json.dumps(asdict(result)), when],
+            _WRITE_EXISTING_STREAM if exists else _WRITE_NEW_STREAM,
+            {
+                "events": json.dumps(rows, ensure_ascii=False),
+                "stream": stream_id,
+                "version": version,
+                "new_version": new_version,
+                "head": prev,
+                "metadata": json.dumps(metadata, ensure_ascii=False),
+                "when": when,
+                "command": command,
+                "result": json.dumps(stored_result, ensure_ascii=False),
+            },
         )
+        result.positions.extend(int(row[0]) for row in cursor.fetchall())
     return result
+
+
+def _result_from_stored(stored: Any) -> AppendResult:
+    values = dict(stored) if isinstance(stored, dict) else json.loads(stored)
+    values["replayed"] = True
+    return AppendResult(**values)
 
 
 def _stored_result(command: str, cursor: Any = None) -> AppendResult | None:
     def fetch(cur: Any) -> AppendResult | None:
         cur.execute("SELECT result FROM event_commands WHERE command_id = %s", [command])
         row = cur.fetchone()
-        if row is None:
-            return None
-        stored = row[0] if isinstance(row[0], dict) else json.loads(row[0])
-        stored["replayed"] = True
-        return AppendResult(**stored)
+        return None if row is None else _result_from_stored(row[0])
 
     if cursor is not None:
         return fetch(cursor)

@@ -16,6 +16,7 @@ event-data dataclasses. No floats: rates and scores travel as integers
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -130,9 +131,20 @@ def load(type_name: str, schema_version: int, data: dict[str, Any]) -> DomainEve
 # -- checking --------------------------------------------------------------------
 
 
+@functools.cache
 def _fields(cls: type) -> dict[str, Any]:
+    # Cached: resolving type hints is the costliest part of validating an
+    # event, and a declared event type does not change while the process runs.
     hints = get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+@functools.cache
+def _required(cls: type) -> frozenset[str]:
+    return frozenset(
+        f.name for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
 
 
 def _check_dataclass(cls: type, data: Any, path: str) -> None:
@@ -142,11 +154,7 @@ def _check_dataclass(cls: type, data: Any, path: str) -> None:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise EventSchemaError(f"{path} 含未知字段 {', '.join(unknown)}", f"{path} has unknown fields {', '.join(unknown)}")
-    required = {
-        name for name, f in ((f.name, f) for f in dataclasses.fields(cls))
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    missing = sorted(required - set(data))
+    missing = sorted(_required(cls) - set(data))
     if missing:
         raise EventSchemaError(f"{path} 缺少字段 {', '.join(missing)}", f"{path} is missing fields {', '.join(missing)}")
     for name, value in data.items():

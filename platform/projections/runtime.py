@@ -84,8 +84,13 @@ def apply_inline(
     prepared: Sequence[tuple[str, int, dict[str, Any]]],
     metadata: dict[str, Any],
     recorded_at: datetime,
+    cursor: Cursor | None = None,
 ) -> None:
-    """Run the inline projections for a batch just inserted (same transaction)."""
+    """Run the inline projections for a batch just inserted (same transaction).
+
+    `cursor` is the append's own cursor when given (it runs in the county's
+    schema, inside the append transaction); else a Django cursor is opened.
+    """
     inline = [p for p in _registry.values() if p.inline]
     if not inline:
         return
@@ -106,11 +111,18 @@ def apply_inline(
                 hash=result.hashes[index],
             )
         )
-    with connection.cursor() as cursor:
-        for projection in inline:
-            for event in events:
-                if event.type in projection.handles:
-                    projection.apply(cursor, event)
+    if cursor is not None:
+        _apply_all(inline, events, cursor)
+        return
+    with connection.cursor() as django_cursor:
+        _apply_all(inline, events, django_cursor)
+
+
+def _apply_all(inline: Sequence[Projection], events: Sequence[RecordedEvent], cursor: Cursor) -> None:
+    for projection in inline:
+        for event in events:
+            if event.type in projection.handles:
+                projection.apply(cursor, event)
 
 
 # -- catch-up -----------------------------------------------------------------------------

@@ -90,6 +90,10 @@ PUBLIC_SCHEMA_NAME = "public"
 # running every migration again (architecture.md, "many schemas cost Django time").
 TENANT_BASE_SCHEMA = "county_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Issue `SET search_path` once per connection and tenant switch, not before
+# every cursor (django-tenants forgets the cached path on rollback, so an
+# aborted transaction cannot leave a stale one behind).
+TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 DATABASES = {

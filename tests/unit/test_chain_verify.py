@@ -30,6 +30,7 @@ from events.chain import (
     MAX_SAFE_INTEGER,
     CanonicalError,
     canonical_json,
+    canonical_json_reference,
     event_hash,
     format_recorded_at,
     hash_input,
@@ -223,6 +224,36 @@ def test_bools_are_not_ints() -> None:
     assert canonical_json({"x": True}) != canonical_json({"x": 1})
     kwargs = example_kwargs()
     assert event_hash(**dict(kwargs, data={"x": True})) != event_hash(**dict(kwargs, data={"x": 1}))
+
+
+_json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.text()  # any code points, C0 controls, quotes and backslashes included
+)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda inner: st.lists(inner, max_size=5)
+    | st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), inner, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_json_values)
+def test_fast_canonical_equals_the_reference_encoder(value: Any) -> None:
+    # canonical_json takes the C encoder for plain values; the rule-by-rule
+    # encoder is the specification. They must agree byte for byte, and refuse
+    # the same values (surrogates, NUL) with the same message.
+    try:
+        expected = canonical_json_reference(value)
+    except CanonicalError as exc:
+        with pytest.raises(CanonicalError) as caught:
+            canonical_json(value)
+        assert str(caught.value) == str(exc)
+    else:
+        assert canonical_json(value) == expected
 
 
 def test_integer_range() -> None:
