@@ -95,4 +95,4 @@ def test_registered_domain_events_are_past_tense_facts() -> None:
     assert not [name for name in names if any(word in name for word in noise)]
     past = re.compile(r"(ed|Cast|Sent|Held|Made|Set)(In|Out|Up|Back)?$")
     assert [name for name in names if not past.search(name)] == []
-    assert BallotCast.version == 1 and QuestionAsked.type_name == "QuestionAsked"
+    assert BallotCast.version == 2 and QuestionAsked.type_name == "QuestionAsked"
