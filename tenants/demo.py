@@ -38,6 +38,15 @@ TOWNSHIPS = {
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
 GIVEN = "建国 秀英 桂英 志强 海燕 永红 玉兰 春梅 国庆 红霞 德明 文华 淑珍 振华 立新 丽娟 卫东 小平 明辉 金凤 长青 永刚 翠花 宏伟 凤英 学军 爱华 保国 雪梅 进才 思远 佳怡 子涵 浩然 一鸣 晓燕 俊杰 春生 秋菊 冬梅".split()
 GUEST_AFFILIATIONS = ["县妇联", "驻村工作队", "结对帮扶单位县农业农村局", "县人大代表", "驻村企业 宏达农业合作社", "共青团县委"]
+# The guest kind (列席类别, meetings.models.GuestKind) of each affiliation above.
+GUEST_KIND_OF = {
+    "县妇联": "mass_organization",
+    "驻村工作队": "poverty_team",
+    "结对帮扶单位县农业农村局": "paired_department",
+    "县人大代表": "deputy",
+    "驻村企业 宏达农业合作社": "enterprise",
+    "共青团县委": "mass_organization",
+}
 
 
 def _person(rng: random.Random) -> str:
@@ -95,15 +104,18 @@ def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, rep
                 RosterMember(village=village, name=_person(rng), category=VoterCategory.REPRESENTATIVE)
                 for _ in range(representatives_per_village + rng.randint(-4, 4))
             ]
-            members += [
-                RosterMember(
-                    village=village,
-                    name=_person(rng),
-                    category=VoterCategory.GUEST,
-                    affiliation=rng.choice(GUEST_AFFILIATIONS),
+            for _ in range(rng.randint(3, 6)):
+                guest_name = _person(rng)  # drawn before the affiliation, as before: same demo data
+                affiliation = rng.choice(GUEST_AFFILIATIONS)
+                members.append(
+                    RosterMember(
+                        village=village,
+                        name=guest_name,
+                        category=VoterCategory.GUEST,
+                        guest_kind=GUEST_KIND_OF[affiliation],
+                        affiliation=affiliation,
+                    )
                 )
-                for _ in range(rng.randint(3, 6))
-            ]
             RosterMember.objects.bulk_create(members)
 
 

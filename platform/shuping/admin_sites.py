@@ -136,6 +136,6 @@ class OfficialAdmin(admin.ModelAdmin):
 
 @admin.register(ref.RosterMember, site=county_site)
 class RosterMemberAdmin(admin.ModelAdmin):
-    list_display = ("name", "category", "village", "affiliation")
-    list_filter = ("category", "village__township")
-    search_fields = ("name",)
+    list_display = ("name", "category", "guest_kind", "village", "affiliation", "gender", "id_suffix")
+    list_filter = ("category", "guest_kind", "village__township")
+    search_fields = ("name", "affiliation")
