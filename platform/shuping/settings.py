@@ -68,6 +68,9 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
 ]
 TENANT_APPS = [
@@ -77,6 +80,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "accounts",
+    "rest_framework.authtoken",
     "events",
     "projections.apps.ProjectionsConfig",
     "meetings.apps.MeetingsConfig",
@@ -167,6 +171,38 @@ WHITENOISE_AUTOREFRESH = True
 # Request size limits: nothing a person sends us needs more.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# -- API --------------------------------------------------------------------------
+# One error format everywhere (shuping.api.exception_handler); session login for
+# pages, tokens for programs; JSON bodies limited to what a command needs.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["shuping.api_parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "shuping.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+API_MAX_JSON_BYTES = 256 * 1024
+SPECTACULAR_SETTINGS = {
+    "TITLE": "述评 Shuping API",
+    "DESCRIPTION": (
+        "述职评议平台的接口：每个写操作都是一条命令，成功后记录为不可篡改的事件。"
+        "错误统一为 {\"error\": {\"code\", \"message\", \"message_en\", \"details\"}}。\n\n"
+        "The Shuping API: every write is a command recorded as an immutable event. "
+        "Errors share one format with a stable code and a Chinese message."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # -- live layer --------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

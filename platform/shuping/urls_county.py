@@ -1,6 +1,7 @@
 """URLs served on a county's host name (schema = that county)."""
 
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shuping import views
 from shuping.admin_sites import county_site
@@ -9,4 +10,11 @@ urlpatterns = [
     path("", views.county_home, name="county_home"),
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
+    path("api/", include("meetings.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        name="api-docs",
+    ),
 ]

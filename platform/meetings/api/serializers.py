@@ -1,0 +1,129 @@
+"""Request bodies of the meeting API: shapes only; the aggregate decides the rest."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MARKS_HELP = "subject_id -> criterion_id -> grade_id（标识符为英文）"
+
+
+class Ident(serializers.RegexField):
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(IDENT, **kwargs)  # type: ignore[arg-type]
+
+
+class RoundIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    variant = serializers.CharField(max_length=64, help_text="预设：shuang_shu_shuang_ping / si_ge_shuang_xiang / zhi_ping_cun_guan / dianping_qunzhong_pingyi")
+    rules = serializers.JSONField(required=False, help_text="完整规则（省略则用预设）")
+
+
+class SubjectIn(serializers.Serializer):
+    subject_id = Ident()
+    name = serializers.CharField(max_length=200)
+    level = serializers.ChoiceField(choices=["township", "village"])
+    kind = serializers.ChoiceField(choices=["person", "body"], default="person")
+
+
+class RosterIn(serializers.Serializer):
+    member_id = Ident()
+    name = serializers.CharField(max_length=100)
+    category = Ident()
+
+
+class MeetingIn(serializers.Serializer):
+    meeting_id = Ident(required=False)
+    round_id = Ident()
+    title = serializers.CharField(max_length=200)
+    township = serializers.CharField(max_length=100)
+    village = serializers.CharField(max_length=100, allow_blank=True)
+    village_id = serializers.IntegerField(required=False, help_text="从本村花名册生成参会名单")
+    starts_at = serializers.DateTimeField()
+    place = serializers.CharField(max_length=200)
+    subjects = SubjectIn(many=True)
+    roster = RosterIn(many=True, required=False)
+
+
+class AnnounceIn(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    place = serializers.CharField(max_length=200)
+    agenda = serializers.ListField(child=serializers.CharField(max_length=200), max_length=50)
+    channels = serializers.ListField(child=serializers.CharField(max_length=100), max_length=20)
+    override_reason = serializers.CharField(max_length=500, required=False, allow_null=True)
+
+
+class CheckInIn(serializers.Serializer):
+    member_id = Ident()
+
+
+class GuestIn(serializers.Serializer):
+    guest_id = Ident()
+    name = serializers.CharField(max_length=100)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class SubjectRefIn(serializers.Serializer):
+    subject_id = Ident()
+
+
+class CommentIn(serializers.Serializer):
+    comment_id = Ident(required=False)
+    subject_id = Ident()
+    text = serializers.CharField(max_length=5000)
+    author = serializers.CharField(max_length=100, required=False, allow_null=True)
+
+
+class QuestionIn(serializers.Serializer):
+    question_id = Ident(required=False)
+    subject_id = Ident()
+    text = serializers.CharField(max_length=2000)
+    asked_by = serializers.CharField(max_length=100, required=False, allow_null=True)
+
+
+class AnswerIn(serializers.Serializer):
+    answer = serializers.CharField(max_length=5000)
+
+
+class DeferIn(serializers.Serializer):
+    promise = serializers.CharField(max_length=5000)
+    due_on = serializers.DateField()
+
+
+class CodesIn(serializers.Serializer):
+    category = Ident()
+    count = serializers.IntegerField(min_value=1, max_value=2000)
+
+
+class PaperBallotIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    marks = serializers.DictField(child=serializers.DictField(child=serializers.CharField(max_length=64)), help_text=MARKS_HELP)
+
+
+class PaperBatchIn(serializers.Serializer):
+    batch_no = serializers.IntegerField(min_value=1, max_value=100000)
+    ballots = PaperBallotIn(many=True, max_length=500)
+
+
+class EmptyIn(serializers.Serializer):
+    pass
+
+
+class VoterCodeIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+
+
+class VoterBallotIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    marks = serializers.DictField(child=serializers.DictField(child=serializers.CharField(max_length=64)), help_text=MARKS_HELP)
+
+
+class VoterQuestionIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    subject_id = Ident()
+    text = serializers.CharField(max_length=2000)
