@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
+from meetings.api import reference
 from meetings.api import views as v
 
 M = "meetings/<str:meeting_id>/"
@@ -25,6 +26,8 @@ urlpatterns = [
     path(M + "questions/<str:question_id>/answer/", v.AnswerApi.as_view()),
     path(M + "questions/<str:question_id>/defer/", v.DeferApi.as_view()),
     path(M + "codes/", v.CodesApi.as_view()),
+    path(M + "codes/slips/", reference.CodeSlipsApi.as_view()),
+    path("rosters/import/", reference.RosterImportApi.as_view()),
     path(M + "ballot/open/", v.OpenBallotApi.as_view()),
     path(M + "ballot/close/", v.CloseBallotApi.as_view()),
     path(M + "paper-batches/", v.PaperBatchApi.as_view()),
