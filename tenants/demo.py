@@ -133,8 +133,72 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
                 user.is_superuser = role == Role.COUNTY_ADMIN
                 user.set_password(DEMO_PASSWORD)
                 user.save()
+    with schema_context(DEMO_SLUG):
+        ensure_rehearsal_meeting()
     base = f"http://{DEMO_DOMAIN}:{port}"
     logins = [(f"http://localhost:{port}/admin/", "平台运营 / operator", OPERATOR_USERNAME, DEMO_PASSWORD)]
     logins.append((f"{base}/", "演示县首页 / demo county", "", ""))
     logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
+    logins.append((f"{base}/api/docs/", "接口文档 / API docs", "", ""))
+    logins.append((f"{base}/api/meetings/{REHEARSAL_MEETING}/", "演练会议 / rehearsal meeting (API)", "host", DEMO_PASSWORD))
     return logins
+
+
+REHEARSAL_ROUND = "demo_round_2026"
+REHEARSAL_MEETING = "demo_rehearsal"
+
+
+def ensure_rehearsal_meeting() -> None:
+    """A 直评村官 round and one village's meeting, announced, for people to rehearse with.
+
+    Goes through the same door as the API (meetings.services), so the demo
+    county's log is an ordinary one; created once, kept across restarts.
+    """
+    import uuid
+    from datetime import timedelta
+
+    from events import store
+    from meetings import services
+    from meetings.domain.rules import preset
+    from meetings.events import RosterEntry, RoundOpened, SubjectEntry
+    from meetings.models import Official, RosterMember, Village
+
+    if store.stream_version(services.stream_of(REHEARSAL_MEETING)):
+        return
+    rules = preset("zhi_ping_cun_guan")
+    if not store.stream_version(f"round-{REHEARSAL_ROUND}"):
+        store.append(
+            f"round-{REHEARSAL_ROUND}",
+            [RoundOpened(round_id=REHEARSAL_ROUND, name="2026年度直评村官（演示）", year=2026, rules=rules.to_data())],
+            expected_version=store.NO_STREAM, command_id=uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-round"),
+            actor="demo",
+        )
+    village = Village.objects.select_related("township").order_by("pk").first()
+    if village is None:
+        return
+    officials = list(Official.objects.filter(body__village=village).order_by("pk")[:7])
+    subjects = [
+        SubjectEntry(subject_id=f"o{o.pk}", name=f"{o.post} {o.name}", level="village") for o in officials
+    ] or [SubjectEntry(subject_id="cun_shuji", name="村党支部书记", level="village")]
+    roster = [
+        RosterEntry(member_id=f"p{m.pk}", name=m.name, category=m.category)
+        for m in RosterMember.objects.filter(village=village).order_by("pk")
+    ]
+    starts = services.now() + timedelta(days=3, hours=1)
+    title = f"{village.name}2026年度直评村官大会（演练）"
+
+    def decide(meeting):  # type: ignore[no-untyped-def]
+        from meetings.api.views import chain
+
+        return chain(
+            meeting,
+            lambda m: m.schedule(meeting_id=REHEARSAL_MEETING, title=title, township=village.township.name,
+                                 village=village.name, starts_at=starts, place=f"{village.name}党群服务中心"),
+            lambda m: m.configure(rules=rules, subjects=subjects, roster=roster),
+            lambda m: m.announce(starts_at=starts, place=f"{village.name}党群服务中心",
+                                 agenda=["述职述廉", "点评", "质询", "民主测评", "当场公布结果"],
+                                 channels=["村务公开栏", "微信群", "广播"], now=services.now()),
+        )
+
+    services.execute(REHEARSAL_MEETING, decide, command_id=uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-meeting"),
+                     actor="demo", new_meeting=True)

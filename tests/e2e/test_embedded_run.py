@@ -95,9 +95,16 @@ def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir:
     assert "演示县" in body and "述职评议" in body and "城关镇" in body
     public_status, public_body = _get(port, "localhost")
     assert public_status == 200 and "述评" in public_body
+    # The API and its docs are served, and the rehearsal meeting exists (its
+    # state needs a login: the error is the API's, in Chinese).
+    docs_status, docs = _get(port, "demo.localhost", "/api/docs/")
+    assert docs_status == 200 and "swagger" in docs.lower()
+    api_status, api_body = _get(port, "demo.localhost", "/api/meetings/demo_rehearsal/")
+    assert api_status in (401, 403) and '"not_authenticated"' in api_body and "请先登录" in api_body
     assert _postgres_of(data_dir), "the embedded server should be running"
     assert run.stop(signal.SIGINT) == 0
     assert "demo.localhost" in run.output and "shuping-demo" in run.output
+    assert "/api/meetings/demo_rehearsal/" in run.output
     assert _postgres_of(data_dir) == []
     print(f"cold start ready in {elapsed:.1f} s")
 
