@@ -117,7 +117,12 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
                 break
         else:
             response = Response(error_body("error", str(exc.detail), str(exc.detail)), exc.status_code)
-        if getattr(exc, "auth_header", None):
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            # DRF asks only the first authenticator (session, which has no
+            # challenge) and so turns these into 403; a missing or bad login is 401.
+            response.status_code = status.HTTP_401_UNAUTHORIZED
+            response["WWW-Authenticate"] = getattr(exc, "auth_header", None) or 'Token realm="api"'
+        elif getattr(exc, "auth_header", None):
             response["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None):
             response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]

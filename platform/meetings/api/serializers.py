@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rest_framework import serializers
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MARKS_HELP = "subject_id -> criterion_id -> grade_id（标识符为英文）"
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not declare: a misspelt field is an error, never silently dropped."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = {}
+        if isinstance(data, Mapping):
+            unknown = {name: ["未知字段"] for name in data if name not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 class Ident(serializers.RegexField):
@@ -14,27 +35,27 @@ class Ident(serializers.RegexField):
         super().__init__(IDENT, **kwargs)  # type: ignore[arg-type]
 
 
-class RoundIn(serializers.Serializer):
+class RoundIn(StrictSerializer):
     name = serializers.CharField(max_length=200)
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     variant = serializers.CharField(max_length=64, help_text="预设：shuang_shu_shuang_ping / si_ge_shuang_xiang / zhi_ping_cun_guan / dianping_qunzhong_pingyi")
     rules = serializers.JSONField(required=False, help_text="完整规则（省略则用预设）")
 
 
-class SubjectIn(serializers.Serializer):
+class SubjectIn(StrictSerializer):
     subject_id = Ident()
     name = serializers.CharField(max_length=200)
     level = serializers.ChoiceField(choices=["township", "village"])
     kind = serializers.ChoiceField(choices=["person", "body"], default="person")
 
 
-class RosterIn(serializers.Serializer):
+class RosterIn(StrictSerializer):
     member_id = Ident()
     name = serializers.CharField(max_length=100)
     category = Ident()
 
 
-class MeetingIn(serializers.Serializer):
+class MeetingIn(StrictSerializer):
     meeting_id = Ident(required=False)
     round_id = Ident()
     title = serializers.CharField(max_length=200)
@@ -47,7 +68,7 @@ class MeetingIn(serializers.Serializer):
     roster = RosterIn(many=True, required=False)
 
 
-class AnnounceIn(serializers.Serializer):
+class AnnounceIn(StrictSerializer):
     starts_at = serializers.DateTimeField()
     place = serializers.CharField(max_length=200)
     agenda = serializers.ListField(child=serializers.CharField(max_length=200), max_length=50)
@@ -55,75 +76,75 @@ class AnnounceIn(serializers.Serializer):
     override_reason = serializers.CharField(max_length=500, required=False, allow_null=True)
 
 
-class CheckInIn(serializers.Serializer):
+class CheckInIn(StrictSerializer):
     member_id = Ident()
 
 
-class GuestIn(serializers.Serializer):
+class GuestIn(StrictSerializer):
     guest_id = Ident()
     name = serializers.CharField(max_length=100)
 
 
-class ReasonIn(serializers.Serializer):
+class ReasonIn(StrictSerializer):
     reason = serializers.CharField(max_length=500)
 
 
-class SubjectRefIn(serializers.Serializer):
+class SubjectRefIn(StrictSerializer):
     subject_id = Ident()
 
 
-class CommentIn(serializers.Serializer):
+class CommentIn(StrictSerializer):
     comment_id = Ident(required=False)
     subject_id = Ident()
     text = serializers.CharField(max_length=5000)
     author = serializers.CharField(max_length=100, required=False, allow_null=True)
 
 
-class QuestionIn(serializers.Serializer):
+class QuestionIn(StrictSerializer):
     question_id = Ident(required=False)
     subject_id = Ident()
     text = serializers.CharField(max_length=2000)
     asked_by = serializers.CharField(max_length=100, required=False, allow_null=True)
 
 
-class AnswerIn(serializers.Serializer):
+class AnswerIn(StrictSerializer):
     answer = serializers.CharField(max_length=5000)
 
 
-class DeferIn(serializers.Serializer):
+class DeferIn(StrictSerializer):
     promise = serializers.CharField(max_length=5000)
     due_on = serializers.DateField()
 
 
-class CodesIn(serializers.Serializer):
+class CodesIn(StrictSerializer):
     category = Ident()
     count = serializers.IntegerField(min_value=1, max_value=2000)
 
 
-class PaperBallotIn(serializers.Serializer):
+class PaperBallotIn(StrictSerializer):
     code = serializers.CharField(max_length=40)
     marks = serializers.DictField(child=serializers.DictField(child=serializers.CharField(max_length=64)), help_text=MARKS_HELP)
 
 
-class PaperBatchIn(serializers.Serializer):
+class PaperBatchIn(StrictSerializer):
     batch_no = serializers.IntegerField(min_value=1, max_value=100000)
     ballots = PaperBallotIn(many=True, max_length=500)
 
 
-class EmptyIn(serializers.Serializer):
+class EmptyIn(StrictSerializer):
     pass
 
 
-class VoterCodeIn(serializers.Serializer):
+class VoterCodeIn(StrictSerializer):
     code = serializers.CharField(max_length=40)
 
 
-class VoterBallotIn(serializers.Serializer):
+class VoterBallotIn(StrictSerializer):
     code = serializers.CharField(max_length=40)
     marks = serializers.DictField(child=serializers.DictField(child=serializers.CharField(max_length=64)), help_text=MARKS_HELP)
 
 
-class VoterQuestionIn(serializers.Serializer):
+class VoterQuestionIn(StrictSerializer):
     code = serializers.CharField(max_length=40)
     subject_id = Ident()
     text = serializers.CharField(max_length=2000)

@@ -458,6 +458,10 @@ class ResultsApi(APIView):
                 }
                 for r in results.subjects
             ],
+            "duplicate_codes": [
+                {"code_hash": d.code_hash, "counted_from": d.counted_from, "ignored_from": list(d.ignored_from)}
+                for d in meeting.duplicate_codes()
+            ],
             "announced": announced.to_data() if announced else None,
             "head_hash": store.stream_head(services.stream_of(meeting_id))[1],
         })
