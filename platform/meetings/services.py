@@ -129,25 +129,48 @@ def execute(
         meeting = load(meeting_id, must_exist=not new_meeting)
         if new_meeting and meeting.version:
             # The command may be a retry of the one that created it.
-            replay = _replayed(command)
+            replay = _replay(command, meeting)
             if replay is not None:
-                return Outcome([], replay, meeting)
+                return replay
         expected: Any = NO_STREAM if meeting.version == 0 else meeting.version
         try:
             with transaction.atomic():
-                events = list(decide(meeting))
-                if before_append is not None:
-                    events = before_append(meeting, events)
+                try:
+                    events = list(decide(meeting))
+                    if before_append is not None:
+                        events = before_append(meeting, events)
+                except DomainError:
+                    # A retry of a command that was applied (its answer was
+                    # lost on the way) must get that answer, not the error that
+                    # deciding it again on the new state would give.
+                    replay = _replay(command, meeting)
+                    if replay is not None:
+                        return replay
+                    raise
                 if not events:
                     return Outcome([], None, meeting)
                 result = store.append(stream, events, expected_version=expected, command_id=command, actor=actor)
+            if result.replayed:
+                # Decided afresh (e.g. with a new random question id) but
+                # recorded before: answer with what was recorded.
+                return _replay(command, meeting) or Outcome(events, result, meeting)
             return Outcome(events, result, meeting)
         except ConcurrencyConflict:
-            replay = _replayed(command)
+            replay = _replay(command, meeting)
             if replay is not None:
-                return Outcome([], replay, meeting)
+                return replay
             continue
     raise ConcurrencyConflict(stream, "current", store.stream_version(stream))
+
+
+def _replay(command: str, meeting: Meeting) -> Outcome | None:
+    """The outcome recorded for `command` (its events read back from the log), if it was applied."""
+    result = _replayed(command)
+    if result is None:
+        return None
+    count = result.last_version - result.first_version + 1
+    recorded = store.read_stream(result.stream_id, from_version=result.first_version, limit=count)
+    return Outcome([r.typed() for r in recorded], result, meeting)
 
 
 def _replayed(command: str) -> AppendResult | None:
