@@ -1,0 +1,585 @@
+"""Benchmark of ballot casting over HTTP, end to end, beside a raw PostgreSQL floor.
+
+Run from the repository root:
+
+    .venv/bin/python bench/ballots_http.py            # full run, rewrites docs/benchmarks.md
+    .venv/bin/python bench/ballots_http.py --quick    # small, prints only
+
+Everything runs against ONE embedded PostgreSQL started here with durable
+settings (fsync and synchronous_commit on) and destroyed at the end:
+
+1. the ASGI server (`uvicorn shuping.asgi:application`, --workers N) is started
+   on a county; M meetings are set up through the API up to an open ballot,
+   each with two batches of V ballot codes (one for the peak run, one for the
+   paced run);
+2. peak: C concurrent HTTP clients (closed loop: each sends its next ballot as
+   soon as the previous one is answered) cast the first batch of every meeting,
+   interleaved across the meetings: ballots/s, p50/p99 latency;
+3. paced: the second batch is sent open loop at 50% of the measured peak rate
+   (each request leaves at its scheduled time whatever the others do; latency
+   is counted from the scheduled time, so queueing is included);
+4. raw floor: plain psycopg INSERTs of the same ballot rows into a table shaped
+   like `meetings_ballot_box`, one per autocommit transaction, 16 writer
+   threads with one connection each.
+
+Goal (stated, checked, reported): HTTP peak >= 0.5 x the raw 16-writer floor,
+and p99 < 100 ms at half the peak rate.
+
+The docs section between `<!-- bench:ballots_http:start -->` and
+`<!-- bench:ballots_http:end -->` in docs/benchmarks.md is rewritten with the
+figures of the run (not with --quick / --no-docs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform as py_platform
+import random
+import secrets
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "benchmarks.md"
+START = "<!-- bench:ballots_http:start -->"
+END = "<!-- bench:ballots_http:end -->"
+DOCS_INTRO = """# Benchmarks
+
+Figures measured by the scripts in `bench/` (see `bench/README.md`). Each script
+rewrites only its own section, between its markers; the command, machine and
+date of the run are written with the figures.
+
+"""
+
+COUNTY = "benchhttp"
+HOST = "benchhttp.localhost"
+GRADES = ("chenzhi", "jiben_chenzhi", "bu_chenzhi")
+SUBJECTS = [
+    ("cun_shuji", "村党支部书记 王建国"),
+    ("cun_zhuren", "村委会主任 李秀英"),
+    ("jianwei_zhuren", "村务监督委员会主任 张卫民"),
+    ("fu_shuji", "村党支部副书记 刘国强"),
+    ("wenshu", "村文书 赵丽娟"),
+    ("funu_zhuren", "妇女主任 孙桂兰"),
+    ("kuaiji", "村会计 吴建华"),
+]
+RAW_WRITERS = 16
+PER_CLIENT = 10  # connections per httpx client (httpx's pool slows down with many on one client)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@dataclass
+class Phase:
+    name: str
+    ballots: int
+    seconds: float
+    latencies: list[float]  # seconds
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: int = 0
+    target_rate: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.ballots / self.seconds if self.seconds else 0.0
+
+    def ms(self, p: float) -> float:
+        return pct(self.latencies, p) * 1000
+
+
+@dataclass
+class Results:
+    started: str
+    command: str
+    workers: int
+    meetings: int
+    voters: int
+    clients: int
+    machine: dict[str, str] = field(default_factory=dict)
+    peak: Phase | None = None
+    paced: Phase | None = None
+    raw: Phase | None = None
+    problems: list[str] = field(default_factory=list)
+    total_seconds: float = 0.0
+
+
+# -- the server and the API ------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+        self.port = free_port()
+        self.log_path = log
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(workers), "--lifespan", "off",
+                "--log-level", "info", "--no-access-log",
+            ],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+class Api:
+    def __init__(self, port: int, token: str) -> None:
+        import httpx
+
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/", timeout=120,
+            headers={"Host": HOST, "Authorization": f"Token {token}"},
+        )
+
+    def post(self, path: str, body: Any = None, expect: int = 200) -> dict[str, Any]:
+        response = self.client.post(path, json=body if body is not None else {})
+        if response.status_code != expect:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:1000]}")
+        return response.json()
+
+
+def setup_meetings(admin: Api, chair: Api, meetings: int, voters: int) -> list[tuple[str, list[str], list[str]]]:
+    """Meetings up to an open ballot; each with two batches of `voters` codes."""
+    round_id = admin.post("rounds/", {"name": "基准测试", "year": 2026, "variant": "zhi_ping_cun_guan"}, 201)["round_id"]
+    starts = (datetime.now(UTC) + timedelta(days=4)).isoformat()
+    made = []
+    for n in range(meetings):
+        mid = admin.post("meetings/", {
+            "round_id": round_id, "title": f"基准测试会{n}", "township": "柳林乡", "village": f"第{n}村",
+            "starts_at": starts, "place": "村部",
+            "subjects": [{"subject_id": sid, "name": name, "level": "village"} for sid, name in SUBJECTS],
+            "roster": [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"} for i in range(10)]
+            + [{"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(30)],
+        }, 201)["meeting_id"]
+        m = f"meetings/{mid}/"
+        chair.post(m + "announce/", {"starts_at": starts, "place": "村部", "agenda": ["述职", "测评"], "channels": ["广播"]})
+        chair.post(m + "quorum-override/", {"reason": "基准测试"})
+        chair.post(m + "open/")
+        for sid, _name in SUBJECTS:
+            chair.post(m + "reports/start/", {"subject_id": sid})
+            chair.post(m + "reports/end/", {"subject_id": sid})
+        first = chair.post(m + "codes/", {"category": "representative", "count": voters})["codes"]
+        second = chair.post(m + "codes/", {"category": "party_member", "count": voters})["codes"]
+        chair.post(m + "ballot/open/")
+        made.append((mid, first, second))
+    return made
+
+
+def interleave(batches: list[tuple[str, list[str]]], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+    """(meeting, code, marks) with the meetings interleaved, as in a county with several halls voting."""
+    rows = []
+    for position in range(max(len(codes) for _, codes in batches)):
+        for mid, codes in batches:
+            if position < len(codes):
+                rows.append((mid, codes[position], {sid: {"zongti": rng.choice(GRADES)} for sid, _ in SUBJECTS}))
+    return rows
+
+
+def _clients(port: int, count: int) -> list[Any]:
+    import httpx
+
+    return [
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}/api/", headers={"Host": HOST}, timeout=httpx.Timeout(120),
+            limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
+        )
+        for _ in range((count + PER_CLIENT - 1) // PER_CLIENT)
+    ]
+
+
+async def closed_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], concurrency: int) -> Phase:
+    import httpx
+
+    pending = deque(rows)
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    failures = 0
+    clients = _clients(port, concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while pending:
+            mid, code, marks = pending.popleft()
+            t0 = time.perf_counter()
+            try:
+                response = await client.post(f"v/{mid}/ballot/", json={"code": code, "marks": marks})
+            except httpx.HTTPError:
+                failures += 1
+                continue
+            latencies.append(time.perf_counter() - t0)
+            statuses[response.status_code] += 1
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(concurrency)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    seconds = time.perf_counter() - began
+    return Phase("peak", statuses[201], seconds, latencies, statuses, failures)
+
+
+async def open_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], rate: float, concurrency: int) -> Phase:
+    """Each request leaves at began + i / rate; latency counts from that scheduled time."""
+    import httpx
+
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    failures = 0
+    clients = _clients(port, concurrency)
+    loop = asyncio.get_running_loop()
+
+    async def one(i: int, mid: str, code: str, marks: dict[str, Any]) -> None:
+        nonlocal failures
+        scheduled = began + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            response = await clients[i % len(clients)].post(f"v/{mid}/ballot/", json={"code": code, "marks": marks})
+        except httpx.HTTPError:
+            failures += 1
+            return
+        latencies.append(loop.time() - scheduled)
+        statuses[response.status_code] += 1
+
+    began = loop.time() + 0.5
+    try:
+        await asyncio.gather(*(one(i, *row) for i, row in enumerate(rows)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    seconds = loop.time() - began
+    return Phase("paced", statuses[201], seconds, latencies, statuses, failures, target_rate=rate)
+
+
+# -- the raw floor -----------------------------------------------------------------------------
+
+
+def raw_floor(url: str, rows: list[tuple[str, str, dict[str, Any]]]) -> Phase:
+    import hashlib
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS raw_bench CASCADE")
+        conn.execute("CREATE SCHEMA raw_bench")
+        # The shape of meetings_ballot_box: the code hash as primary key.
+        conn.execute(
+            "CREATE TABLE raw_bench.ballot_box (code_hash text PRIMARY KEY, meeting_id text NOT NULL, "
+            "marks jsonb NOT NULL, receipt text NOT NULL)"
+        )
+        conn.execute("CREATE INDEX ON raw_bench.ballot_box (meeting_id)")
+    prepared = [
+        (hashlib.sha256(f"{mid}/{code}".encode()).hexdigest(), mid, json.dumps(marks, ensure_ascii=False),
+         hashlib.sha256(f"r/{mid}/{code}".encode()).hexdigest()[:16])
+        for mid, code, marks in rows
+    ]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(RAW_WRITERS + 1)
+
+    def writer(index: int) -> None:
+        mine = prepared[index::RAW_WRITERS]
+        own: list[float] = []
+        with psycopg.connect(url, autocommit=True) as conn:
+            barrier.wait()
+            for row in mine:
+                t0 = time.perf_counter()
+                conn.execute(
+                    "INSERT INTO raw_bench.ballot_box (code_hash, meeting_id, marks, receipt) "
+                    "VALUES (%s, %s, %s::jsonb, %s) ON CONFLICT (code_hash) DO NOTHING",
+                    row,
+                )
+                own.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(own)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(RAW_WRITERS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return Phase(f"raw psycopg, {RAW_WRITERS} writers", len(prepared), seconds, latencies)
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def render(r: Results) -> str:
+    lines: list[str] = []
+    add = lines.append
+    add("## Ballot casting over HTTP (`bench/ballots_http.py`)")
+    add("")
+    add(f"Run {r.started} with `{r.command}` in {r.total_seconds:.0f} s.  ")
+    add(f"Machine: {r.machine['nproc']} CPUs ({r.machine['cpu']}), {r.machine['memory']}, Linux {r.machine['kernel']}, "
+        f"Python {r.machine['python']}, uvicorn {r.machine['uvicorn']}, Django {r.machine['django']}.  ")
+    add(f"PostgreSQL: {r.machine['postgres']}, embedded, on the same machine; {r.machine['settings']}.  ")
+    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` on the same machine as PostgreSQL and "
+        "the load generator (one Python process, asyncio + httpx), so all three share the CPUs.")
+    add("")
+    add(f"Load: {r.meetings} meetings with ballots open, {r.voters} voters each per phase, {len(SUBJECTS)} subjects per "
+        "ballot, casts interleaved across the meetings; each request is `POST /api/v/<meeting>/ballot/` with a "
+        "fresh code (a first cast, answered 201).")
+    add("")
+    add("| what | ballots | ballots/s | p50 ms | p99 ms | answers |")
+    add("|---|---:|---:|---:|---:|---|")
+    for phase in (r.peak, r.paced, r.raw):
+        if phase is None:
+            continue
+        label = phase.name
+        if phase is r.peak:
+            label = f"HTTP peak, {r.clients} concurrent clients (closed loop)"
+        elif phase is r.paced:
+            label = f"HTTP at 50% of peak, open loop ({phase.target_rate:.0f}/s offered)"
+        else:
+            label = f"raw floor: psycopg INSERT, autocommit, {RAW_WRITERS} writer threads"
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(phase.statuses.items()))
+        if phase.failures:
+            answers += f", transport errors: {phase.failures}"
+        add(f"| {label} | {phase.ballots:,} | {phase.rate:,.0f} | {phase.ms(50):.1f} | {phase.ms(99):.1f} | {answers or '-'} |")
+    add("")
+    if r.peak and r.raw and r.paced:
+        ratio = r.peak.rate / r.raw.rate if r.raw.rate else 0.0
+        throughput_ok = ratio >= 0.5
+        latency_ok = r.paced.ms(99) < 100
+        add("Goal: HTTP peak >= 0.5 x the raw 16-writer floor, and p99 < 100 ms at half the peak rate.")
+        add("")
+        add(f"- throughput: {r.peak.rate:,.0f} / {r.raw.rate:,.0f} = **{ratio:.2f} x** the floor: "
+            f"**{'met' if throughput_ok else 'NOT met'}**")
+        add(f"- latency at 50% of peak: p99 **{r.paced.ms(99):.1f} ms**: **{'met' if latency_ok else 'NOT met'}**")
+        add("")
+    if r.problems:
+        add("### Problems seen in this run")
+        add("")
+        for problem in r.problems:
+            add(f"- {problem}")
+        add("")
+    return "\n".join(lines)
+
+
+def write_docs(section: str) -> None:
+    block = f"{START}\n{section}\n{END}"
+    if DOCS.exists():
+        text = DOCS.read_text(encoding="utf-8")
+        if START in text and END in text and text.index(START) < text.index(END):
+            head, rest = text.split(START, 1)
+            _, tail = rest.split(END, 1)
+            text = head + block + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        text = DOCS_INTRO + block + "\n"
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def machine_info(url: str) -> dict[str, str]:
+    from importlib.metadata import version
+
+    import psycopg
+
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.0f} GB RAM"
+    with psycopg.connect(url, autocommit=True) as conn:
+        pg = str(conn.execute("SELECT version()").fetchone()[0])  # type: ignore[index]
+        settings = ", ".join(
+            f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"  # type: ignore[index]
+            for name in ("fsync", "synchronous_commit", "max_connections", "shared_buffers")
+        )
+    return {
+        "nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "kernel": py_platform.release(),
+        "python": py_platform.python_version(), "uvicorn": version("uvicorn"), "django": version("django"),
+        "postgres": pg.split(" on ")[0], "settings": settings,
+    }
+
+
+def _relative(path: str) -> str:
+    with contextlib.suppress(ValueError):
+        absolute = Path(os.path.abspath(path))
+        if absolute.is_relative_to(REPO):
+            return str(absolute.relative_to(REPO))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 meetings x 60 voters; implies --no-docs")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="uvicorn worker processes")
+    parser.add_argument("--meetings", type=int, default=8)
+    parser.add_argument("--voters", type=int, default=300, help="voters per meeting and phase")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients at peak")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.meetings, args.voters, args.clients, args.no_docs = 2, 60, 32, True
+
+    results = Results(
+        started=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        command=" ".join(shlex.quote(a) for a in [_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
+        workers=args.workers, meetings=args.meetings, voters=args.voters, clients=args.clients,
+    )
+    began = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="shuping-bench-http-"))
+    from shuping.embedded_pg import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False)
+    server: Server | None = None
+    try:
+        say(f"starting PostgreSQL (durable) in {workdir} …")
+        url = pg.start(log=False)
+        env = dict(os.environ, DATABASE_URL=url, SHUPING_HOME=str(workdir),
+                   SHUPING_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="shuping.settings")
+        env.pop("SHUPING_DEBUG", None)
+        subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="shuping.settings",
+                          SHUPING_SECRET_KEY=env["SHUPING_SECRET_KEY"])
+        import django
+
+        django.setup()
+        from django.db import connection
+        from django_tenants.utils import schema_context
+        from rest_framework.authtoken.models import Token
+
+        from accounts.models import User
+        from tenants.provisioning import create_county
+
+        county = create_county(slug=COUNTY, name="基准县（投票）", domains=[HOST])
+        tokens = {}
+        with schema_context(county.schema_name):
+            for role in ("county_admin", "host"):
+                user = User.objects.create_user(username=f"bench_{role}", password=secrets.token_urlsafe(12), role=role)
+                tokens[role] = Token.objects.create(user=user).key
+        connection.close()
+        results.machine = machine_info(url)
+        say(f"PostgreSQL: {results.machine['postgres']}\n  {results.machine['settings']}")
+
+        server = Server(env, args.workers, workdir / "uvicorn.log")
+        server.wait_ready()
+        say(f"server: uvicorn, {args.workers} workers, port {server.port}")
+        t0 = time.perf_counter()
+        made = setup_meetings(Api(server.port, tokens["county_admin"]), Api(server.port, tokens["host"]),
+                              args.meetings, args.voters)
+        say(f"set up {args.meetings} meetings x 2 x {args.voters} codes through the API in {time.perf_counter() - t0:.1f} s")
+        rng = random.Random(20261201)
+        first = interleave([(mid, a) for mid, a, _ in made], rng)
+        second = interleave([(mid, b) for mid, _, b in made], rng)
+
+        say(f"peak: {len(first)} ballots, {args.clients} concurrent clients …")
+        results.peak = asyncio.run(closed_loop(server.port, first, args.clients))
+        say(f"  {results.peak.rate:,.0f} ballots/s, p50 {results.peak.ms(50):.1f} ms, p99 {results.peak.ms(99):.1f} ms, "
+            f"{dict(results.peak.statuses)}")
+        rate = results.peak.rate / 2
+        say(f"paced: {len(second)} ballots open loop at {rate:,.0f}/s …")
+        results.paced = asyncio.run(open_loop(server.port, second, rate, args.clients))
+        say(f"  {results.paced.rate:,.0f} ballots/s, p50 {results.paced.ms(50):.1f} ms, p99 {results.paced.ms(99):.1f} ms, "
+            f"{dict(results.paced.statuses)}")
+        say(f"raw floor: {len(first)} INSERTs, {RAW_WRITERS} writers …")
+        results.raw = raw_floor(url, first)
+        say(f"  {results.raw.rate:,.0f} rows/s, p50 {results.raw.ms(50):.1f} ms, p99 {results.raw.ms(99):.1f} ms")
+
+        for phase in (results.peak, results.paced):
+            expected = len(first) if phase is results.peak else len(second)
+            if phase.statuses[201] != expected or phase.failures:
+                results.problems.append(
+                    f"{phase.name}: {phase.statuses[201]} of {expected} ballots answered 201 "
+                    f"({dict(phase.statuses)}, transport errors {phase.failures})"
+                )
+        with schema_context(county.schema_name), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM meetings_ballot_box")
+            sealed = cursor.fetchone()[0]
+        connection.close()
+        if sealed != len(first) + len(second):
+            results.problems.append(f"{sealed} ballots sealed, {len(first) + len(second)} expected")
+        log = server.output()
+        if "Traceback" in log or "died" in log:
+            results.problems.append("the server log shows errors or restarted workers (see uvicorn.log)")
+
+        results.total_seconds = time.perf_counter() - began
+        section = render(results)
+        print()
+        print(section)
+        if not args.no_docs:
+            write_docs(section)
+            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        return 1 if results.problems else 0
+    finally:
+        if server is not None:
+            server.stop()
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        pg.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
