@@ -1,5 +1,13 @@
-"""Websocket routes. The hall screen, console and phone consumers come with the live-hall work."""
+"""Websocket routes: one consumer per page kind."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from live import consumers
+
+websocket_urlpatterns = [
+    path("ws/m/<str:meeting_id>/screen/", consumers.ScreenConsumer.as_asgi()),
+    path("ws/m/<str:meeting_id>/phone/", consumers.PhoneConsumer.as_asgi()),
+    path("ws/m/<str:meeting_id>/console/", consumers.ConsoleConsumer.as_asgi()),
+    path("ws/m/<str:meeting_id>/teller/", consumers.TellerConsumer.as_asgi()),
+    path("ws/county/dashboard/", consumers.DashboardConsumer.as_asgi()),
+]

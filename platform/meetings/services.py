@@ -180,6 +180,19 @@ def _replayed(command: str) -> AppendResult | None:
 # -- ballots (the hot path: no append per ballot, see ballot_box) ---------------------------
 
 
+_sealed_hooks: list[Callable[..., None]] = []
+
+
+def on_ballot_sealed(hook: Callable[..., None]) -> None:
+    """Call `hook(meeting_id=, version=)` inside the transaction that seals a new ballot.
+
+    The live layer registers one that publishes the turnout after commit;
+    the hook learns nothing about the ballot itself.
+    """
+    if hook not in _sealed_hooks:
+        _sealed_hooks.append(hook)
+
+
 @dataclass(frozen=True)
 class Receipt:
     receipt: str
@@ -200,6 +213,9 @@ def cast_ballot(meeting_id: str, code_hash: str, marks: dict[str, Any]) -> Recei
                 outcome = ballot_box.seal(meeting_id, code_hash, marks, check.receipt)
             except ballot_box.CodeAlreadyUsedHere:
                 raise CodeAlreadyUsed("该测评码已投过票", "this ballot code has already been used") from None
+            if not outcome.repeated:
+                for hook in list(_sealed_hooks):
+                    hook(meeting_id=meeting_id, version=version)
             return Receipt(outcome.receipt, outcome.repeated)
     raise ConcurrencyConflict(stream, "current", store.stream_version(stream))
 

@@ -220,7 +220,7 @@ def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]]
         host=args.host,
         port=args.port,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",
         ws_max_size=64 * 1024,
         proxy_headers=False,
     )

@@ -35,7 +35,11 @@ def database_from_url(url: str) -> dict[str, object]:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "OPTIONS": options,
-        "CONN_MAX_AGE": 0,
+        # HTTP requests run in a pool of worker threads (shuping.asgi); each
+        # keeps its connection between requests instead of paying a new
+        # PostgreSQL login per request. Health checks drop a dead one.
+        "CONN_MAX_AGE": int(os.environ.get("SHUPING_CONN_MAX_AGE", "300")),
+        "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": None},
     }
 
@@ -85,7 +89,7 @@ TENANT_APPS = [
     "projections.apps.ProjectionsConfig",
     "meetings.apps.MeetingsConfig",
 ]
-INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS] + ["live.apps.LiveConfig"]
 
 TENANT_MODEL = "tenants.County"
 TENANT_DOMAIN_MODEL = "tenants.Domain"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
     path("api/", include("meetings.api.urls")),
+    path("", include("live.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "api/docs/",

@@ -24,12 +24,13 @@ from rest_framework.views import APIView
 from events import store
 from events.export import export_stream
 from events.types import DomainEvent
+from live import tokens
 from meetings import ballot_box, codes, services
 from meetings.api import serializers as s
 from meetings.domain.aggregate import Meeting
 from meetings.domain.rules import PRESETS, Rules, RulesInvalid, preset
-from meetings.domain.tally import compute_results, display_percent
 from meetings.events import PaperBallot, RosterEntry, RoundOpened, SubjectEntry
+from meetings.selectors import meeting_summary, results_body
 from shuping.api import READERS, ApiError, roles
 from shuping.db import current_schema
 
@@ -150,50 +151,6 @@ class RoundsApi(APIView):
 
 
 # -- meetings ------------------------------------------------------------------------------
-
-
-def meeting_summary(meeting: Meeting) -> dict[str, Any]:
-    rules = meeting.rules
-    return {
-        "meeting_id": meeting.meeting_id,
-        "title": meeting.title,
-        "phase": meeting.phase,
-        "version": meeting.version,
-        "rules": rules.to_data() if rules else None,
-        "subjects": [
-            {"subject_id": x.subject_id, "name": x.name, "level": x.level, "kind": x.kind} for x in meeting.subjects
-        ],
-        "roster": {cat: meeting.roster_count(cat) for cat in (rules.voter_categories if rules else ())},
-        "checked_in": {cat: len(ids) for cat, ids in meeting.checked_in.items()},
-        "quorum": [
-            {"category": q.category, "roster": q.roster, "present": q.present, "required": q.required, "met": q.met}
-            for q in meeting.quorum()
-        ] if rules else [],
-        "quorum_met": meeting.quorum_met() if rules else False,
-        "quorum_override": meeting.quorum_override,
-        "reports": [
-            {
-                "subject_id": r.subject_id,
-                "started_at": r.started_at.isoformat(),
-                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-                "limit_seconds": r.limit_seconds,
-                "duration_seconds": r.duration_seconds,
-                "overtime_seconds": r.overtime_seconds,
-            }
-            for r in meeting.reports.values()
-        ],
-        "current_report": meeting.current_report,
-        "questions": [
-            {
-                "question_id": q.question_id, "subject_id": q.subject_id, "text": q.text, "asked_by": q.asked_by,
-                "answer": q.answer, "deferred": q.deferred, "due_on": q.due_on,
-            }
-            for q in meeting.questions.values()
-        ],
-        "comments": len(meeting.comments),
-        "codes_issued": len(meeting.issued),
-        "paper_batches": {str(n): st for n, st in meeting.paper_batches().items()},
-    }
 
 
 class MeetingsApi(APIView):
@@ -436,35 +393,7 @@ class ResultsApi(APIView):
         meeting = services.load(meeting_id)
         if meeting.phase not in ("results_announced", "closed"):
             raise ApiError("results_not_announced", "结果尚未公布", "results are not announced yet", status_code=409)
-        results = compute_results(meeting)
-        announced = meeting.results
-        return Response({
-            "ballots_counted": results.ballots_counted,
-            "phone_ballots": results.phone_ballots,
-            "paper_ballots": results.paper_ballots,
-            "eligible": results.eligible,
-            "participation_percent": display_percent(results.participation_rate),
-            "flagged_subjects": results.flagged_subjects,
-            "subjects": [
-                {
-                    "subject_id": r.subject_id, "name": r.name, "ballots": r.ballots, "counts": r.counts,
-                    "groups": [{"group_id": g.group_id, "categories": list(g.categories), "ballots": g.ballots,
-                                "counts": g.counts} for g in r.groups],
-                    "grade_percent": {k: display_percent(v) for k, v in r.grade_rates.items()},
-                    "favourable_percent": display_percent(r.favourable_rate),
-                    "unfavourable_percent": display_percent(r.unfavourable_rate),
-                    "score": None if r.score is None else f"{r.score.numerator}/{r.score.denominator}",
-                    "flagged": r.flagged,
-                }
-                for r in results.subjects
-            ],
-            "duplicate_codes": [
-                {"code_hash": d.code_hash, "counted_from": d.counted_from, "ignored_from": list(d.ignored_from)}
-                for d in meeting.duplicate_codes()
-            ],
-            "announced": announced.to_data() if announced else None,
-            "head_hash": store.stream_head(services.stream_of(meeting_id))[1],
-        })
+        return Response(results_body(meeting_id, meeting))
 
 
 class LogApi(APIView):
@@ -511,6 +440,8 @@ class VoterFormApi(APIView):
             "scale": rules.to_data()["scale"], "criteria": rules.to_data()["criteria"],
             "subjects": [{"subject_id": x.subject_id, "name": x.name} for x in meeting.subjects_graded_by(category)],
             "voted": code_hash in ballot_box.used_code_hashes(meeting_id) or code_hash in meeting.phone_ballots,
+            # Opens the phone page's websocket (read-only, this meeting only).
+            "live_token": tokens.issue(county=str(current_schema()), meeting_id=meeting_id, kind="phone"),
         })
 
 

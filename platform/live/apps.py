@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class LiveConfig(AppConfig):
+    name = "live"
+    verbose_name = "现场 / live hall"
+
+    def ready(self) -> None:
+        from events import store
+        from live import bus
+        from meetings import services
+
+        store.subscribe(bus.on_committed)
+        services.on_ballot_sealed(bus.turnout_on_commit)

@@ -1,0 +1,94 @@
+"""County scope for websockets: django-tenants' middleware does not run for them.
+
+`CountyScope` resolves the county from the Host header (the same Domain rows
+the HTTP middleware uses), checks that a browser's Origin is the page's own
+host, and puts the county's schema into the scope. Consumers then run every
+database call inside `in_county(schema, ...)`: a thread from
+`database_sync_to_async` otherwise keeps whatever search_path its connection
+had last (architecture.md, "django-tenants does not cover Channels").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from django.db import connection
+from django_tenants.utils import schema_context
+
+T = TypeVar("T")
+
+_CACHE_SECONDS = 30.0
+_hosts: dict[str, tuple[float, str | None]] = {}
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _host_name(host: str) -> str:
+    return host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+
+
+def _county_of_host(hostname: str) -> str | None:
+    from tenants.models import Domain
+
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    if domain is None or domain.tenant.schema_name == "public":
+        return None
+    return str(domain.tenant.schema_name)
+
+
+async def county_of_host(hostname: str) -> str | None:
+    now = time.monotonic()
+    cached = _hosts.get(hostname)
+    if cached is not None and now - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    schema = await database_sync_to_async(_county_of_host)(hostname)
+    _hosts[hostname] = (now, schema)
+    return schema
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """A browser's Origin must be the host it connects to (no cross-site subscriptions).
+
+    Programs that send no Origin (the benchmark, tests, a kiosk client) are
+    allowed: a subscription needs a signed token, not a cookie, so no other
+    site can ride on a visitor's session.
+    """
+    origin = _header(scope, b"origin")
+    if not origin:
+        return True
+    parts = urlsplit(origin)
+    return bool(parts.netloc) and parts.netloc.lower() == _header(scope, b"host").lower()
+
+
+class CountyScope:
+    """ASGI middleware for websockets: adds ``scope["county"]`` (a schema name, or None)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        host = _host_name(_header(scope, b"host"))
+        county = await county_of_host(host) if host else None
+        scope = dict(scope, county=county, origin_ok=origin_allowed(scope))
+        return await self.app(scope, receive, send)
+
+
+def in_county_sync(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with schema_context(schema):
+        return fn(*args, **kwargs)
+
+
+async def in_county(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` in a database thread with the county's search_path set for the call."""
+    result: T = await database_sync_to_async(in_county_sync)(schema, fn, *args, **kwargs)
+    return result

@@ -1,0 +1,195 @@
+"""What each kind of page shows, as one JSON-able snapshot built from the folded meeting.
+
+Snapshots are complete (a page replaces its state with each one), carry the
+meeting's stream version (the log position of the meeting) and the server's
+clock (timers on screens count from it, not from the screen's own clock).
+
+What each kind may see:
+- screen (public in the hall): phase, speaker and timer, questions, quorum,
+  turnout as a count, results only once announced, the log's head hash once
+  the ballot is closed. Never names of who checked in.
+- phone (a voter): the same as the screen minus quorum detail: nothing that
+  the hall screen does not show.
+- console (host): the screen's view plus the roster with check-in marks,
+  comments and paper batches.
+- teller: paper batches and their reconciliation.
+Call these inside the county's schema (live.scope.in_county).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+
+from events import store
+from meetings import ballot_box, services
+from meetings.domain.aggregate import PHASE_NAMES_ZH, Meeting
+from meetings.selectors import meeting_summary, results_body
+
+PHASE_NAMES_EN = {
+    "new": "not scheduled",
+    "scheduled": "scheduled",
+    "announced": "announced",
+    "opened": "in session",
+    "ballot_open": "voting",
+    "ballot_closed": "voting closed",
+    "results_announced": "results announced",
+    "closed": "closed",
+}
+REVEALED = ("results_announced", "closed")
+
+
+def _names(meeting: Meeting) -> dict[str, str]:
+    return {x.subject_id: x.name for x in meeting.subjects}
+
+
+def turnout(meeting_id: str, meeting: Meeting) -> dict[str, int]:
+    """Ballots cast so far and the number who could cast one (present voters, else codes issued)."""
+    cast = len(meeting.phone_ballots) + (ballot_box.count(meeting_id) if meeting.phase == "ballot_open" else 0)
+    paper = sum(len(b) for b in meeting.paper_ballots().values()) if meeting.paper_entries else 0
+    present = sum(len(ids) for ids in meeting.checked_in.values())
+    return {"cast": cast, "paper": paper, "eligible": present or len(meeting.issued), "codes": len(meeting.issued)}
+
+
+def _current_report(meeting: Meeting) -> dict[str, Any] | None:
+    if meeting.current_report is None:
+        return None
+    report = meeting.reports[meeting.current_report]
+    return {
+        "subject_id": report.subject_id,
+        "name": _names(meeting).get(report.subject_id, report.subject_id),
+        "started_at": report.started_at.isoformat(),
+        "limit_seconds": report.limit_seconds,
+    }
+
+
+def _questions(meeting: Meeting) -> list[dict[str, Any]]:
+    names = _names(meeting)
+    return [
+        {
+            "question_id": q.question_id,
+            "subject_id": q.subject_id,
+            "subject_name": names.get(q.subject_id, q.subject_id),
+            "text": q.text,
+            "asked_by": q.asked_by,
+            "answer": q.answer,
+            "deferred": q.deferred,
+            "due_on": q.due_on,
+        }
+        for q in meeting.questions.values()
+    ]
+
+
+def _base(meeting_id: str, meeting: Meeting, kind: str) -> dict[str, Any]:
+    rules = meeting.rules
+    body: dict[str, Any] = {
+        "type": "snapshot",
+        "kind": kind,
+        "meeting_id": meeting_id,
+        "title": meeting.title,
+        "phase": meeting.phase,
+        "phase_zh": PHASE_NAMES_ZH.get(meeting.phase, meeting.phase),
+        "phase_en": PHASE_NAMES_EN.get(meeting.phase, meeting.phase),
+        "version": meeting.version,
+        "server_now": datetime.now(UTC).isoformat(),
+        "subjects": [
+            {"subject_id": x.subject_id, "name": x.name, "level": x.level, "kind": x.kind} for x in meeting.subjects
+        ],
+        "current_report": _current_report(meeting),
+        "reports_done": [
+            {"subject_id": r.subject_id, "duration_seconds": r.duration_seconds, "overtime_seconds": r.overtime_seconds}
+            for r in meeting.reports.values()
+            if r.ended_at is not None
+        ],
+        "questions": _questions(meeting),
+        "turnout": turnout(meeting_id, meeting),
+        "scale": rules.to_data()["scale"] if rules else None,
+        "criteria": rules.to_data()["criteria"] if rules else None,
+        "results": results_body(meeting_id, meeting) if meeting.phase in REVEALED else None,
+        "head_hash": None,
+    }
+    if meeting.phase in ("ballot_closed", *REVEALED):
+        # The chain's head leaves the platform on the hall screen at the close.
+        body["head_hash"] = store.stream_head(services.stream_of(meeting_id))[1]
+    return body
+
+
+def screen(meeting_id: str) -> dict[str, Any]:
+    meeting = services.load(meeting_id)
+    body = _base(meeting_id, meeting, "screen")
+    summary = meeting_summary(meeting)
+    body["quorum"] = summary["quorum"]
+    body["quorum_met"] = summary["quorum_met"]
+    body["quorum_override"] = bool(summary["quorum_override"])
+    return body
+
+
+def phone(meeting_id: str) -> dict[str, Any]:
+    meeting = services.load(meeting_id)
+    return _base(meeting_id, meeting, "phone")
+
+
+def console(meeting_id: str) -> dict[str, Any]:
+    meeting = services.load(meeting_id)
+    body = _base(meeting_id, meeting, "console")
+    summary = meeting_summary(meeting)
+    present = {aid for ids in meeting.checked_in.values() for aid in ids}
+    body.update(
+        quorum=summary["quorum"],
+        quorum_met=summary["quorum_met"],
+        quorum_override=summary["quorum_override"],
+        roster=[
+            {"member_id": e.member_id, "name": e.name, "category": e.category, "checked_in": e.member_id in present}
+            for e in meeting.roster.values()
+        ],
+        guests=[{"guest_id": gid, "name": name} for gid, name in meeting.checked_in.get("guest", {}).items()
+                if gid not in meeting.roster],
+        comments=[
+            {"comment_id": c.comment_id, "subject_id": c.subject_id, "text": c.text, "author": c.author, "at": c.at}
+            for c in meeting.comments
+        ],
+        reports=summary["reports"],
+        paper_batches=summary["paper_batches"],
+        voter_categories=list(meeting.rules.voter_categories) if meeting.rules else [],
+    )
+    return body
+
+
+def teller(meeting_id: str) -> dict[str, Any]:
+    meeting = services.load(meeting_id)
+    body = _base(meeting_id, meeting, "teller")
+    body["paper_batches"] = [
+        {
+            "batch_no": n,
+            "status": status,
+            "differences": [{"code_hash": d.code_hash, "entries": d.entries} for d in meeting.paper_batch_differences(n)],
+            "tellers": sorted({e.teller for e in meeting.paper_entries.get(n, [])}),
+        }
+        for n, status in sorted(meeting.paper_batches().items())
+    ]
+    return body
+
+
+def dashboard() -> dict[str, Any]:
+    """The county's meetings at a glance (the county dashboard's live part)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT meeting_id, title, township, village, version FROM proj_meeting_board ORDER BY meeting_id"
+        )
+        rows = cursor.fetchall()
+    meetings = []
+    for meeting_id, title, township, village, _version in rows:
+        meeting = services.load(meeting_id)
+        meetings.append({
+            "meeting_id": meeting_id, "title": title, "township": township, "village": village,
+            "phase": meeting.phase, "phase_zh": PHASE_NAMES_ZH.get(meeting.phase, meeting.phase),
+            "turnout": turnout(meeting_id, meeting),
+            "flagged": list(meeting.results.to_data().get("flagged_subjects", [])) if meeting.results else [],
+        })
+    return {"type": "snapshot", "kind": "dashboard", "version": len(meetings), "server_now": datetime.now(UTC).isoformat(),
+            "meetings": meetings}
+
+
+BUILDERS = {"screen": screen, "phone": phone, "console": console, "teller": teller}

@@ -1,0 +1,66 @@
+"""Signed, scoped, expiring tokens for websocket subscriptions.
+
+A hall screen has no login: its link carries a token that names the county,
+the meeting and the kind of page, signed with the server's key. The token is
+read-only by construction: websockets here only ever push (commands go
+through the API, which checks a login or a ballot code). Pages that need a
+login (console, teller, dashboard) embed a short-lived token issued when the
+page is rendered for a user with the right role; the phone page gets one
+when its code is accepted.
+
+The token is checked on every connection: signature, age, kind, county (the
+host's schema) and meeting. A token of county A is refused on county B's
+host even for a meeting with the same id.
+"""
+
+from __future__ import annotations
+
+from django.core import signing
+
+SALT = "shuping.live.v1"
+
+# How long a token opens a subscription after it was issued.
+TTL_SECONDS = {
+    "screen": 3 * 24 * 3600,  # set up the day before, used on the day
+    "console": 12 * 3600,
+    "teller": 12 * 3600,
+    "phone": 6 * 3600,
+    "dashboard": 12 * 3600,
+}
+KINDS = tuple(TTL_SECONDS)
+COUNTY_WIDE = "*"
+
+
+class TokenRefused(Exception):
+    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+def issue(*, county: str, meeting_id: str, kind: str) -> str:
+    """A token for one page kind of one meeting (`COUNTY_WIDE` for the dashboard)."""
+    if kind not in TTL_SECONDS:
+        raise ValueError(f"unknown page kind {kind!r}")
+    return signing.dumps({"c": county, "m": meeting_id, "k": kind}, salt=SALT, compress=False)
+
+
+def check(token: str | None, *, county: str, meeting_id: str, kind: str) -> None:
+    """Raise TokenRefused unless `token` opens `kind` of `meeting_id` in `county` now."""
+    if not token:
+        raise TokenRefused("token_missing", "缺少访问令牌，请从主持人处获取大屏链接", "missing token")
+    if len(token) > 1000:
+        raise TokenRefused("token_invalid", "访问令牌无效", "invalid token")
+    try:
+        claims = signing.loads(token, salt=SALT, max_age=TTL_SECONDS.get(kind, 0))
+    except signing.SignatureExpired:
+        raise TokenRefused("token_expired", "访问令牌已过期，请重新打开链接", "the token has expired") from None
+    except signing.BadSignature:
+        raise TokenRefused("token_invalid", "访问令牌无效", "invalid token") from None
+    if not isinstance(claims, dict) or claims.get("k") != kind:
+        raise TokenRefused("token_wrong_kind", "访问令牌不适用于此页面", "the token is for another kind of page")
+    if claims.get("c") != county:
+        raise TokenRefused("token_wrong_county", "访问令牌不属于本县区", "the token belongs to another county")
+    if claims.get("m") != meeting_id:
+        raise TokenRefused("token_wrong_meeting", "访问令牌不属于此会议", "the token belongs to another meeting")

@@ -1,0 +1,31 @@
+"""Fixtures for live tests: a real server process and counties with `.localhost` hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.live.server import LiveServer, make_live_county
+
+
+@pytest.fixture(scope="module")
+def hall_server() -> Iterator[LiveServer]:
+    server = LiveServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_county(make_county: Any, django_db_blocker: Any) -> Any:
+    with django_db_blocker.unblock():
+        return make_live_county(make_county)
+
+
+@pytest.fixture(scope="module")
+def other_live_county(make_county: Any, django_db_blocker: Any) -> Any:
+    with django_db_blocker.unblock():
+        return make_live_county(make_county)
