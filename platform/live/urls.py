@@ -1,5 +1,19 @@
-"""Pages of the live hall on a county's host (filled in by the pages work)."""
+"""Pages of the live hall on a county's host (docs/live.md lists who may open which)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from live import pages
+
+M = "hall/<str:meeting_id>/"
+
+urlpatterns = [
+    path("login/", pages.HallLoginView.as_view(), name="hall-login"),
+    path("logout/", pages.logout_page, name="hall-logout"),
+    path("dashboard/", pages.dashboard, name="hall-dashboard"),
+    path(M + "console/", pages.console, name="hall-console"),
+    path(M + "teller/", pages.teller, name="hall-teller"),
+    path(M + "screen/", pages.screen, name="hall-screen"),
+    path(M + "screen/open/", pages.screen_open, name="hall-screen-open"),
+    path("v/<str:meeting_id>", pages.phone, name="hall-phone"),
+    path("v/<str:meeting_id>/", pages.phone),
+]

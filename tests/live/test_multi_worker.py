@@ -11,7 +11,15 @@ from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
 
 from live import bus, tokens
-from tests.live.server import HttpApi, LiveServer, RedisServer, county_host, demo_meeting, marks_for, to_ballot_open
+from tests.live.server import (
+    HttpApi,
+    LiveServer,
+    RedisServer,
+    county_host,
+    demo_meeting,
+    marks_for,
+    to_ballot_open,
+)
 from tests.live.ws import Screen
 
 

@@ -12,7 +12,14 @@ import pytest
 from django.core import signing
 
 from live import tokens
-from tests.live.server import HttpApi, LiveServer, county_host, demo_meeting, marks_for, to_ballot_open
+from tests.live.server import (
+    HttpApi,
+    LiveServer,
+    county_host,
+    demo_meeting,
+    marks_for,
+    to_ballot_open,
+)
 from tests.live.ws import Screen
 
 
