@@ -12,6 +12,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from live import tokens
 from shuping.db import use_public_schema
 from tenants.models import County
 from tenants.provisioning import create_county
@@ -140,7 +141,13 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     logins.append((f"{base}/", "演示县首页 / demo county", "", ""))
     logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
     logins.append((f"{base}/api/docs/", "接口文档 / API docs", "", ""))
-    logins.append((f"{base}/api/meetings/{REHEARSAL_MEETING}/", "演练会议 / rehearsal meeting (API)", "host", DEMO_PASSWORD))
+    logins.append((f"{base}/dashboard/", "县区总览 / county dashboard", "zuzhibu", DEMO_PASSWORD))
+    logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
+    logins.append((f"{base}/hall/{REHEARSAL_MEETING}/teller/", "演练会议·计票员 / rehearsal: teller", "teller", DEMO_PASSWORD))
+    # A fresh screen link on every start (tokens expire after three days).
+    screen_token = tokens.issue(county=DEMO_SLUG, meeting_id=REHEARSAL_MEETING, kind="screen")
+    logins.append((f"{base}/hall/{REHEARSAL_MEETING}/screen/?t={screen_token}", "演练会议·会场大屏 / rehearsal: hall screen", "", ""))
+    logins.append((f"{base}/v/{REHEARSAL_MEETING}", "演练会议·手机投票（测评码由主持人生成）/ rehearsal: phone (codes from the console)", "", ""))
     return logins
 
 
