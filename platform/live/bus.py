@@ -116,8 +116,65 @@ def on_committed(committed: Committed) -> None:
     send(county_group(committed.county), {"type": "county.changed"})
 
 
+# -- turnout: coalesced per meeting in each process ------------------------------------------
+#
+# A ballot burst is hundreds of commits a minute in one meeting. Sending one
+# group message per ballot made every screen's consumer handle every ballot
+# (300 ballots x 200 screens = 60,000 deliveries) and, worse, overflowed the
+# channels' queues, which drop what does not fit: screens stopped a few
+# ballots short of the final count. So each process keeps the latest count per
+# meeting and sends at most one notice per TURNOUT_WINDOW; the last count of a
+# burst always goes out (trailing edge), because a flush is pending whenever a
+# count is waiting.
+
+TURNOUT_WINDOW = 0.05
+_pending: dict[tuple[str, str], tuple[int, int]] = {}  # (county, meeting) -> (cast, version)
+_scheduled: set[tuple[str, str]] = set()
+_last_sent: dict[tuple[str, str], float] = {}
+_pending_lock = threading.Lock()
+
+
+def _turnout_message(cast: int, version: int) -> dict[str, Any]:
+    return {"type": "meeting.turnout", "cast": cast, "version": version}
+
+
+def queue_turnout(*, county: str, meeting_id: str, cast: int, version: int) -> None:
+    """Publish a meeting's turnout, folded with others of the same meeting into one notice per window."""
+    key = (county, meeting_id)
+    loop = _loop
+    if loop is None or loop.is_closed():
+        send(meeting_group(county, meeting_id), _turnout_message(cast, version))
+        return
+    with _pending_lock:
+        before = _pending.get(key, (0, 0))
+        _pending[key] = (max(before[0], cast), max(before[1], version))
+        if key in _scheduled:
+            return
+        _scheduled.add(key)
+    loop.call_soon_threadsafe(_schedule_flush, loop, key)
+
+
+def _schedule_flush(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
+    delay = max(0.0, _last_sent.get(key, 0.0) + TURNOUT_WINDOW - loop.time())
+    loop.call_later(delay, _flush_turnout, loop, key)
+
+
+def _flush_turnout(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
+    with _pending_lock:
+        cast, version = _pending.pop(key, (0, 0))
+        _scheduled.discard(key)
+    now = loop.time()
+    _last_sent[key] = now
+    if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
+        for old in [k for k, t in _last_sent.items() if now - t > 60]:
+            del _last_sent[old]
+    layer = get_channel_layer()
+    if layer is not None:
+        loop.create_task(_safe_send(layer, meeting_group(*key), _turnout_message(cast, version)))
+
+
 def turnout_on_commit(*, meeting_id: str, version: int) -> None:
-    """After the current transaction commits, push the meeting's turnout (count only)."""
+    """After the current transaction commits, publish the meeting's turnout (a count only)."""
     county = str(getattr(connection, "schema_name", "public"))
 
     def publish() -> None:
@@ -126,9 +183,9 @@ def turnout_on_commit(*, meeting_id: str, version: int) -> None:
         from meetings import ballot_box
 
         # The count is read after commit, so it includes this ballot and
-        # every ballot committed before; consumers keep the largest seen.
+        # every ballot committed before; the largest count seen wins.
         with schema_context(county):
             cast = ballot_box.count(meeting_id)
-        send(meeting_group(county, meeting_id), {"type": "meeting.turnout", "cast": cast, "version": version})
+        queue_turnout(county=county, meeting_id=meeting_id, cast=cast, version=version)
 
     transaction.on_commit(publish)

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +40,35 @@ log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.05
 MAX_CLIENT_MESSAGE = 4096  # bytes: clients only ever say ping or resync
+SNAPSHOT_REUSE_SECONDS = 0.25
+
+# One change reaches every screen of a meeting at once; 200 screens reading
+# the same snapshot 200 times would queue on the database thread. Consumers
+# of one process share a snapshot per (county, page kind, meeting): one
+# builds it, the others await the same future; a snapshot is reused while it
+# is recent and at least as new as the change that asked for it.
+_built: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_building: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
+
+
+async def shared_snapshot(key: tuple[str, str, str], min_version: int, build: Any) -> dict[str, Any]:
+    hit = _built.get(key)
+    if hit is not None and time.monotonic() - hit[0] < SNAPSHOT_REUSE_SECONDS and hit[1].get("version", 0) >= min_version:
+        return hit[1]
+    pending = _building.get(key)
+    if pending is None or pending.done():
+        pending = asyncio.ensure_future(build())
+        _building[key] = pending
+        try:
+            body: dict[str, Any] = await asyncio.shield(pending)
+        finally:
+            if _building.get(key) is pending:
+                del _building[key]
+        _built[key] = (time.monotonic(), body)
+        if len(_built) > 5000:
+            _built.clear()
+        return body
+    return await asyncio.shield(pending)
 
 
 class ClosedWith(Exception):
@@ -63,6 +93,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.paper = 0
         self.dirty_state = False
         self.dirty_turnout = False
+        self.wanted_version = 0
         self.last_flush = 0.0
         self.flush_task: asyncio.Task[None] | None = None
         await self.accept()
@@ -72,7 +103,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             tokens.check(self._token(), county=self.county, meeting_id=self.meeting_id, kind=self.kind)
             self.group = self._group()
             await self.channel_layer.group_add(self.group, self.channel_name)
-            await self.send_snapshot()
+            # A new screen knows nothing yet: never hand it a shared (possibly older) snapshot.
+            await self.send_snapshot(fresh=True)
         except tokens.TokenRefused as refused:
             await self.refuse(refused.code, refused.message_zh, refused.message_en, 4403)
         except ClosedWith as closed:
@@ -126,7 +158,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if kind == "ping":
             await self.send(json.dumps({"type": "pong", "version": self.version}))
         elif kind == "resync":
-            await self.send_snapshot()
+            await self.send_snapshot(fresh=True)
         else:
             await self.send(json.dumps({"type": "error", "code": "unknown_message",
                                         "message": "无法识别的消息", "message_en": "unknown message"}))
@@ -134,12 +166,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- group -> consumer --------------------------------------------------------------
 
     async def meeting_changed(self, event: dict[str, Any]) -> None:
-        if int(event.get("version", 0)) != self.version:
+        version = int(event.get("version", 0))
+        if version != self.version:
+            self.wanted_version = max(self.wanted_version, version)
             self.dirty_state = True
             self.schedule()
 
     async def meeting_turnout(self, event: dict[str, Any]) -> None:
-        if int(event.get("version", self.version)) != self.version:
+        version = int(event.get("version", self.version))
+        if version != self.version:
+            self.wanted_version = max(self.wanted_version, version)
             self.dirty_state = True  # a change we have not seen yet: a snapshot carries both
         cast = int(event.get("cast", 0))
         if cast > self.cast:
@@ -180,10 +216,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def build_snapshot(self) -> dict[str, Any]:
         return await in_county(self.county, snapshots.BUILDERS[self.kind], self.meeting_id)
 
-    async def send_snapshot(self) -> None:
+    async def send_snapshot(self, *, fresh: bool = False) -> None:
         self.dirty_state = False
         self.dirty_turnout = False
-        body = await self.build_snapshot()
+        if fresh:
+            body = await self.build_snapshot()
+        else:
+            key = (self.county, self.kind, self.meeting_id)
+            body = await shared_snapshot(key, self.wanted_version, self.build_snapshot)
+        # Shared with other consumers: copy what is changed per screen.
+        body = dict(body, turnout=dict(body.get("turnout") or {}), server_now=datetime.now(UTC).isoformat())
         self.version = int(body.get("version", 0))
         turnout = body.get("turnout") or {}
         # Counts move forward only: a snapshot read just before a ballot
@@ -223,3 +265,7 @@ class DashboardConsumer(LiveConsumer):
 
     async def build_snapshot(self) -> dict[str, Any]:
         return await in_county(self.county, snapshots.dashboard)
+
+    async def send_snapshot(self, *, fresh: bool = False) -> None:
+        # County changes carry no version to compare a shared snapshot with.
+        await super().send_snapshot(fresh=True)
