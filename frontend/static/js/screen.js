@@ -1,0 +1,135 @@
+// The hall screen (会场大屏): read-only, 1920x1080, legible from the back of the hall.
+import { t, esc } from "./i18n.js";
+import { connectLive, reportClock, mmss } from "./live.js";
+import { category, fingerprint, phase, renderResults, tick } from "./results.js";
+
+const root = document.getElementById("screen");
+const meetingId = root.dataset.meeting;
+const $ = (id) => document.getElementById(id);
+
+function subjectName(state, id) {
+  const subject = (state.subjects || []).find((s) => s.subject_id === id);
+  return subject ? subject.name : id;
+}
+
+function nextSubject(state) {
+  const done = new Set((state.reports_done || []).map((r) => r.subject_id));
+  return (state.subjects || []).find((s) => !done.has(s.subject_id) && (!state.current_report || state.current_report.subject_id !== s.subject_id));
+}
+
+export function turnoutHtml(turnout) {
+  const cast = Number(turnout.cast) || 0;
+  const paper = Number(turnout.paper) || 0;
+  const eligible = Number(turnout.eligible) || 0;
+  return `<span class="zh">已投 </span><span class="en">Cast </span><b data-cast>${cast}</b>/<b data-eligible>${eligible}</b>` +
+    (paper ? ` <small>${t(`（纸质 ${paper}）`, `(paper ${paper})`)}</small>` : "");
+}
+
+function stageHtml(state) {
+  if (state.results) {
+    return `<h2 class="stage-title">${t("测评结果", "Results")}</h2>
+      <div class="results big">${renderResults(state.results, state)}</div>`;
+  }
+  const report = state.current_report;
+  if (report) {
+    return `<div class="speaker">
+        <div class="speaker-label">${t("正在述职", "Reporting")}</div>
+        <div class="speaker-name" id="speaker">${esc(report.name)}</div>
+        <div class="timer" id="timer" data-testid="timer">--:--</div>
+        <div class="timer-note" id="timer-note">${t("时限", "Limit")} ${mmss(report.limit_seconds)}</div>
+      </div>`;
+  }
+  const turnout = state.turnout || {};
+  if (state.phase === "ballot_open") {
+    return `<div class="ballot-stage">
+        <div class="speaker-label">${t("测评进行中，请用手机扫描测评码投票", "Voting is open: scan your ballot code with your phone")}</div>
+        <div class="turnout-huge" id="turnout-big">${turnoutHtml(turnout)}</div>
+      </div>`;
+  }
+  if (state.phase === "ballot_closed") {
+    return `<div class="ballot-stage">
+        <div class="speaker-label">${t("投票已结束，正在核对计票", "Voting has closed; counting")}</div>
+        <div class="turnout-huge" id="turnout-big">${turnoutHtml(turnout)}</div>
+      </div>`;
+  }
+  if (state.phase === "opened") {
+    const next = nextSubject(state);
+    const done = (state.reports_done || []).map((r) =>
+      `<li>${esc(subjectName(state, r.subject_id))} · ${mmss(r.duration_seconds)}${r.overtime_seconds ? ` <span class="over">${t("超时", "over")} +${mmss(r.overtime_seconds)}</span>` : ""}</li>`).join("");
+    return `<div class="waiting">
+        <div class="speaker-label">${next ? t("下一位述职", "Next to report") : t("述职已全部结束，即将开始测评", "All reports done; voting opens soon")}</div>
+        ${next ? `<div class="speaker-name">${esc(next.name)}</div>` : ""}
+        ${done ? `<ol class="done-list">${done}</ol>` : ""}
+      </div>`;
+  }
+  return `<div class="waiting">
+      <div class="speaker-label">${t("会议即将开始", "The meeting will begin shortly")}</div>
+      <div class="speaker-name small">${esc(state.title)}</div>
+    </div>`;
+}
+
+function sideHtml(state) {
+  const turnout = state.turnout || {};
+  const voting = ["ballot_open", "ballot_closed", "results_announced", "closed"].includes(state.phase);
+  // Present = everyone checked in, guests too. The snapshot has no such field:
+  // the turnout's `eligible` is the number present once anyone has checked
+  // in (else the number of codes issued), so it stands in for it.
+  const inQuorum = (state.quorum || []).reduce((n, q) => n + (Number(q.present) || 0), 0);
+  const present = inQuorum > 0 || !turnout.codes ? Math.max(inQuorum, Number(turnout.eligible) || 0) : inQuorum;
+  $("turnout-panel").innerHTML = voting
+    ? `<h3>${t("投票进度", "Turnout")}</h3><div class="turnout" id="turnout" data-testid="turnout">${turnoutHtml(turnout)}</div>`
+    : `<h3>${t("签到", "Checked in")}</h3><div class="turnout" id="checked-in">${t(`已签到 ${present} 人`, `${present} present`)}</div>`;
+
+  const quorum = (state.quorum || []).map((q) =>
+    `<li>${category(q.category)} <b>${q.present}</b>/${q.required} ${tick(q.met)}</li>`).join("");
+  const verdict = state.quorum_met ? t("已达法定人数", "Quorum met")
+    : state.quorum_override ? t("未达法定人数，经主持人批准继续", "Quorum overridden by the host")
+    : t("尚未达到法定人数", "Quorum not yet met");
+  $("quorum-panel").innerHTML = quorum ? `<h3>${t("法定人数", "Quorum")}</h3><ul class="quorum">${quorum}</ul><p class="verdict ${state.quorum_met || state.quorum_override ? "ok" : "no"}">${verdict}</p>` : "";
+
+  const questions = [...(state.questions || [])].sort((a, b) => (a.answer === null ? 0 : 1) - (b.answer === null ? 0 : 1));
+  const items = questions.slice(0, 8).map((q) => {
+    const status = q.answer === null ? t("待答复", "open")
+      : q.deferred ? t(`会后答复（${q.due_on || ""}前）`, `to be answered by ${q.due_on || ""}`) : t("已答复", "answered");
+    return `<li class="${q.answer === null ? "open" : "done"}"><span class="q-to">${t("问", "To")} ${esc(q.subject_name)}</span> ${esc(q.text)} <span class="q-status">${status}</span></li>`;
+  }).join("");
+  $("questions-panel").innerHTML = `<h3>${t("质询提问", "Questions")} <small>${questions.length}</small></h3>` +
+    (items ? `<ol class="questions">${items}</ol>` : `<p class="muted">${t("暂无提问", "No questions yet")}</p>`);
+}
+
+function render(state) {
+  $("title").textContent = state.title || $("title").textContent;
+  $("phase").innerHTML = phase(state);
+  $("phase").dataset.phase = state.phase;
+  root.dataset.phase = state.phase;
+  root.classList.toggle("with-results", Boolean(state.results));
+  $("stage").innerHTML = stageHtml(state);
+  sideHtml(state);
+  $("fingerprint").innerHTML = fingerprint(state.head_hash);
+  fitResults();
+  tickTimer();
+}
+
+// Ten subjects on five criteria do not fit 1080 px at full size: shrink the
+// results as a whole rather than cut any off (a hall screen cannot scroll).
+function fitResults() {
+  const results = document.querySelector(".results.big");
+  if (!results) return;
+  results.style.zoom = "";
+  const stage = $("stage");
+  const room = stage.clientHeight - (results.offsetTop - stage.offsetTop) - 16;
+  if (results.scrollHeight > room && room > 0) results.style.zoom = String(Math.max(0.4, room / results.scrollHeight));
+}
+
+const live = connectLive({ path: `/ws/m/${meetingId}/screen/`, token: root.dataset.token, onState: render });
+
+function tickTimer() {
+  const el = document.getElementById("timer");
+  const state = live.state;
+  if (!el || !state || !state.current_report) return;
+  const clock = reportClock(state.current_report, live);
+  el.innerHTML = clock.overtime ? `<span class="over-label">${t("超时", "Overtime")}</span> ${clock.text}` : clock.text;
+  el.classList.toggle("overtime", clock.overtime);
+  el.dataset.overtime = clock.overtime ? "1" : "0";
+}
+setInterval(tickTimer, 200);

@@ -1,0 +1,124 @@
+"""Who may open which page, the Chinese error pages, the language toggle, the login."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+
+def test_a_forged_screen_token_gets_a_chinese_error(hall: Any, contexts: Any) -> None:
+    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    other_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    good = hall.screen_token(meeting_id)
+    forged = good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB")
+    cases = {
+        forged: "访问令牌无效",
+        "": "缺少访问令牌",
+        hall.screen_token(other_id): "访问令牌不属于此会议",
+    }
+    page = contexts.screen().new_page()
+    for token, message in cases.items():
+        url = hall.url(f"/hall/{meeting_id}/screen/?t={token}")
+        response = page.goto(url)
+        assert response is not None and response.status == 403
+        expect(page.locator("h1")).to_have_text("无法打开此页面", use_inner_text=True)
+        expect(page.locator("#error-message")).to_contain_text(message, use_inner_text=True)
+    # The real token opens it.
+    response = page.goto(hall.url(f"/hall/{meeting_id}/screen/?t={good}"))
+    assert response is not None and response.status == 200
+    expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
+
+
+def test_a_refused_websocket_shows_why_and_does_not_retry(hall: Any, contexts: Any) -> None:
+    """Close code 4403 (here: a forged token on the socket) is final: the message, no reconnect."""
+    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    page = contexts.screen().new_page()
+    page.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
+    expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
+    page.evaluate(f"""import('/static/js/live.js').then(m => m.connectLive({{
+        path: '/ws/m/{meeting_id}/screen/', token: 'forged-token', onState: () => {{}} }}))""")
+    expect(page.locator("#live-banner")).to_have_text("访问令牌无效", use_inner_text=True)
+    page.wait_for_timeout(2500)
+    assert page.evaluate("window.shupingLive.fatal.code") == "token_invalid"
+    assert page.evaluate("window.shupingLive.reconnects") == 0
+
+
+def test_roles_and_the_chinese_forbidden_page(hall: Any, contexts: Any, artifacts: Any) -> None:
+    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    observer, password = hall.user("observer")
+    page = contexts.desk().new_page()
+    page.goto(hall.url("/login/"))
+    page.fill("#id_username", observer)
+    page.fill("#id_password", "wrong password")
+    page.click("#login-submit")
+    expect(page.locator("#login-error")).to_contain_text("用户名或密码不正确", use_inner_text=True)
+    page.fill("#id_username", observer)
+    page.fill("#id_password", password)
+    page.click("#login-submit")
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    row = page.locator(f"tr[data-meeting={meeting_id}]")
+    expect(row).to_contain_text("已公告", use_inner_text=True)
+    expect(row.locator("a")).to_have_count(1)  # an observer may open the hall screen only
+    page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+
+    for path in (f"/hall/{meeting_id}/console/", f"/hall/{meeting_id}/teller/"):
+        response = page.goto(hall.url(path))
+        assert response is not None and response.status == 403
+        expect(page.locator("#error-message")).to_contain_text("您的角色无权打开此页面", use_inner_text=True)
+    page.screenshot(path=str(artifacts / "forbidden.png"))
+
+    response = page.goto(hall.url(f"/hall/{meeting_id}/screen/open/"))
+    assert response is not None and response.status == 200
+    expect(page).to_have_url(re.compile(rf"/hall/{meeting_id}/screen/\?t="))
+
+    page.goto(hall.url("/dashboard/"))
+    page.click("header.top form button")
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    page.goto(hall.url("/dashboard/"))
+    expect(page).to_have_url(re.compile(r"/login/\?next=/dashboard/"))
+
+
+def test_english_on_request_and_remembered(hall: Any, contexts: Any) -> None:
+    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    page = contexts.screen().new_page()
+    page.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
+    expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
+    page.click("[data-lang-toggle]")
+    expect(page.locator("#phase")).to_have_text("announced", use_inner_text=True)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.reload()
+    expect(page.locator("#phase")).to_have_text("announced", use_inner_text=True)
+    page.click("[data-lang-toggle]")
+    expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
+    assert page.evaluate("localStorage.getItem('shuping.lang')") == "zh"
+
+    phone = contexts.phone().new_page()
+    phone.goto(hall.url(f"/v/{meeting_id}"))
+    phone.fill("#code-input", "0000-1111")
+    phone.click("#code-form button")
+    expect(phone.locator("#notice")).to_contain_text("测评码格式不对", use_inner_text=True)
+    phone.fill("#code-input", "ABCD-EFGH-JKMN")
+    phone.click("#code-form button")
+    expect(phone.locator("#notice")).to_contain_text("测评码无效", use_inner_text=True)
+
+
+def test_console_prints_code_slips(hall: Any, contexts: Any) -> None:
+    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+    username, password = hall.user("host")
+    page = contexts.desk().new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(hall.url(f"/login/?next=/hall/{meeting_id}/console/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-submit")
+    expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
+    page.select_option("#code-category", "representative")
+    page.fill("#codes-form input[name=count]", "3")
+    with page.expect_popup() as opened:
+        page.click("#print-slips")
+    sheet = opened.value
+    expect(sheet.locator(".slip")).to_have_count(3)
+    expect(sheet.locator(".slip .category").first).to_have_text("村民代表")
+    expect(page.locator("#codes-issued")).to_contain_text("已发 3 个", use_inner_text=True)
