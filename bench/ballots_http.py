@@ -375,7 +375,11 @@ def render(r: Results) -> str:
     add(f"Machine: {r.machine['nproc']} CPUs ({r.machine['cpu']}), {r.machine['memory']}, Linux {r.machine['kernel']}, "
         f"Python {r.machine['python']}, uvicorn {r.machine['uvicorn']}, Django {r.machine['django']}.  ")
     add(f"PostgreSQL: {r.machine['postgres']}, embedded, on the same machine; {r.machine['settings']}.  ")
-    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` on the same machine as PostgreSQL and "
+    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}`; in each worker HTTP runs in Django's "
+        f"WSGI handler on a2wsgi's pool of {os.environ.get('SHUPING_HTTP_THREADS', '16')} threads "
+        "(SHUPING_HTTP_THREADS) with persistent database connections "
+        f"(CONN_MAX_AGE={os.environ.get('SHUPING_CONN_MAX_AGE', '300')} s), websockets (none here) on the event loop; "
+        "on the same machine as PostgreSQL and "
         "the load generator (one Python process, asyncio + httpx), so all three share the CPUs.")
     add("")
     add(f"Load: {r.meetings} meetings with ballots open, {r.voters} voters each per phase, {len(SUBJECTS)} subjects per "
