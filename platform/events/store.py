@@ -50,7 +50,7 @@ from events.chain import (
     GENESIS_HASH,
     CanonicalError,
     canonical_json,
-    event_hash,
+    event_hash_of_encoded,
     format_recorded_at,
 )
 from shuping.db import current_schema
@@ -200,6 +200,7 @@ def append(
     if len(batch) > MAX_EVENTS_PER_APPEND:
         raise StoreError("一次记录的事件过多", f"at most {MAX_EVENTS_PER_APPEND} events per append")
     prepared = []
+    encoded = []  # canonical JSON of each event's data: hashed and sent as is
     for new in batch:
         cls = event_types.lookup(new.type)
         version = new.schema_version or cls.version
@@ -209,7 +210,7 @@ def append(
             )
         event_types.validate(new.type, new.data)
         try:
-            canonical_json(new.data)  # rejects what the hash chain cannot carry
+            encoded.append(canonical_json(new.data))  # rejects what the hash chain cannot carry
         except CanonicalError as exc:
             raise event_types.EventSchemaError(
                 f"{new.type} 的数据无法规范编码（键须为英文标识符，数值须为整数）：{exc}",
@@ -226,7 +227,9 @@ def append(
 
     try:
         with transaction.atomic():
-            result = _append_locked(county, stream_id, prepared, expected_version, command, metadata, when, stamp)
+            result = _append_locked(
+                county, stream_id, prepared, encoded, expected_version, command, metadata, when, stamp
+            )
             if not result.replayed:
                 from projections.runtime import apply_inline
 
@@ -325,6 +328,7 @@ def _append_locked(
     county: str,
     stream_id: str,
     prepared: list[tuple[str, int, dict[str, Any]]],
+    encoded: list[bytes],
     expected_version: ExpectedVersion,
     command: str,
     metadata: dict[str, Any],
@@ -355,22 +359,30 @@ def _append_locked(
                 return original
             raise ConcurrencyConflict(stream_id, expected_version, version)
 
+        metadata_json = canonical_json(metadata)
         rows = []
         hashes = []
         prev = head
-        for offset, (type_name, schema_version, data) in enumerate(prepared, start=1):
-            digest = event_hash(
+        for offset, ((type_name, schema_version, _data), data_json) in enumerate(
+            zip(prepared, encoded, strict=True), start=1
+        ):
+            digest = event_hash_of_encoded(
                 county=county,
                 stream=stream_id,
                 version=version + offset,
                 type=type_name,
                 schema_version=schema_version,
-                data=data,
-                metadata=metadata,
+                data_json=data_json,
+                metadata_json=metadata_json,
                 recorded_at=stamp,
                 prev_hash=prev,
             )
-            rows.append([type_name, schema_version, data, prev, digest])
+            # [type, schema_version, data, prev_hash, hash] as JSON text, with the
+            # data's canonical bytes spliced in rather than encoded once more.
+            rows.append(
+                b"[" + json.dumps(type_name).encode() + b",%d," % schema_version + data_json
+                + b',"' + prev.encode() + b'","' + digest.encode() + b'"]'
+            )
             hashes.append(digest)
             prev = digest
         new_version = version + len(prepared)
@@ -389,12 +401,12 @@ def _append_locked(
         cursor.execute(
             _WRITE_EXISTING_STREAM if exists else _WRITE_NEW_STREAM,
             {
-                "events": json.dumps(rows, ensure_ascii=False),
+                "events": (b"[" + b",".join(rows) + b"]").decode("utf-8"),
                 "stream": stream_id,
                 "version": version,
                 "new_version": new_version,
                 "head": prev,
-                "metadata": json.dumps(metadata, ensure_ascii=False),
+                "metadata": metadata_json.decode("utf-8"),
                 "when": when,
                 "command": command,
                 "result": json.dumps(stored_result, ensure_ascii=False),

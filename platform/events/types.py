@@ -148,73 +148,129 @@ def _required(cls: type) -> frozenset[str]:
 
 
 def _check_dataclass(cls: type, data: Any, path: str) -> None:
-    if not isinstance(data, dict):
-        raise EventSchemaError(f"{path} 应为对象", f"{path} must be an object")
-    fields = _fields(cls)
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise EventSchemaError(f"{path} 含未知字段 {', '.join(unknown)}", f"{path} has unknown fields {', '.join(unknown)}")
-    missing = sorted(_required(cls) - set(data))
-    if missing:
-        raise EventSchemaError(f"{path} 缺少字段 {', '.join(missing)}", f"{path} is missing fields {', '.join(missing)}")
-    for name, value in data.items():
-        _check_value(fields[name], value, f"{path}.{name}")
+    _checker(cls)(data, path)
 
 
 def _check_value(hint: Any, value: Any, path: str) -> None:
+    _checker(hint)(value, path)
+
+
+# A checker per declared type, built once: every append validates its events,
+# and asking `typing` what a hint is (get_origin, get_args) for every value of
+# a 50-mark ballot cost more than the rest of the append's Python work.
+Checker = Callable[[Any, str], None]
+
+
+@functools.cache
+def _checker(hint: Any) -> Checker:
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
-        options = get_args(hint)
-        errors = []
-        for option in options:
-            try:
-                _check_value(option, value, path)
-                return
-            except EventSchemaError as exc:
-                errors.append(exc)
-        raise errors[-1]
+        options = [_checker(option) for option in get_args(hint)]
+
+        def check_union(value: Any, path: str) -> None:
+            errors = []
+            for option in options:
+                try:
+                    option(value, path)
+                    return
+                except EventSchemaError as exc:
+                    errors.append(exc)
+            raise errors[-1]
+
+        return check_union
     if hint is type(None):
-        if value is not None:
-            raise _wrong(path, "null", value)
-        return
+
+        def check_none(value: Any, path: str) -> None:
+            if value is not None:
+                raise _wrong(path, "null", value)
+
+        return check_none
     if hint is str:
-        if not isinstance(value, str):
-            raise _wrong(path, "字符串 / string", value)
-        if "\x00" in value:
-            raise EventSchemaError(f"{path} 含空字符", f"{path} contains a NUL character")
-        return
+        return _check_str
     if hint is bool:
-        if not isinstance(value, bool):
-            raise _wrong(path, "布尔值 / boolean", value)
-        return
+
+        def check_bool(value: Any, path: str) -> None:
+            if not isinstance(value, bool):
+                raise _wrong(path, "布尔值 / boolean", value)
+
+        return check_bool
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _wrong(path, "整数 / integer", value)
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise EventSchemaError(f"{path} 超出整数范围", f"{path} is outside the safe integer range")
-        return
+        return _check_int
     if origin is list:
-        if not isinstance(value, list):
-            raise _wrong(path, "列表 / list", value)
-        (item,) = get_args(hint)
-        for index, element in enumerate(value):
-            _check_value(item, element, f"{path}[{index}]")
-        return
+        (item_hint,) = get_args(hint)
+        item = _checker(item_hint)
+
+        def check_list(value: Any, path: str) -> None:
+            if not isinstance(value, list):
+                raise _wrong(path, "列表 / list", value)
+            for index, element in enumerate(value):
+                item(element, f"{path}[{index}]")
+
+        return check_list
     if origin is dict:
-        if not isinstance(value, dict):
-            raise _wrong(path, "对象 / object", value)
-        key_hint, item = get_args(hint)
-        for key, element in value.items():
-            if not isinstance(key, str):
-                raise _wrong(path, "字符串键 / string keys", key)
-            _check_value(item, element, f"{path}.{key}")
-        return
+        _key_hint, item_hint = get_args(hint)
+        item = _checker(item_hint)
+
+        def check_dict(value: Any, path: str) -> None:
+            if not isinstance(value, dict):
+                raise _wrong(path, "对象 / object", value)
+            for key, element in value.items():
+                if not isinstance(key, str):
+                    raise _wrong(path, "字符串键 / string keys", key)
+                item(element, f"{path}.{key}")
+
+        return check_dict
     if hint is Any or hint is typing.Any:
-        return
+        return _check_any
     if dataclasses.is_dataclass(hint):
-        _check_dataclass(hint, value, path)  # type: ignore[arg-type]
-        return
-    raise TypeError(f"unsupported field type {hint!r} at {path}")
+        return _dataclass_checker(hint)  # type: ignore[arg-type]
+    raise TypeError(f"unsupported field type {hint!r}")
+
+
+def _dataclass_checker(cls: type) -> Checker:
+    names = frozenset(_fields(cls))
+    required = _required(cls)
+    # Resolved lazily: a dataclass may refer to itself or to one declared later.
+    field_checkers: dict[str, Checker] = {}
+
+    def check_dataclass(data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise EventSchemaError(f"{path} 应为对象", f"{path} must be an object")
+        keys = data.keys()
+        if not keys <= names:
+            unknown = sorted(set(keys) - names)
+            raise EventSchemaError(
+                f"{path} 含未知字段 {', '.join(unknown)}", f"{path} has unknown fields {', '.join(unknown)}"
+            )
+        if not required <= keys:
+            missing = sorted(required - set(keys))
+            raise EventSchemaError(
+                f"{path} 缺少字段 {', '.join(missing)}", f"{path} is missing fields {', '.join(missing)}"
+            )
+        if not field_checkers:
+            field_checkers.update({name: _checker(hint) for name, hint in _fields(cls).items()})
+        for name, value in data.items():
+            field_checkers[name](value, f"{path}.{name}")
+
+    return check_dataclass
+
+
+def _check_str(value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        raise _wrong(path, "字符串 / string", value)
+    if "\x00" in value:
+        raise EventSchemaError(f"{path} 含空字符", f"{path} contains a NUL character")
+
+
+def _check_int(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _wrong(path, "整数 / integer", value)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise EventSchemaError(f"{path} 超出整数范围", f"{path} is outside the safe integer range")
+
+
+def _check_any(value: Any, path: str) -> None:
+    return None
 
 
 def _wrong(path: str, expected: str, value: Any) -> EventSchemaError:
@@ -250,13 +306,25 @@ def _build_value(hint: Any, value: Any) -> Any:
 
 
 def _dump(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    names = _dump_names(kind)
+    if names is not None:
+        return {name: _dump(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [_dump(item) for item in value]
     if isinstance(value, dict):
         return {key: _dump(item) for key, item in value.items()}
     return value
+
+
+@functools.cache
+def _dump_names(kind: type) -> tuple[str, ...] | None:
+    """Field names of a dataclass type (cached per type), None for anything else."""
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in dataclasses.fields(kind))
+    return None
 
 
 @dataclass(frozen=True)

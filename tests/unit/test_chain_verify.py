@@ -32,6 +32,7 @@ from events.chain import (
     canonical_json,
     canonical_json_reference,
     event_hash,
+    event_hash_of_encoded,
     format_recorded_at,
     hash_input,
 )
@@ -254,6 +255,38 @@ def test_fast_canonical_equals_the_reference_encoder(value: Any) -> None:
         assert str(caught.value) == str(exc)
     else:
         assert canonical_json(value) == expected
+
+
+_safe_text = st.text().filter(lambda t: "\x00" not in t and not any(0xD800 <= ord(c) <= 0xDFFF for c in t))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), _json_values, max_size=5),
+    metadata=st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), _safe_text, max_size=3),
+    county=_safe_text,
+    stream=_safe_text,
+    type_name=_safe_text,
+    version=st.integers(min_value=1, max_value=2**31),
+    schema_version=st.integers(min_value=0, max_value=50),
+    prev=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+)
+def test_hash_of_encoded_data_equals_the_event_hash(
+    data: dict[str, Any], metadata: dict[str, str], county: str, stream: str, type_name: str,
+    version: int, schema_version: int, prev: str,
+) -> None:
+    # The store hashes the data bytes it already encoded; an auditor hashes the
+    # whole hash input. Both must give the same digest for every event.
+    try:
+        data_json = canonical_json(data)
+    except CanonicalError:
+        return  # refused before hashing in both paths
+    stamp = format_recorded_at(datetime(2026, 11, 22, 9, 30, 1, 5, tzinfo=UTC))
+    common = dict(county=county, stream=stream, version=version, type=type_name,
+                  schema_version=schema_version, recorded_at=stamp, prev_hash=prev)
+    assert event_hash_of_encoded(
+        data_json=data_json, metadata_json=canonical_json(metadata), **common
+    ) == event_hash(data=data, metadata=metadata, **common)
 
 
 def test_integer_range() -> None:
