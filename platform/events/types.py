@@ -306,7 +306,7 @@ def _build_value(hint: Any, value: Any) -> Any:
 
 
 def _dump(value: Any) -> Any:
-    kind = type(value)
+    kind: Any = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value
     names = _dump_names(kind)
