@@ -19,7 +19,11 @@ refused.
 Casting and closing exclude each other through the meeting stream's row in
 `event_streams`: a cast holds it FOR SHARE (many casts at once), closing the
 ballot holds it FOR UPDATE (the append), so no ballot can slip in after the
-box was emptied.
+box was emptied. A cast is one statement (`seal_if_current`): it takes the
+stream row FOR SHARE and inserts the ballot only if the stream is still at the
+version and head hash the ballot was checked against; otherwise it inserts
+nothing and says where the stream is, and the caller checks again on the
+newer state.
 
 Residual risk, stated: until the close, PostgreSQL's heap keeps rows roughly in
 insertion order; anyone with superuser access to the database during voting
@@ -30,9 +34,12 @@ hosted instance are therefore in the trusted base during voting, not after.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 
@@ -53,31 +60,102 @@ class CodeAlreadyUsedHere(Exception):
     """A different ballot was already cast with this code."""
 
 
-def lock_stream_shared(stream_id: str) -> int | None:
-    """Hold the meeting stream FOR SHARE for this transaction; return its version."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM event_streams WHERE stream_id = %s FOR SHARE", [stream_id])
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+@dataclass(frozen=True)
+class StreamMoved:
+    """The stream was not at the expected version and head: nothing was inserted."""
+
+    version: int | None  # None: the stream does not exist
+    head_hash: str | None
 
 
-def seal(meeting_id: str, code_hash: str, marks: dict[str, Any], receipt: str) -> CastOutcome:
-    """Store one ballot (call inside the transaction that holds the stream FOR SHARE)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO meetings_ballot_box (code_hash, meeting_id, marks, receipt)
-            VALUES (%s, %s, %s::jsonb, %s)
-            ON CONFLICT (code_hash) DO NOTHING
-            RETURNING receipt
-            """,
-            [code_hash, meeting_id, json.dumps(marks, ensure_ascii=False), receipt],
-        )
-        if cursor.fetchone() is not None:
+# One round trip, one transaction (autocommit) or part of the caller's:
+# 1. lock the meeting stream's row FOR SHARE (closing the ballot takes it FOR
+#    UPDATE, so the two exclude each other, and casts do not);
+# 2. insert the ballot only if the stream is at the version and head hash the
+#    ballot was checked against (a closed ballot, or any other change, has
+#    moved it); one ballot per code is the primary key's business;
+# 3. answer where the stream is, whether this insert happened, and the receipt
+#    already stored under this code (as of the statement's snapshot).
+_SEAL = """
+WITH stream AS MATERIALIZED (
+    SELECT version, head_hash FROM event_streams WHERE stream_id = %(stream)s FOR SHARE
+), sealed AS (
+    INSERT INTO meetings_ballot_box (code_hash, meeting_id, marks, receipt)
+    SELECT %(code_hash)s, %(meeting_id)s, %(marks)s::jsonb, %(receipt)s
+    FROM stream WHERE version = %(version)s AND head_hash = %(head)s
+    ON CONFLICT (code_hash) DO NOTHING
+    RETURNING receipt
+)
+SELECT (SELECT version FROM stream), (SELECT head_hash FROM stream), (SELECT receipt FROM sealed),
+       (SELECT receipt FROM meetings_ballot_box WHERE code_hash = %(code_hash)s)
+"""
+
+
+class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    """A server-side binding cursor whose statements are prepared on their first execution."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
+        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+
+@contextmanager
+def _prepared_cursor() -> Iterator[Any]:
+    """A cursor on Django's connection that prepares its statements (the seal is the hot path).
+
+    Django's own cursors bind parameters on the client and never prepare, so
+    PostgreSQL would parse and plan the seal's CTE for every ballot: about 40%
+    of what the statement costs it. This cursor keeps what Django's give:
+    the county's search_path is set first (django-tenants does it when a
+    Django cursor is opened), and the cursor is wrapped like Django's (database
+    errors translated and recorded, queries logged when Django logs them).
+    A prepared plan is tied to the search_path it was made under: PostgreSQL
+    parses the statement again whenever the search_path has changed since,
+    so a connection that serves several counties never runs one county's
+    plan in another (tests/integration/meetings/test_ballot_fast_path.py).
+    Needs a session-level pool if any (the architecture's PgBouncer advice).
+    """
+    with connection.cursor():
+        pass  # connects, and sets the county's search_path if it is not set yet
+    cursor = connection._prepare_cursor(_PreparingCursor(connection.connection))  # type: ignore[attr-defined]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def seal_if_current(
+    *, stream_id: str, version: int, head_hash: str, meeting_id: str, code_hash: str,
+    marks: dict[str, Any], receipt: str,
+) -> CastOutcome | StreamMoved:
+    """Store one ballot if the meeting stream is still at (`version`, `head_hash`).
+
+    Returns the outcome (a new ballot, or the same ballot again), or
+    StreamMoved when the stream has changed (nothing stored); raises
+    CodeAlreadyUsedHere when a different ballot holds the code.
+    """
+    params = {
+        "stream": stream_id, "version": version, "head": head_hash, "code_hash": code_hash,
+        "meeting_id": meeting_id, "marks": json.dumps(marks, ensure_ascii=False), "receipt": receipt,
+    }
+    with _prepared_cursor() as cursor:
+        cursor.execute(_SEAL, params)
+        current_version, current_head, inserted, stored = cursor.fetchone()
+        if current_version != version or (current_head or "").strip() != head_hash:
+            return StreamMoved(current_version, current_head)
+        if inserted is not None:
             return CastOutcome(receipt, repeated=False)
-        cursor.execute("SELECT receipt FROM meetings_ballot_box WHERE code_hash = %s", [code_hash])
-        row = cursor.fetchone()
-    if row is not None and row[0] == receipt:
+        if stored is None:
+            # A concurrent cast of this code committed after this statement's
+            # snapshot was taken (the insert waited for it, then did nothing):
+            # a new statement sees it.
+            cursor.execute("SELECT receipt FROM meetings_ballot_box WHERE code_hash = %s", [code_hash])
+            row = cursor.fetchone()
+            if row is None:
+                # ... and was taken out of the box since: the ballot was
+                # closed in between. Check again on the newer state.
+                return StreamMoved(None, None)
+            stored = row[0]
+    if stored == receipt:
         return CastOutcome(receipt, repeated=True)
     raise CodeAlreadyUsedHere(code_hash)
 

@@ -67,6 +67,11 @@ def load(meeting_id: str, *, must_exist: bool = True) -> Meeting:
     was folded to: a state folded inside a transaction that later rolled back
     (and a new stream that reached the same version) can never be served.
     """
+    return _load(meeting_id, must_exist=must_exist)[1]
+
+
+def _load(meeting_id: str, *, must_exist: bool = True) -> tuple[str, Meeting]:
+    """(head hash, state) of the meeting as the database has it now (one round trip when cached)."""
     county = str(current_schema())
     stream = stream_of(meeting_id)
     key = (county, stream)
@@ -79,7 +84,7 @@ def load(meeting_id: str, *, must_exist: bool = True) -> Meeting:
     if entry is not None:
         cached_head, cached = entry
         if cached.version == version and cached_head == head:
-            return cached
+            return head, cached
         if 0 < cached.version < version:
             events = store.read_stream(stream, from_version=cached.version)
             if events and events[0].hash == cached_head:
@@ -98,7 +103,16 @@ def load(meeting_id: str, *, must_exist: bool = True) -> Meeting:
             _cache.move_to_end(key)
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
-    return state
+    return head, state
+
+
+def _last_loaded(meeting_id: str) -> tuple[str, Meeting] | None:
+    """(head hash, state) this process last folded the meeting to, without asking the database.
+
+    Possibly stale: use it only where the database confirms the head before
+    anything is written (cast_ballot does, in the statement that writes).
+    """
+    return _cache.get((str(current_schema()), stream_of(meeting_id)))
 
 
 @dataclass(frozen=True)
@@ -184,10 +198,13 @@ _sealed_hooks: list[Callable[..., None]] = []
 
 
 def on_ballot_sealed(hook: Callable[..., None]) -> None:
-    """Call `hook(meeting_id=, version=)` inside the transaction that seals a new ballot.
+    """Call `hook(meeting_id=, version=)` once a new ballot is sealed.
 
-    The live layer registers one that publishes the turnout after commit;
-    the hook learns nothing about the ballot itself.
+    It runs right after the sealing statement, in the caller's transaction if
+    there is one (so what it defers with `transaction.on_commit` runs after
+    that commits) and after the autocommit otherwise. The live layer registers
+    one that publishes the turnout after commit; the hook learns nothing about
+    the ballot itself.
     """
     if hook not in _sealed_hooks:
         _sealed_hooks.append(hook)
@@ -200,23 +217,43 @@ class Receipt:
 
 
 def cast_ballot(meeting_id: str, code_hash: str, marks: dict[str, Any]) -> Receipt:
-    """Seal one phone ballot; the same ballot again gets the same receipt."""
+    """Seal one phone ballot; the same ballot again gets the same receipt.
+
+    The hot path of a ballot burst, so it costs one database round trip when
+    the meeting's state is in this process's cache: the ballot is checked
+    against the cached state, and the statement that stores it takes the
+    meeting stream's row FOR SHARE and stores it only if the stream is still
+    at that state's version and head hash (ballot_box.seal_if_current). When
+    the stream has moved, nothing is stored and the ballot is checked again
+    on the current state. A refusal (wrong phase, unknown code, bad marks) is
+    given only on a state just read from the database, never on a cached one.
+    """
     stream = stream_of(meeting_id)
+    entry = _last_loaded(meeting_id)
     for _attempt in range(MAX_RETRIES):
-        meeting = load(meeting_id)
-        with transaction.atomic():
-            version = ballot_box.lock_stream_shared(stream)
-            if version != meeting.version:
-                continue  # the meeting moved (e.g. the ballot closed): decide again on the new state
+        fresh = entry is None
+        head, meeting = entry if entry is not None else _load(meeting_id)
+        try:
             check = meeting.check_ballot(code_hash=code_hash, marks=marks, used_code_hashes=set())
-            try:
-                outcome = ballot_box.seal(meeting_id, code_hash, marks, check.receipt)
-            except ballot_box.CodeAlreadyUsedHere:
-                raise CodeAlreadyUsed("该测评码已投过票", "this ballot code has already been used") from None
-            if not outcome.repeated:
-                for hook in list(_sealed_hooks):
-                    hook(meeting_id=meeting_id, version=version)
-            return Receipt(outcome.receipt, outcome.repeated)
+        except DomainError:
+            if fresh:
+                raise
+            entry = None  # the cached state may be behind: refuse only on the current one
+            continue
+        try:
+            outcome = ballot_box.seal_if_current(
+                stream_id=stream, version=meeting.version, head_hash=head, meeting_id=meeting_id,
+                code_hash=code_hash, marks=marks, receipt=check.receipt,
+            )
+        except ballot_box.CodeAlreadyUsedHere:
+            raise CodeAlreadyUsed("该测评码已投过票", "this ballot code has already been used") from None
+        if isinstance(outcome, ballot_box.StreamMoved):
+            entry = None  # the meeting moved (e.g. the ballot closed): decide again on the new state
+            continue
+        if not outcome.repeated:
+            for hook in list(_sealed_hooks):
+                hook(meeting_id=meeting_id, version=meeting.version)
+        return Receipt(outcome.receipt, outcome.repeated)
     raise ConcurrencyConflict(stream, "current", store.stream_version(stream))
 
 

@@ -27,8 +27,10 @@ def database_from_url(url: str) -> dict[str, object]:
         raise ValueError(f"DATABASE_URL must be postgresql://…, got {parsed.scheme!r}")
     options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
     return {
-        # django-tenants wraps the PostgreSQL backend to set search_path per county.
-        "ENGINE": "django_tenants.postgresql_backend",
+        # django-tenants wraps the PostgreSQL backend to set search_path per county;
+        # ours (tenants.postgresql_backend) skips the health check of a
+        # connection used within DB_HEALTH_CHECK_AFTER_IDLE seconds.
+        "ENGINE": "tenants.postgresql_backend",
         "NAME": unquote(parsed.path.lstrip("/")) or "shuping",
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
@@ -37,7 +39,8 @@ def database_from_url(url: str) -> dict[str, object]:
         "OPTIONS": options,
         # HTTP requests run in a pool of worker threads (shuping.asgi); each
         # keeps its connection between requests instead of paying a new
-        # PostgreSQL login per request. Health checks drop a dead one.
+        # PostgreSQL login per request. Health checks drop a dead one (after
+        # a quiet spell only, see DB_HEALTH_CHECK_AFTER_IDLE).
         "CONN_MAX_AGE": int(os.environ.get("SHUPING_CONN_MAX_AGE", "300")),
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": None},
@@ -102,6 +105,10 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 # every cursor (django-tenants forgets the cached path on rollback, so an
 # aborted transaction cannot leave a stale one behind).
 TENANT_LIMIT_SET_CALLS = True
+# Host name -> county is cached per process (tenants.hosts): a removed or moved
+# host name stops resolving in other processes within this many seconds (at
+# once in the process that changed it); 0 looks it up on every request.
+TENANT_HOST_CACHE_SECONDS = float(os.environ.get("SHUPING_TENANT_HOST_CACHE_SECONDS", "30"))
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 DATABASES = {
@@ -110,9 +117,13 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A persistent connection used less than this many seconds ago is not sent a
+# health check (`SELECT 1`) before its next request (tenants.postgresql_backend).
+DB_HEALTH_CHECK_AFTER_IDLE = float(os.environ.get("SHUPING_DB_HEALTH_CHECK_AFTER_IDLE", "1"))
 
 MIDDLEWARE = [
-    "shuping.middleware.CountyMiddleware",
+    # django-tenants' host lookup, cached (tenants.middleware, tenants.hosts).
+    "tenants.middleware.CachedCountyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -6,11 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from shuping import views
 from shuping.admin_sites import county_site
 
+# The API first: Django tries patterns in order, and a ballot burst is API requests.
 urlpatterns = [
+    path("api/", include("meetings.api.urls")),
     path("", views.county_home, name="county_home"),
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
-    path("api/", include("meetings.api.urls")),
     path("", include("live.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(

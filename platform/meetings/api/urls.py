@@ -9,6 +9,10 @@ from meetings.api import views as v
 M = "meetings/<str:meeting_id>/"
 
 urlpatterns = [
+    # The voters' endpoints first: they are what a ballot burst asks for.
+    path("v/<str:meeting_id>/ballot/", v.VoterBallotApi.as_view()),
+    path("v/<str:meeting_id>/form/", v.VoterFormApi.as_view()),
+    path("v/<str:meeting_id>/question/", v.VoterQuestionApi.as_view()),
     path("token/", obtain_auth_token, name="api-token"),
     path("presets/", v.PresetsApi.as_view()),
     path("rounds/", v.RoundsApi.as_view()),
@@ -36,7 +40,4 @@ urlpatterns = [
     path(M + "results/", v.ResultsApi.as_view()),
     path(M + "close/", v.CloseMeetingApi.as_view()),
     path(M + "log/", v.LogApi.as_view()),
-    path("v/<str:meeting_id>/form/", v.VoterFormApi.as_view()),
-    path("v/<str:meeting_id>/ballot/", v.VoterBallotApi.as_view()),
-    path("v/<str:meeting_id>/question/", v.VoterQuestionApi.as_view()),
 ]

@@ -26,6 +26,7 @@ from events.export import export_stream
 from events.types import DomainEvent
 from live import tokens
 from meetings import ballot_box, codes, services
+from meetings.api import lean
 from meetings.api import serializers as s
 from meetings.domain.aggregate import Meeting
 from meetings.domain.rules import PRESETS, Rules, RulesInvalid, preset
@@ -411,10 +412,7 @@ class LogApi(APIView):
 # -- voters: a code is all they need ---------------------------------------------------------
 
 
-def _code_hash(county: str, meeting_id: str, code: str) -> str:
-    if not codes.is_well_formed(codes.normalize_code(code)):
-        raise ApiError("malformed_code", "测评码格式不对，请核对后重新输入", "malformed ballot code")
-    return codes.code_hash(county, meeting_id, code)
+_code_hash = lean.code_hash
 
 
 def _voter_category(meeting: Meeting, code_hash: str) -> str:
@@ -446,8 +444,16 @@ class VoterFormApi(APIView):
 
 
 class VoterBallotApi(APIView):
+    """Cast a ballot. Served by `lean.ballot_view` in front of this view: the
+    common request shape takes the fast path, anything else comes here."""
+
     permission_classes: list[Any] = []
     authentication_classes: list[Any] = []
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        drf_view = super().as_view(**initkwargs)
+        return lean.ballot_view(drf_view, allow=", ".join(cls().allowed_methods))
 
     @extend_schema(summary="投票 / cast a ballot", request=s.VoterBallotIn, responses={201: dict})
     def post(self, request: Request, meeting_id: str) -> Response:
