@@ -12,6 +12,9 @@ settings (fsync and synchronous_commit on) and destroyed at the end:
    on a county; M meetings are set up through the API up to an open ballot,
    each with two batches of V ballot codes (one for the peak run, one for the
    paced run);
+   HTTP stack ceiling: the same C clients send `GET /healthz` (closed loop),
+   as many requests as the peak sends ballots: what the server stack answers
+   at most on this machine for a request that does next to nothing;
 2. peak: C concurrent HTTP clients (closed loop: each sends its next ballot as
    soon as the previous one is answered) cast the first batch of every meeting,
    interleaved across the meetings: ballots/s, p50/p99 latency;
@@ -25,6 +28,12 @@ settings (fsync and synchronous_commit on) and destroyed at the end:
 Goal (stated, checked, reported): HTTP peak >= 0.5 x the raw 16-writer floor,
 and p99 < 100 ms at half the peak rate.
 
+The load generator runs on the same CPUs as the server and PostgreSQL, so it
+is kept cheap: a minimal HTTP/1.1 client on asyncio streams, one keep-alive
+connection per client (`--client httpx` uses httpx instead, which costs
+several times the CPU per request). Each phase also reports the CPU that the
+server, PostgreSQL, the generator and the whole machine used.
+
 The docs section between `<!-- bench:ballots_http:start -->` and
 `<!-- bench:ballots_http:end -->` in docs/benchmarks.md is rewritten with the
 figures of the run (not with --quick / --no-docs).
@@ -36,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform as py_platform
@@ -109,6 +119,7 @@ class Phase:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: int = 0
     target_rate: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # average cores busy during the phase
 
     @property
     def rate(self) -> float:
@@ -127,6 +138,7 @@ class Results:
     voters: int
     clients: int
     machine: dict[str, str] = field(default_factory=dict)
+    ceiling: Phase | None = None
     peak: Phase | None = None
     paced: Phase | None = None
     raw: Phase | None = None
@@ -232,82 +244,312 @@ def interleave(batches: list[tuple[str, list[str]]], rng: random.Random) -> list
     return rows
 
 
-def _clients(port: int, count: int) -> list[Any]:
-    import httpx
+class _Stale(Exception):
+    """The connection was closed before any byte of an answer came."""
 
-    return [
-        httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}/api/", headers={"Host": HOST}, timeout=httpx.Timeout(120),
-            limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
-        )
-        for _ in range((count + PER_CLIENT - 1) // PER_CLIENT)
-    ]
+
+class Phone:
+    """One keep-alive HTTP/1.1 connection, as a phone holds one: a minimal client on asyncio streams.
+
+    The load generator shares the machine's CPUs with the server and
+    PostgreSQL, so it should take as little of them as it can: this client
+    writes a request and reads the status line, the headers and a body of
+    Content-Length or chunked, nothing more (httpx spends about five times
+    the CPU per request; `--client httpx` measures with it instead).
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            return await self._request(method, path, body)
+        except _Stale:
+            if not reused:
+                raise ConnectionError("connection closed by the server") from None
+            # The server closed an idle keep-alive connection: send once more on a new one.
+            return await self._request(method, path, body)
+
+    async def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: application/json\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        try:
+            self.writer.write(head.encode() + b"\r\n" + (body or b""))
+            status_line = await self.reader.readline()
+            if not status_line:
+                await self.close()
+                raise _Stale()
+            status = int(status_line.split(None, 2)[1])
+            length, chunked, close = 0, False, False
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+                elif name == b"connection":
+                    close = b"close" in value.lower()
+            if chunked:
+                parts = []
+                while (size := int((await self.reader.readline()).split(b";")[0], 16)) > 0:
+                    parts.append(await self.reader.readexactly(size))
+                    await self.reader.readline()
+                await self.reader.readline()
+                data = b"".join(parts)
+            else:
+                data = await self.reader.readexactly(length) if length else b""
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            await self.close()
+            raise ConnectionError("the request failed") from None
+        if close:
+            await self.close()
+        return status, data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+class HttpxPhones:
+    """The same interface on httpx (clients of PER_CLIENT connections each)."""
+
+    def __init__(self, port: int, count: int) -> None:
+        import httpx
+
+        self.clients = [
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers={"Host": HOST}, timeout=httpx.Timeout(120),
+                limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
+            )
+            for _ in range((count + PER_CLIENT - 1) // PER_CLIENT)
+        ]
+
+    def phone(self, n: int) -> Any:
+        client = self.clients[(n // PER_CLIENT) % len(self.clients)]
+
+        class _Phone:
+            async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+                import httpx
+
+                try:
+                    if body is None:
+                        response = await client.request(method, path)
+                    else:
+                        response = await client.request(
+                            method, path, content=body, headers={"Content-Type": "application/json"}
+                        )
+                except httpx.HTTPError as exc:
+                    raise ConnectionError(str(exc)) from None
+                return response.status_code, response.content
+
+            async def close(self) -> None:
+                pass
+
+        return _Phone()
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+CLIENT = "lean"  # or "httpx" (--client)
+
+
+class Phones:
+    """`count` phones (connections) of the chosen client."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.httpx = HttpxPhones(port, count) if CLIENT == "httpx" else None
+        self.all = [self.httpx.phone(n) if self.httpx else Phone(port) for n in range(count)]
+
+    async def close(self) -> None:
+        for phone in self.all:
+            await phone.close()
+        if self.httpx is not None:
+            await self.httpx.close()
+
+
+def _ballot(mid: str, code: str, marks: dict[str, Any]) -> tuple[str, bytes]:
+    return f"/api/v/{mid}/ballot/", json.dumps({"code": code, "marks": marks}, ensure_ascii=False).encode()
 
 
 async def closed_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], concurrency: int) -> Phase:
-    import httpx
-
-    pending = deque(rows)
+    """`concurrency` phones, each sending its next ballot as soon as the last one is answered."""
+    pending = deque(_ballot(*row) for row in rows)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     failures = 0
-    clients = _clients(port, concurrency)
+    phones = Phones(port, concurrency)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(phone: Any) -> None:
         nonlocal failures
         while pending:
-            mid, code, marks = pending.popleft()
+            path, body = pending.popleft()
             t0 = time.perf_counter()
             try:
-                response = await client.post(f"v/{mid}/ballot/", json={"code": code, "marks": marks})
-            except httpx.HTTPError:
+                status, _ = await phone.request("POST", path, body)
+            except ConnectionError:
                 failures += 1
                 continue
             latencies.append(time.perf_counter() - t0)
-            statuses[response.status_code] += 1
+            statuses[status] += 1
 
     began = time.perf_counter()
     try:
-        await asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(concurrency)))
+        await asyncio.gather(*(worker(phone) for phone in phones.all))
     finally:
-        for client in clients:
-            await client.aclose()
+        await phones.close()
     seconds = time.perf_counter() - began
     return Phase("peak", statuses[201], seconds, latencies, statuses, failures)
 
 
-async def open_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], rate: float, concurrency: int) -> Phase:
-    """Each request leaves at began + i / rate; latency counts from that scheduled time."""
-    import httpx
+async def ceiling_loop(port: int, requests: int, concurrency: int) -> Phase:
+    """The HTTP stack ceiling: `GET /healthz` on the county host, closed loop, the same phones.
 
+    The health probe goes through the same server stack as a ballot (uvicorn,
+    the ASGI router, the thread pool, Django's WSGI handler with every
+    middleware, the county resolved from the host) and runs one `SELECT 1`,
+    but parses no body and writes nothing: its peak is about the most this
+    stack answers on this machine, whatever the cast path does.
+    """
+    remaining = requests
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     failures = 0
-    clients = _clients(port, concurrency)
-    loop = asyncio.get_running_loop()
+    phones = Phones(port, concurrency)
 
-    async def one(i: int, mid: str, code: str, marks: dict[str, Any]) -> None:
+    async def worker(phone: Any) -> None:
+        nonlocal failures, remaining
+        while remaining > 0:
+            remaining -= 1
+            t0 = time.perf_counter()
+            try:
+                status, _ = await phone.request("GET", "/healthz")
+            except ConnectionError:
+                failures += 1
+                continue
+            latencies.append(time.perf_counter() - t0)
+            statuses[status] += 1
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(phone) for phone in phones.all))
+    finally:
+        await phones.close()
+    seconds = time.perf_counter() - began
+    return Phase("ceiling", statuses[200], seconds, latencies, statuses, failures)
+
+
+async def open_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], rate: float, concurrency: int) -> Phase:
+    """Each request leaves at began + i / rate on a free phone; latency counts from that scheduled time.
+
+    A request that finds all `concurrency` phones busy waits for one, and the
+    wait is part of its latency.
+    """
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    failures = 0
+    phones = Phones(port, concurrency)
+    free: asyncio.Queue[Any] = asyncio.Queue()
+    for phone in phones.all:
+        free.put_nowait(phone)
+    loop = asyncio.get_running_loop()
+    requests = [_ballot(*row) for row in rows]
+
+    async def one(i: int, path: str, body: bytes) -> None:
         nonlocal failures
         scheduled = began + i / rate
         delay = scheduled - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        phone = await free.get()
         try:
-            response = await clients[i % len(clients)].post(f"v/{mid}/ballot/", json={"code": code, "marks": marks})
-        except httpx.HTTPError:
+            status, _ = await phone.request("POST", path, body)
+        except ConnectionError:
             failures += 1
             return
+        finally:
+            free.put_nowait(phone)
         latencies.append(loop.time() - scheduled)
-        statuses[response.status_code] += 1
+        statuses[status] += 1
 
     began = loop.time() + 0.5
     try:
-        await asyncio.gather(*(one(i, *row) for i, row in enumerate(rows)))
+        await asyncio.gather(*(one(i, *request) for i, request in enumerate(requests)))
     finally:
-        for client in clients:
-            await client.aclose()
+        await phones.close()
     seconds = loop.time() - began
     return Phase("paced", statuses[201], seconds, latencies, statuses, failures, target_rate=rate)
+
+
+# -- where the CPU goes -------------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU seconds of the server's processes, PostgreSQL's, this process's and the whole machine's.
+
+    The machine is shared (server, PostgreSQL, load generator, and whatever
+    else runs on it), so a rate alone does not say how much of the CPUs a run
+    got; this says it, and what a ballot costs in CPU on each side.
+    """
+
+    def __init__(self, server_pid: int, pgdata: Path) -> None:
+        self.server_pid = server_pid
+        self.pgdata = pgdata
+
+    def _tree(self, pid: int) -> list[Any]:
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            return [root, *root.children(recursive=True)]
+        return []
+
+    def _seconds(self, processes: list[Any]) -> float:
+        """CPU of `processes`, and of the children the first one has reaped (closed connections)."""
+        import psutil
+
+        total = 0.0
+        for n, process in enumerate(processes):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+                if n == 0:
+                    total += times.children_user + times.children_system
+        return total
+
+    def snapshot(self) -> dict[str, float]:
+        import psutil
+
+        postmaster = 0
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        machine = psutil.cpu_times()
+        return {
+            "wall": time.perf_counter(),
+            "server": self._seconds(self._tree(self.server_pid)),
+            "postgres": self._seconds(self._tree(postmaster)) if postmaster else 0.0,
+            "generator": self._seconds([psutil.Process()]),
+            "machine": machine.user + machine.system + machine.nice + getattr(machine, "irq", 0.0)
+            + getattr(machine, "softirq", 0.0),
+        }
+
+    @staticmethod
+    def cores(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        """Average cores busy per part between two snapshots."""
+        wall = after["wall"] - before["wall"]
+        return {k: (after[k] - before[k]) / wall for k in ("server", "postgres", "generator", "machine")} if wall else {}
 
 
 # -- the raw floor -----------------------------------------------------------------------------
@@ -375,12 +617,14 @@ def render(r: Results) -> str:
     add(f"Machine: {r.machine['nproc']} CPUs ({r.machine['cpu']}), {r.machine['memory']}, Linux {r.machine['kernel']}, "
         f"Python {r.machine['python']}, uvicorn {r.machine['uvicorn']}, Django {r.machine['django']}.  ")
     add(f"PostgreSQL: {r.machine['postgres']}, embedded, on the same machine; {r.machine['settings']}.  ")
-    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}`; in each worker HTTP runs in Django's "
-        f"WSGI handler on a2wsgi's pool of {os.environ.get('SHUPING_HTTP_THREADS', '16')} threads "
-        "(SHUPING_HTTP_THREADS) with persistent database connections "
+    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` (event loop: {r.machine['loop']}, "
+        f"HTTP parser: {r.machine['http']}); in each worker HTTP runs in Django's WSGI handler on a pool of "
+        f"{os.environ.get('SHUPING_HTTP_THREADS', '16')} threads (SHUPING_HTTP_THREADS, one hand-off each way, "
+        "see shuping/asgi.py) with persistent database connections "
         f"(CONN_MAX_AGE={os.environ.get('SHUPING_CONN_MAX_AGE', '300')} s), websockets (none here) on the event loop; "
-        "on the same machine as PostgreSQL and "
-        "the load generator (one Python process, asyncio + httpx), so all three share the CPUs.")
+        "on the same machine as PostgreSQL and the load generator (one Python process, asyncio, "
+        f"{'a minimal HTTP/1.1 client on asyncio streams' if CLIENT == 'lean' else 'httpx'}), so all three share "
+        "the CPUs, with whatever else runs on the machine.")
     add("")
     add(f"Load: {r.meetings} meetings with ballots open, {r.voters} voters each per phase, {len(SUBJECTS)} subjects per "
         "ballot, casts interleaved across the meetings; each request is `POST /api/v/<meeting>/ballot/` with a "
@@ -388,10 +632,16 @@ def render(r: Results) -> str:
     add("")
     add("| what | ballots | ballots/s | p50 ms | p99 ms | answers |")
     add("|---|---:|---:|---:|---:|---|")
-    for phase in (r.peak, r.paced, r.raw):
+    for phase in (r.ceiling, r.peak, r.paced, r.raw):
         if phase is None:
             continue
         label = phase.name
+        if phase is r.ceiling:
+            label = f"HTTP stack ceiling: `GET /healthz`, {r.clients} concurrent clients (closed loop)"
+            answers = ", ".join(f"{k}: {v}" for k, v in sorted(phase.statuses.items()))
+            add(f"| {label} | {phase.ballots:,} requests | {phase.rate:,.0f} req/s | {phase.ms(50):.1f} | "
+                f"{phase.ms(99):.1f} | {answers or '-'} |")
+            continue
         if phase is r.peak:
             label = f"HTTP peak, {r.clients} concurrent clients (closed loop)"
         elif phase is r.paced:
@@ -403,6 +653,24 @@ def render(r: Results) -> str:
             answers += f", transport errors: {phase.failures}"
         add(f"| {label} | {phase.ballots:,} | {phase.rate:,.0f} | {phase.ms(50):.1f} | {phase.ms(99):.1f} | {answers or '-'} |")
     add("")
+    measured = [(name, phase, unit) for name, phase, unit in (
+        ("HTTP stack ceiling", r.ceiling, "request"), ("HTTP peak", r.peak, "ballot"),
+        ("HTTP at 50% of peak", r.paced, "ballot"), ("raw floor", r.raw, "row"),
+    ) if phase is not None and phase.cpu and phase.rate]
+    if measured:
+        add("Where the CPU went (average cores busy during each phase, and CPU milliseconds per request, ballot "
+            "or row; the load generator is this script's process; the rest of the machine is everything else "
+            "that ran meanwhile):")
+        add("")
+        add("| phase | server | PostgreSQL | load generator | whole machine |")
+        add("|---|---:|---:|---:|---:|")
+        for name, phase, unit in measured:
+            cells = " | ".join(
+                f"{phase.cpu[part]:.2f} ({phase.cpu[part] / phase.rate * 1000:.2f} ms/{unit})"
+                for part in ("server", "postgres", "generator")
+            )
+            add(f"| {name} | {cells} | {phase.cpu['machine']:.2f} of {r.machine['nproc']} |")
+        add("")
     if r.peak and r.raw and r.paced:
         ratio = r.peak.rate / r.raw.rate if r.raw.rate else 0.0
         throughput_ok = ratio >= 0.5
@@ -412,6 +680,20 @@ def render(r: Results) -> str:
         add(f"- throughput: {r.peak.rate:,.0f} / {r.raw.rate:,.0f} = **{ratio:.2f} x** the floor: "
             f"**{'met' if throughput_ok else 'NOT met'}**")
         add(f"- latency at 50% of peak: p99 **{r.paced.ms(99):.1f} ms**: **{'met' if latency_ok else 'NOT met'}**")
+        add("")
+        add("What the floor is: a bare INSERT of an already-built row from 16 threads holding one connection "
+            "each: no HTTP, no request parsing, no check against the meeting, no county, no lock on the meeting's "
+            "stream, no transaction beyond the INSERT's own. It is the database's share of a cast and nothing "
+            "else; a cast over HTTP adds an HTTP request and answer, Django's request cycle and the check of the "
+            "ballot, all in Python.")
+        add("")
+    if r.ceiling and r.raw and r.peak:
+        add(f"HTTP stack ceiling: a trivial request (`GET /healthz`: the same uvicorn, ASGI router, thread pool, "
+            f"Django middleware and county lookup, plus one `SELECT 1` and no commit) peaks at "
+            f"{r.ceiling.rate:,.0f} req/s here, **{r.ceiling.rate / r.raw.rate:.2f} x** the floor. A cast does all "
+            f"of that and more (a request body, the check, a durable commit), so on this stack and machine it "
+            f"cannot reach the ceiling, let alone the floor; it reaches **{r.peak.rate / r.ceiling.rate:.2f} x** "
+            "the ceiling.")
         add("")
     if r.problems:
         add("### Problems seen in this run")
@@ -458,10 +740,13 @@ def machine_info(url: str) -> dict[str, str]:
             f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"  # type: ignore[index]
             for name in ("fsync", "synchronous_commit", "max_connections", "shared_buffers")
         )
+    # What uvicorn's defaults (--loop auto, --http auto) pick in this environment.
+    loop = f"uvloop {version('uvloop')}" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = f"httptools {version('httptools')}" if importlib.util.find_spec("httptools") else f"h11 {version('h11')}"
     return {
         "nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "kernel": py_platform.release(),
         "python": py_platform.python_version(), "uvicorn": version("uvicorn"), "django": version("django"),
-        "postgres": pg.split(" on ")[0], "settings": settings,
+        "postgres": pg.split(" on ")[0], "settings": settings, "loop": loop, "http": http,
     }
 
 
@@ -481,7 +766,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--meetings", type=int, default=8)
     parser.add_argument("--voters", type=int, default=300, help="voters per meeting and phase")
     parser.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients at peak")
+    parser.add_argument("--client", choices=("lean", "httpx"), default="lean",
+                        help="load generator's HTTP client (default: a minimal one on asyncio streams)")
     args = parser.parse_args(argv)
+    global CLIENT
+    CLIENT = args.client
     if args.quick:
         args.meetings, args.voters, args.clients, args.no_docs = 2, 60, 32, True
 
@@ -536,19 +825,50 @@ def main(argv: list[str] | None = None) -> int:
         first = interleave([(mid, a) for mid, a, _ in made], rng)
         second = interleave([(mid, b) for mid, _, b in made], rng)
 
+        meter = CpuMeter(server.proc.pid, pg.pgdata)
+
+        def measured(run: Any) -> Phase:
+            before = meter.snapshot()
+            phase: Phase = run()
+            phase.cpu = CpuMeter.cores(before, meter.snapshot())
+            return phase
+
+        def cpu_line(phase: Phase, unit: str) -> str:
+            if not phase.cpu or not phase.rate:
+                return ""
+            return "  CPU: " + ", ".join(
+                f"{part} {phase.cpu[part]:.2f} cores ({phase.cpu[part] / phase.rate * 1000:.2f} ms/{unit})"
+                for part in ("server", "postgres", "generator")
+            ) + f"; whole machine {phase.cpu['machine']:.2f} of {os.cpu_count()}"
+
+        # Warm up: every server thread opens its database connection before
+        # anything is measured.
+        asyncio.run(ceiling_loop(server.port, max(200, 4 * args.clients), args.clients))
+        say(f"HTTP stack ceiling: {len(first)} x GET /healthz, {args.clients} concurrent clients …")
+        results.ceiling = measured(lambda: asyncio.run(ceiling_loop(server.port, len(first), args.clients)))
+        say(f"  {results.ceiling.rate:,.0f} req/s, p50 {results.ceiling.ms(50):.1f} ms, "
+            f"p99 {results.ceiling.ms(99):.1f} ms, {dict(results.ceiling.statuses)}")
+        say(cpu_line(results.ceiling, "request"))
         say(f"peak: {len(first)} ballots, {args.clients} concurrent clients …")
-        results.peak = asyncio.run(closed_loop(server.port, first, args.clients))
+        results.peak = measured(lambda: asyncio.run(closed_loop(server.port, first, args.clients)))
         say(f"  {results.peak.rate:,.0f} ballots/s, p50 {results.peak.ms(50):.1f} ms, p99 {results.peak.ms(99):.1f} ms, "
             f"{dict(results.peak.statuses)}")
+        say(cpu_line(results.peak, "ballot"))
         rate = results.peak.rate / 2
         say(f"paced: {len(second)} ballots open loop at {rate:,.0f}/s …")
-        results.paced = asyncio.run(open_loop(server.port, second, rate, args.clients))
+        results.paced = measured(lambda: asyncio.run(open_loop(server.port, second, rate, args.clients)))
         say(f"  {results.paced.rate:,.0f} ballots/s, p50 {results.paced.ms(50):.1f} ms, p99 {results.paced.ms(99):.1f} ms, "
             f"{dict(results.paced.statuses)}")
         say(f"raw floor: {len(first)} INSERTs, {RAW_WRITERS} writers …")
-        results.raw = raw_floor(url, first)
+        results.raw = measured(lambda: raw_floor(url, first))
         say(f"  {results.raw.rate:,.0f} rows/s, p50 {results.raw.ms(50):.1f} ms, p99 {results.raw.ms(99):.1f} ms")
+        say(cpu_line(results.raw, "row"))
 
+        if results.ceiling.statuses[200] != len(first) or results.ceiling.failures:
+            results.problems.append(
+                f"ceiling: {results.ceiling.statuses[200]} of {len(first)} health probes answered 200 "
+                f"({dict(results.ceiling.statuses)}, transport errors {results.ceiling.failures})"
+            )
         for phase in (results.peak, results.paced):
             expected = len(first) if phase is results.peak else len(second)
             if phase.statuses[201] != expected or phase.failures:
