@@ -12,63 +12,32 @@ The protocol (docs/live.md):
 A client that reconnects gets a snapshot on connect; a ``turnout`` whose
 version is not the client's means it missed a change: it asks to resync.
 
-Coalescing: a burst of notices (300 ballots in a minute, 20 check-ins in a
-second) must not become a flood of messages and database reads per screen.
-The first notice after a quiet spell is sent at once; later ones are folded
-into one message per `COALESCE_SECONDS` per screen. Turnout notices carry
-their count, so forwarding them costs no database read; state changes cost
-one (cached) read per screen per window.
+Fan-out: a socket has no channel of its own in the channel layer. It joins
+its group's room in this process (live.relay), which holds one subscription
+per group and sends every socket of a page kind the same pre-encoded frame,
+at most one message per `relay.WINDOW` per socket (the first after a quiet
+spell at once, a burst folded into one). Turnout notices carry their count,
+so forwarding them costs no database read; a state change costs one
+snapshot read per page kind per room, not one per socket.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from live import bus, snapshots, tokens
-from live.scope import in_county
+from live import bus, relay, tokens
 from meetings.domain.aggregate import DomainError
 
 log = logging.getLogger(__name__)
 
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = relay.WINDOW
 MAX_CLIENT_MESSAGE = 4096  # bytes: clients only ever say ping or resync
-SNAPSHOT_REUSE_SECONDS = 0.25
-
-# One change reaches every screen of a meeting at once; 200 screens reading
-# the same snapshot 200 times would queue on the database thread. Consumers
-# of one process share a snapshot per (county, page kind, meeting): one
-# builds it, the others await the same future; a snapshot is reused while it
-# is recent and at least as new as the change that asked for it.
-_built: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
-_building: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
-
-
-async def shared_snapshot(key: tuple[str, str, str], min_version: int, build: Any) -> dict[str, Any]:
-    hit = _built.get(key)
-    if hit is not None and time.monotonic() - hit[0] < SNAPSHOT_REUSE_SECONDS and hit[1].get("version", 0) >= min_version:
-        return hit[1]
-    pending = _building.get(key)
-    if pending is None or pending.done():
-        pending = asyncio.ensure_future(build())
-        _building[key] = pending
-        try:
-            body: dict[str, Any] = await asyncio.shield(pending)
-        finally:
-            if _building.get(key) is pending:
-                del _building[key]
-        _built[key] = (time.monotonic(), body)
-        if len(_built) > 5000:
-            _built.clear()
-        return body
-    return await asyncio.shield(pending)
 
 
 class ClosedWith(Exception):
@@ -81,30 +50,34 @@ class ClosedWith(Exception):
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    """Base: authorize on connect, send a snapshot, then coalesced updates."""
+    """Base: authorize on connect, send a snapshot, then the room's updates."""
 
     kind = ""
+    versioned = True  # the page's state has the meeting stream's version
+    # No channel per socket: the room of the socket's group holds one per process.
+    channel_layer_alias = "live.no-channel-per-socket"
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels checks the database connections in a thread before every
+        # message; this consumer reads the database only through in_county
+        # (database_sync_to_async, which does that check in its own thread).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
-        self.group: str | None = None
-        self.version = -1
-        self.cast = 0
-        self.eligible = 0
-        self.paper = 0
-        self.dirty_state = False
-        self.dirty_turnout = False
-        self.wanted_version = 0
-        self.last_flush = 0.0
-        self.flush_task: asyncio.Task[None] | None = None
+        self.room: relay.Room | None = None
+        self.sub = relay.Subscriber(self.kind, self.base_send)
         await self.accept()
         try:
             self.county = self._county()
             self.meeting_id = self._meeting_id()
             tokens.check(self._token(), county=self.county, meeting_id=self.meeting_id, kind=self.kind)
-            self.group = self._group()
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            # A new screen knows nothing yet: never hand it a shared (possibly older) snapshot.
-            await self.send_snapshot(fresh=True)
+            # Subscribe first, then read: a change committed after the read reaches the room.
+            self.room = await relay.relay().join(self.sub, group=self._group(), county=self.county,
+                                                 meeting_id=self.meeting_id, versioned=self.versioned)
+            await self.room.send_fresh(self.sub)
         except tokens.TokenRefused as refused:
             await self.refuse(refused.code, refused.message_zh, refused.message_en, 4403)
         except ClosedWith as closed:
@@ -131,15 +104,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
     def _group(self) -> str:
         return bus.meeting_group(self.county, self.meeting_id)
 
+    def _leave(self) -> None:
+        if self.room is not None:
+            relay.relay().leave(self.room, self.sub)
+            self.room = None
+
     async def refuse(self, code: str, zh: str, en: str, close_code: int) -> None:
+        self._leave()
         await self.send(json.dumps({"type": "error", "code": code, "message": zh, "message_en": en}, ensure_ascii=False))
         await self.close(code=close_code)
 
     async def disconnect(self, code: int) -> None:
-        if self.flush_task is not None:
-            self.flush_task.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self._leave()
 
     # -- client -> server -------------------------------------------------------------
 
@@ -153,89 +129,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
             kind = message.get("type") if isinstance(message, dict) else None
         except ValueError:
             kind = None
-        if self.group is None:
+        if self.room is None:
             return
         if kind == "ping":
-            await self.send(json.dumps({"type": "pong", "version": self.version}))
+            await self.send(json.dumps({"type": "pong", "version": self.sub.version}))
         elif kind == "resync":
-            await self.send_snapshot(fresh=True)
+            await self.room.send_fresh(self.sub)
         else:
             await self.send(json.dumps({"type": "error", "code": "unknown_message",
                                         "message": "无法识别的消息", "message_en": "unknown message"}))
-
-    # -- group -> consumer --------------------------------------------------------------
-
-    async def meeting_changed(self, event: dict[str, Any]) -> None:
-        version = int(event.get("version", 0))
-        if version != self.version:
-            self.wanted_version = max(self.wanted_version, version)
-            self.dirty_state = True
-            self.schedule()
-
-    async def meeting_turnout(self, event: dict[str, Any]) -> None:
-        version = int(event.get("version", self.version))
-        if version != self.version:
-            self.wanted_version = max(self.wanted_version, version)
-            self.dirty_state = True  # a change we have not seen yet: a snapshot carries both
-        cast = int(event.get("cast", 0))
-        if cast > self.cast:
-            self.cast = cast
-            self.dirty_turnout = True
-        if self.dirty_state or self.dirty_turnout:
-            self.schedule()
-
-    async def county_changed(self, event: dict[str, Any]) -> None:
-        self.dirty_state = True
-        self.schedule()
-
-    def schedule(self) -> None:
-        if self.flush_task is not None and not self.flush_task.done():
-            return
-        delay = max(0.0, self.last_flush + COALESCE_SECONDS - time.monotonic())
-        self.flush_task = asyncio.ensure_future(self._flush_after(delay))
-
-    async def _flush_after(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        self.last_flush = time.monotonic()
-        try:
-            if self.dirty_state:
-                await self.send_snapshot()
-            elif self.dirty_turnout:
-                self.dirty_turnout = False
-                await self.send(json.dumps({
-                    "type": "turnout", "version": self.version, "cast": self.cast,
-                    "eligible": self.eligible, "paper": self.paper,
-                }))
-        except Exception:  # a failed read must not kill the screen; the next notice retries
-            log.exception("live flush failed for %s", self.group)
-            self.dirty_state = True
-
-    # -- snapshots ----------------------------------------------------------------------
-
-    async def build_snapshot(self) -> dict[str, Any]:
-        return await in_county(self.county, snapshots.BUILDERS[self.kind], self.meeting_id)
-
-    async def send_snapshot(self, *, fresh: bool = False) -> None:
-        self.dirty_state = False
-        self.dirty_turnout = False
-        if fresh:
-            body = await self.build_snapshot()
-        else:
-            key = (self.county, self.kind, self.meeting_id)
-            body = await shared_snapshot(key, self.wanted_version, self.build_snapshot)
-        # Shared with other consumers: copy what is changed per screen.
-        body = dict(body, turnout=dict(body.get("turnout") or {}), server_now=datetime.now(UTC).isoformat())
-        self.version = int(body.get("version", 0))
-        turnout = body.get("turnout") or {}
-        # Counts move forward only: a snapshot read just before a ballot
-        # committed must not take the screen back below a count it showed.
-        self.cast = max(int(turnout.get("cast", 0)), self.cast) if body.get("phase") == "ballot_open" else int(turnout.get("cast", 0))
-        if turnout:
-            turnout["cast"] = self.cast
-            self.eligible = int(turnout.get("eligible", 0))
-            self.paper = int(turnout.get("paper", 0))
-        await self.send(json.dumps(body, ensure_ascii=False, default=str))
 
 
 class ScreenConsumer(LiveConsumer):
@@ -256,16 +158,10 @@ class TellerConsumer(LiveConsumer):
 
 class DashboardConsumer(LiveConsumer):
     kind = "dashboard"
+    versioned = False  # county-wide: no one stream version to compare
 
     def _meeting_id(self) -> str:
         return tokens.COUNTY_WIDE
 
     def _group(self) -> str:
         return bus.county_group(self.county)
-
-    async def build_snapshot(self) -> dict[str, Any]:
-        return await in_county(self.county, snapshots.dashboard)
-
-    async def send_snapshot(self, *, fresh: bool = False) -> None:
-        # County changes carry no version to compare a shared snapshot with.
-        await super().send_snapshot(fresh=True)

@@ -221,19 +221,22 @@ SPECTACULAR_SETTINGS = {
 
 # -- live layer --------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Members of a group are the rooms of live.relay (one channel per group and
+# server process, not one per socket). A room reads its channel all the time
+# and renews its membership every minute (live.relay.REFRESH_SECONDS), so a
+# short group expiry only clears out the channels of processes that died;
+# an unread message expires after `expiry` seconds, and a full channel drops
+# what does not fit (rooms rebuild their state at each renewal).
+_LAYER_CONFIG = {"capacity": 1000, "expiry": 30, "group_expiry": 300}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # A channel that is full drops messages; screens resync on a gap,
-            # but a roomy queue keeps bursts from ever getting there.
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            "CONFIG": {"hosts": [REDIS_URL], **_LAYER_CONFIG},
         }
     }
 else:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000, "expiry": 30}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": dict(_LAYER_CONFIG)}}
 
 LOGGING = {
     "version": 1,

@@ -86,7 +86,10 @@ def test_a_burst_of_notices_reaches_a_screen_as_a_few_messages_with_the_final_co
     to_ballot_open(host, meeting)
     screen = screen_on(a, live_county, mid)
     version = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_open")["version"]
-    layer = RedisChannelLayer(hosts=[redis.url])
+    # The servers' layer settings (settings.CHANNEL_LAYERS): a sender drops what
+    # does not fit in a channel (capacity), and the default (100) is below a
+    # burst sent this fast when the server is slow to read.
+    layer = RedisChannelLayer(hosts=[redis.url], capacity=1000, expiry=30)
     group = bus.meeting_group(live_county.schema_name, mid)
 
     async def burst() -> None:
@@ -102,3 +105,56 @@ def test_a_burst_of_notices_reaches_a_screen_as_a_few_messages_with_the_final_co
     counts = [m["cast"] for m in messages]
     assert counts == sorted(counts)
     screen.close()
+
+
+def _shown(message: dict[str, Any]) -> int | None:
+    if message["type"] == "turnout":
+        return int(message["cast"])
+    if message["type"] == "snapshot":
+        return int(message.get("turnout", {}).get("cast", 0))
+    return None
+
+
+def test_screens_on_two_workers_follow_a_burst_through_one_subscription_per_worker(
+    workers, redis, live_county, django_db_blocker
+) -> None:
+    """Two screens on worker A and one on worker B see every ballot, cast through both workers."""
+    import redis as redis_client
+
+    a, b = workers
+    with django_db_blocker.unblock():
+        admin, host = HttpApi(a, live_county, "county_admin"), HttpApi(a, live_county, "host")
+        voters = [HttpApi(a, live_county, None), HttpApi(b, live_county, None)]
+    meeting = demo_meeting(admin, host, party_members=10, representatives=30)
+    mid = meeting["meeting_id"]
+    codes = to_ballot_open(host, meeting, codes_per_category=10)
+    screens = [screen_on(a, live_county, mid), screen_on(a, live_county, mid), screen_on(b, live_county, mid)]
+    versions = [s.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_open")["version"] for s in screens]
+    assert len(set(versions)) == 1
+    # One member of the meeting's group per worker process, however many screens each holds.
+    group = bus.meeting_group(live_county.schema_name, mid)
+    members = redis_client.Redis.from_url(redis.url).zcard(f"asgi:group:{group}")
+    assert members == 2
+
+    ballots = codes["party_member"] + codes["representative"]
+
+    def cast(n: int) -> None:
+        voters[n % 2].post(f"v/{mid}/ballot/", {"code": ballots[n], "marks": marks_for()}, expect=201)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(cast, range(len(ballots))))
+    for screen in screens:
+        screen.until(lambda m: _shown(m) == len(ballots))
+        seen = [c for c in map(_shown, screen.messages) if c is not None]
+        assert seen == sorted(seen), "counts never go back"
+        # Every turnout speaks of the snapshot the screen has (no resync needed).
+        assert all(m["version"] == versions[0] for m in screen.messages if m["type"] == "turnout")
+        assert len(screen.messages) <= len(ballots) + 1
+    # A change of state reaches all three, with the final count.
+    host.post(f"meetings/{mid}/ballot/close/", expect=200)
+    for screen in screens:
+        closed = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_closed")
+        assert closed["turnout"]["cast"] == len(ballots)
+        screen.close()

@@ -1,0 +1,555 @@
+"""Fan-out inside one server process: one channel-layer subscription per group, shared frames.
+
+Why: a hall has hundreds of screens and phones on one meeting. When every
+socket had its own channel in the group, each update became one channel-layer
+message per socket (a deep copy, a queue, a dispatch, a database-connection
+check in a thread, a JSON encoding), and the in-memory layer scanned every
+channel on each receive: at a ballot burst the server's CPU went to that.
+
+Now each process holds a `Room` per group (``m.<county>.<meeting>``, or
+``c.<county>`` for dashboards) with ONE channel in the group. At most once
+per `WINDOW` the room brings every socket up to date, with one frame encoded
+once and shared by all sockets of the same page kind. With several processes
+behind Redis, each process's room relays to its own sockets: the channel
+layer carries one message per process per update, not one per screen.
+
+What a room reads: one snapshot per page kind when a notice names a newer
+stream version (or, for dashboards, when the county changed). Ballot counts
+come with their notices (read right after each ballot's commit, see
+live.bus); the room keeps the largest and sends it once per window. Ballots
+sealed in this process reach its room directly, other processes' through
+the group.
+
+What a socket is sent (docs/live.md):
+- a snapshot of its page kind when the room holds a newer one (by the meeting
+  stream's version; dashboards have no version: by the room's own sequence);
+- else, while voting, a ``turnout`` when the room knows a higher count, carrying
+  the version of the socket's last snapshot (a client that sees another
+  version resyncs);
+- at most one message per `WINDOW` per socket (the first after a quiet spell
+  goes at once, `HEAD_START` later); a socket that cannot keep up is not
+  queued for: it gets the latest state when it can take it. Counts never go
+  back.
+
+A socket whose buffer is full (a phone on bad Wi-Fi) never holds up the
+room: its send finishes in a task of its own, and the room moves on.
+
+Nothing here expires silently: the room reads its channel all the time (so
+no message waits in the layer until its expiry), renews its group membership
+every `REFRESH_SECONDS` (channel layers forget members after
+``group_expiry``; the in-memory layer also drops a channel from its groups
+when a message on it expires), and then rebuilds its snapshots and pushes
+whatever a lost notice kept from the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Generator
+from datetime import UTC, datetime
+from typing import Any
+
+from live import bus
+
+log = logging.getLogger(__name__)
+
+WINDOW = 0.05  # seconds: at most one message per socket per window
+REFRESH_SECONDS = 60.0  # renew group membership, then re-check the state
+HEAD_START = 0.003  # seconds: the least a round waits after news, so that the HTTP answer goes first
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Build = Callable[[str, str, str], Awaitable[dict[str, Any]]]  # (county, meeting_id, kind) -> snapshot
+
+
+def encode(body: dict[str, Any]) -> dict[str, Any]:
+    """One ASGI send message for a body; the same dict is handed to every socket that gets it."""
+    return {"type": "websocket.send", "text": json.dumps(body, ensure_ascii=False, default=str)}
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _cast_of(body: dict[str, Any]) -> int:
+    return int((body.get("turnout") or {}).get("cast", 0))
+
+
+def _with_cast(body: dict[str, Any], cast: int) -> dict[str, Any]:
+    return dict(body, turnout=dict(body.get("turnout") or {}, cast=cast))
+
+
+class Subscriber:
+    """One socket as its room sees it: how to send to it and what it was sent last."""
+
+    __slots__ = ("kind", "send", "version", "seq", "cast", "phase", "eligible", "paper", "last_sent",
+                 "ready", "inflight", "timer", "gone")
+
+    def __init__(self, kind: str, send: Send) -> None:
+        self.kind = kind
+        self.send = send  # the ASGI send of the socket
+        self.version = -1  # stream version of the last snapshot sent
+        self.seq = 0  # the room's sequence of that snapshot (for rooms without versions)
+        self.cast = 0  # the count the socket shows
+        self.phase = ""
+        self.eligible = 0
+        self.paper = 0
+        self.last_sent = -math.inf
+        self.ready = False  # False until its first snapshot went out, and while a resync is read
+        self.inflight: asyncio.Task[None] | None = None  # a send waiting for the socket's buffer
+        self.timer: asyncio.TimerHandle | None = None
+        self.gone = False
+
+    def shown(self, body: dict[str, Any], seq: int) -> None:
+        self.version = int(body.get("version", 0))
+        self.seq = seq
+        self.phase = str(body.get("phase", ""))
+        turnout = body.get("turnout") or {}
+        self.cast = int(turnout.get("cast", 0))
+        self.eligible = int(turnout.get("eligible", 0))
+        self.paper = int(turnout.get("paper", 0))
+
+
+class _Frame:
+    """The room's latest snapshot of one page kind."""
+
+    __slots__ = ("body", "message", "version", "seq", "asked")
+
+    def __init__(self) -> None:
+        self.body: dict[str, Any] | None = None
+        self.message: dict[str, Any] | None = None
+        self.version = -1
+        self.seq = 0
+        self.asked = -1  # the newest version a build of this kind was asked for
+
+
+class _Resume:
+    """Finish a coroutine that was started by hand and stopped at an await (see Room._send)."""
+
+    def __init__(self, coro: Any, waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self.waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
+                try:
+                    waiting = self.coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = self.coro.send(None)
+                except StopIteration:
+                    return
+
+
+class Room:
+    """One group in this process: one channel in the layer, the latest frames, the sockets."""
+
+    def __init__(self, relay: Relay, group: str, county: str, meeting_id: str, *, versioned: bool) -> None:
+        self.relay = relay
+        self.group = group
+        self.county = county
+        self.meeting_id = meeting_id
+        self.versioned = versioned
+        self.subs: dict[Subscriber, None] = {}  # insertion-ordered set
+        self.kinds: dict[str, int] = {}  # page kind -> sockets of that kind
+        self.frames: dict[str, _Frame] = {}
+        self.wanted = -1  # the newest stream version a notice named
+        self.cast = 0  # the newest count (while voting)
+        self.phase = ""  # of the newest snapshot the room has
+        self.phase_version = -1
+        self.stale = False  # rebuild every kind (a county change; a refresh)
+        self.turnout_dirty = False
+        self.last_flush = -math.inf  # when the last round started reading
+        self.read_time = 0.0  # how long its reads took
+        self.last_delivery = -math.inf  # when it started sending
+        self.flushing = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.channel: str | None = None
+        self.started: asyncio.Future[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.closed = False
+        self._turnouts: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        layer = self.relay.layer
+        self.channel = await layer.new_channel()
+        await layer.group_add(self.group, self.channel)
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._read()), loop.create_task(self._refresh())]
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        for task in self.tasks:
+            task.cancel()
+        if self.channel is not None:
+            try:
+                await self.relay.layer.group_discard(self.group, self.channel)
+            except Exception:  # pragma: no cover - the membership expires on its own
+                log.warning("leaving %s failed", self.group, exc_info=True)
+
+    async def _read(self) -> None:
+        layer = self.relay.layer
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A layer outage: notices may be lost meanwhile; rebuild once it answers again.
+                log.warning("reading %s failed; retrying", self.group, exc_info=True)
+                await asyncio.sleep(1.0)
+                self.stale = True
+                self._schedule()
+                continue
+            try:
+                self.notice(message)
+            except Exception:  # pragma: no cover - a bad message must not stop the room
+                log.exception("bad notice on %s: %r", self.group, message)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.relay.refresh)
+            try:
+                await self.relay.layer.group_add(self.group, self.channel)
+            except Exception:
+                log.warning("renewing %s failed", self.group, exc_info=True)
+            # Whatever a lost notice kept from the sockets, a rebuild finds (and pushes only changes).
+            self.stale = True
+            self._schedule()
+
+    # -- notices from the channel layer -------------------------------------------------------------
+
+    def notice(self, message: dict[str, Any]) -> None:
+        """A message from the channel layer."""
+        kind = message.get("type")
+        if kind == "meeting.changed":
+            self.wanted = max(self.wanted, int(message.get("version", 0)))
+        elif kind == "meeting.turnout":
+            if message.get("origin") == bus.ORIGIN:
+                return  # sent by this process, which told this room directly (live.bus)
+            self.turnout(int(message.get("cast", 0)), int(message.get("version", 0)))
+            return
+        elif kind == "county.changed":
+            self.stale = True
+        self._schedule()
+
+    def turnout(self, cast: int, version: int) -> None:
+        """`cast` ballots were sealed (read after their commit), at stream `version`."""
+        self.wanted = max(self.wanted, version)
+        if cast > self.cast:
+            self.cast = cast
+            self.turnout_dirty = True
+        self._schedule()
+
+    def add(self, sub: Subscriber) -> None:
+        if sub not in self.subs:
+            self.subs[sub] = None
+            self.kinds[sub.kind] = self.kinds.get(sub.kind, 0) + 1
+
+    def remove(self, sub: Subscriber) -> None:
+        if self.subs.pop(sub, 0) is None:
+            left = self.kinds[sub.kind] - 1
+            if left:
+                self.kinds[sub.kind] = left
+            else:
+                del self.kinds[sub.kind]
+
+    def _needs_flush(self) -> bool:
+        if self.stale or self.turnout_dirty:
+            return True
+        return any(self.wanted > self.frames.setdefault(kind, _Frame()).asked for kind in self.kinds)
+
+    def _schedule(self) -> None:
+        if self.closed or self.flushing or self.timer is not None or not self._needs_flush():
+            return
+        loop = asyncio.get_running_loop()
+        # Reads at most once per window; and start them as late as lets the
+        # round go out when its window opens, so that they include as many
+        # commits as possible (the time they took last round is the guess).
+        # Even after a quiet spell, wait a moment (HEAD_START): the request
+        # whose commit brought the news then answers first, instead of
+        # waiting while the loop writes to hundreds of sockets.
+        window = self.relay.window
+        ready = max(self.last_flush + window, self.last_delivery + window - self.read_time)
+        self.timer = loop.call_later(max(ready - loop.time(), HEAD_START), self._start_flush)
+
+    def _start_flush(self) -> None:
+        self.timer = None
+        if self.closed or self.flushing:
+            return
+        self.flushing = True
+        asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.last_flush = loop.time()
+            stale, self.stale = self.stale, False
+            self.turnout_dirty = False
+            wanted = self.wanted
+            for kind in sorted(self.kinds):
+                frame = self.frames.setdefault(kind, _Frame())
+                if stale or wanted > frame.asked:
+                    body = await self.relay.build(self.county, self.meeting_id, kind)
+                    frame.asked = max(frame.asked, wanted)
+                    self.adopt(kind, body)
+            self.read_time = min(loop.time() - self.last_flush, self.relay.window)
+            gate = self.last_delivery + self.relay.window - loop.time()
+            if gate > 0:  # rounds go out one window apart
+                await asyncio.sleep(gate)
+            self.last_delivery = loop.time()
+            self._turnouts.clear()
+            for sub in list(self.subs):
+                self.catch_up(sub, self.last_delivery)
+        except Exception:
+            log.exception("live update of %s failed; the next notice retries", self.group)
+        finally:
+            self.flushing = False
+            if not self.closed:
+                self._schedule()
+
+    def adopt(self, kind: str, body: dict[str, Any]) -> bool:
+        """Take `body` as the kind's latest snapshot if it is newer; True if it was."""
+        frame = self.frames.setdefault(kind, _Frame())
+        version = int(body.get("version", 0))
+        if self.versioned:
+            if version >= self.phase_version:
+                self.phase_version = version
+                self.phase = str(body.get("phase", ""))
+            if body.get("phase") == "ballot_open":
+                self.cast = max(self.cast, _cast_of(body))
+                body = _with_cast(body, self.cast)
+            elif version >= frame.version:
+                self.cast = _cast_of(body)  # voting closed: the count is the log's
+            if version <= frame.version:
+                return False
+        elif frame.body is not None and dict(frame.body, server_now=None) == dict(body, server_now=None):
+            return False  # rebuilt, nothing changed
+        frame.body = dict(body, server_now=_now_iso())
+        frame.message = encode(frame.body)
+        frame.version = version
+        frame.seq += 1
+        frame.asked = max(frame.asked, version)
+        return True
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def catch_up(self, sub: Subscriber, at: float | None = None) -> None:
+        """Send `sub` the one message that brings it up to date, if any, within its window.
+
+        `at`: the time of the room's round this send belongs to. A round's
+        sends count as sent when the round began (they are one decision;
+        writing 200 frames takes the loop a few milliseconds, more when the
+        CPU is busy), so a socket late in one round is not held back in the
+        next: rounds are one window apart.
+        """
+        if not sub.ready or sub.gone or sub.inflight is not None or self.closed:
+            return
+        if not self._behind(sub):
+            return
+        loop = asyncio.get_running_loop()
+        if at is None:
+            at = loop.time()
+        wait = sub.last_sent + self.relay.window - at
+        if wait > 0:
+            if sub.timer is None:
+                sub.timer = loop.call_later(wait, self._timer_fired, sub)
+            return
+        message = self._next_message(sub)
+        if message is not None:
+            sub.last_sent = at
+            self._send(sub, message)
+
+    def _timer_fired(self, sub: Subscriber) -> None:
+        sub.timer = None
+        self.catch_up(sub)
+
+    def _behind(self, sub: Subscriber) -> bool:
+        frame = self.frames.get(sub.kind)
+        if frame is not None and frame.message is not None:
+            if (frame.version > sub.version) if self.versioned else (frame.seq > sub.seq):
+                return True
+        return self.versioned and sub.phase == "ballot_open" and self.cast > sub.cast
+
+    def _next_message(self, sub: Subscriber) -> dict[str, Any] | None:
+        frame = self.frames.get(sub.kind)
+        if frame is not None and frame.body is not None and frame.message is not None:
+            if (frame.version > sub.version) if self.versioned else (frame.seq > sub.seq):
+                message = frame.message
+                body = frame.body
+                if self.versioned and body.get("phase") == "ballot_open" and _cast_of(body) < sub.cast:
+                    body = _with_cast(body, sub.cast)  # never back below what this socket shows
+                    message = encode(body)
+                sub.shown(body, frame.seq)
+                return message
+        if self.versioned and sub.phase == "ballot_open" and self.cast > sub.cast:
+            sub.cast = self.cast
+            key = (sub.version, self.cast, sub.eligible, sub.paper)
+            turnout = self._turnouts.get(key)
+            if turnout is None:
+                turnout = encode({"type": "turnout", "version": sub.version, "cast": self.cast,
+                                  "eligible": sub.eligible, "paper": sub.paper})
+                if len(self._turnouts) > 16:
+                    self._turnouts.clear()
+                self._turnouts[key] = turnout
+            return turnout
+        return None
+
+    def _send(self, sub: Subscriber, message: dict[str, Any]) -> None:
+        """Send without waiting for a slow socket.
+
+        The coroutine is stepped here by hand: ASGI servers write to the
+        socket at once unless its buffer is full, so nearly every send ends
+        within this first step, with no task made per socket per update. One
+        that has to wait is finished by a task of its own.
+        """
+        loop = asyncio.get_running_loop()
+        coro = sub.send(message)
+        if not asyncio.iscoroutine(coro):  # some other awaitable: let a task see it through
+            sub.inflight = loop.create_task(self._finish(sub, coro))
+            return
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self._gone(sub)
+            return
+        sub.inflight = loop.create_task(self._finish(sub, _Resume(coro, waiting)))
+
+    async def _finish(self, sub: Subscriber, rest: Any) -> None:
+        try:
+            await rest
+        except Exception:
+            self._gone(sub)
+            return
+        finally:
+            sub.inflight = None
+        self.catch_up(sub)  # the latest state, not every state it missed
+
+    def _gone(self, sub: Subscriber) -> None:
+        # The socket is closed; its consumer's disconnect removes it for good.
+        sub.gone = True
+        self.remove(sub)
+
+    async def send_fresh(self, sub: Subscriber) -> None:
+        """Read a snapshot now, for this socket only: on connect and when the client asks (resync)."""
+        sub.ready = False
+        try:
+            frame = self.frames.setdefault(sub.kind, _Frame())
+            seq = frame.seq
+            body = await self.relay.build(self.county, self.meeting_id, sub.kind)
+            if sub.inflight is not None:  # an older frame still on its way: let it go first
+                await asyncio.shield(sub.inflight)
+            mine = dict(body, server_now=_now_iso())
+            if self.versioned and body.get("phase") == "ballot_open":
+                # Counts move forward only: a snapshot read just before a ballot
+                # committed must not take the screen back below what it showed.
+                mine = _with_cast(mine, max(_cast_of(body), sub.cast, self.cast))
+            sub.shown(mine, seq)
+            sub.last_sent = asyncio.get_running_loop().time()
+            await sub.send(encode(mine))
+            # A newer state than the room had helps the room's other sockets of this kind.
+            if self.adopt(sub.kind, body):
+                sub.seq = self.frames[sub.kind].seq
+                for other in list(self.subs):
+                    if other is not sub and other.kind == sub.kind:
+                        self.catch_up(other)
+        finally:
+            sub.ready = True
+        self.catch_up(sub)
+
+
+class Relay:
+    """The rooms of this process, on one channel layer."""
+
+    def __init__(self, layer: Any, build: Build, *, window: float = WINDOW, refresh: float = REFRESH_SECONDS) -> None:
+        self.layer = layer
+        self.build = build
+        self.window = window
+        self.refresh = refresh
+        self.rooms: dict[str, Room] = {}
+
+    async def join(self, sub: Subscriber, *, group: str, county: str, meeting_id: str, versioned: bool = True) -> Room:
+        """Add a socket to its group's room (subscribing the process once per group)."""
+        room = self.rooms.get(group)
+        if room is None or room.closed:
+            room = Room(self, group, county, meeting_id, versioned=versioned)
+            self.rooms[group] = room
+            room.started = asyncio.ensure_future(room._start())
+        room.add(sub)
+        try:
+            await asyncio.shield(room.started)  # type: ignore[arg-type]
+        except Exception:
+            if self.rooms.get(group) is room:
+                del self.rooms[group]
+            room.closed = True
+            self.leave(room, sub)
+            raise
+        return room
+
+    def leave(self, room: Room, sub: Subscriber) -> None:
+        sub.gone = True
+        if sub.timer is not None:
+            sub.timer.cancel()
+            sub.timer = None
+        room.remove(sub)
+        if not room.subs and not room.closed:
+            if self.rooms.get(room.group) is room:
+                del self.rooms[room.group]
+            room.closed = True
+
+            async def close() -> None:
+                if room.started is not None:
+                    try:
+                        await room.started
+                    except Exception:
+                        return
+                await room.close()
+
+            asyncio.ensure_future(close())
+
+
+_relay: Relay | None = None
+_relay_loop: asyncio.AbstractEventLoop | None = None
+
+
+async def _build(county: str, meeting_id: str, kind: str) -> dict[str, Any]:
+    from live import snapshots, tokens
+    from live.scope import in_county
+
+    if meeting_id == tokens.COUNTY_WIDE:
+        return await in_county(county, snapshots.dashboard)
+    return await in_county(county, snapshots.BUILDERS[kind], meeting_id)
+
+
+def local_room(group: str) -> Room | None:
+    """This process's room of `group`, if a socket here follows it (call on the server's loop)."""
+    if _relay is None or _relay_loop is not asyncio.get_running_loop():
+        return None
+    room = _relay.rooms.get(group)
+    return room if room is not None and not room.closed else None
+
+
+def relay() -> Relay:
+    """This process's relay, on the default channel layer and the running loop."""
+    global _relay, _relay_loop
+    loop = asyncio.get_running_loop()
+    if _relay is None or _relay_loop is not loop:
+        from channels.layers import get_channel_layer
+
+        _relay = Relay(get_channel_layer(), _build)
+        _relay_loop = loop
+    return _relay

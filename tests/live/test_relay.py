@@ -1,0 +1,185 @@
+"""The per-process relay (live.relay) on a real in-memory channel layer, in one event loop.
+
+These tests drive a relay directly, with sockets that record what they are
+sent, because what they check depends on timing that a whole server cannot
+be made to show on demand: a socket that stops taking frames for longer than
+the channel layer keeps a message, a group membership that outlives the
+layer's group expiry, a notice that got lost. The snapshot builder stands in
+for the database: it returns what a screen's snapshot would say. The
+behaviour through real server processes is in test_websockets and
+test_multi_worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer
+
+from live.relay import Relay, Subscriber
+
+GROUP = "m.county_x.m_relay"
+
+
+class Hall:
+    """What the database would say about one meeting, changed by the test."""
+
+    def __init__(self) -> None:
+        self.version = 5
+        self.phase = "ballot_open"
+        self.cast = 0
+        self.builds = 0
+
+    async def build(self, county: str, meeting_id: str, kind: str) -> dict[str, Any]:
+        self.builds += 1
+        return {"type": "snapshot", "kind": kind, "version": self.version, "phase": self.phase,
+                "server_now": "", "turnout": {"cast": self.cast, "eligible": 300, "paper": 0}}
+
+
+class Socket:
+    """A socket as the relay sees it; `stall()` makes its sends wait, as a full TCP buffer does."""
+
+    def __init__(self, kind: str = "screen") -> None:
+        self.got: list[tuple[float, dict[str, Any]]] = []
+        self.open = asyncio.Event()
+        self.open.set()
+        self.sub = Subscriber(kind, self.send)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.open.wait()
+        self.got.append((asyncio.get_running_loop().time(), json.loads(message["text"])))
+
+    def stall(self) -> None:
+        self.open.clear()
+
+    def resume(self) -> None:
+        self.open.set()
+
+    def shown(self) -> int:
+        """The count the page shows (it never goes back: asserted by `counts`)."""
+        return max(self.counts(), default=-1)
+
+    def counts(self) -> list[int]:
+        return [m["cast"] if m["type"] == "turnout" else m["turnout"]["cast"] for _, m in self.got]
+
+
+async def until(condition: Any, timeout: float = 3.0) -> None:
+    """Wait until `condition()` holds (the relay works on its own timers); fail after `timeout` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def join(relay: Relay, socket: Socket) -> None:
+    room = await relay.join(socket.sub, group=GROUP, county="county_x", meeting_id="m_relay")
+    await room.send_fresh(socket.sub)
+
+
+def spacing(socket: Socket) -> float:
+    times = [t for t, _ in socket.got]
+    return min((b - a for a, b in zip(times, times[1:], strict=False)), default=1.0)
+
+
+def test_a_stalled_socket_holds_up_no_one_and_is_not_dropped() -> None:
+    """A screen that takes nothing for longer than the layer keeps a message still gets the final count."""
+
+    async def scenario() -> None:
+        hall = Hall()
+        layer = InMemoryChannelLayer(expiry=1, group_expiry=2, capacity=100)
+        relay = Relay(layer, hall.build, refresh=0.3)
+        fast, slow, other = Socket(), Socket(), Socket()
+        for socket in (fast, slow, other):
+            await join(relay, socket)
+        assert len(layer.groups[GROUP]) == 1, "one subscription per group in a process, not one per socket"
+        slow.stall()
+        sent_at = {}
+        loop = asyncio.get_running_loop()
+        for cast in range(1, 151):  # 3 s of ballots: longer than the layer's expiry and group expiry
+            sent_at[cast] = loop.time()
+            await layer.group_send(GROUP, {"type": "meeting.turnout", "cast": cast, "version": 5})
+            await asyncio.sleep(0.02)
+        await until(lambda: fast.shown() == other.shown() == 150)
+        for socket in (fast, other):
+            assert socket.counts() == sorted(socket.counts()), "counts never go back"
+            assert spacing(socket) >= relay.window - 0.001, "at most one message per window per socket"
+            # Every count reached the screen soon after its notice (a few windows at
+            # worst on a busy machine), not after the stalled socket let go.
+            for t, message in socket.got[1:]:
+                cast = message["cast"]
+                assert t - sent_at[cast] < 0.5, (cast, t - sent_at[cast])
+        assert slow.counts() == [0], "the stalled socket's frame is still waiting"
+        slow.resume()
+        await until(lambda: slow.shown() == 150)
+        await asyncio.sleep(0.1)
+        # It gets what was in flight and then the latest count, not 150 queued frames.
+        assert slow.shown() == 150 and len(slow.got) <= 3, slow.counts()
+        assert slow.counts() == sorted(slow.counts())
+        # Still in the group: the next ballot reaches every socket.
+        await layer.group_send(GROUP, {"type": "meeting.turnout", "cast": 151, "version": 5})
+        await until(lambda: [s.shown() for s in (fast, slow, other)] == [151, 151, 151])
+
+    asyncio.run(scenario())
+
+
+def test_a_room_renews_its_membership_and_repairs_a_lost_notice() -> None:
+    async def scenario() -> None:
+        hall = Hall()
+        layer = InMemoryChannelLayer(group_expiry=1)
+        relay = Relay(layer, hall.build, refresh=0.3)
+        screen = Socket()
+        await join(relay, screen)
+        # A change whose notice never arrives (a Redis hiccup, a restart of the sender).
+        hall.version, hall.phase, hall.cast = 6, "ballot_closed", 42
+        await asyncio.sleep(2.5)  # past the layer's group expiry (1 s)
+        latest = screen.got[-1][1]
+        assert (latest["type"], latest["version"], latest["phase"]) == ("snapshot", 6, "ballot_closed")
+        assert latest["turnout"]["cast"] == 42
+        # Rebuilt every refresh, but sent only when something changed.
+        assert len(screen.got) == 2
+        # The membership outlived the group expiry: notices still arrive.
+        hall.version = 7
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 7})
+        await until(lambda: screen.got[-1][1]["version"] == 7)
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_reaches_every_socket_as_one_shared_frame_per_window() -> None:
+    async def scenario() -> None:
+        hall = Hall()
+        layer = InMemoryChannelLayer()
+        relay = Relay(layer, hall.build)
+        screens = [Socket() for _ in range(20)]
+        phones = [Socket("phone") for _ in range(5)]
+        for socket in screens + phones:
+            await join(relay, socket)
+        builds = hall.builds
+        room = relay.rooms[GROUP]
+        sent = [len(s.got) for s in screens + phones]
+        # Ten ballots sealed in this process within one window (live.bus hands each count to the room).
+        for cast in range(1, 11):
+            room.turnout(cast, 5)
+        await until(lambda: {s.shown() for s in screens + phones} == {10})
+        await asyncio.sleep(0.1)
+        assert hall.builds == builds, "a count needs no snapshot"
+        assert [len(s.got) for s in screens + phones] == [n + 1 for n in sent], "one message each"
+        frames = {json.dumps(s.got[-1][1]) for s in screens + phones}
+        assert frames == {json.dumps({"type": "turnout", "version": 5, "cast": 10, "eligible": 300, "paper": 0})}
+        # A change: one snapshot built per page kind, whatever the number of sockets.
+        hall.version = 6
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 6})
+        await until(lambda: all(s.got[-1][1]["type"] == "snapshot" for s in screens + phones))
+        assert hall.builds == builds + 2
+        assert {(s.got[-1][1]["kind"], s.got[-1][1]["version"]) for s in screens} == {("screen", 6)}
+        assert {(s.got[-1][1]["kind"], s.got[-1][1]["version"]) for s in phones} == {("phone", 6)}
+        # The last socket to leave unsubscribes the process.
+        for socket in screens + phones:
+            relay.leave(room, socket.sub)
+        await until(lambda: GROUP not in layer.groups)
+        assert GROUP not in relay.rooms
+
+    asyncio.run(scenario())
