@@ -38,7 +38,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -324,6 +324,55 @@ _WRITE_EXISTING_STREAM = _WRITE_SQL.replace(
 )
 
 
+# The fast path: when this process knows the stream's head (it wrote the
+# last event of the stream, or read the head while locking), the lock, the
+# idempotency lookup and the write are one statement. The UPDATE of the head
+# takes the stream's row lock and only matches if the stream is still at the
+# expected version *and* head hash and the command id is new; the events and
+# the command are inserted only if it matched (`WHERE EXISTS (SELECT FROM
+# head)` runs the UPDATE before any position is taken). If it did not match
+# (another process appended, a remembered head was rolled back, a retried
+# command) nothing was written and the two-statement path below decides.
+_WRITE_FAST = """
+WITH head AS (
+    UPDATE event_streams SET version = %(new_version)s, head_hash = %(head)s, updated_at = %(when)s
+     WHERE stream_id = %(stream)s AND version = %(version)s AND head_hash = %(prev_head)s
+       AND NOT EXISTS (SELECT 1 FROM event_commands WHERE command_id = %(command)s)
+    RETURNING 1
+), batch AS (
+    SELECT e->>0 AS type, (e->>1)::smallint AS schema_version, e->2 AS data,
+           e->>3 AS prev_hash, e->>4 AS hash, n
+      FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS b(e, n)
+), inserted AS (
+    INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata,
+                        recorded_at, prev_hash, hash)
+    SELECT %(stream)s, %(version)s + n, type, schema_version, data, %(metadata)s::jsonb,
+           %(when)s, prev_hash, hash
+      FROM batch WHERE EXISTS (SELECT 1 FROM head) ORDER BY n
+    RETURNING stream_version, position
+), command AS (
+    INSERT INTO event_commands (command_id, stream_id, result, recorded_at)
+    SELECT %(command)s, %(stream)s,
+           %(result)s::jsonb || jsonb_build_object(
+               'positions', (SELECT jsonb_agg(position ORDER BY stream_version) FROM inserted)),
+           %(when)s
+     WHERE EXISTS (SELECT 1 FROM head)
+)
+SELECT position FROM inserted ORDER BY stream_version
+"""
+
+# (county, stream) -> (version, head hash) last written or locked by this
+# process. Only a hint: the fast path's statement checks both in the database.
+_heads: dict[tuple[str, str], tuple[int, str]] = {}
+_HEADS_MAX = 20_000
+
+
+def _remember_head(county: str, stream_id: str, version: int, head: str) -> None:
+    if len(_heads) >= _HEADS_MAX:
+        _heads.clear()
+    _heads[(county, stream_id)] = (version, head)
+
+
 def _append_locked(
     county: str,
     stream_id: str,
@@ -335,13 +384,29 @@ def _append_locked(
     when: datetime,
     stamp: str,
 ) -> AppendResult:
+    metadata_json = canonical_json(metadata)
     with _store_cursor() as cursor:
+        known = _heads.get((county, stream_id))
+        if (
+            known is not None
+            and isinstance(expected_version, int)
+            and not isinstance(expected_version, bool)
+            and known[0] == expected_version
+        ):
+            result = _write(
+                cursor, _WRITE_FAST, county, stream_id, prepared, encoded, known[0], known[1],
+                command, metadata_json, when, stamp,
+            )
+            if result is not None:
+                return result
         cursor.execute(_LOCK_SQL, [command, stream_id])
         locked_version, locked_head, stored = cursor.fetchone()
         if stored is not None:
             return _result_from_stored(stored)
         exists = locked_version is not None
         version, head = (int(locked_version), str(locked_head)) if exists else (0, GENESIS_HASH)
+        if exists:
+            _remember_head(county, stream_id, version, head)
         if expected_version is NO_STREAM:
             moved = exists
         elif expected_version is ANY:
@@ -358,61 +423,94 @@ def _append_locked(
             if original is not None:
                 return original
             raise ConcurrencyConflict(stream_id, expected_version, version)
+        result = _write(
+            cursor, _WRITE_EXISTING_STREAM if exists else _WRITE_NEW_STREAM, county, stream_id, prepared,
+            encoded, version, head, command, metadata_json, when, stamp,
+        )
+        assert result is not None  # the stream row is locked (or new): the write cannot miss
+        return result
 
-        metadata_json = canonical_json(metadata)
-        rows = []
-        hashes = []
-        prev = head
-        for offset, ((type_name, schema_version, _data), data_json) in enumerate(
-            zip(prepared, encoded, strict=True), start=1
-        ):
-            digest = event_hash_of_encoded(
-                county=county,
-                stream=stream_id,
-                version=version + offset,
-                type=type_name,
-                schema_version=schema_version,
-                data_json=data_json,
-                metadata_json=metadata_json,
-                recorded_at=stamp,
-                prev_hash=prev,
-            )
-            # [type, schema_version, data, prev_hash, hash] as JSON text, with the
-            # data's canonical bytes spliced in rather than encoded once more.
-            rows.append(
-                b"[" + json.dumps(type_name).encode() + b",%d," % schema_version + data_json
-                + b',"' + prev.encode() + b'","' + digest.encode() + b'"]'
-            )
-            hashes.append(digest)
-            prev = digest
-        new_version = version + len(prepared)
-        result = AppendResult(
+
+def _write(
+    cursor: Any,
+    sql: str,
+    county: str,
+    stream_id: str,
+    prepared: list[tuple[str, int, dict[str, Any]]],
+    encoded: list[bytes],
+    version: int,
+    head: str,
+    command: str,
+    metadata_json: bytes,
+    when: datetime,
+    stamp: str,
+) -> AppendResult | None:
+    """Chain the batch onto (version, head) and write it; None if the fast path missed."""
+    rows = []
+    hashes = []
+    prev = head
+    for offset, ((type_name, schema_version, _data), data_json) in enumerate(
+        zip(prepared, encoded, strict=True), start=1
+    ):
+        digest = event_hash_of_encoded(
             county=county,
-            stream_id=stream_id,
-            first_version=version + 1,
-            last_version=new_version,
-            positions=[],
-            hashes=hashes,
-            head_hash=prev,
-            command_id=command,
+            stream=stream_id,
+            version=version + offset,
+            type=type_name,
+            schema_version=schema_version,
+            data_json=data_json,
+            metadata_json=metadata_json,
+            recorded_at=stamp,
+            prev_hash=prev,
         )
-        stored_result = asdict(result)
-        del stored_result["positions"], stored_result["replayed"]
-        cursor.execute(
-            _WRITE_EXISTING_STREAM if exists else _WRITE_NEW_STREAM,
-            {
-                "events": (b"[" + b",".join(rows) + b"]").decode("utf-8"),
-                "stream": stream_id,
-                "version": version,
-                "new_version": new_version,
-                "head": prev,
-                "metadata": metadata_json.decode("utf-8"),
-                "when": when,
-                "command": command,
-                "result": json.dumps(stored_result, ensure_ascii=False),
-            },
+        # [type, schema_version, data, prev_hash, hash] as JSON text, with the
+        # data's canonical bytes spliced in rather than encoded once more.
+        rows.append(
+            b"[" + json.dumps(type_name).encode() + b",%d," % schema_version + data_json
+            + b',"' + prev.encode() + b'","' + digest.encode() + b'"]'
         )
-        result.positions.extend(int(row[0]) for row in cursor.fetchall())
+        hashes.append(digest)
+        prev = digest
+    new_version = version + len(prepared)
+    result = AppendResult(
+        county=county,
+        stream_id=stream_id,
+        first_version=version + 1,
+        last_version=new_version,
+        positions=[],
+        hashes=hashes,
+        head_hash=prev,
+        command_id=command,
+    )
+    stored_result = {
+        "county": county,
+        "stream_id": stream_id,
+        "first_version": version + 1,
+        "last_version": new_version,
+        "hashes": hashes,
+        "head_hash": prev,
+        "command_id": command,
+    }
+    cursor.execute(
+        sql,
+        {
+            "events": (b"[" + b",".join(rows) + b"]").decode("utf-8"),
+            "stream": stream_id,
+            "version": version,
+            "new_version": new_version,
+            "head": prev,
+            "prev_head": head,
+            "metadata": metadata_json.decode("utf-8"),
+            "when": when,
+            "command": command,
+            "result": json.dumps(stored_result, ensure_ascii=False),
+        },
+    )
+    positions = [int(row[0]) for row in cursor.fetchall()]
+    if not positions:
+        return None
+    result.positions.extend(positions)
+    _remember_head(county, stream_id, new_version, prev)
     return result
 
 

@@ -83,6 +83,52 @@ def test_hash_chain_links_each_event_to_the_one_before(county) -> None:
     assert store.stream_head(stream) == (3, events[-1].hash) == (3, result.head_hash)
 
 
+def test_a_wrong_remembered_head_never_breaks_the_chain(county) -> None:
+    # The store remembers the head it last wrote to take the one-statement
+    # path. That memory can be wrong (another process appended, or the append
+    # that set it was rolled back): the database checks version and head, the
+    # fast statement writes nothing, and the append goes the long way.
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    first = append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    assert store._heads[(county.schema_name, stream)] == (1, first.head_hash)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        append(stream, [checked_in(1)], expected_version=1, command_id=cid())
+        raise RuntimeError("the command failed after its append")
+    assert store._heads[(county.schema_name, stream)][0] == 2  # remembers a head that never committed
+    second = append(stream, [checked_in(2)], expected_version=1, command_id=cid())
+    store._heads[(county.schema_name, stream)] = (2, "f" * 64)  # right version, wrong head
+    third = append(stream, [checked_in(3)], expected_version=2, command_id=cid())
+    fourth = append(stream, [checked_in(4)], expected_version=3, command_id=cid())  # fast path again
+    events = read_stream(stream)
+    assert [e.stream_version for e in events] == [1, 2, 3, 4]
+    assert [e.data.get("attendee_id") for e in events[1:]] == ["a2", "a3", "a4"]
+    assert [e.hash for e in events] == [first.head_hash, second.head_hash, third.head_hash, fourth.head_hash]
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.hash
+    for event in events:
+        assert event.hash == event_hash(
+            county=county.schema_name, stream=stream, version=event.stream_version, type=event.type,
+            schema_version=event.schema_version, data=event.data, metadata=event.metadata,
+            recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM event_commands WHERE stream_id = %s", [stream])
+        assert cursor.fetchone()[0] == 4
+
+
+def test_a_retried_command_replays_even_when_the_remembered_head_matches(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    command = cid()
+    before = store._heads[(county.schema_name, stream)]
+    done = append(stream, [checked_in(1)], expected_version=1, command_id=command)
+    # Another process wrote it; this one still remembers version 1 and retries.
+    store._heads[(county.schema_name, stream)] = before
+    again = append(stream, [checked_in(1)], expected_version=1, command_id=command)
+    assert again.replayed and again.positions == done.positions and again.head_hash == done.head_hash
+    assert store.stream_version(stream) == 2
+
+
 def test_expected_version_conflicts_append_nothing(county) -> None:
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
     append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
