@@ -824,9 +824,7 @@ def render(r: Results) -> str:
     add("")
     add("What each does per append:")
     add("")
-    add("- **ours**: validate the event, canonical JSON + SHA-256 chain link, `SELECT … FOR UPDATE` of the "
-        "stream row, idempotency lookup, `INSERT INTO events` (unnest), `UPDATE event_streams`, "
-        "`INSERT INTO event_commands`, inline `meeting_board` `UPDATE`, through Django + django-tenants.")
+    add("- **ours**: validate the event, canonical JSON + SHA-256 chain link; one statement that moves the stream head (`UPDATE event_streams` only if version, head hash and a new command id match: the row lock and the idempotency check), inserts the events and records the command (the lock and lookup take a statement of their own when this process does not know the head); inline `meeting_board` `UPDATE`; after commit, the publish to the live layer; through Django + django-tenants.")
     add("- **raw floor**: one `INSERT` of the same row (same JSON text, same columns: stream_id, version, "
         "type, data jsonb, metadata jsonb, recorded_at, prev_hash, hash) into a table with no index, "
         "autocommit, prepared by psycopg; hashes precomputed.")
