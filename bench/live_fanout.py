@@ -746,9 +746,12 @@ async def measure(args: argparse.Namespace, port: int, mid: str, token: str, cod
         raise RuntimeError(f"screens disagree on the count before the burst: {sorted({s.max_cast for s in screens})}")
     say(f"{len(screens)} screens subscribed in {results.connect_seconds:.1f} s (count shown: {base})")
     try:
-        seconds = await open_forms(port, mid, codes[0] + codes[1], args.clients)
-        say(f"the phones opened their {len(codes[0]) + len(codes[1])} ballot forms ({args.clients} at a time) "
-            f"in {seconds:.1f} s")
+        if args.cold:
+            say("--cold: the phones do not open their forms first")
+        else:
+            seconds = await open_forms(port, mid, codes[0] + codes[1], args.clients)
+            say(f"the phones opened their {len(codes[0]) + len(codes[1])} ballot forms ({args.clients} at a time) "
+                f"in {seconds:.1f} s")
         await asyncio.sleep(0.5)  # a quiet spell: the first notice of the burst goes out at once
         say(f"burst: {len(codes[0])} ballots, {args.clients} concurrent clients …")
         cpu0 = probe.sample()
@@ -833,11 +836,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced", type=int, default=100, help="ballots in the paced phase after the burst (0: none)")
     parser.add_argument("--paced-rate", type=float, default=5.0,
                         help="ballots/s offered in the paced phase (5/s: a hall of 300 voting in a minute)")
+    parser.add_argument("--cold", action="store_true",
+                        help="skip the phones' form opening: the burst's casts are the server's first HTTP requests "
+                             "after the setup; implies --no-docs")
     parser.add_argument("--redis", action="store_true", help="Redis channel layer (starts redis-server); 2 workers")
     parser.add_argument("--workers", type=int, default=None, help="uvicorn workers (1; 2 with --redis)")
     args = parser.parse_args(argv)
     if args.quick:
         args.screens, args.ballots, args.paced, args.no_docs = 20, 50, 0, True
+    if args.cold:
+        args.no_docs = True
     if args.workers is None:
         args.workers = 2 if args.redis else 1
     if args.workers > 1 and not args.redis:
