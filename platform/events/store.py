@@ -290,7 +290,9 @@ SELECT s.version, s.head_hash, (SELECT result FROM event_commands WHERE command_
 # positions just assigned. The events travel as one JSON array, so the client
 # quotes one string instead of building seven text arrays.
 _WRITE_SQL = """
-WITH batch AS (
+WITH head AS (
+    {head}
+), batch AS (
     SELECT e->>0 AS type, (e->>1)::smallint AS schema_version, e->2 AS data,
            e->>3 AS prev_hash, e->>4 AS hash, n
       FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS b(e, n)
@@ -299,30 +301,27 @@ WITH batch AS (
                         recorded_at, prev_hash, hash)
     SELECT %(stream)s, %(version)s + n, type, schema_version, data, %(metadata)s::jsonb,
            %(when)s, prev_hash, hash
-      FROM batch ORDER BY n
+      FROM batch{guard} ORDER BY n
     RETURNING stream_version, position
-), head AS (
-    {head}
 ), command AS (
     INSERT INTO event_commands (command_id, stream_id, result, recorded_at)
     SELECT %(command)s, %(stream)s,
            %(result)s::jsonb || jsonb_build_object(
                'positions', (SELECT jsonb_agg(position ORDER BY stream_version) FROM inserted)),
-           %(when)s
+           %(when)s{guard}
 )
 SELECT position FROM inserted ORDER BY stream_version
 """
-_WRITE_NEW_STREAM = _WRITE_SQL.replace(
+_MOVE_HEAD = (
+    "UPDATE event_streams SET version = %(new_version)s, head_hash = %(head)s, updated_at = %(when)s"
+    " WHERE stream_id = %(stream)s"
+)
+_WRITE_NEW_STREAM = _WRITE_SQL.replace("{guard}", "").replace(
     "{head}",
     "INSERT INTO event_streams (stream_id, version, head_hash, updated_at)"
     " VALUES (%(stream)s, %(new_version)s, %(head)s, %(when)s)",
 )
-_WRITE_EXISTING_STREAM = _WRITE_SQL.replace(
-    "{head}",
-    "UPDATE event_streams SET version = %(new_version)s, head_hash = %(head)s, updated_at = %(when)s"
-    " WHERE stream_id = %(stream)s",
-)
-
+_WRITE_EXISTING_STREAM = _WRITE_SQL.replace("{guard}", "").replace("{head}", _MOVE_HEAD)
 
 # The fast path: when this process knows the stream's head (it wrote the
 # last event of the stream, or read the head while locking), the lock, the
@@ -333,33 +332,11 @@ _WRITE_EXISTING_STREAM = _WRITE_SQL.replace(
 # head)` runs the UPDATE before any position is taken). If it did not match
 # (another process appended, a remembered head was rolled back, a retried
 # command) nothing was written and the two-statement path below decides.
-_WRITE_FAST = """
-WITH head AS (
-    UPDATE event_streams SET version = %(new_version)s, head_hash = %(head)s, updated_at = %(when)s
-     WHERE stream_id = %(stream)s AND version = %(version)s AND head_hash = %(prev_head)s
-       AND NOT EXISTS (SELECT 1 FROM event_commands WHERE command_id = %(command)s)
-    RETURNING 1
-), batch AS (
-    SELECT e->>0 AS type, (e->>1)::smallint AS schema_version, e->2 AS data,
-           e->>3 AS prev_hash, e->>4 AS hash, n
-      FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS b(e, n)
-), inserted AS (
-    INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata,
-                        recorded_at, prev_hash, hash)
-    SELECT %(stream)s, %(version)s + n, type, schema_version, data, %(metadata)s::jsonb,
-           %(when)s, prev_hash, hash
-      FROM batch WHERE EXISTS (SELECT 1 FROM head) ORDER BY n
-    RETURNING stream_version, position
-), command AS (
-    INSERT INTO event_commands (command_id, stream_id, result, recorded_at)
-    SELECT %(command)s, %(stream)s,
-           %(result)s::jsonb || jsonb_build_object(
-               'positions', (SELECT jsonb_agg(position ORDER BY stream_version) FROM inserted)),
-           %(when)s
-     WHERE EXISTS (SELECT 1 FROM head)
+_WRITE_FAST = _WRITE_SQL.replace("{guard}", " WHERE EXISTS (SELECT 1 FROM head)").replace(
+    "{head}",
+    _MOVE_HEAD + " AND version = %(version)s AND head_hash = %(prev_head)s"
+    " AND NOT EXISTS (SELECT 1 FROM event_commands WHERE command_id = %(command)s) RETURNING 1",
 )
-SELECT position FROM inserted ORDER BY stream_version
-"""
 
 # (county, stream) -> (version, head hash) last written or locked by this
 # process. Only a hint: the fast path's statement checks both in the database.

@@ -51,6 +51,16 @@ def cid() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def assert_hashes_recompute(county: str, stream: str, events: list[store.RecordedEvent]) -> None:
+    """Each stored hash is the hash an auditor computes from the event as read back."""
+    for event in events:
+        assert event.hash == event_hash(
+            county=county, stream=stream, version=event.stream_version, type=event.type,
+            schema_version=event.schema_version, data=event.data, metadata=event.metadata,
+            recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
+        )
+
+
 def test_append_and_read_back_in_version_order(county) -> None:
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
     first = append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid(), actor="host:1")
@@ -74,12 +84,7 @@ def test_hash_chain_links_each_event_to_the_one_before(county) -> None:
     assert events[0].prev_hash == GENESIS_HASH
     for before, after in zip(events, events[1:], strict=False):
         assert after.prev_hash == before.hash
-    for event in events:
-        assert event.hash == event_hash(
-            county=county.schema_name, stream=stream, version=event.stream_version, type=event.type,
-            schema_version=event.schema_version, data=event.data, metadata=event.metadata,
-            recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
-        )
+    assert_hashes_recompute(county.schema_name, stream, events)
     assert store.stream_head(stream) == (3, events[-1].hash) == (3, result.head_hash)
 
 
@@ -105,12 +110,7 @@ def test_a_wrong_remembered_head_never_breaks_the_chain(county) -> None:
     assert [e.hash for e in events] == [first.head_hash, second.head_hash, third.head_hash, fourth.head_hash]
     for before, after in zip(events, events[1:], strict=False):
         assert after.prev_hash == before.hash
-    for event in events:
-        assert event.hash == event_hash(
-            county=county.schema_name, stream=stream, version=event.stream_version, type=event.type,
-            schema_version=event.schema_version, data=event.data, metadata=event.metadata,
-            recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
-        )
+    assert_hashes_recompute(county.schema_name, stream, events)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM event_commands WHERE stream_id = %s", [stream])
         assert cursor.fetchone()[0] == 4
