@@ -91,7 +91,7 @@ def send(group: str, message: dict[str, Any]) -> None:
         except RuntimeError:
             running = None
         if running is loop:
-            loop.create_task(_safe_send(layer, group, message))
+            _keep(loop.create_task(_safe_send(layer, group, message)))
         else:
             asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), loop)
         return
@@ -123,6 +123,15 @@ def _flush_own_loop() -> None:
         pending = list(_own_pending)
     if pending:
         concurrent.futures.wait(pending, timeout=FLUSH_SECONDS)
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _keep(task: asyncio.Task[None]) -> None:
+    # The loop holds tasks only weakly: keep each send alive until it is done.
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 async def _safe_send(layer: Any, group: str, message: dict[str, Any]) -> None:
@@ -224,7 +233,7 @@ def _flush_turnout(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> Non
             del _last_sent[old]
     layer = get_channel_layer()
     if layer is not None:
-        loop.create_task(_safe_send(layer, meeting_group(*key), turnout_message(*pending)))
+        _keep(loop.create_task(_safe_send(layer, meeting_group(*key), turnout_message(*pending))))
     # Keep the trailing edge: counts read from now on wait for the next window.
     _schedule_flush(loop, key)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = relay.WINDOW
 MAX_CLIENT_MESSAGE = 4096  # bytes: clients only ever say ping or resync
+RESYNC_SECONDS = 1.0  # the least time between two snapshot reads a socket asks for
 
 
 class ClosedWith(Exception):
@@ -69,6 +71,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.room: relay.Room | None = None
         self.sub = relay.Subscriber(self.kind, self.base_send)
+        self.last_resync = float("-inf")
         await self.accept()
         try:
             self.county = self._county()
@@ -84,6 +87,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.refuse(closed.code, closed.message_zh, closed.message_en, closed.close_code)
         except DomainError as error:
             await self.refuse(error.code, error.message_zh, error.message_en, 4404)
+        except BaseException:
+            # Anything else (a database error while reading the snapshot, a
+            # socket that closed meanwhile): Channels will not call disconnect
+            # after a failed connect, so leave the room here or it stays open.
+            self._leave()
+            raise
 
     def _county(self) -> str:
         if not self.scope.get("origin_ok", False):
@@ -134,7 +143,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if kind == "ping":
             await self.send(json.dumps({"type": "pong", "version": self.sub.version}))
         elif kind == "resync":
-            await self.room.send_fresh(self.sub)
+            # A hall-screen link is shared widely: one socket asking in a loop
+            # must not keep the database busy. A read at most every
+            # RESYNC_SECONDS; a request sooner is answered when the room next
+            # sends (the client resyncs again on any version gap).
+            now = time.monotonic()
+            if now - self.last_resync >= RESYNC_SECONDS:
+                self.last_resync = now
+                await self.room.send_fresh(self.sub)
         else:
             await self.send(json.dumps({"type": "error", "code": "unknown_message",
                                         "message": "无法识别的消息", "message_en": "unknown message"}))

@@ -64,6 +64,16 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Build = Callable[[str, str, str], Awaitable[dict[str, Any]]]  # (county, meeting_id, kind) -> snapshot
 
 
+_background: set[asyncio.Future[Any]] = set()
+
+
+def keep(task: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """Hold a reference to a fire-and-forget task until it is done (the loop keeps only weak ones)."""
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
 def encode(body: dict[str, Any]) -> dict[str, Any]:
     """One ASGI send message for a body; the same dict is handed to every socket that gets it."""
     return {"type": "websocket.send", "text": json.dumps(body, ensure_ascii=False, default=str)}
@@ -290,7 +300,7 @@ class Room:
         if self.closed or self.flushing:
             return
         self.flushing = True
-        asyncio.get_running_loop().create_task(self._flush())
+        keep(asyncio.get_running_loop().create_task(self._flush()))
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -441,8 +451,8 @@ class Room:
 
     def _gone(self, sub: Subscriber) -> None:
         # The socket is closed; its consumer's disconnect removes it for good.
-        sub.gone = True
-        self.remove(sub)
+        # Leaving through the relay also closes the room if it is now empty.
+        self.relay.leave(self, sub)
 
     async def send_fresh(self, sub: Subscriber) -> None:
         """Read a snapshot now, for this socket only: on connect and when the client asks (resync)."""
@@ -519,7 +529,7 @@ class Relay:
                         return
                 await room.close()
 
-            asyncio.ensure_future(close())
+            keep(asyncio.ensure_future(close()))
 
 
 _relay: Relay | None = None

@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 T = TypeVar("T")
 
 _CACHE_SECONDS = 30.0
+_CACHE_MAX = 10_000
 _hosts: dict[str, tuple[float, str | None]] = {}
 
 
@@ -52,7 +53,10 @@ async def county_of_host(hostname: str) -> str | None:
     if cached is not None and now - cached[0] < _CACHE_SECONDS:
         return cached[1]
     schema = await database_sync_to_async(_county_of_host)(hostname)
-    _hosts[hostname] = (now, schema)
+    if schema is not None:  # unknown hosts are not remembered: any Host header would grow the cache
+        if len(_hosts) >= _CACHE_MAX:
+            _hosts.clear()
+        _hosts[hostname] = (now, schema)
     return schema
 
 

@@ -26,9 +26,12 @@ nothing and says where the stream is, and the caller checks again on the
 newer state.
 
 Residual risk, stated: until the close, PostgreSQL's heap keeps rows roughly in
-insertion order; anyone with superuser access to the database during voting
-could read that order. Deleted rows vanish at the next VACUUM. Operators of a
-hosted instance are therefore in the trusted base during voting, not after.
+insertion order, and each cast commits in its own transaction, so the system
+column `xmin` of a row orders the ballots exactly as they were cast. Anyone
+with SELECT rights on this table during voting (the application role, a
+database administrator) could read that order. Deleted rows vanish at the
+next VACUUM. Operators of a hosted instance are therefore in the trusted base
+during voting, not after.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ passed on chunk by chunk, each read in a thread.
 """
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -43,6 +44,9 @@ from live.routing import websocket_urlpatterns  # noqa: E402
 from live.scope import CountyScope  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("SHUPING_HTTP_THREADS", "16"))
+# No request needs more: rosters are capped at meetings.roster_import.MAX_BYTES,
+# API JSON at API_MAX_JSON_BYTES. Checked while the body is read, before Django.
+MAX_REQUEST_BYTES = int(os.environ.get("SHUPING_MAX_REQUEST_BYTES", str(16 * 1024 * 1024)))
 
 _Answer = tuple[int, list[tuple[bytes, bytes]], bytes | None, Any]
 
@@ -55,6 +59,11 @@ class ThreadPoolHTTP:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        limit = MAX_REQUEST_BYTES
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(send, limit)
+            return
         body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
         try:
             while True:
@@ -62,6 +71,9 @@ class ThreadPoolHTTP:
                 if message["type"] == "http.disconnect":
                     return  # the client left before it finished sending
                 body.write(message.get("body", b""))
+                if body.tell() > limit:  # a chunked body, or one longer than it said
+                    await _too_large(send, limit)
+                    return
                 if not message.get("more_body", False):
                     break
             size = body.tell()
@@ -116,6 +128,26 @@ class ThreadPoolHTTP:
         if streaming and written:
             content = b"".join(written)
         return code, headers, content, result if streaming else None
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    """413 before Django sees the request: the whole body is read here first, so the cap is here too."""
+    body = json.dumps(
+        {"error": {"code": "request_too_large", "message": f"请求内容过大（上限 {limit // (1024 * 1024)} MB）",
+                   "message_en": f"request body too large (limit {limit // (1024 * 1024)} MB)"}},
+        ensure_ascii=False,
+    ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _close(result: Any) -> None:

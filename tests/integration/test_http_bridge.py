@@ -101,3 +101,25 @@ def test_many_requests_at_once_each_get_their_own_answer(server: LiveServer, cou
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         schemas = list(pool.map(probe, counties))
     assert schemas == [c.schema_name for c in counties]
+
+
+def test_a_body_over_the_limit_is_refused_before_django(county_a: Any) -> None:
+    """The bridge reads whole bodies before Django runs, so it enforces the size cap itself."""
+    small = LiveServer(threads=2, env_extra={"SHUPING_MAX_REQUEST_BYTES": str(64 * 1024)})
+    try:
+        with _client(small, county_a) as client:
+            declared = client.post("/healthz", content=b"x" * (100 * 1024))
+
+            def chunks() -> Iterator[bytes]:
+                for _ in range(10):
+                    yield b"y" * (10 * 1024)
+
+            chunked = client.post("/healthz", content=chunks())
+            fine = client.get("/healthz")
+    finally:
+        small.stop()
+    for refused in (declared, chunked):
+        assert refused.status_code == 413
+        error = refused.json()["error"]
+        assert error["code"] == "request_too_large" and "请求内容过大" in error["message"]
+    assert fine.status_code == 200

@@ -36,9 +36,12 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, *, port: int | None = None, redis_url: str | None = None, threads: int = 8) -> None:
+    def __init__(
+        self, *, port: int | None = None, redis_url: str | None = None, threads: int = 8,
+        env_extra: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
-        env = dict(os.environ)
+        env = dict(os.environ, **(env_extra or {}))
         env["SHUPING_HTTP_THREADS"] = str(threads)
         env["PYTHONUNBUFFERED"] = "1"
         if redis_url:

@@ -220,3 +220,19 @@ def test_a_phone_subscribes_with_the_token_its_code_earned(hall_server, live_cou
     # The phone's token opens no other page.
     other = Screen(hall_server, county_host(live_county), f"/ws/m/{mid}/console/?t={form['live_token']}")
     assert other.until(lambda m: True)["code"] == "token_wrong_kind"
+
+
+def test_a_screen_asking_for_resyncs_in_a_loop_gets_one_read_per_second(hall_server, live_county, apis) -> None:
+    # A hall-screen link travels widely; one socket must not keep the database busy.
+    admin, host, _ = apis
+    mid = demo_meeting(admin, host)["meeting_id"]
+    screen = open_screen(hall_server, live_county, mid)
+    screen.until(lambda m: m["type"] == "snapshot")
+    for _ in range(10):
+        screen.send({"type": "resync"})
+    burst = [m for m in screen.drain(quiet=0.6) if m["type"] == "snapshot"]
+    assert len(burst) == 1
+    time.sleep(1.0)
+    screen.send({"type": "resync"})
+    assert screen.until(lambda m: m["type"] == "snapshot")["meeting_id"] == mid
+    screen.close()
