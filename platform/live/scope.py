@@ -10,21 +10,14 @@ had last (architecture.md, "django-tenants does not cover Channels").
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
-from django.db import connection
 from django_tenants.utils import schema_context
 
 T = TypeVar("T")
-
-_CACHE_SECONDS = 30.0
-_CACHE_MAX = 10_000
-_hosts: dict[str, tuple[float, str | None]] = {}
-
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
     for key, value in scope.get("headers", []):
@@ -38,26 +31,18 @@ def _host_name(host: str) -> str:
 
 
 def _county_of_host(hostname: str) -> str | None:
-    from tenants.models import Domain
+    # The HTTP middleware's lookup and cache (tenants.hosts): one place that
+    # knows which host serves which county, and forgets it when that changes.
+    from tenants.hosts import county_for_host
 
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
-    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    if domain is None or domain.tenant.schema_name == "public":
+    county = county_for_host(hostname)
+    if county is None or county.schema_name == "public":
         return None
-    return str(domain.tenant.schema_name)
+    return str(county.schema_name)
 
 
 async def county_of_host(hostname: str) -> str | None:
-    now = time.monotonic()
-    cached = _hosts.get(hostname)
-    if cached is not None and now - cached[0] < _CACHE_SECONDS:
-        return cached[1]
-    schema = await database_sync_to_async(_county_of_host)(hostname)
-    if schema is not None:  # unknown hosts are not remembered: any Host header would grow the cache
-        if len(_hosts) >= _CACHE_MAX:
-            _hosts.clear()
-        _hosts[hostname] = (now, schema)
-    return schema
+    return await database_sync_to_async(_county_of_host)(hostname)
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
