@@ -48,12 +48,9 @@ import datetime as dt
 import importlib.util
 import json
 import os
-import platform as py_platform
 import random
 import secrets
-import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,17 +62,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-START = "<!-- bench:ballots_http:start -->"
-END = "<!-- bench:ballots_http:end -->"
-DOCS_INTRO = """# Benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-Figures measured by the scripts in `bench/` (see `bench/README.md`). Each script
-rewrites only its own section, between its markers; the command, machine and
-date of the run are written with the figures.
-
-"""
+from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
 
 COUNTY = "benchhttp"
 HOST = "benchhttp.localhost"
@@ -91,16 +80,6 @@ SUBJECTS = [
 ]
 RAW_WRITERS = 16
 PER_CLIENT = 10  # connections per httpx client (httpx's pool slows down with many on one client)
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -386,32 +365,7 @@ def _ballot(mid: str, code: str, marks: dict[str, Any]) -> tuple[str, bytes]:
 
 async def closed_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], concurrency: int) -> Phase:
     """`concurrency` phones, each sending its next ballot as soon as the last one is answered."""
-    pending = deque(_ballot(*row) for row in rows)
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    failures = 0
-    phones = Phones(port, concurrency)
-
-    async def worker(phone: Any) -> None:
-        nonlocal failures
-        while pending:
-            path, body = pending.popleft()
-            t0 = time.perf_counter()
-            try:
-                status, _ = await phone.request("POST", path, body)
-            except ConnectionError:
-                failures += 1
-                continue
-            latencies.append(time.perf_counter() - t0)
-            statuses[status] += 1
-
-    began = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(phone) for phone in phones.all))
-    finally:
-        await phones.close()
-    seconds = time.perf_counter() - began
-    return Phase("peak", statuses[201], seconds, latencies, statuses, failures)
+    return await _closed_loop("peak", port, [("POST", *_ballot(*row)) for row in rows], concurrency, ok=201)
 
 
 async def ceiling_loop(port: int, requests: int, concurrency: int) -> Phase:
@@ -423,19 +377,25 @@ async def ceiling_loop(port: int, requests: int, concurrency: int) -> Phase:
     but parses no body and writes nothing: its peak is about the most this
     stack answers on this machine, whatever the cast path does.
     """
-    remaining = requests
+    return await _closed_loop("ceiling", port, [("GET", "/healthz", None)] * requests, concurrency, ok=200)
+
+
+async def _closed_loop(
+    name: str, port: int, requests: list[tuple[str, str, bytes | None]], concurrency: int, *, ok: int
+) -> Phase:
+    pending = deque(requests)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     failures = 0
     phones = Phones(port, concurrency)
 
     async def worker(phone: Any) -> None:
-        nonlocal failures, remaining
-        while remaining > 0:
-            remaining -= 1
+        nonlocal failures
+        while pending:
+            method, path, body = pending.popleft()
             t0 = time.perf_counter()
             try:
-                status, _ = await phone.request("GET", "/healthz")
+                status, _ = await phone.request(method, path, body)
             except ConnectionError:
                 failures += 1
                 continue
@@ -448,7 +408,7 @@ async def ceiling_loop(port: int, requests: int, concurrency: int) -> Phase:
     finally:
         await phones.close()
     seconds = time.perf_counter() - began
-    return Phase("ceiling", statuses[200], seconds, latencies, statuses, failures)
+    return Phase(name, statuses[ok], seconds, latencies, statuses, failures)
 
 
 async def open_loop(port: int, rows: list[tuple[str, str, dict[str, Any]]], rate: float, concurrency: int) -> Phase:
@@ -704,36 +664,11 @@ def render(r: Results) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    block = f"{START}\n{section}\n{END}"
-    if DOCS.exists():
-        text = DOCS.read_text(encoding="utf-8")
-        if START in text and END in text and text.index(START) < text.index(END):
-            head, rest = text.split(START, 1)
-            _, tail = rest.split(END, 1)
-            text = head + block + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        text = DOCS_INTRO + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-
-
 def machine_info(url: str) -> dict[str, str]:
     from importlib.metadata import version
 
     import psycopg
 
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = "?"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kb / 1024 / 1024:.0f} GB RAM"
     with psycopg.connect(url, autocommit=True) as conn:
         pg = str(conn.execute("SELECT version()").fetchone()[0])  # type: ignore[index]
         settings = ", ".join(
@@ -744,18 +679,9 @@ def machine_info(url: str) -> dict[str, str]:
     loop = f"uvloop {version('uvloop')}" if importlib.util.find_spec("uvloop") else "asyncio"
     http = f"httptools {version('httptools')}" if importlib.util.find_spec("httptools") else f"h11 {version('h11')}"
     return {
-        "nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "kernel": py_platform.release(),
-        "python": py_platform.python_version(), "uvicorn": version("uvicorn"), "django": version("django"),
+        **machine(), "uvicorn": version("uvicorn"), "django": version("django"),
         "postgres": pg.split(" on ")[0], "settings": settings, "loop": loop, "http": http,
     }
-
-
-def _relative(path: str) -> str:
-    with contextlib.suppress(ValueError):
-        absolute = Path(os.path.abspath(path))
-        if absolute.is_relative_to(REPO):
-            return str(absolute.relative_to(REPO))
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -776,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = Results(
         started=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        command=" ".join(shlex.quote(a) for a in [_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
+        command=command_line(),
         workers=args.workers, meetings=args.meetings, voters=args.voters, clients=args.clients,
     )
     began = time.perf_counter()
@@ -891,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(section)
         if not args.no_docs:
-            write_docs(section)
+            write_section("ballots_http", section)
             say(f"\nwritten to {DOCS.relative_to(REPO)}")
         return 1 if results.problems else 0
     finally:

@@ -34,12 +34,9 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform as py_platform
 import random
 import secrets
-import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,17 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-START = "<!-- bench:event_store:start -->"
-END = "<!-- bench:event_store:end -->"
-DOCS_INTRO = """# Benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-Figures measured by the scripts in `bench/` (see `bench/README.md`). Each script
-rewrites only its own section, between its markers; the command, machine and
-date of the run are written with the figures.
-
-"""
+from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
 
 COUNTY = "bench"
 LOG_COUNTY = "benchlog"
@@ -352,16 +341,6 @@ class EsWriter:
 
 
 # -- the benchmark -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 class Bench:
@@ -896,21 +875,6 @@ def render(r: Results) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    block = f"{START}\n{section}\n{END}"
-    if DOCS.exists():
-        text = DOCS.read_text(encoding="utf-8")
-        if START in text and END in text and text.index(START) < text.index(END):
-            head, rest = text.split(START, 1)
-            _, tail = rest.split(END, 1)
-            text = head + block + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        text = DOCS_INTRO + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-
-
 # -- main ----------------------------------------------------------------------------------------------
 
 
@@ -920,22 +884,8 @@ def machine_info(bench: Bench) -> dict[str, str]:
     import django
     import psycopg
 
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = "?"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kb / 1024 / 1024:.0f} GB RAM"
     return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "memory": memory,
-        "kernel": py_platform.release(),
-        "python": py_platform.python_version(),
+        **machine(),
         "psycopg": psycopg.__version__,
         "django": django.get_version(),
         "eventsourcing": version("eventsourcing"),
@@ -966,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = Results(
         started=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        command=" ".join(shlex.quote(a) for a in [_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
+        command=command_line(),
         ballot_bytes=len(ballot_json("meeting-x", 0).encode("utf-8")),
     )
     began = time.perf_counter()
@@ -1009,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(section)
         if not args.no_docs:
-            write_docs(section)
+            write_section("event_store", section)
             say(f"\nwritten to {DOCS.relative_to(REPO)}")
         return 1 if results.problems else 0
     finally:
@@ -1022,14 +972,6 @@ def main(argv: list[str] | None = None) -> int:
             connections.close_all()
         server.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _relative(path: str) -> str:
-    try:
-        absolute = Path(os.path.abspath(path))
-        return str(absolute.relative_to(REPO)) if absolute.is_relative_to(REPO) else path
-    except ValueError:
-        return path
 
 
 if __name__ == "__main__":

@@ -74,7 +74,6 @@ import math
 import os
 import random
 import secrets
-import shlex
 import shutil
 import socket
 import subprocess
@@ -89,19 +88,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ballots_http import _relative, free_port, machine_info, pct  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-DOCS = REPO / "docs" / "benchmarks.md"
-START = "<!-- bench:live_fanout:start -->"
-END = "<!-- bench:live_fanout:end -->"
-DOCS_INTRO = """# Benchmarks
-
-Figures measured by the scripts in `bench/` (see `bench/README.md`). Each script
-rewrites only its own section, between its markers; the command, machine and
-date of the run are written with the figures.
-
-"""
+from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from ballots_http import machine_info, pct  # noqa: E402
 
 COUNTY = "benchlive"
 HOST = "benchlive.localhost"
@@ -123,10 +111,6 @@ ROSTER = [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_membe
 PER_CLIENT = 8  # connections per httpx client (one client's pool slows down with many)
 CONNECT_AT_ONCE = 20  # screens opening at the same time
 SETTLE_SECONDS = 30.0  # after the last answer, how long screens may take to show the final count
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 # -- processes -----------------------------------------------------------------------------------
@@ -712,22 +696,6 @@ def render(r: Results) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace this script's section only (append it if absent); other sections stay as they are."""
-    block = f"{START}\n{section}\n{END}"
-    if DOCS.exists():
-        text = DOCS.read_text(encoding="utf-8")
-        if START in text and END in text and text.index(START) < text.index(END):
-            head, rest = text.split(START, 1)
-            _, tail = rest.split(END, 1)
-            text = head + block + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        text = DOCS_INTRO + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-
-
 # -- main ------------------------------------------------------------------------------------------------------
 
 
@@ -859,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = Results(
         started=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        command=" ".join(shlex.quote(a) for a in [_relative(sys.executable), _relative(sys.argv[0]), *sys.argv[1:]]),
+        command=command_line(),
         workers=args.workers, redis=None, threads=os.environ.get("SHUPING_HTTP_THREADS", "16"), screens=args.screens,
     )
     began = time.perf_counter()
@@ -955,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
             first = next(i for i, line in enumerate(lines) if line.startswith("Traceback"))
             say(f"\nserver log: {len(lines)} lines; the first traceback:\n" + "\n".join(lines[max(0, first - 2):first + 60]))
         if not args.no_docs:
-            write_docs(section)
+            write_section("live_fanout", section)
             say(f"\nwritten to {DOCS.relative_to(REPO)}")
         return 1 if results.problems else 0
     finally:

@@ -1,0 +1,84 @@
+"""What every script in bench/ shares: its docs section, the machine it ran on, small helpers.
+
+Each script rewrites only its own section of docs/benchmarks.md, between
+`<!-- bench:<name>:start -->` and `<!-- bench:<name>:end -->`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform as py_platform
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "benchmarks.md"
+DOCS_INTRO = """# Benchmarks
+
+Figures measured by the scripts in `bench/` (see `bench/README.md`). Each script
+rewrites only its own section, between its markers; the command, machine and
+date of the run are written with the figures.
+
+"""
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def relative(path: str) -> str:
+    """`path` relative to the repository when it lies inside it (for the command line in the docs)."""
+    with contextlib.suppress(ValueError):
+        absolute = Path(os.path.abspath(path))
+        if absolute.is_relative_to(REPO):
+            return str(absolute.relative_to(REPO))
+    return path
+
+
+def command_line() -> str:
+    """How this run was started, as a person would type it from the repository root."""
+    return " ".join(shlex.quote(a) for a in [relative(sys.executable), relative(sys.argv[0]), *sys.argv[1:]])
+
+
+def write_section(name: str, section: str) -> None:
+    """Replace the script's own section (append it if absent); other sections stay as they are."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start}\n{section}\n{end}"
+    if DOCS.exists():
+        text = DOCS.read_text(encoding="utf-8")
+        if start in text and end in text and text.index(start) < text.index(end):
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            text = head + block + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        text = DOCS_INTRO + block + "\n"
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def machine() -> dict[str, str]:
+    """CPUs, CPU model, memory, kernel and Python of this machine."""
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.0f} GB RAM"
+    return {
+        "nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory,
+        "kernel": py_platform.release(), "python": py_platform.python_version(),
+    }
