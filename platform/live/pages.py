@@ -113,28 +113,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 @role_required(*HOSTS)
 def console(request: HttpRequest, meeting_id: str) -> HttpResponse:
-    title = _meeting_title(request, meeting_id)
-    if isinstance(title, HttpResponse):
-        return title
-    return render(request, "hall/console.html", {
-        "meeting_id": meeting_id,
-        "title": title,
-        "live_token": tokens.issue(county=current_schema(), meeting_id=meeting_id, kind="console"),
-        "screen_url": _screen_url(request, meeting_id),
-    })
+    return _staff_page(request, meeting_id, "console", screen_url=_screen_url(request, meeting_id))
 
 
 @never_cache
 @ensure_csrf_cookie
 @role_required(*TELLERS)
 def teller(request: HttpRequest, meeting_id: str) -> HttpResponse:
+    return _staff_page(request, meeting_id, "teller")
+
+
+def _staff_page(request: HttpRequest, meeting_id: str, kind: str, **extra: Any) -> HttpResponse:
+    """A logged-in page of one meeting (hall/<kind>.html) with its live token of that kind."""
     title = _meeting_title(request, meeting_id)
     if isinstance(title, HttpResponse):
         return title
-    return render(request, "hall/teller.html", {
+    return render(request, f"hall/{kind}.html", {
         "meeting_id": meeting_id,
         "title": title,
-        "live_token": tokens.issue(county=current_schema(), meeting_id=meeting_id, kind="teller"),
+        "live_token": tokens.issue(county=current_schema(), meeting_id=meeting_id, kind=kind),
+        **extra,
     })
 
 
