@@ -244,7 +244,8 @@ class OursWriter:
     def open(self) -> None:
         from django_tenants.utils import schema_context
 
-        from events.store import NO_STREAM, append
+        from events.records import NO_STREAM
+        from events.store import append
         from meetings.events import BallotCast, MeetingScheduled
 
         self._append, self._ballot = append, BallotCast
@@ -426,7 +427,8 @@ class Bench:
         from django.db import connection
         from django_tenants.utils import schema_context
 
-        from events.store import NO_STREAM, append
+        from events.records import NO_STREAM
+        from events.store import append
         from meetings.events import BallotCast, MeetingScheduled
 
         n = self.args.breakdown
@@ -517,7 +519,9 @@ class Bench:
         from django.db import connection
         from django_tenants.utils import schema_context
 
-        from events.store import NO_STREAM, Checkpoint, append, read_all
+        from events.reading import read_all
+        from events.records import NO_STREAM, Checkpoint
+        from events.store import append
         from projections.runtime import catch_up, get, rebuild
         from tenants.provisioning import create_county
 
@@ -615,7 +619,8 @@ class Bench:
         from django_tenants.utils import schema_context
 
         from events.export import export_stream_to_file
-        from events.store import NO_STREAM, append
+        from events.records import NO_STREAM
+        from events.store import append
         from events.verify import verify_file
 
         total = self.args.verify_events

@@ -862,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
         from rest_framework.authtoken.models import Token
 
         from accounts.models import User
-        from live import tokens
+        from common import tokens
         from tenants.provisioning import create_county
 
         county = create_county(slug=COUNTY, name="基准县（大屏）", domains=[HOST])

@@ -72,7 +72,7 @@ def county_for_host(hostname: str) -> County | None:
     """The county serving `hostname` (a copy of it), or None for an unknown host.
 
     On a miss this queries the public schema and leaves the connection there:
-    the caller sets the tenant it gets back (CountyMiddleware does).
+    the caller sets the tenant it gets back (CachedCountyMiddleware does).
     """
     ttl = cache_seconds()
     now = time.monotonic()

@@ -1,8 +1,7 @@
 """The county of a request, from its host name, without a database round trip per request.
 
-`CachedCountyMiddleware` does what django-tenants' TenantMainMiddleware does
-(and what shuping.middleware.CountyMiddleware adds: a clear page for unknown
-hosts) with two differences:
+`CachedCountyMiddleware` does what django-tenants' TenantMainMiddleware does,
+plus a clear page for unknown hosts, with two differences:
 
 - the host is looked up in `tenants.hosts` (a per-process cache; see there for
   when a change of host names is seen), not in the Domain table each time;
@@ -20,12 +19,21 @@ from __future__ import annotations
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.template.loader import render_to_string
+from django_tenants.middleware.main import TenantMainMiddleware
 
-from shuping.middleware import CountyMiddleware
 from tenants import hosts
 
 
-class CachedCountyMiddleware(CountyMiddleware):
+class CachedCountyMiddleware(TenantMainMiddleware):
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        """Unknown hosts get a page that says in Chinese and English which host is unknown and what to do.
+
+        (django-tenants raises Http404, which would be rendered without any URLconf of ours.)
+        """
+        body = render_to_string("unknown_host.html", {"hostname": hostname})
+        return HttpResponseNotFound(body)
+
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         try:
             hostname = self.hostname_from_request(request)

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
+from django_tenants.utils import schema_context
 
+from common.county import use_public_schema
 from events.grants import app_role, grant_app_role
-from shuping.db import use_public_schema
 from tenants.models import County, Domain, validate_county_slug
 
 PUBLIC = "public"
@@ -92,14 +93,22 @@ def ensure_public_tenant(domains: Iterable[str] = PUBLIC_DOMAINS) -> County:
     return public
 
 
-def migrate_all(*, progress: Progress | None = None, verbosity: int = 0) -> dict[str, int]:
-    """Bring every schema up to date; return counts of migrated and skipped counties."""
+def migrate_all(
+    *, progress: Progress | None = None, verbosity: int = 0, after_migrate: Callable[[], object] | None = None
+) -> dict[str, int]:
+    """Bring every schema up to date; return counts of migrated and skipped counties.
+
+    `after_migrate()` runs inside each county schema (and the template) that
+    was migrated, right after its migrations (the CLI rebuilds the
+    projections that the migrations marked stale).
+    """
     report = progress or (lambda *_: None)
     report(0, 0, PUBLIC, "migrating")
     migrate_public(verbosity=verbosity)
     ensure_public_tenant()
     report(0, 0, template_schema(), "migrating")
     ensure_template(verbosity=verbosity)
+    _after(template_schema(), after_migrate)
     wanted = applied_migrations(template_schema())
     schemas = list(
         County.objects.exclude(schema_name=PUBLIC).order_by("schema_name").values_list("schema_name", flat=True)
@@ -113,10 +122,18 @@ def migrate_all(*, progress: Progress | None = None, verbosity: int = 0) -> dict
         else:
             report(index, len(schemas), schema, "migrating")
             migrate_schema(schema, verbosity=verbosity)
+            _after(schema, after_migrate)
             counts["migrated"] += 1
         if role:
             grant_app_role(schema, role)
     return counts
+
+
+def _after(schema: str, after_migrate: Callable[[], object] | None) -> None:
+    if after_migrate is None:
+        return
+    with schema_context(schema):
+        after_migrate()
 
 
 def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:

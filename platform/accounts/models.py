@@ -11,19 +11,10 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from shuping.db import current_schema
+from accounts.roles import COUNTY_ROLES, Role
+from common.county import current_schema
 
-
-class Role(models.TextChoices):
-    OPERATOR = "operator", "平台运营 / platform operator"
-    COUNTY_ADMIN = "county_admin", "县委组织部 / county administrator"
-    HOST = "host", "主持人 / meeting host"
-    TELLER = "teller", "计票员 / teller"
-    AUDITOR = "auditor", "纪委审计 / auditor"
-    OBSERVER = "observer", "观察员 / observer"
-
-
-COUNTY_ROLES = frozenset(role for role in Role if role != Role.OPERATOR)
+__all__ = ["COUNTY_ROLES", "Role", "User"]
 
 
 class User(AbstractUser):

@@ -15,7 +15,8 @@ from typing import IO
 from django.db import connection, transaction
 
 from events.chain import format_recorded_at
-from events.store import current_county, iter_stream, stream_head
+from events.reading import iter_stream, stream_head
+from events.records import current_county
 
 LOG_FORMAT = "shuping-log"
 LOG_FORMAT_VERSION = 1

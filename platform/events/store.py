@@ -30,6 +30,15 @@ expected version, links each new event to the previous head hash, inserts the
 events, moves the head and records the command id, all in one transaction
 with the inline projections. A command id seen before returns the result
 recorded the first time and appends nothing.
+
+## What else may touch the store's tables
+
+Nothing writes SQL against `events`, `event_streams` or `event_commands`
+outside this package: reads are in events.reading, and statements elsewhere
+that must not interleave with an append use the guards this module exports
+(`SHARED_STREAM_LOCK`, `lock_stream`). Projections run inside the append
+through the hook they register (`set_inline_projector`); the live layer
+hears of commits through `subscribe`.
 """
 
 from __future__ import annotations
@@ -37,8 +46,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,118 +61,23 @@ from events.chain import (
     event_hash_of_encoded,
     format_recorded_at,
 )
-from shuping.db import current_schema
-
-
-class StoreError(Exception):
-    """Base of the store's errors; carries a stable code and a Chinese message."""
-
-    code = "store_error"
-
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.message_zh = message_zh
-        self.message_en = message_en
-
-
-class ConcurrencyConflict(StoreError):
-    """The stream moved since the command read it; nothing was written."""
-
-    code = "concurrency_conflict"
-
-    def __init__(self, stream_id: str, expected: object, actual: int) -> None:
-        super().__init__(
-            f"会议记录已被他人更新（期望版本 {expected}，实际版本 {actual}），请刷新后重试",
-            f"stream {stream_id} moved: expected version {expected}, found {actual}; reload and retry",
-        )
-        self.stream_id = stream_id
-        self.expected = expected
-        self.actual = actual
-
-
-class NoCounty(StoreError):
-    code = "no_county"
-
-
-class _Expect:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-NO_STREAM = _Expect("NO_STREAM")
-"""Expected version for a stream that must not exist yet."""
-ANY = _Expect("ANY")
-"""Expected version that accepts whatever the stream's version is."""
-
-ExpectedVersion = int | _Expect
+from events.reading import stream_version
+from events.records import (
+    ANY,
+    NO_STREAM,
+    AppendResult,
+    Committed,
+    ConcurrencyConflict,
+    ExpectedVersion,
+    StoreError,
+    current_county,
+)
 
 MAX_EVENTS_PER_APPEND = 10_000
 MAX_STREAM_ID_LENGTH = 200
 
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    position: int
-    transaction_id: int
-    stream_id: str
-    stream_version: int
-    type: str
-    schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-    prev_hash: str
-    hash: str
-
-    def typed(self) -> event_types.DomainEvent:
-        """The event as its current typed record (old versions upcast)."""
-        return event_types.load(self.type, self.schema_version, self.data)
-
-    def upcast_data(self) -> dict[str, Any]:
-        return event_types.upcast(self.type, self.schema_version, self.data)
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    county: str
-    stream_id: str
-    first_version: int
-    last_version: int
-    positions: list[int]
-    hashes: list[str]
-    head_hash: str
-    command_id: str
-    replayed: bool = False  # True when a retried command returned its first result
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a reader of the whole log stands: (transaction_id, position)."""
-
-    transaction_id: int = 0
-    position: int = 0
-
-
-@dataclass
-class Committed:
-    """What the after-commit hook publishes for one append."""
-
-    county: str
-    stream_id: str
-    positions: list[int]
-    first_version: int
-    last_version: int
-    types: list[str] = field(default_factory=list)
-
-
-def current_county() -> str:
-    schema = current_schema()
-    if not schema or schema == "public":
-        raise NoCounty("未选定县区", "no county selected: the event log lives in a county schema")
-    return str(schema)
+Prepared = list[tuple[str, int, dict[str, Any]]]  # (type, schema version, data) of each new event
+InlineProjector = Callable[[str, AppendResult, Prepared, dict[str, Any], datetime, Any], None]
 
 
 def _now() -> datetime:
@@ -178,6 +91,7 @@ def append(
     events: Sequence[event_types.NewEvent | event_types.DomainEvent],
     *,
     expected_version: ExpectedVersion,
+    expected_head: str | None = None,
     command_id: uuid.UUID | str,
     actor: str | None = None,
     correlation_id: str | None = None,
@@ -187,8 +101,11 @@ def append(
 
     Validates every event against its declared type before writing anything.
     A command id that was appended before returns the original result.
-    Inline projections run in the same transaction; the after-commit hook
-    publishes the batch once the transaction has committed.
+    `expected_head`, with an integer `expected_version`, is the head hash the
+    caller read with that version (events.repository passes it): the stream
+    must be at both, and the append is then one statement. Inline projections
+    run in the same transaction; the after-commit hook publishes the batch
+    once the transaction has committed.
     """
     county = current_county()
     command = str(uuid.UUID(str(command_id)))
@@ -228,13 +145,13 @@ def append(
     try:
         with transaction.atomic():
             result = _append_locked(
-                county, stream_id, prepared, encoded, expected_version, command, metadata, when, stamp
+                county, stream_id, prepared, encoded, expected_version, expected_head, command, metadata, when,
+                stamp,
             )
             if not result.replayed:
-                from projections.runtime import apply_inline
-
-                with _store_cursor() as cursor:
-                    apply_inline(county, result, prepared, metadata, when, cursor)
+                if _inline_projector is not None:
+                    with _store_cursor() as cursor:
+                        _inline_projector(county, result, prepared, metadata, when, cursor)
                 committed = Committed(
                     county=county,
                     stream_id=stream_id,
@@ -248,7 +165,7 @@ def append(
     except (IntegrityError, psycopg.IntegrityError):
         # Another transaction created this stream, or recorded this command,
         # between our read and our write. A retried command gets its result.
-        original = _stored_result(command)
+        original = stored_result(command)
         if original is not None:
             return original
         raise ConcurrencyConflict(stream_id, expected_version, stream_version(stream_id)) from None
@@ -323,55 +240,40 @@ _WRITE_NEW_STREAM = _WRITE_SQL.replace("{guard}", "").replace(
 )
 _WRITE_EXISTING_STREAM = _WRITE_SQL.replace("{guard}", "").replace("{head}", _MOVE_HEAD)
 
-# The fast path: when this process knows the stream's head (it wrote the
-# last event of the stream, or read the head while locking), the lock, the
-# idempotency lookup and the write are one statement. The UPDATE of the head
-# takes the stream's row lock and only matches if the stream is still at the
-# expected version *and* head hash and the command id is new; the events and
-# the command are inserted only if it matched (`WHERE EXISTS (SELECT FROM
-# head)` runs the UPDATE before any position is taken). If it did not match
-# (another process appended, a remembered head was rolled back, a retried
-# command) nothing was written and the two-statement path below decides.
+# The fast path: when the caller knows the stream's head (it folded the
+# stream to it, see events.repository), the lock, the idempotency lookup and
+# the write are one statement. The UPDATE of the head takes the stream's row
+# lock and only matches if the stream is still at the expected version *and*
+# head hash and the command id is new; the events and the command are
+# inserted only if it matched (`WHERE EXISTS (SELECT FROM head)` runs the
+# UPDATE before any position is taken). If it did not match (another command
+# got in first, the head read was rolled back, a retried command) nothing was
+# written and the two-statement path below decides.
 _WRITE_FAST = _WRITE_SQL.replace("{guard}", " WHERE EXISTS (SELECT 1 FROM head)").replace(
     "{head}",
     _MOVE_HEAD + " AND version = %(version)s AND head_hash = %(prev_head)s"
     " AND NOT EXISTS (SELECT 1 FROM event_commands WHERE command_id = %(command)s) RETURNING 1",
 )
 
-# (county, stream) -> (version, head hash) last written or locked by this
-# process. Only a hint: the fast path's statement checks both in the database.
-_heads: dict[tuple[str, str], tuple[int, str]] = {}
-_HEADS_MAX = 20_000
-
-
-def _remember_head(county: str, stream_id: str, version: int, head: str) -> None:
-    if len(_heads) >= _HEADS_MAX:
-        _heads.clear()
-    _heads[(county, stream_id)] = (version, head)
-
 
 def _append_locked(
     county: str,
     stream_id: str,
-    prepared: list[tuple[str, int, dict[str, Any]]],
+    prepared: Prepared,
     encoded: list[bytes],
     expected_version: ExpectedVersion,
+    expected_head: str | None,
     command: str,
     metadata: dict[str, Any],
     when: datetime,
     stamp: str,
 ) -> AppendResult:
     metadata_json = canonical_json(metadata)
+    exact = expected_version if isinstance(expected_version, int) and not isinstance(expected_version, bool) else None
     with _store_cursor() as cursor:
-        known = _heads.get((county, stream_id))
-        if (
-            known is not None
-            and isinstance(expected_version, int)
-            and not isinstance(expected_version, bool)
-            and known[0] == expected_version
-        ):
+        if exact is not None and exact > 0 and expected_head is not None:
             result = _write(
-                cursor, _WRITE_FAST, county, stream_id, prepared, encoded, known[0], known[1],
+                cursor, _WRITE_FAST, county, stream_id, prepared, encoded, exact, expected_head,
                 command, metadata_json, when, stamp,
             )
             if result is not None:
@@ -382,21 +284,19 @@ def _append_locked(
             return _result_from_stored(stored)
         exists = locked_version is not None
         version, head = (int(locked_version), str(locked_head)) if exists else (0, GENESIS_HASH)
-        if exists:
-            _remember_head(county, stream_id, version, head)
         if expected_version is NO_STREAM:
             moved = exists
         elif expected_version is ANY:
             moved = False
-        elif not isinstance(expected_version, int) or isinstance(expected_version, bool):
+        elif exact is None:
             raise StoreError("期望版本无效", f"invalid expected version {expected_version!r}")
         else:
-            moved = expected_version != version
+            moved = expected_version != version or (expected_head is not None and expected_head != head)
         if moved:
             # The lookup above ran on the snapshot taken before we waited for
             # the lock: a duplicate of this command may have committed while
             # we waited. Look again before calling it a conflict.
-            original = _stored_result(command, cursor)
+            original = stored_result(command, cursor)
             if original is not None:
                 return original
             raise ConcurrencyConflict(stream_id, expected_version, version)
@@ -413,7 +313,7 @@ def _write(
     sql: str,
     county: str,
     stream_id: str,
-    prepared: list[tuple[str, int, dict[str, Any]]],
+    prepared: Prepared,
     encoded: list[bytes],
     version: int,
     head: str,
@@ -487,7 +387,6 @@ def _write(
     if not positions:
         return None
     result.positions.extend(positions)
-    _remember_head(county, stream_id, new_version, prev)
     return result
 
 
@@ -497,7 +396,9 @@ def _result_from_stored(stored: Any) -> AppendResult:
     return AppendResult(**values)
 
 
-def _stored_result(command: str, cursor: Any = None) -> AppendResult | None:
+def stored_result(command: str, cursor: Any = None) -> AppendResult | None:
+    """The result recorded for a command id, marked `replayed`, or None if it never committed."""
+
     def fetch(cur: Any) -> AppendResult | None:
         cur.execute("SELECT result FROM event_commands WHERE command_id = %s", [command])
         row = cur.fetchone()
@@ -509,18 +410,58 @@ def _stored_result(command: str, cursor: Any = None) -> AppendResult | None:
         return fetch(cur)
 
 
+# -- guards for statements that must not interleave with an append ---------------------
+
+SHARED_STREAM_LOCK = "SELECT version, head_hash FROM event_streams WHERE stream_id = %(stream)s FOR SHARE"
+"""A subquery that takes a stream's row FOR SHARE and yields its (version, head_hash).
+
+A statement that must run only while the stream stays where its caller read
+it uses this as a CTE (the ballot box's seal: many run at once, and none can
+interleave with an append or with `lock_stream`, which take the row FOR UPDATE).
+Bind the stream id as the named parameter `stream`.
+"""
+
+
+def lock_stream(stream_id: str) -> tuple[int, str] | None:
+    """Take the stream's row lock FOR UPDATE until the transaction ends; its (version, head).
+
+    Call inside a transaction before reading state that statements guarded by
+    SHARED_STREAM_LOCK change (closing the ballot empties the box under it).
+    None if the stream does not exist.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, head_hash FROM event_streams WHERE stream_id = %s FOR UPDATE", [stream_id])
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+# -- hooks: inline projections in the transaction, subscribers after commit --------------
+
+_inline_projector: InlineProjector | None = None
+
+
+def set_inline_projector(projector: InlineProjector | None) -> None:
+    """Run `projector(county, result, prepared, metadata, recorded_at, cursor)` inside each append.
+
+    The projections package registers its runtime here when Django starts
+    (projections.apps); the store knows nothing of projections beyond this.
+    """
+    global _inline_projector
+    _inline_projector = projector
+
+
 # -- after commit --------------------------------------------------------------------
 
-_subscribers: list[Any] = []
+_subscribers: list[Callable[[Committed], None]] = []
 
 
-def subscribe(callback: Any) -> None:
+def subscribe(callback: Callable[[Committed], None]) -> None:
     """Call `callback(Committed)` after each committed append (the live layer listens)."""
     if callback not in _subscribers:
         _subscribers.append(callback)
 
 
-def unsubscribe(callback: Any) -> None:
+def unsubscribe(callback: Callable[[Committed], None]) -> None:
     if callback in _subscribers:
         _subscribers.remove(callback)
 
@@ -528,95 +469,3 @@ def unsubscribe(callback: Any) -> None:
 def _publish(committed: Committed) -> None:
     for callback in list(_subscribers):
         callback(committed)
-
-
-# -- reading ---------------------------------------------------------------------------
-
-_COLUMNS = (
-    "position, transaction_id::text::bigint, stream_id, stream_version, type, schema_version, "
-    "data, metadata, recorded_at, prev_hash, hash"
-)
-
-
-def _row(row: Sequence[Any]) -> RecordedEvent:
-    return RecordedEvent(
-        position=int(row[0]),
-        transaction_id=int(row[1]),
-        stream_id=row[2],
-        stream_version=int(row[3]),
-        type=row[4],
-        schema_version=int(row[5]),
-        data=row[6] if isinstance(row[6], dict) else json.loads(row[6]),
-        metadata=row[7] if isinstance(row[7], dict) else json.loads(row[7]),
-        recorded_at=row[8],
-        prev_hash=row[9],
-        hash=row[10],
-    )
-
-
-def stream_version(stream_id: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM event_streams WHERE stream_id = %s", [stream_id])
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-def stream_head(stream_id: str) -> tuple[int, str]:
-    """(version, head hash) of a stream; (0, genesis) for one that does not exist."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version, head_hash FROM event_streams WHERE stream_id = %s", [stream_id])
-        row = cursor.fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
-
-
-def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = None) -> list[RecordedEvent]:
-    """Events of one stream in version order."""
-    sql = f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s AND stream_version >= %s ORDER BY stream_version"
-    params: list[Any] = [stream_id, from_version]
-    if limit is not None:
-        sql += " LIMIT %s"
-        params.append(limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_row(r) for r in cursor.fetchall()]
-
-
-def iter_stream(stream_id: str, *, batch: int = 2000) -> Iterator[RecordedEvent]:
-    version = 1
-    while True:
-        chunk = read_stream(stream_id, from_version=version, limit=batch)
-        yield from chunk
-        if len(chunk) < batch:
-            return
-        version = chunk[-1].stream_version + 1
-
-
-def read_all(after: Checkpoint = Checkpoint(), *, limit: int = 1000) -> list[RecordedEvent]:
-    """Events after `after` in commit-safe order, only below the commit watermark.
-
-    Never returns an event whose transaction might still be overtaken by one
-    that commits later: see the module docstring.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT {_COLUMNS} FROM events
-             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-               AND (transaction_id, position) > (%s::text::xid8, %s)
-             ORDER BY transaction_id, position
-             LIMIT %s
-            """,
-            [str(after.transaction_id), after.position, limit],
-        )
-        return [_row(r) for r in cursor.fetchall()]
-
-
-def checkpoint_of(event: RecordedEvent) -> Checkpoint:
-    return Checkpoint(transaction_id=event.transaction_id, position=event.position)
-
-
-def streams() -> list[tuple[str, int, str]]:
-    """(stream id, version, head hash) of every stream of the county."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT stream_id, version, head_hash FROM event_streams ORDER BY stream_id")
-        return [(r[0], int(r[1]), str(r[2])) for r in cursor.fetchall()]

@@ -23,18 +23,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from common.refusal import Refusal
 from events.chain import MAX_SAFE_INTEGER
 
 
-class EventSchemaError(ValueError):
+class EventSchemaError(Refusal, ValueError):
     """Event data does not match its declared schema; nothing was written."""
 
     code = "invalid_event"
-
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.message_zh = message_zh
-        self.message_en = message_en
 
 
 class DomainEvent:

@@ -8,7 +8,7 @@ class LiveConfig(AppConfig):
     def ready(self) -> None:
         from events import store
         from live import bus
-        from meetings import services
+        from meetings.actions import ballots
 
         store.subscribe(bus.on_committed)
-        services.on_ballot_sealed(bus.turnout_on_commit)
+        ballots.on_ballot_sealed(bus.turnout_on_commit)

@@ -39,7 +39,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from events.store import Committed
+from events.records import Committed
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from live import bus, relay, tokens
-from meetings.domain.aggregate import DomainError
+from common import tokens
+from common.refusal import Refusal
+from live import bus, relay
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.refuse(refused.code, refused.message_zh, refused.message_en, 4403)
         except ClosedWith as closed:
             await self.refuse(closed.code, closed.message_zh, closed.message_en, closed.close_code)
-        except DomainError as error:
+        except Refusal as error:
             await self.refuse(error.code, error.message_zh, error.message_en, 4404)
         except BaseException:
             # Anything else (a database error while reading the snapshot, a

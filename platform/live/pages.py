@@ -2,7 +2,7 @@
 
 The views are thin on purpose. Each checks who may see the page (a login
 with a role, or the hall screen's signed token), mints the token that opens
-the page's websocket (live.tokens) and renders a template. Everything live
+the page's websocket (common.tokens) and renders a template. Everything live
 arrives over that websocket (live.consumers); every command goes from the
 page's script to the REST API (meetings.api) with the session's CSRF token,
 never through the websocket and never through these views.
@@ -22,15 +22,13 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from live import tokens
-from meetings import services
-from meetings.domain.aggregate import DomainError
-from shuping.db import current_schema
+from accounts.roles import may
+from common import tokens
+from common.county import current_schema
+from common.refusal import Refusal
+from meetings.streams import meeting
 
 LOGIN_URL = "/login/"
-HOSTS = ("host", "county_admin")
-TELLERS = ("teller",)
-COUNTY_ROLES = ("county_admin", "host", "teller", "auditor", "observer")
 
 View = Callable[..., HttpResponse]
 
@@ -41,8 +39,8 @@ def hall_error(request: HttpRequest, *, status: int, code: str, zh: str, en: str
     return render(request, "hall/error.html", context, status=status)
 
 
-def role_required(*roles: str) -> Callable[[View], View]:
-    """Login (else to /login/?next=…) and one of `roles` (else a 403 page in Chinese)."""
+def page_for(page: str) -> Callable[[View], View]:
+    """Login (else to /login/?next=…) and a role that may open `page` (accounts.roles; else a 403 page in Chinese)."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -50,7 +48,7 @@ def role_required(*roles: str) -> Callable[[View], View]:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), LOGIN_URL)
-            if not user.has_role(*roles):  # type: ignore[union-attr]
+            if not user.is_active or not may(user.role, f"page:{page}"):  # type: ignore[union-attr]
                 return hall_error(
                     request, status=403, code="forbidden",
                     zh="您的角色无权打开此页面。如需使用，请联系县委组织部管理员。",
@@ -66,8 +64,8 @@ def role_required(*roles: str) -> Callable[[View], View]:
 def _meeting_title(request: HttpRequest, meeting_id: str) -> str | HttpResponse:
     """The meeting's title, or the Chinese 404 page for an unknown meeting."""
     try:
-        return services.load(meeting_id).title
-    except DomainError as error:
+        return meeting(meeting_id).title
+    except Refusal as error:
         return hall_error(request, status=404, code=error.code, zh=error.message_zh, en=error.message_en)
 
 
@@ -99,7 +97,7 @@ def logout_page(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @ensure_csrf_cookie
-@role_required(*COUNTY_ROLES)
+@page_for("dashboard")
 def dashboard(request: HttpRequest) -> HttpResponse:
     county = current_schema()
     return render(request, "hall/dashboard.html", {
@@ -111,14 +109,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @ensure_csrf_cookie
-@role_required(*HOSTS)
+@page_for("console")
 def console(request: HttpRequest, meeting_id: str) -> HttpResponse:
     return _staff_page(request, meeting_id, "console", screen_url=_screen_url(request, meeting_id))
 
 
 @never_cache
 @ensure_csrf_cookie
-@role_required(*TELLERS)
+@page_for("teller")
 def teller(request: HttpRequest, meeting_id: str) -> HttpResponse:
     return _staff_page(request, meeting_id, "teller")
 
@@ -137,7 +135,7 @@ def _staff_page(request: HttpRequest, meeting_id: str, kind: str, **extra: Any) 
 
 
 @never_cache
-@role_required(*COUNTY_ROLES)
+@page_for("screen_open")
 def screen_open(request: HttpRequest, meeting_id: str) -> HttpResponse:
     """From the dashboard: a fresh hall-screen link for a logged-in county user."""
     title = _meeting_title(request, meeting_id)

@@ -537,7 +537,8 @@ _relay_loop: asyncio.AbstractEventLoop | None = None
 
 
 async def _build(county: str, meeting_id: str, kind: str) -> dict[str, Any]:
-    from live import snapshots, tokens
+    from common import tokens
+    from live import snapshots
     from live.scope import in_county
 
     if meeting_id == tokens.COUNTY_WIDE:

@@ -21,12 +21,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
-
-from events import store
-from meetings import ballot_box, services
-from meetings.domain.aggregate import PHASE_NAMES_ZH, Meeting
-from meetings.selectors import meeting_summary, results_body
+from events.repository import Loaded
+from meetings.domain.aggregate import Meeting
+from meetings.domain.errors import PHASE_NAMES_ZH
+from meetings.selectors import dashboard_meetings, meeting_summary, results_body, turnout
+from meetings.streams import load_meeting
 
 PHASE_NAMES_EN = {
     "new": "not scheduled",
@@ -43,14 +42,6 @@ REVEALED = ("results_announced", "closed")
 
 def _names(meeting: Meeting) -> dict[str, str]:
     return {x.subject_id: x.name for x in meeting.subjects}
-
-
-def turnout(meeting_id: str, meeting: Meeting) -> dict[str, int]:
-    """Ballots cast so far and the number who could cast one (present voters, else codes issued)."""
-    cast = len(meeting.phone_ballots) + (ballot_box.count(meeting_id) if meeting.phase == "ballot_open" else 0)
-    paper = sum(len(b) for b in meeting.paper_ballots().values()) if meeting.paper_entries else 0
-    present = sum(len(ids) for ids in meeting.checked_in.values())
-    return {"cast": cast, "paper": paper, "eligible": present or len(meeting.issued), "codes": len(meeting.issued)}
 
 
 def _current_report(meeting: Meeting) -> dict[str, Any] | None:
@@ -82,7 +73,8 @@ def _questions(meeting: Meeting) -> list[dict[str, Any]]:
     ]
 
 
-def _base(meeting_id: str, meeting: Meeting, kind: str) -> dict[str, Any]:
+def _base(meeting_id: str, loaded: Loaded[Meeting], kind: str) -> dict[str, Any]:
+    meeting = loaded.state
     rules = meeting.rules
     body: dict[str, Any] = {
         "type": "snapshot",
@@ -107,19 +99,17 @@ def _base(meeting_id: str, meeting: Meeting, kind: str) -> dict[str, Any]:
         "turnout": turnout(meeting_id, meeting),
         "scale": rules.to_data()["scale"] if rules else None,
         "criteria": rules.to_data()["criteria"] if rules else None,
-        "results": results_body(meeting_id, meeting) if meeting.phase in REVEALED else None,
-        "head_hash": None,
-    }
-    if meeting.phase in ("ballot_closed", *REVEALED):
+        "results": results_body(loaded) if meeting.phase in REVEALED else None,
         # The chain's head leaves the platform on the hall screen at the close.
-        body["head_hash"] = store.stream_head(services.stream_of(meeting_id))[1]
+        "head_hash": loaded.head if meeting.phase in ("ballot_closed", *REVEALED) else None,
+    }
     return body
 
 
 def screen(meeting_id: str) -> dict[str, Any]:
-    meeting = services.load(meeting_id)
-    body = _base(meeting_id, meeting, "screen")
-    summary = meeting_summary(meeting)
+    loaded = load_meeting(meeting_id)
+    body = _base(meeting_id, loaded, "screen")
+    summary = meeting_summary(loaded.state)
     body["quorum"] = summary["quorum"]
     body["quorum_met"] = summary["quorum_met"]
     body["quorum_override"] = bool(summary["quorum_override"])
@@ -127,13 +117,13 @@ def screen(meeting_id: str) -> dict[str, Any]:
 
 
 def phone(meeting_id: str) -> dict[str, Any]:
-    meeting = services.load(meeting_id)
-    return _base(meeting_id, meeting, "phone")
+    return _base(meeting_id, load_meeting(meeting_id), "phone")
 
 
 def console(meeting_id: str) -> dict[str, Any]:
-    meeting = services.load(meeting_id)
-    body = _base(meeting_id, meeting, "console")
+    loaded = load_meeting(meeting_id)
+    meeting = loaded.state
+    body = _base(meeting_id, loaded, "console")
     summary = meeting_summary(meeting)
     present = {aid for ids in meeting.checked_in.values() for aid in ids}
     body.update(
@@ -158,8 +148,9 @@ def console(meeting_id: str) -> dict[str, Any]:
 
 
 def teller(meeting_id: str) -> dict[str, Any]:
-    meeting = services.load(meeting_id)
-    body = _base(meeting_id, meeting, "teller")
+    loaded = load_meeting(meeting_id)
+    meeting = loaded.state
+    body = _base(meeting_id, loaded, "teller")
     body["paper_batches"] = [
         {
             "batch_no": n,
@@ -173,21 +164,8 @@ def teller(meeting_id: str) -> dict[str, Any]:
 
 
 def dashboard() -> dict[str, Any]:
-    """The county's meetings at a glance (the county dashboard's live part)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT meeting_id, title, township, village, version FROM proj_meeting_board ORDER BY meeting_id"
-        )
-        rows = cursor.fetchall()
-    meetings = []
-    for meeting_id, title, township, village, _version in rows:
-        meeting = services.load(meeting_id)
-        meetings.append({
-            "meeting_id": meeting_id, "title": title, "township": township, "village": village,
-            "phase": meeting.phase, "phase_zh": PHASE_NAMES_ZH.get(meeting.phase, meeting.phase),
-            "turnout": turnout(meeting_id, meeting),
-            "flagged": list(meeting.results.to_data().get("flagged_subjects", [])) if meeting.results else [],
-        })
+    """The county's meetings at a glance (the county dashboard's live part), from the meeting board."""
+    meetings = dashboard_meetings()
     return {"type": "snapshot", "kind": "dashboard", "version": len(meetings), "server_now": datetime.now(UTC).isoformat(),
             "meetings": meetings}
 

@@ -16,10 +16,11 @@ One ballot per code is enforced by the primary key, not by a check-then-insert
 same ballot gets the same receipt; a different ballot with a used code is
 refused.
 
-Casting and closing exclude each other through the meeting stream's row in
-`event_streams`: a cast holds it FOR SHARE (many casts at once), closing the
-ballot holds it FOR UPDATE (the append), so no ballot can slip in after the
-box was emptied. A cast is one statement (`seal_if_current`): it takes the
+Casting and closing exclude each other through the meeting stream's row,
+with the guards the event store exports for this (events.store): a cast holds
+the row FOR SHARE (`SHARED_STREAM_LOCK`; many casts at once), closing the
+ballot holds it FOR UPDATE (`lock_stream`, then the append), so no ballot can
+slip in after the box was emptied. A cast is one statement (`seal_if_current`): it takes the
 stream row FOR SHARE and inserts the ballot only if the stream is still at the
 version and head hash the ballot was checked against; otherwise it inserts
 nothing and says where the stream is, and the caller checks again on the
@@ -44,6 +45,8 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+
+from events.store import SHARED_STREAM_LOCK
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,9 @@ class StreamMoved:
 #    moved it); one ballot per code is the primary key's business;
 # 3. answer where the stream is, whether this insert happened, and the receipt
 #    already stored under this code (as of the statement's snapshot).
-_SEAL = """
+_SEAL = f"""
 WITH stream AS MATERIALIZED (
-    SELECT version, head_hash FROM event_streams WHERE stream_id = %(stream)s FOR SHARE
+    {SHARED_STREAM_LOCK}
 ), sealed AS (
     INSERT INTO meetings_ballot_box (code_hash, meeting_id, marks, receipt)
     SELECT %(code_hash)s, %(meeting_id)s, %(marks)s::jsonb, %(receipt)s
@@ -189,7 +192,10 @@ def take_all(meeting_id: str) -> list[Sealed]:
     return ballots
 
 
-def used_code_hashes(meeting_id: str) -> set[str]:
+def holds(meeting_id: str, code_hash: str) -> bool:
+    """Whether a ballot with this code is sealed in the box (a voter's form asks: "have I voted?")."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT code_hash FROM meetings_ballot_box WHERE meeting_id = %s", [meeting_id])
-        return {r[0] for r in cursor.fetchall()}
+        cursor.execute(
+            "SELECT 1 FROM meetings_ballot_box WHERE code_hash = %s AND meeting_id = %s", [code_hash, meeting_id]
+        )
+        return cursor.fetchone() is not None

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
+from meetings.domain.errors import MalformedCode
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 12
 GROUP = 4
@@ -81,6 +83,13 @@ def code_hash(county: str, meeting_id: str, code: str) -> str:
         raise ValueError("county and meeting_id must not contain NUL")
     key = b"\x00".join([HASH_DOMAIN, county.encode(), meeting_id.encode()])
     return hmac.new(key, normalize_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def typed_code_hash(county: str, meeting_id: str, code: str) -> str:
+    """The hash of a code as a voter typed it; MalformedCode for text that cannot be a code."""
+    if not is_well_formed(normalize_code(code)):
+        raise MalformedCode("测评码格式不对，请核对后重新输入", "malformed ballot code")
+    return code_hash(county, meeting_id, code)
 
 
 def ballot_url(base_url: str, code: str) -> str:

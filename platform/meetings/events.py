@@ -15,7 +15,7 @@ from events.chain import canonical_json
 from events.types import DomainEvent, event_type, upcaster
 
 
-@event_type(version=1)
+@event_type(version=2)
 @dataclass(frozen=True)
 class MeetingScheduled(DomainEvent):
     meeting_id: str
@@ -24,6 +24,15 @@ class MeetingScheduled(DomainEvent):
     village: str
     starts_at: str  # ISO 8601 with offset, as entered by the county
     place: str
+    # v2: the round (活动) the meeting belongs to; None for meetings recorded
+    # before v2, which did not say.
+    round_id: str | None = None
+
+
+@upcaster("MeetingScheduled", from_version=1)
+def _meeting_scheduled_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    data["round_id"] = None
+    return data
 
 
 @event_type(version=1)

@@ -38,8 +38,8 @@ from typing import IO, Any
 
 from django.db import connection, transaction
 
+from common.county import current_schema
 from meetings.models import Gender, GuestKind, RosterMember, Township, Village, VoterCategory
-from shuping.db import current_schema
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000

@@ -1,23 +1,134 @@
-"""Reads of a meeting for pages and the API: plain data built from the folded state.
+"""Reads of rounds and meetings for pages and the API.
 
-Shared by the API views and the live layer so that a screen and an API
-client see the same figures.
+Lists (rounds, meetings, the county's dashboard) read the projections
+(projections.rounds, projections.meeting_board) in a constant number of
+queries, however many meetings the county has. One meeting's detail is
+shaped from its state as the one repository holds it (meetings.streams):
+one round trip when it is current. Shared by the API views and the live
+layer, so that a screen and an API client see the same figures.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from events import store
-from meetings import services
+from django.db import connection
+from django.utils import timezone
+
+from common import tokens
+from common.county import current_schema
+from events.repository import Loaded
+from meetings import ballot_box, codes
 from meetings.domain.aggregate import Meeting
-from meetings.domain.tally import compute_results, display_percent
+from meetings.domain.errors import PHASE_NAMES_ZH
+from meetings.domain.tally import display_percent
+from meetings.streams import load_meeting
+
+
+def _rows(sql: str, params: Sequence[Any] = (), *, json_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Rows as dicts; `json_columns` (jsonb, which Django's connection hands out as text) decoded."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        for name in json_columns:
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return rows
+
+
+# -- lists, from projections -------------------------------------------------------------------
+
+
+def rounds_list() -> list[dict[str, Any]]:
+    """The county's rounds, newest year first."""
+    rows = _rows(
+        "SELECT round_id, name, year, variant, rules, opened_at, opened_by, meetings FROM proj_rounds"
+        " ORDER BY year DESC, opened_at DESC, round_id",
+        json_columns=("rules",),
+    )
+    for row in rows:
+        row["opened_at"] = timezone.localtime(row["opened_at"]).isoformat()
+    return rows
+
+
+_BOARD = (
+    "SELECT meeting_id, round_id, title, township, village, starts_at, place, phase, subjects, present_total,"
+    " codes_issued, ballots_cast, paper_ballots, ballots_counted, participation, flagged, version, head_hash"
+    " FROM proj_meeting_board"
+)
+
+
+def meetings_list(*, round_id: str | None = None) -> list[dict[str, Any]]:
+    """The county's meetings (of one round, if given), in meeting id order."""
+    if round_id is None:
+        rows = _rows(_BOARD + " ORDER BY meeting_id", json_columns=("flagged",))
+    else:
+        rows = _rows(_BOARD + " WHERE round_id = %s ORDER BY meeting_id", [round_id], json_columns=("flagged",))
+    for row in rows:
+        row["starts_at"] = timezone.localtime(row["starts_at"]).isoformat() if row["starts_at"] else None
+        row["phase_zh"] = PHASE_NAMES_ZH.get(row["phase"], row["phase"])
+    return rows
+
+
+def sealed_counts() -> dict[str, int]:
+    """Ballots sealed in the box per meeting (meetings whose ballot is open); counts only."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT meeting_id, count(*) FROM meetings_ballot_box GROUP BY meeting_id")
+        return {meeting_id: int(n) for meeting_id, n in cursor.fetchall()}
+
+
+def dashboard_meetings() -> list[dict[str, Any]]:
+    """Every meeting of the county at a glance, with its turnout: two queries, whatever the count."""
+    sealed = sealed_counts()
+    meetings = []
+    for row in meetings_list():
+        in_box = sealed.get(row["meeting_id"], 0) if row["phase"] == "ballot_open" else 0
+        meetings.append({
+            "meeting_id": row["meeting_id"], "round_id": row["round_id"], "title": row["title"],
+            "township": row["township"], "village": row["village"], "starts_at": row["starts_at"],
+            "place": row["place"], "phase": row["phase"], "phase_zh": row["phase_zh"],
+            "turnout": {
+                "cast": row["ballots_cast"] + in_box,
+                "paper": row["paper_ballots"],
+                "eligible": row["present_total"] or row["codes_issued"],
+                "codes": row["codes_issued"],
+            },
+            "flagged": [f["subject_id"] for f in row["flagged"]],
+            "flagged_names": [f["name"] for f in row["flagged"]],
+            "participation": row["participation"],
+            "head_hash": row["head_hash"] if row["phase"] in ("ballot_closed", "results_announced", "closed") else None,
+        })
+    return meetings
+
+
+# -- one meeting, from its state -------------------------------------------------------------
+
+
+def ballots_cast(meeting_id: str, meeting: Meeting) -> int:
+    """Phone ballots cast so far: sealed in the box while voting, in the log after the close."""
+    in_box = ballot_box.count(meeting_id) if meeting.phase == "ballot_open" else 0
+    return len(meeting.phone_ballots) + in_box
+
+
+def turnout(meeting_id: str, meeting: Meeting) -> dict[str, int]:
+    """Ballots cast so far and the number who could cast one (present voters, else codes issued)."""
+    paper = sum(len(b) for b in meeting.paper_ballots().values()) if meeting.paper_entries else 0
+    present = sum(len(ids) for ids in meeting.checked_in.values())
+    return {
+        "cast": ballots_cast(meeting_id, meeting), "paper": paper, "eligible": present or len(meeting.issued),
+        "codes": len(meeting.issued),
+    }
 
 
 def meeting_summary(meeting: Meeting) -> dict[str, Any]:
     rules = meeting.rules
     return {
         "meeting_id": meeting.meeting_id,
+        "round_id": meeting.round_id,
         "title": meeting.title,
         "phase": meeting.phase,
         "version": meeting.version,
@@ -58,9 +169,15 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def results_body(meeting_id: str, meeting: Meeting) -> dict[str, Any]:
+def meeting_detail(meeting_id: str) -> dict[str, Any]:
+    meeting = load_meeting(meeting_id).state
+    return {**meeting_summary(meeting), "ballots_cast": ballots_cast(meeting_id, meeting)}
+
+
+def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
     """The results of a meeting whose results were announced (the tally of its ballots)."""
-    results = compute_results(meeting)
+    meeting = loaded.state
+    results = meeting.compute_results()
     announced = meeting.results
     return {
         "ballots_counted": results.ballots_counted,
@@ -87,5 +204,22 @@ def results_body(meeting_id: str, meeting: Meeting) -> dict[str, Any]:
             for d in meeting.duplicate_codes()
         ],
         "announced": announced.to_data() if announced else None,
-        "head_hash": store.stream_head(services.stream_of(meeting_id))[1],
+        "head_hash": loaded.head,
+    }
+
+
+def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
+    """What a voter's phone shows for a code: the ballot to fill in, or that it was used."""
+    meeting = load_meeting(meeting_id).state
+    county = current_schema()
+    code_hash = codes.typed_code_hash(county, meeting_id, code)
+    category = meeting.voter_category(code_hash)
+    rules = meeting.require_rules().to_data()
+    return {
+        "meeting_id": meeting_id, "title": meeting.title, "phase": meeting.phase, "category": category,
+        "scale": rules["scale"], "criteria": rules["criteria"],
+        "subjects": [{"subject_id": x.subject_id, "name": x.name} for x in meeting.subjects_graded_by(category)],
+        "voted": code_hash in meeting.phone_ballots or ballot_box.holds(meeting_id, code_hash),
+        # Opens the phone page's websocket (read-only, this meeting only).
+        "live_token": tokens.issue(county=county, meeting_id=meeting_id, kind="phone"),
     }

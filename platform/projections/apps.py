@@ -7,5 +7,8 @@ class ProjectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Register the projections of this package.
-        from projections import log_index, meeting_board  # noqa: F401
+        from events import store
+        from projections import log_index, meeting_board, rounds, runtime  # noqa: F401  (registers the projections)
+
+        # The store runs the inline projections inside each append, through this hook.
+        store.set_inline_projector(runtime.apply_inline)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from events.store import RecordedEvent
+from events.records import RecordedEvent
 from projections.runtime import Cursor, Projection, register
 
 

@@ -1,13 +1,23 @@
-"""The meeting board: what the hall screen shows at a glance (inline).
+"""The meeting board: each meeting at a glance, for the hall screen and the county's lists (inline).
 
-Attendance per voter category, questions asked/answered/deferred, ballots
-cast. Inline, because the turnout on the hall screen must move in the same
-transaction as the check-in or ballot that changed it.
+One row per meeting: where it belongs (round, township, village), when and
+where it meets, its phase, attendance, questions, codes issued, ballots in the
+log and paper ballots reconciled, once announced the results' summary and the
+flagged subjects, and the stream's version and head hash. Inline, because the
+turnout on the hall screen must move in the same transaction as the check-in
+that changed it, and a page that lists meetings must never show a phase the
+log does not have.
+
+Ballots sealed in the box during voting are not events (meetings.ballot_box):
+readers add the box's count for meetings whose ballot is open.
 """
 
 from __future__ import annotations
 
-from events.store import RecordedEvent
+import json
+from typing import Any
+
+from events.records import RecordedEvent
 from projections.runtime import Cursor, Projection, register
 
 _CATEGORY_COLUMN = {
@@ -15,51 +25,94 @@ _CATEGORY_COLUMN = {
     "representative": "representatives_present",
     "guest": "guests_present",
 }
+_PHASE_OF = {
+    "MeetingAnnounced": "announced",
+    "MeetingOpened": "opened",
+    "BallotOpened": "ballot_open",
+    "BallotClosed": "ballot_closed",
+    "ResultsAnnounced": "results_announced",
+    "MeetingClosed": "closed",
+}
+MEETING_EVENTS = frozenset({
+    "MeetingScheduled", "MeetingConfigured", "MeetingAnnounced", "AttendeeCheckedIn", "QuorumOverrideApproved",
+    "MeetingOpened", "ReportStarted", "ReportEnded", "CommentRecorded", "QuestionAsked", "QuestionAnswered",
+    "BallotCodesIssued", "BallotOpened", "BallotCast", "PaperBatchEntered", "PaperBatchReconciled",
+    "PaperBatchMismatchDetected", "BallotClosed", "ResultsAnnounced", "MeetingClosed",
+})
 
 
 class MeetingBoard(Projection):
     name = "meeting_board"
     inline = True
     tables = ("proj_meeting_board",)
-    handles = frozenset(
-        {"MeetingScheduled", "AttendeeCheckedIn", "QuestionAsked", "QuestionAnswered", "BallotCast"}
-    )
+    handles = MEETING_EVENTS
 
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
         data = event.data
         if event.type == "MeetingScheduled":
             cursor.execute(
                 """
-                INSERT INTO proj_meeting_board (stream_id, meeting_id, title, township, village, version)
-                VALUES (%s, %s, %s, %s, %s, %s)
+                INSERT INTO proj_meeting_board (stream_id, meeting_id, title, township, village, round_id,
+                                                starts_at, place, version, head_hash, last_event_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s)
                 ON CONFLICT (stream_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
-                    title = EXCLUDED.title, township = EXCLUDED.township,
-                    village = EXCLUDED.village, version = EXCLUDED.version
+                    title = EXCLUDED.title, township = EXCLUDED.township, village = EXCLUDED.village,
+                    round_id = EXCLUDED.round_id, starts_at = EXCLUDED.starts_at, place = EXCLUDED.place,
+                    version = EXCLUDED.version, head_hash = EXCLUDED.head_hash,
+                    last_event_at = EXCLUDED.last_event_at
                 """,
-                [event.stream_id, data["meeting_id"], data["title"], data["township"], data["village"], event.stream_version],
+                [event.stream_id, data["meeting_id"], data["title"], data["township"], data["village"],
+                 data.get("round_id"), data["starts_at"], data["place"], event.stream_version, event.hash,
+                 event.recorded_at],
             )
             return
-        if event.type == "AttendeeCheckedIn":
-            column = _CATEGORY_COLUMN.get(data["category"])
-            if column is None:
-                return
-            change = f"{column} = {column} + 1"
-        elif event.type == "QuestionAsked":
-            change = "questions_asked = questions_asked + 1"
-        elif event.type == "QuestionAnswered":
-            change = (
-                "questions_deferred = questions_deferred + 1"
-                if data["deferred"]
-                else "questions_answered = questions_answered + 1"
-            )
-        elif event.type == "BallotCast":
-            change = "ballots_cast = ballots_cast + 1"
-        else:
-            return
+        changes, params = _changes(event.type, data)
+        sets = "".join(f"{change}, " for change in changes)
         cursor.execute(
-            f"UPDATE proj_meeting_board SET {change}, version = %s WHERE stream_id = %s",
-            [event.stream_version, event.stream_id],
+            f"UPDATE proj_meeting_board SET {sets}version = %s, head_hash = %s, last_event_at = %s"
+            " WHERE stream_id = %s",
+            [*params, event.stream_version, event.hash, event.recorded_at, event.stream_id],
         )
+
+
+def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The columns an event changes (SQL with placeholders) and their parameters."""
+    changes: list[str] = []
+    params: list[Any] = []
+    phase = _PHASE_OF.get(event_type)
+    if phase is not None:
+        changes.append("phase = %s")
+        params.append(phase)
+    if event_type == "MeetingConfigured":
+        changes.append("subjects = %s")
+        params.append(len(data["subjects"]))
+    elif event_type == "MeetingAnnounced":
+        changes += ["starts_at = %s::timestamptz", "place = %s"]
+        params += [data["starts_at"], data["place"]]
+    elif event_type == "AttendeeCheckedIn":
+        changes.append("present_total = present_total + 1")
+        column = _CATEGORY_COLUMN.get(data["category"])
+        if column is not None:
+            changes.append(f"{column} = {column} + 1")
+    elif event_type == "QuestionAsked":
+        changes.append("questions_asked = questions_asked + 1")
+    elif event_type == "QuestionAnswered":
+        changes.append(
+            "questions_deferred = questions_deferred + 1" if data["deferred"] else "questions_answered = questions_answered + 1"
+        )
+    elif event_type == "BallotCodesIssued":
+        changes.append("codes_issued = codes_issued + %s")
+        params.append(int(data["count"]))
+    elif event_type == "BallotCast":
+        changes.append("ballots_cast = ballots_cast + 1")
+    elif event_type == "PaperBatchReconciled":
+        changes.append("paper_ballots = paper_ballots + %s")
+        params.append(int(data["ballot_count"]))
+    elif event_type == "ResultsAnnounced":
+        flagged = [{"subject_id": s["subject_id"], "name": s["name"]} for s in data["subjects"] if s["flagged"]]
+        changes += ["ballots_counted = %s", "participation = %s", "flagged = %s::jsonb"]
+        params += [int(data["ballots_counted"]), data["participation_percent"], json.dumps(flagged, ensure_ascii=False)]
+    return changes, params
 
 
 register(MeetingBoard())

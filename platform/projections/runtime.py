@@ -8,7 +8,7 @@ A projection declares the event types it handles and the tables it owns.
   position (a shared checkpoint row would also make every appender of a
   county queue on one row lock).
 - **Catch-up** projections read the log in commit-safe order
-  (`events.store.read_all`) and save their (transaction_id, position)
+  (`events.reading.read_all`) and save their (transaction_id, position)
   checkpoint in the same transaction as their rows.
 
 Any projection can be rebuilt: its tables are emptied and every event is
@@ -17,15 +17,16 @@ replayed; the rebuild reports each row that differs from the live state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
-from events.store import AppendResult, Checkpoint, RecordedEvent, checkpoint_of, read_all
-from shuping.db import current_schema
+from common.county import current_schema
+from events.reading import count_events, read_all
+from events.records import AppendResult, Checkpoint, RecordedEvent, checkpoint_of
 
 Cursor = Any
 
@@ -88,6 +89,8 @@ def apply_inline(
 ) -> None:
     """Run the inline projections for a batch just inserted (same transaction).
 
+    The event store calls this inside every append (registered with
+    `events.store.set_inline_projector` when Django starts, projections.apps).
     `cursor` is the append's own cursor when given (it runs in the county's
     schema, inside the append transaction); else a Django cursor is opened.
     """
@@ -157,7 +160,7 @@ def catch_up(projection: Projection, *, batch: int = 1000, max_batches: int | No
         with transaction.atomic(), connection.cursor() as cursor:
             # The row lock makes two runners of one projection take turns.
             checkpoint = load_checkpoint(cursor, projection.name, lock=True)
-            events = read_all(checkpoint, limit=batch)
+            events = read_all(checkpoint, limit=batch, cursor=cursor)
             if not events:
                 return seen
             for event in events:
@@ -203,38 +206,26 @@ def rebuild(
         cursor.execute("LOCK TABLE events IN SHARE MODE")
         before = projection.dump(cursor)
         projection.reset(cursor)
-        if projection.inline:
-            # Inline state covers every committed event: replay all of them.
-            cursor.execute("SELECT count(*) FROM events")
-            total = int(cursor.fetchone()[0])
-            done = 0
-            for chunk in _all_events_in_commit_order(cursor, batch):
-                for event in chunk:
-                    if event.type in projection.handles:
-                        projection.apply(cursor, event)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        else:
-            # Catch-up state stops at the commit watermark, like catch_up().
+        # Inline state covers every committed event: replay all of them.
+        # Catch-up state stops at the commit watermark, like catch_up().
+        below_watermark = not projection.inline
+        if below_watermark:
             load_checkpoint(cursor, projection.name, lock=True)  # creates the row if new
-            cursor.execute(
-                "SELECT count(*) FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-            )
-            total = int(cursor.fetchone()[0])
-            done = 0
-            checkpoint = Checkpoint()
-            while True:
-                events = read_all(checkpoint, limit=batch)
-                if not events:
-                    break
-                for event in events:
-                    if event.type in projection.handles:
-                        projection.apply(cursor, event)
-                checkpoint = checkpoint_of(events[-1])
-                done += len(events)
-                if progress:
-                    progress(done, total)
+        total = count_events(cursor=cursor, below_watermark=below_watermark)
+        done = 0
+        checkpoint = Checkpoint()
+        while True:
+            events = read_all(checkpoint, limit=batch, cursor=cursor, below_watermark=below_watermark)
+            if not events:
+                break
+            for event in events:
+                if event.type in projection.handles:
+                    projection.apply(cursor, event)
+            checkpoint = checkpoint_of(events[-1])
+            done += len(events)
+            if progress:
+                progress(done, total)
+        if below_watermark:
             save_checkpoint(cursor, projection.name, checkpoint)
         after = projection.dump(cursor)
     report = RebuildReport(projection=projection.name, county=county, events=done)
@@ -245,24 +236,23 @@ def rebuild(
     return report
 
 
-def _all_events_in_commit_order(cursor: Cursor, batch: int) -> Iterable[list[RecordedEvent]]:
-    from events.store import _COLUMNS, _row
+def rebuild_stale(*, progress: Callable[[int, int], None] | None = None) -> list[RebuildReport]:
+    """Rebuild the projections a migration marked stale (their shape changed) in the current county.
 
-    last = (0, 0)
-    while True:
-        cursor.execute(
-            f"""
-            SELECT {_COLUMNS} FROM events
-             WHERE (transaction_id, position) > (%s::text::xid8, %s)
-             ORDER BY transaction_id, position LIMIT %s
-            """,
-            [str(last[0]), last[1], batch],
-        )
-        chunk = [_row(r) for r in cursor.fetchall()]
-        if not chunk:
-            return
-        yield chunk
-        last = (chunk[-1].transaction_id, chunk[-1].position)
+    Migrations do not backfill projections: they mark them in
+    `projection_stale`, and `shuping migrate` calls this in each county it
+    migrated, so the rows are rebuilt by the code that will maintain them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM projection_stale ORDER BY name")
+        names = [row[0] for row in cursor.fetchall()]
+    reports = []
+    for name in names:
+        if name in _registry:
+            reports.append(rebuild(_registry[name], progress=progress))
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM projection_stale WHERE name = %s", [name])
+    return reports
 
 
 def state_of(projection: Projection) -> dict[str, list[tuple[Any, ...]]]:

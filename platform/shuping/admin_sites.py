@@ -12,8 +12,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from accounts.models import COUNTY_ROLES, Role, User
+from common.county import current_schema
 from meetings import models as ref
-from shuping.db import current_schema
 from tenants.models import County, Domain
 
 

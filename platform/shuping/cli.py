@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 DEFAULT_HOME = ".shuping"
 
@@ -109,6 +110,14 @@ def _progress(index: int, total: int, schema: str, state: str) -> None:
         print(f"  {schema}: {state}", flush=True)
 
 
+def _migrate_all(**options: Any) -> dict[str, int]:
+    """Migrate every schema; in each one migrated, rebuild the projections its migrations marked stale."""
+    from projections.runtime import rebuild_stale
+    from tenants.provisioning import migrate_all
+
+    return migrate_all(after_migrate=rebuild_stale, **options)
+
+
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -120,10 +129,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home) as url:
         _setup_django(url, home)
-        from tenants.provisioning import migrate_all
-
         _say("迁移所有模式", "migrating all schemas")
-        counts = migrate_all(progress=_progress, verbosity=args.verbosity)
+        counts = _migrate_all(progress=_progress, verbosity=args.verbosity)
         _say(
             f"完成：{counts['migrated']} 个县区已迁移，{counts['skipped']} 个已是最新",
             f"done: {counts['migrated']} counties migrated, {counts['skipped']} up to date",
@@ -135,9 +142,9 @@ def cmd_county_create(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home) as url:
         _setup_django(url, home)
-        from tenants.provisioning import ProvisioningError, create_county, migrate_all
+        from tenants.provisioning import ProvisioningError, create_county
 
-        migrate_all()
+        _migrate_all()
         started = time.monotonic()
         try:
             county = create_county(slug=args.slug, name=args.name, domains=args.domain)
@@ -171,10 +178,9 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home, log=False) as url:
         _setup_django(url, home)
-        from tenants.demo import ensure_operator
-        from tenants.provisioning import migrate_all
+        from shuping.demo import ensure_operator
 
-        migrate_all()
+        _migrate_all()
         password = args.password or secrets.token_urlsafe(12)
         ensure_operator(args.username, password)
         _say(f"运营账号 {args.username} 密码 {password}", f"operator {args.username} password {password}")
@@ -199,11 +205,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with database(home) as url:
             _setup_django(url, home)
-            from tenants.demo import ensure_demo
-            from tenants.provisioning import migrate_all
+            from shuping.demo import ensure_demo
 
             _say("检查数据库结构", "checking database schemas")
-            migrate_all(progress=_progress)
+            _migrate_all(progress=_progress)
             logins = ensure_demo(port=args.port) if not args.no_demo else []
             _serve(args, logins, started)
     except KeyboardInterrupt:
@@ -313,7 +318,7 @@ def cmd_log_export(args: argparse.Namespace) -> int:
         from django_tenants.utils import schema_context
 
         from events.export import export_stream, export_stream_to_file
-        from events.store import stream_version
+        from events.reading import stream_version
 
         _county_names(args.county)
         with schema_context(args.county):

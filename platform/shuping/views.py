@@ -6,8 +6,8 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from common.county import current_schema
 from meetings.models import RosterMember, Township, Village
-from shuping.db import current_schema
 
 
 def public_home(request: HttpRequest) -> HttpResponse:

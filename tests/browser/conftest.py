@@ -110,7 +110,7 @@ class Hall:
         return meeting_id, host, plain
 
     def screen_token(self, meeting_id: str) -> str:
-        from live import tokens
+        from common import tokens
 
         return tokens.issue(county=self.county.schema_name, meeting_id=meeting_id, kind="screen")
 

@@ -12,17 +12,11 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
-from events import store
+from events import records, store
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
-from events.store import (
-    ANY,
-    NO_STREAM,
-    Checkpoint,
-    ConcurrencyConflict,
-    append,
-    read_all,
-    read_stream,
-)
+from events.reading import read_all, read_stream, stream_head, stream_version
+from events.records import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict
+from events.store import append
 from events.types import EventSchemaError, NewEvent
 from meetings.events import AttendeeCheckedIn, MeetingScheduled, QuestionAsked
 
@@ -51,7 +45,7 @@ def cid() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def assert_hashes_recompute(county: str, stream: str, events: list[store.RecordedEvent]) -> None:
+def assert_hashes_recompute(county: str, stream: str, events: list[records.RecordedEvent]) -> None:
     """Each stored hash is the hash an auditor computes from the event as read back."""
     for event in events:
         assert event.hash == event_hash(
@@ -85,25 +79,27 @@ def test_hash_chain_links_each_event_to_the_one_before(county) -> None:
     for before, after in zip(events, events[1:], strict=False):
         assert after.prev_hash == before.hash
     assert_hashes_recompute(county.schema_name, stream, events)
-    assert store.stream_head(stream) == (3, events[-1].hash) == (3, result.head_hash)
+    assert stream_head(stream) == (3, events[-1].hash) == (3, result.head_hash)
 
 
-def test_a_wrong_remembered_head_never_breaks_the_chain(county) -> None:
-    # The store remembers the head it last wrote to take the one-statement
-    # path. That memory can be wrong (another process appended, or the append
-    # that set it was rolled back): the database checks version and head, the
-    # fast statement writes nothing, and the append goes the long way.
+def test_an_expected_head_is_checked_with_the_version_and_never_breaks_the_chain(county) -> None:
+    # A caller that folded the stream passes the head it read: the append is
+    # then one statement that matches version AND head. A head from a
+    # rolled-back append, or a wrong head at the right version, is refused
+    # (nothing written); the right head goes through.
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
     first = append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
-    assert store._heads[(county.schema_name, stream)] == (1, first.head_hash)
     with pytest.raises(RuntimeError), transaction.atomic():
-        append(stream, [checked_in(1)], expected_version=1, command_id=cid())
+        rolled_back = append(stream, [checked_in(1)], expected_version=1, expected_head=first.head_hash,
+                             command_id=cid())
         raise RuntimeError("the command failed after its append")
-    assert store._heads[(county.schema_name, stream)][0] == 2  # remembers a head that never committed
-    second = append(stream, [checked_in(2)], expected_version=1, command_id=cid())
-    store._heads[(county.schema_name, stream)] = (2, "f" * 64)  # right version, wrong head
-    third = append(stream, [checked_in(3)], expected_version=2, command_id=cid())
-    fourth = append(stream, [checked_in(4)], expected_version=3, command_id=cid())  # fast path again
+    with pytest.raises(ConcurrencyConflict):  # a head that never committed
+        append(stream, [checked_in(9)], expected_version=2, expected_head=rolled_back.head_hash, command_id=cid())
+    second = append(stream, [checked_in(2)], expected_version=1, expected_head=first.head_hash, command_id=cid())
+    with pytest.raises(ConcurrencyConflict):  # right version, wrong head
+        append(stream, [checked_in(9)], expected_version=2, expected_head="f" * 64, command_id=cid())
+    third = append(stream, [checked_in(3)], expected_version=2, expected_head=second.head_hash, command_id=cid())
+    fourth = append(stream, [checked_in(4)], expected_version=3, command_id=cid())  # version only: the long way
     events = read_stream(stream)
     assert [e.stream_version for e in events] == [1, 2, 3, 4]
     assert [e.data.get("attendee_id") for e in events[1:]] == ["a2", "a3", "a4"]
@@ -116,17 +112,15 @@ def test_a_wrong_remembered_head_never_breaks_the_chain(county) -> None:
         assert cursor.fetchone()[0] == 4
 
 
-def test_a_retried_command_replays_even_when_the_remembered_head_matches(county) -> None:
+def test_a_retried_command_replays_even_when_its_expected_head_still_matches(county) -> None:
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
-    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    first = append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
     command = cid()
-    before = store._heads[(county.schema_name, stream)]
-    done = append(stream, [checked_in(1)], expected_version=1, command_id=command)
-    # Another process wrote it; this one still remembers version 1 and retries.
-    store._heads[(county.schema_name, stream)] = before
-    again = append(stream, [checked_in(1)], expected_version=1, command_id=command)
+    done = append(stream, [checked_in(1)], expected_version=1, expected_head=first.head_hash, command_id=command)
+    # The answer was lost; the client retries with what it had read before.
+    again = append(stream, [checked_in(1)], expected_version=1, expected_head=first.head_hash, command_id=command)
     assert again.replayed and again.positions == done.positions and again.head_hash == done.head_hash
-    assert store.stream_version(stream) == 2
+    assert stream_version(stream) == 2
 
 
 def test_expected_version_conflicts_append_nothing(county) -> None:
@@ -142,7 +136,7 @@ def test_expected_version_conflicts_append_nothing(county) -> None:
     assert [e.stream_version for e in read_stream(stream)] == [1]
     assert read_stream(f"{stream}-none") == []
     append(stream, [checked_in(1)], expected_version=ANY, command_id=cid())
-    assert store.stream_version(stream) == 2
+    assert stream_version(stream) == 2
 
 
 def test_same_command_id_returns_the_original_result_and_appends_nothing(county) -> None:
@@ -178,7 +172,7 @@ def test_bad_events_are_rejected_before_anything_is_written(county, event: NewEv
         append(stream, [checked_in(1), event], expected_version=1, command_id=cid())
     assert fragment in info.value.message_zh
     assert _count_events() == before
-    assert store.stream_version(stream) == 1
+    assert stream_version(stream) == 1
 
 
 def test_non_identifier_keys_are_rejected_with_a_clear_error(county) -> None:
@@ -251,12 +245,12 @@ def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> N
 
 def test_no_events_outside_a_county() -> None:
     connection.set_schema_to_public()
-    with pytest.raises(store.NoCounty):
+    with pytest.raises(records.NoCounty):
         append("x", [scheduled()], expected_version=NO_STREAM, command_id=cid())
 
 
 def test_does_not_notify_if_transaction_rolled_back(county) -> None:
-    seen: list[store.Committed] = []
+    seen: list[records.Committed] = []
     store.subscribe(seen.append)
     try:
         stream = f"meeting-{uuid.uuid4().hex[:6]}"
@@ -270,7 +264,7 @@ def test_does_not_notify_if_transaction_rolled_back(county) -> None:
 
 
 def test_notifies_once_after_commit(county, django_capture_on_commit_callbacks) -> None:
-    seen: list[store.Committed] = []
+    seen: list[records.Committed] = []
     store.subscribe(seen.append)
     try:
         stream = f"meeting-{uuid.uuid4().hex[:6]}"

@@ -16,16 +16,9 @@ from collections.abc import Callable
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
-from events.store import (
-    ANY,
-    NO_STREAM,
-    Checkpoint,
-    ConcurrencyConflict,
-    append,
-    checkpoint_of,
-    read_all,
-    read_stream,
-)
+from events.reading import read_all, read_stream
+from events.records import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict, checkpoint_of
+from events.store import append
 from meetings.events import AttendeeCheckedIn, BallotCast, MeetingScheduled
 
 

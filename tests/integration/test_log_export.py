@@ -21,7 +21,9 @@ from django_tenants.utils import schema_context
 
 from events.chain import GENESIS_HASH, event_hash
 from events.export import export_stream_to_file
-from events.store import NO_STREAM, append, stream_head
+from events.reading import stream_head
+from events.records import NO_STREAM
+from events.store import append
 from events.verify import verify_file
 from meetings.events import AttendeeCheckedIn, BallotCast, MeetingScheduled, QuestionAsked
 

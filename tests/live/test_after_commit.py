@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django_tenants.utils import schema_context
 
-from events import store
+from events import reading, records, store
 from live import bus
 from meetings.events import MeetingScheduled
 
@@ -67,10 +67,10 @@ def test_does_not_notify_if_transaction_rolled_back(county_a, listener, django_d
     # Real transactions (no test transaction around them): on_commit must see a real commit.
     with django_db_blocker.unblock(), schema_context(county_a.schema_name):
         with pytest.raises(RuntimeError), transaction.atomic():
-            store.append(f"meeting-{meeting_id}", [_scheduled(meeting_id)], expected_version=store.NO_STREAM,
+            store.append(f"meeting-{meeting_id}", [_scheduled(meeting_id)], expected_version=records.NO_STREAM,
                          command_id=uuid.uuid4())
             raise RuntimeError("the command failed after its append")
-        assert store.stream_version(f"meeting-{meeting_id}") == 0
+        assert reading.stream_version(f"meeting-{meeting_id}") == 0
     assert _receive(loop, layer, channel, 0.5) is None
 
 
@@ -78,7 +78,7 @@ def test_notifies_once_the_transaction_commits(county_a, listener, django_db_blo
     loop, layer, channel, meeting_id = listener
     with django_db_blocker.unblock(), schema_context(county_a.schema_name):
         with transaction.atomic():
-            store.append(f"meeting-{meeting_id}", [_scheduled(meeting_id)], expected_version=store.NO_STREAM,
+            store.append(f"meeting-{meeting_id}", [_scheduled(meeting_id)], expected_version=records.NO_STREAM,
                          command_id=uuid.uuid4())
             # Still inside the transaction: nothing may have gone out yet.
             assert _receive(loop, layer, channel, 0.2) is None

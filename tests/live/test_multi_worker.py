@@ -10,7 +10,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
 
-from live import bus, tokens
+from common import tokens
+from live import bus
 from tests.live.server import (
     HttpApi,
     LiveServer,

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from django.core import signing
 
-from live import tokens
+from common import tokens
 from tests.live.server import (
     HttpApi,
     LiveServer,

@@ -10,7 +10,7 @@ import sysconfig
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUR_PACKAGES = ["shuping", "events", "projections", "meetings", "live", "accounts", "tenants"]
+OUR_PACKAGES = ["common", "shuping", "events", "projections", "meetings", "live", "accounts", "tenants"]
 
 
 def test_import_platform_gives_the_standard_library() -> None:

@@ -18,10 +18,13 @@ Everything else (another content type, broken JSON, a missing or extra
 field, a number where a string belongs, a body too large, `Accept:
 text/html`, ...) goes to the DRF view unchanged, which answers it exactly
 as before: the error format, codes and messages of every refusal of input
-are DRF's. Domain errors (malformed or unknown code, code used, wrong phase,
-invalid marks, unknown meeting) are answered through the same exception
-handler as the API's (shuping.api.exception_handler), rendered the way DRF's
-JSONRenderer renders them. Nothing here logs anything about a ballot.
+are DRF's. Both paths call the same door (check_cast_ballot); its refusals
+(malformed or unknown code, code used, wrong phase, invalid marks, unknown
+meeting) are answered through the API's exception handler
+(common.api.exception_handler), rendered the way DRF's JSONRenderer renders
+them. The limits are the serializer's (VoterBallotIn), read from it. The
+endpoint is wired in meetings.api.urls as `fast_path(VoterBallotApi)`.
+Nothing here logs anything about a ballot.
 """
 
 from __future__ import annotations
@@ -30,23 +33,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from rest_framework.views import APIView
 
-from meetings import codes, services
-from shuping.api import ApiError, exception_handler
-from shuping.db import current_schema
+from accounts.roles import A_VOTER
+from common.api import exception_handler, max_json_bytes
+from meetings.actions.ballots import check_cast_ballot
+from meetings.api.serializers import VoterBallotIn
 
-CODE_MAX = 40  # serializers.VoterBallotIn.code
-GRADE_MAX = 64  # serializers.VoterBallotIn.marks' CharField
+_FIELDS = VoterBallotIn().fields
+CODE_MAX: int = _FIELDS["code"].max_length
+GRADE_MAX: int = _FIELDS["marks"].child.child.max_length
 _JSON_ACCEPTS = {"*/*", "application/*", "application/json"}
-
-
-def code_hash(county: str, meeting_id: str, code: str) -> str:
-    """The code's hash, or a `malformed_code` error for text that cannot be a code."""
-    if not codes.is_well_formed(codes.normalize_code(code)):
-        raise ApiError("malformed_code", "测评码格式不对，请核对后重新输入", "malformed ballot code")
-    return codes.code_hash(county, meeting_id, code)
 
 
 def render(data: Any, status: int, allow: str) -> HttpResponse:
@@ -86,7 +84,7 @@ def _ballot_body(request: HttpRequest) -> tuple[str, dict[str, dict[str, str]]] 
     )):
         return None
     length = request.META.get("CONTENT_LENGTH") or ""
-    if not length.isdigit() or int(length) > int(getattr(settings, "API_MAX_JSON_BYTES", 256 * 1024)):
+    if not length.isdigit() or int(length) > max_json_bytes():
         return None
     try:
         # Decoded as DRF's parser decodes it (UTF-8, strictly), not by json's guess.
@@ -107,8 +105,10 @@ def _ballot_body(request: HttpRequest) -> tuple[str, dict[str, dict[str, str]]] 
     return str(code), marks
 
 
-def ballot_view(drf_view: Callable[..., HttpResponse], allow: str) -> Callable[..., HttpResponse]:
-    """The ballot endpoint: the fast path for the common shape, `drf_view` for anything else."""
+def fast_path(view_class: type[APIView]) -> Callable[..., HttpResponse]:
+    """The ballot endpoint: the fast path for the common shape, `view_class`'s DRF view for anything else."""
+    drf_view = view_class.as_view()
+    allow = ", ".join(view_class().allowed_methods)
 
     def view(request: HttpRequest, meeting_id: str) -> HttpResponse:
         body = _ballot_body(request) if request.method == "POST" else None
@@ -116,8 +116,7 @@ def ballot_view(drf_view: Callable[..., HttpResponse], allow: str) -> Callable[.
             return drf_view(request, meeting_id=meeting_id)
         code, marks = body
         try:
-            hashed = code_hash(str(current_schema()), meeting_id, code)
-            receipt = services.cast_ballot(meeting_id, hashed, marks)
+            receipt = check_cast_ballot(actor=A_VOTER, meeting_id=meeting_id, code=code, marks=marks)
         except Exception as exc:  # noqa: BLE001 - the API's handler decides; what it does not know propagates
             handled = exception_handler(exc, {"request": request})
             if handled is None:

@@ -11,52 +11,41 @@ Phases::
     scheduled -> announced -> opened -> ballot_open -> ballot_closed
               -> results_announced -> closed
 
-Configuration (`configure`) happens while scheduled. Check-in is open while
-announced or opened. Reports, comments and questions happen while opened;
-reports follow the configured subject order and all must end before the
-ballot opens. Ballot codes can be issued from announcement until the ballot
-closes (late arrivals).
-
-Secrecy: phone ballots are not appended one by one. The Django layer seals
-them, calling `check_ballot` at casting time, and at close passes them all to
-`close_ballot`, which returns their `BallotCast` events sorted by code hash
-(unrelated to casting order) followed by `BallotClosed`.
-
-Paper ballots (see `enter_paper_batch`): each numbered batch is entered by at
-least two different tellers. A batch's status is derived from the latest
-entry of each teller: fewer than two tellers -> "pending"; two tellers whose
-latest entries are identical (same code hashes, same marks) -> "reconciled"
-(their content is what is counted); otherwise -> "mismatch", shown side by
-side by `paper_batch_differences`. A mismatch is resolved by a further entry
-that agrees with an existing one: a third teller's entry, or a re-entry by
-one of the two tellers (it replaces that teller's earlier entry). A reconciled
-batch takes no more entries. Results cannot be announced while any batch is
-pending or mismatched.
-
-A code is counted once: a phone ballot beats a paper ballot with the same
-code, and between paper batches the lowest batch number wins; the others are
-reported by `duplicate_codes` and left out of the tally.
+Which command is allowed in which phase is the table ALLOWED_PHASES, in one
+place. Configuration (`configure`) happens while scheduled. Check-in is open
+while announced or opened. Reports, comments and questions happen while
+opened; reports follow the configured subject order and all must end before
+the ballot opens. Ballot codes can be issued from announcement until the
+ballot closes (late arrivals). Voting (codes, ballots, paper batches, the
+count) is in meetings.domain.voting, mixed into this class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from events.types import DomainEvent
-from meetings.domain.rules import (
-    IDENTIFIER,
-    LEVELS,
-    DomainError,
-    Rules,
-    category_name_zh,
+from meetings.domain.errors import (
+    AlreadyCheckedIn,
+    InvalidCommand,
+    LeadTimeTooShort,
+    NotConfigured,
+    NotOnRoster,
+    ReportOutOfOrder,
+    UnknownQuestion,
+    UnknownSubject,
+    iso,
+    require_text,
+    wrong_phase,
 )
-
-# tally.py imports this module only for type checking: no import cycle.
-from meetings.domain.tally import compute_results, results_event
+from meetings.domain.rules import IDENTIFIER, LEVELS, Rules
+from meetings.domain.voting import (
+    PaperEntry,
+    QuorumStatus,
+    Voting,
+)
 from meetings.events import (
     AttendeeCheckedIn,
     BallotCast,
@@ -69,10 +58,7 @@ from meetings.events import (
     MeetingConfigured,
     MeetingOpened,
     MeetingScheduled,
-    PaperBallot,
     PaperBatchEntered,
-    PaperBatchMismatchDetected,
-    PaperBatchReconciled,
     QuestionAnswered,
     QuestionAsked,
     QuorumOverrideApproved,
@@ -81,167 +67,36 @@ from meetings.events import (
     ResultsAnnounced,
     RosterEntry,
     SubjectEntry,
-    ballot_receipt,
 )
 
-__all__ = [
-    "BallotCheck",
-    "BallotInvalid",
-    "CodeAlreadyUsed",
-    "DomainError",
-    "Meeting",
-    "PaperDifference",
-    "QuorumNotMet",
-    "QuorumStatus",
-    "SealedBallot",
-    "SealedLike",
-    "UnknownCode",
-    "WrongPhase",
-]
+__all__ = ["ALLOWED_PHASES", "Meeting"]
 
-Marks = Mapping[str, Mapping[str, str]]
-
-PHASE_NAMES_ZH = {
-    "new": "未安排",
-    "scheduled": "已安排",
-    "announced": "已公告",
-    "opened": "会议进行中",
-    "ballot_open": "测评进行中",
-    "ballot_closed": "测评已结束",
-    "results_announced": "结果已公布",
-    "closed": "会议已结束",
+# The phases in which each command may run (domain.md: the meeting's procedure).
+ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
+    "schedule": ("new",),
+    "configure": ("scheduled",),
+    "announce": ("scheduled",),
+    "check_in": ("announced", "opened"),
+    "check_in_guest": ("announced", "opened"),
+    "override_quorum": ("announced", "opened"),
+    "open_meeting": ("announced",),
+    "start_report": ("opened",),
+    "end_report": ("opened",),
+    "record_comment": ("opened",),
+    "ask_question": ("opened",),
+    "answer_question": ("opened", "ballot_open", "ballot_closed", "results_announced"),
+    "defer_question": ("opened", "ballot_open", "ballot_closed", "results_announced"),
+    "issue_ballot_codes": ("announced", "opened", "ballot_open"),
+    "open_ballot": ("opened",),
+    "cast_ballot": ("ballot_open",),
+    "close_ballot": ("ballot_open",),
+    "enter_paper_batch": ("ballot_open", "ballot_closed"),
+    "announce_results": ("ballot_closed",),
+    "close_meeting": ("results_announced",),
 }
 
 
-# -- errors ------------------------------------------------------------------------------------
-
-
-class WrongPhase(DomainError):
-    code = "wrong_phase"
-
-
-class NotConfigured(DomainError):
-    code = "not_configured"
-
-
-class InvalidCommand(DomainError):
-    code = "invalid_command"
-
-
-class LeadTimeTooShort(DomainError):
-    code = "lead_time_too_short"
-
-
-class NotOnRoster(DomainError):
-    code = "not_on_roster"
-
-
-class AlreadyCheckedIn(DomainError):
-    code = "already_checked_in"
-
-
-class QuorumNotMet(DomainError):
-    code = "quorum_not_met"
-
-
-class ReportOutOfOrder(DomainError):
-    code = "report_out_of_order"
-
-
-class ReportsIncomplete(DomainError):
-    code = "reports_incomplete"
-
-
-class UnknownSubject(DomainError):
-    code = "unknown_subject"
-
-
-class UnknownQuestion(DomainError):
-    code = "unknown_question"
-
-
-class UnknownCode(DomainError):
-    code = "unknown_code"
-
-
-class CodeAlreadyUsed(DomainError):
-    code = "code_already_used"
-
-
-class BallotInvalid(DomainError):
-    code = "ballot_invalid"
-
-
-class PaperBatchClosed(DomainError):
-    code = "paper_batch_reconciled"
-
-
-class PaperBatchesUnresolved(DomainError):
-    code = "paper_batches_unresolved"
-
-
-def _wrong_phase(action_zh: str, action_en: str, phase: str) -> WrongPhase:
-    return WrongPhase(
-        f"当前阶段（{PHASE_NAMES_ZH.get(phase, phase)}）不能{action_zh}",
-        f"cannot {action_en} while the meeting is {phase}",
-    )
-
-
-# -- value objects returned to callers ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QuorumStatus:
-    category: str
-    roster: int
-    present: int
-    required: int
-
-    @property
-    def met(self) -> bool:
-        return self.present >= self.required
-
-
-@dataclass(frozen=True)
-class SealedBallot:
-    """A phone ballot held sealed by the Django layer until the ballot closes."""
-
-    code_hash: str
-    marks: Marks
-
-
-class SealedLike(Protocol):
-    """Anything with a code hash and marks (e.g. the ballot box's sealed rows)."""
-
-    @property
-    def code_hash(self) -> str: ...
-
-    @property
-    def marks(self) -> Marks: ...
-
-
-@dataclass(frozen=True)
-class BallotCheck:
-    receipt: str
-    already_cast: bool  # the identical ballot was cast before: answer idempotently
-
-
-@dataclass(frozen=True)
-class PaperDifference:
-    """One ballot of a batch as each teller entered it (None: not entered by that teller)."""
-
-    code_hash: str
-    entries: dict[str, Marks | None]  # teller -> marks
-
-
-@dataclass(frozen=True)
-class DuplicateCode:
-    code_hash: str
-    counted_from: str  # "phone" or "paper:<batch_no>"
-    ignored_from: tuple[str, ...]
-
-
-# -- state --------------------------------------------------------------------------------------
+# -- value objects and state ----------------------------------------------------------------------
 
 
 @dataclass
@@ -265,19 +120,15 @@ class Question:
     due_on: str | None = None
 
 
-@dataclass
-class PaperEntry:
-    teller: str
-    ballots: dict[str, dict[str, dict[str, str]]]  # code hash -> marks
-
 
 @dataclass
-class Meeting:
+class Meeting(Voting):
     """State of one meeting, folded from its events. Use `from_events`."""
 
     phase: str = "new"
     meeting_id: str = ""
     title: str = ""
+    round_id: str | None = None
     rules: Rules | None = None
     subjects: list[SubjectEntry] = field(default_factory=list)
     roster: dict[str, RosterEntry] = field(default_factory=dict)
@@ -311,6 +162,7 @@ class Meeting:
             self.phase = "scheduled"
             self.meeting_id = event.meeting_id
             self.title = event.title
+            self.round_id = event.round_id
         elif isinstance(event, MeetingConfigured):
             self.rules = Rules.from_data(event.rules)
             self.subjects = list(event.subjects)
@@ -414,138 +266,28 @@ class Meeting:
         rules = self.require_rules()
         return [s for s in self.subjects if category in rules.categories_grading(s.level)]
 
-    def used_code_hashes(self) -> set[str]:
-        return set(self.phone_ballots)
-
-    def paper_batch_status(self, batch_no: int) -> str:
-        """"pending", "reconciled" or "mismatch" (see the module docstring)."""
-        return self._batch(batch_no)[0]
-
-    def _batch(self, batch_no: int) -> tuple[str, PaperEntry | None, list[PaperEntry]]:
-        return _batch_status(self.paper_entries.get(batch_no, []))
-
-    def paper_batches(self) -> dict[int, str]:
-        return {batch_no: self.paper_batch_status(batch_no) for batch_no in sorted(self.paper_entries)}
-
-    def paper_batch_differences(self, batch_no: int) -> list[PaperDifference]:
-        """The ballots on which the tellers' latest entries of a batch disagree, side by side."""
-        return _differences(self._batch(batch_no)[2])
-
-    def paper_ballots(self) -> dict[int, dict[str, dict[str, dict[str, str]]]]:
-        """The agreed content of each reconciled batch: batch number -> code hash -> marks."""
-        agreed = {}
-        for batch_no in sorted(self.paper_entries):
-            status, entry, _ = self._batch(batch_no)
-            if status == "reconciled" and entry is not None:
-                agreed[batch_no] = entry.ballots
-        return agreed
-
-    def counted_ballots(self) -> list[tuple[str, str, Marks]]:
-        """(code hash, source, marks) of each ballot counted: one per code, phone first."""
-        counted: dict[str, tuple[str, str, Marks]] = {
-            code: (code, "phone", cast.marks) for code, cast in self.phone_ballots.items()
-        }
-        for batch_no, ballots in self.paper_ballots().items():
-            for code, marks in ballots.items():
-                counted.setdefault(code, (code, f"paper:{batch_no}", marks))
-        return [counted[code] for code in sorted(counted)]
-
-    def duplicate_codes(self) -> list[DuplicateCode]:
-        """Codes found more than once (phone and paper, or two batches), and which one counts."""
-        sources: dict[str, list[str]] = {code: ["phone"] for code in self.phone_ballots}
-        for batch_no, ballots in self.paper_ballots().items():
-            for code in ballots:
-                sources.setdefault(code, []).append(f"paper:{batch_no}")
-        return [
-            DuplicateCode(code_hash=code, counted_from=found[0], ignored_from=tuple(found[1:]))
-            for code, found in sorted(sources.items())
-            if len(found) > 1
-        ]
-
-    # -- ballot validation (shared by phone, sealed and paper ballots) --------------------------
-
-    def validate_marks(self, *, code_hash: str, marks: Marks) -> str:
-        """Check a ballot against the issued codes and the rules; return the voter's category."""
-        rules = self.require_rules()
-        category = self.issued.get(code_hash)
-        if category is None:
-            raise UnknownCode("测评码无效", "unknown ballot code")
-        if not isinstance(marks, Mapping):
-            raise BallotInvalid("选票格式不正确", "marks must be an object")
-        expected = {s.subject_id: s for s in self.subjects_graded_by(category)}
-        for subject_id in marks:
-            if subject_id not in expected:
-                raise BallotInvalid(
-                    f"{category_name_zh(category)}不评议“{subject_id}”",
-                    f"{category} does not grade subject {subject_id!r}",
-                )
-        criteria = {c.id: c for c in rules.criteria}
-        for subject_id, subject in expected.items():
-            subject_marks = marks.get(subject_id)
-            if not isinstance(subject_marks, Mapping):
-                raise BallotInvalid(f"未对“{subject.name}”作出评价", f"subject {subject_id!r} is not graded")
-            for criterion_id in subject_marks:
-                if criterion_id not in criteria:
-                    raise BallotInvalid(
-                        f"“{subject.name}”的评价含未知指标“{criterion_id}”",
-                        f"subject {subject_id!r} has an unknown criterion {criterion_id!r}",
-                    )
-            for criterion in rules.criteria:
-                grade_id = subject_marks.get(criterion.id)
-                if grade_id is None:
-                    raise BallotInvalid(
-                        f"未对“{subject.name}”的“{criterion.name_zh}”作出评价",
-                        f"subject {subject_id!r} is not graded on {criterion.id!r}",
-                    )
-                if not isinstance(grade_id, str) or rules.scale.grade(grade_id) is None:
-                    raise BallotInvalid(
-                        f"“{subject.name}”的“{criterion.name_zh}”评价等次“{grade_id}”不在“{rules.scale.name_zh}”中",
-                        f"grade {grade_id!r} for {subject_id!r}/{criterion.id!r} is not in scale {rules.scale.id!r}",
-                    )
-        return category
-
-    def check_ballot(
-        self, *, code_hash: str, marks: Marks, used_code_hashes: AbstractSet[str] | Mapping[str, str]
-    ) -> BallotCheck:
-        """Validate a phone ballot at casting time (ballot open); nothing is appended.
-
-        `used_code_hashes` are the codes already sealed by the Django layer; when
-        it is a mapping code hash -> receipt, recasting the identical ballot is
-        reported as `already_cast` instead of raising CodeAlreadyUsed.
-        """
-        self._require_phase("ballot_open", action_zh="投票", action_en="cast a ballot")
-        self.validate_marks(code_hash=code_hash, marks=marks)
-        receipt = ballot_receipt(code_hash, _plain_marks(marks))
-        earlier: str | None = None
-        if code_hash in self.phone_ballots:
-            earlier = self.phone_ballots[code_hash].receipt
-        elif code_hash in used_code_hashes:
-            earlier = used_code_hashes[code_hash] if isinstance(used_code_hashes, Mapping) else ""
-        if earlier is None:
-            return BallotCheck(receipt=receipt, already_cast=False)
-        if earlier == receipt:
-            return BallotCheck(receipt=receipt, already_cast=True)
-        raise CodeAlreadyUsed("该测评码已投过票", "this ballot code has already been used")
-
     # -- commands -----------------------------------------------------------------------------
 
-    def _require_phase(self, *phases: str, action_zh: str, action_en: str) -> None:
-        if self.phase not in phases:
-            raise _wrong_phase(action_zh, action_en, self.phase)
+    def _require_phase(self, command: str, *, action_zh: str, action_en: str) -> None:
+        if self.phase not in ALLOWED_PHASES[command]:
+            raise wrong_phase(action_zh, action_en, self.phase)
 
-    def schedule(self, *, meeting_id: str, title: str, township: str, village: str, starts_at: datetime, place: str) -> list[DomainEvent]:
-        self._require_phase("new", action_zh="重复安排会议", action_en="schedule the meeting again")
-        _require_text(title, "会议名称", "title")
+    def schedule(
+        self, *, meeting_id: str, title: str, township: str, village: str, starts_at: datetime, place: str,
+        round_id: str | None = None,
+    ) -> list[DomainEvent]:
+        self._require_phase("schedule", action_zh="重复安排会议", action_en="schedule the meeting again")
+        require_text(title, "会议名称", "title")
         return [
             MeetingScheduled(
                 meeting_id=meeting_id, title=title, township=township, village=village,
-                starts_at=_iso(starts_at), place=place,
+                starts_at=iso(starts_at), place=place, round_id=round_id,
             )
         ]
 
     def configure(self, *, rules: Rules, subjects: list[SubjectEntry], roster: list[RosterEntry]) -> list[DomainEvent]:
         """Fix rules, subjects (in report order) and the roster snapshot; repeatable until announced."""
-        self._require_phase("scheduled", action_zh="修改会议配置", action_en="configure the meeting")
+        self._require_phase("configure", action_zh="修改会议配置", action_en="configure the meeting")
         rules.validate()
         if not subjects:
             raise InvalidCommand("至少需要一个述评对象", "at least one subject is needed")
@@ -585,9 +327,9 @@ class Meeting:
         override_reason: str | None = None,
     ) -> list[DomainEvent]:
         """Publish time, place and procedure; at least `announce_lead_days` ahead unless a reason is given."""
-        self._require_phase("scheduled", action_zh="发布会议公告", action_en="announce the meeting")
+        self._require_phase("announce", action_zh="发布会议公告", action_en="announce the meeting")
         rules = self.require_rules()
-        _require_text(place, "会议地点", "place")
+        require_text(place, "会议地点", "place")
         if not channels:
             raise InvalidCommand("至少需要一个公告渠道", "at least one announcement channel is needed")
         reason = (override_reason or "").strip() or None
@@ -600,14 +342,14 @@ class Meeting:
             reason = None  # no override needed: do not record one
         return [
             MeetingAnnounced(
-                starts_at=_iso(starts_at), place=place, agenda=list(agenda), channels=list(channels),
-                announced_at=_iso(now), lead_time_override_reason=reason,
+                starts_at=iso(starts_at), place=place, agenda=list(agenda), channels=list(channels),
+                announced_at=iso(now), lead_time_override_reason=reason,
             )
         ]
 
     def check_in(self, *, member_id: str) -> list[DomainEvent]:
         """Check in a roster member (category from the roster snapshot)."""
-        self._require_phase("announced", "opened", action_zh="签到", action_en="check in")
+        self._require_phase("check_in", action_zh="签到", action_en="check in")
         self.require_rules()
         entry = self.roster.get(member_id)
         if entry is None:
@@ -618,27 +360,27 @@ class Meeting:
 
     def check_in_guest(self, *, guest_id: str, name: str) -> list[DomainEvent]:
         """Check in an invited guest (列席), not on the roster; category "guest"."""
-        self._require_phase("announced", "opened", action_zh="签到", action_en="check in")
+        self._require_phase("check_in_guest", action_zh="签到", action_en="check in")
         self.require_rules()
-        _require_text(name, "姓名", "name")
+        require_text(name, "姓名", "name")
         if guest_id in self.roster or self.is_checked_in(guest_id):
             raise AlreadyCheckedIn(f"{name}已签到，不能重复签到", f"{name} has already checked in")
         return [AttendeeCheckedIn(attendee_id=guest_id, name=name, category="guest")]
 
     def override_quorum(self, *, reason: str, actor: str, now: datetime) -> list[DomainEvent]:
         """Record the host's decision to proceed without quorum, with the reason."""
-        self._require_phase("announced", "opened", action_zh="批准不足法定人数开会", action_en="override the quorum")
-        _require_text(reason, "理由", "reason")
-        _require_text(actor, "批准人", "actor")
-        return [QuorumOverrideApproved(reason=reason.strip(), actor=actor, at=_iso(now))]
+        self._require_phase("override_quorum", action_zh="批准不足法定人数开会", action_en="override the quorum")
+        require_text(reason, "理由", "reason")
+        require_text(actor, "批准人", "actor")
+        return [QuorumOverrideApproved(reason=reason.strip(), actor=actor, at=iso(now))]
 
     def open_meeting(self, *, now: datetime) -> list[DomainEvent]:
-        self._require_phase("announced", action_zh="开始会议", action_en="open the meeting")
-        return [MeetingOpened(at=_iso(now))]
+        self._require_phase("open_meeting", action_zh="开始会议", action_en="open the meeting")
+        return [MeetingOpened(at=iso(now))]
 
     def start_report(self, *, subject_id: str, now: datetime) -> list[DomainEvent]:
         """Start the next subject's report, in the configured order."""
-        self._require_phase("opened", action_zh="开始述职", action_en="start a report")
+        self._require_phase("start_report", action_zh="开始述职", action_en="start a report")
         rules = self.require_rules()
         subject = self.subject(subject_id)
         if self.current_report is not None:
@@ -650,38 +392,38 @@ class Meeting:
                 f"应按顺序述职：下一位是{expected.name if expected else '（无）'}，不是{subject.name}",
                 f"reports go in agenda order: next is {expected.subject_id if expected else None!r}, not {subject_id!r}",
             )
-        return [ReportStarted(subject_id=subject_id, at=_iso(now), limit_seconds=rules.time_limit(subject.level))]
+        return [ReportStarted(subject_id=subject_id, at=iso(now), limit_seconds=rules.time_limit(subject.level))]
 
     def end_report(self, *, subject_id: str, now: datetime) -> list[DomainEvent]:
-        self._require_phase("opened", action_zh="结束述职", action_en="end a report")
+        self._require_phase("end_report", action_zh="结束述职", action_en="end a report")
         if self.current_report != subject_id:
             raise ReportOutOfOrder("该对象当前没有在述职", f"{subject_id!r} is not reporting now")
         report = self.reports[subject_id]
         duration = max(0, int((now - report.started_at).total_seconds()))
         overtime = max(0, duration - report.limit_seconds) if report.limit_seconds else 0
-        return [ReportEnded(subject_id=subject_id, at=_iso(now), duration_seconds=duration, overtime_seconds=overtime)]
+        return [ReportEnded(subject_id=subject_id, at=iso(now), duration_seconds=duration, overtime_seconds=overtime)]
 
     def record_comment(
         self, *, comment_id: str, subject_id: str, text: str, author: str | None, now: datetime
     ) -> list[DomainEvent]:
         """Record a comment (点评) on a subject; author None means anonymous (背对背)."""
-        self._require_phase("opened", action_zh="点评", action_en="comment")
+        self._require_phase("record_comment", action_zh="点评", action_en="comment")
         self.subject(subject_id)
-        _require_text(text, "点评内容", "comment text")
+        require_text(text, "点评内容", "comment text")
         if any(c.comment_id == comment_id for c in self.comments):
             raise InvalidCommand("点评编号重复", f"comment {comment_id!r} already exists")
         return [
             CommentRecorded(
                 comment_id=comment_id, subject_id=subject_id, text=text, author=author,
-                anonymous=author is None, at=_iso(now),
+                anonymous=author is None, at=iso(now),
             )
         ]
 
     def ask_question(self, *, question_id: str, subject_id: str, text: str, asked_by: str | None) -> list[DomainEvent]:
         """A question to a subject by a checked-in attendee, or anonymously (asked_by None)."""
-        self._require_phase("opened", action_zh="提问", action_en="ask a question")
+        self._require_phase("ask_question", action_zh="提问", action_en="ask a question")
         self.subject(subject_id)
-        _require_text(text, "问题内容", "question text")
+        require_text(text, "问题内容", "question text")
         if question_id in self.questions:
             raise InvalidCommand("问题编号重复", f"question {question_id!r} already exists")
         if asked_by is not None and not self.is_checked_in(asked_by):
@@ -690,16 +432,16 @@ class Meeting:
 
     def answer_question(self, *, question_id: str, answer: str) -> list[DomainEvent]:
         """Answer on the spot."""
-        self._require_phase("opened", "ballot_open", "ballot_closed", "results_announced", action_zh="答复问题", action_en="answer a question")
+        self._require_phase("answer_question", action_zh="答复问题", action_en="answer a question")
         self._open_question(question_id)
-        _require_text(answer, "答复内容", "answer")
+        require_text(answer, "答复内容", "answer")
         return [QuestionAnswered(question_id=question_id, answer=answer, deferred=False, due_on=None)]
 
     def defer_question(self, *, question_id: str, promise: str, due_on: str) -> list[DomainEvent]:
         """Record the question for a later answer: what is promised and by when (YYYY-MM-DD)."""
-        self._require_phase("opened", "ballot_open", "ballot_closed", "results_announced", action_zh="答复问题", action_en="answer a question")
+        self._require_phase("defer_question", action_zh="答复问题", action_en="answer a question")
         self._open_question(question_id)
-        _require_text(promise, "承诺答复内容", "promise")
+        require_text(promise, "承诺答复内容", "promise")
         try:
             datetime.strptime(due_on, "%Y-%m-%d")
         except (TypeError, ValueError):
@@ -713,172 +455,11 @@ class Meeting:
         if question.answer is not None:
             raise InvalidCommand("该问题已答复或已登记待答复", "the question has already been answered or deferred")
         return question
-
-    def issue_ballot_codes(self, *, category: str, code_hashes: list[str]) -> list[DomainEvent]:
-        """Record the hashes of one-time codes handed to voters of a category (codes are made elsewhere)."""
-        self._require_phase("announced", "opened", "ballot_open", action_zh="发放测评码", action_en="issue ballot codes")
-        rules = self.require_rules()
-        if category not in rules.voter_categories:
-            raise InvalidCommand(f"“{category}”不是本次会议的参评类别", f"{category!r} is not a voter category")
-        if not code_hashes:
-            raise InvalidCommand("没有测评码", "no codes given")
-        for code_hash in code_hashes:
-            if not _is_hex64(code_hash):
-                raise InvalidCommand("测评码摘要须为64位小写十六进制", "code hashes must be 64 lowercase hex digits")
-        if len(set(code_hashes)) != len(code_hashes) or any(c in self.issued for c in code_hashes):
-            raise InvalidCommand("测评码重复", "a code hash is issued twice")
-        return [BallotCodesIssued(category=category, count=len(code_hashes), code_hashes=list(code_hashes))]
-
-    def open_ballot(self, *, now: datetime) -> list[DomainEvent]:
-        """Open voting: all reports done, no report running, quorum met or overridden."""
-        self._require_phase("opened", action_zh="开始测评", action_en="open the ballot")
-        self.require_rules()
-        if self.current_report is not None or self.next_subject() is not None:
-            raise ReportsIncomplete("述职尚未全部结束，不能开始测评", "all reports must end before the ballot opens")
-        if self.quorum_override is None:
-            short = [status for status in self.quorum() if not status.met]
-            if short:
-                details_zh = "；".join(f"{category_name_zh(s.category)}应到{s.required}人，实到{s.present}人" for s in short)
-                details_en = "; ".join(f"{s.category}: {s.present} present of {s.required} required" for s in short)
-                raise QuorumNotMet(f"未达到法定人数：{details_zh}", f"quorum not met: {details_en}")
-        return [BallotOpened(at=_iso(now))]
-
-    def cast_ballot(self, *, code_hash: str, marks: Marks) -> list[DomainEvent]:
-        """Cast one phone ballot directly (when ballots need not be sealed, e.g. in tests or replays).
-
-        The identical ballot cast again returns [] (answer idempotently with the same receipt).
-        """
-        check = self.check_ballot(code_hash=code_hash, marks=marks, used_code_hashes=frozenset())
-        if check.already_cast:
-            return []
-        return [BallotCast(code_hash=code_hash, marks=_plain_marks(marks), receipt=check.receipt, source="phone")]
-
-    def close_ballot(self, *, sealed_ballots: Iterable[SealedLike], now: datetime) -> list[DomainEvent]:
-        """Close voting: the sealed phone ballots as BallotCast sorted by code hash, then BallotClosed.
-
-        Each sealed ballot is validated as at casting time; an identical duplicate is
-        dropped, a differing one raises CodeAlreadyUsed.
-        """
-        self._require_phase("ballot_open", action_zh="结束测评", action_en="close the ballot")
-        chosen: dict[str, BallotCast] = {}
-        for sealed in sealed_ballots:
-            receipts = {code: cast.receipt for code, cast in chosen.items()}
-            check = self.check_ballot(code_hash=sealed.code_hash, marks=sealed.marks, used_code_hashes=receipts)
-            if check.already_cast:
-                continue
-            chosen[sealed.code_hash] = BallotCast(
-                code_hash=sealed.code_hash, marks=_plain_marks(sealed.marks), receipt=check.receipt, source="phone"
-            )
-        casts: list[DomainEvent] = [chosen[code] for code in sorted(chosen)]
-        return [*casts, BallotClosed(at=_iso(now), phone_ballots=len(self.phone_ballots) + len(chosen))]
-
-    def enter_paper_batch(
-        self, *, batch_no: int, teller: str, ballots: list[PaperBallot], now: datetime
-    ) -> list[DomainEvent]:
-        """One teller's entry of a numbered batch of paper ballots.
-
-        Returns [PaperBatchEntered] plus PaperBatchReconciled when this entry agrees
-        with another teller's, or PaperBatchMismatchDetected when two or more
-        tellers' latest entries now disagree (see the module docstring).
-        """
-        self._require_phase("ballot_open", "ballot_closed", action_zh="录入纸质选票", action_en="enter paper ballots")
-        _require_text(teller, "计票员", "teller")
-        if batch_no < 1:
-            raise InvalidCommand("批次号须为正整数", "batch numbers are positive integers")
-        if self.paper_batch_status(batch_no) == "reconciled":
-            raise PaperBatchClosed(f"第{batch_no}批已核对一致，不能再录入", f"batch {batch_no} is reconciled; no more entries")
-        seen: set[str] = set()
-        for ballot in ballots:
-            if ballot.code_hash in seen:
-                raise BallotInvalid("同一批次中测评码重复", f"code {ballot.code_hash[:12]}… appears twice in the batch")
-            seen.add(ballot.code_hash)
-            self.validate_marks(code_hash=ballot.code_hash, marks=ballot.marks)
-        entered = PaperBatchEntered(
-            batch_no=batch_no, teller=teller,
-            ballots=[PaperBallot(code_hash=b.code_hash, marks=_plain_marks(b.marks)) for b in ballots],
-            at=_iso(now),
-        )
-        new_entry = PaperEntry(teller, {b.code_hash: b.marks for b in entered.ballots})
-        status, agreed, entries = _batch_status([*self.paper_entries.get(batch_no, []), new_entry])
-        events: list[DomainEvent] = [entered]
-        if status == "reconciled" and agreed is not None:
-            tellers = sorted(e.teller for e in entries if e.ballots == agreed.ballots)
-            events.append(PaperBatchReconciled(batch_no=batch_no, tellers=tellers, ballot_count=len(agreed.ballots), at=_iso(now)))
-        elif status == "mismatch":
-            events.append(
-                PaperBatchMismatchDetected(
-                    batch_no=batch_no,
-                    tellers=sorted(e.teller for e in entries),
-                    code_hashes=[d.code_hash for d in _differences(entries)],
-                    at=_iso(now),
-                )
-            )
-        return events
-
-    def announce_results(self, *, now: datetime) -> list[DomainEvent]:
-        """Announce the tally (blocked while a paper batch is pending or mismatched)."""
-        self._require_phase("ballot_closed", action_zh="公布结果", action_en="announce results")
-        unresolved = {n: s for n, s in self.paper_batches().items() if s != "reconciled"}
-        if unresolved:
-            listed = "、".join(f"第{n}批（{'核对不一致' if s == 'mismatch' else '待第二人录入'}）" for n, s in unresolved.items())
-            raise PaperBatchesUnresolved(
-                f"纸质选票尚未核对一致：{listed}",
-                f"paper batches not reconciled: {', '.join(f'{n} ({s})' for n, s in unresolved.items())}",
-            )
-        return [results_event(compute_results(self), now=now)]
-
     def close_meeting(self, *, now: datetime) -> list[DomainEvent]:
-        self._require_phase("results_announced", action_zh="结束会议", action_en="close the meeting")
-        return [MeetingClosed(at=_iso(now))]
+        self._require_phase("close_meeting", action_zh="结束会议", action_en="close the meeting")
+        return [MeetingClosed(at=iso(now))]
 
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
-def _batch_status(all_entries: list[PaperEntry]) -> tuple[str, PaperEntry | None, list[PaperEntry]]:
-    """(status, agreed entry or None, latest entry per teller) of one paper batch."""
-    latest: dict[str, PaperEntry] = {}
-    for entry in all_entries:
-        latest[entry.teller] = entry  # a re-entry replaces the teller's earlier one
-    entries = list(latest.values())
-    if len(entries) < 2:
-        return "pending", None, entries
-    for i, first in enumerate(entries):
-        for second in entries[i + 1:]:
-            if first.ballots == second.ballots:
-                return "reconciled", first, entries
-    return "mismatch", None, entries
-
-
-def _differences(entries: list[PaperEntry]) -> list[PaperDifference]:
-    codes = sorted({code for entry in entries for code in entry.ballots})
-    differences = []
-    for code in codes:
-        seen: dict[str, Marks | None] = {entry.teller: entry.ballots.get(code) for entry in entries}
-        values = list(seen.values())
-        if any(value != values[0] for value in values):
-            differences.append(PaperDifference(code_hash=code, entries=seen))
-    return differences
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise InvalidCommand("时间须带时区", "times must be timezone-aware")
-    return moment.isoformat()
 
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def _require_text(value: str | None, what_zh: str, what_en: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidCommand(f"{what_zh}不能为空", f"{what_en} is required")
-
-
-def _is_hex64(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def _plain_marks(marks: Marks) -> dict[str, dict[str, str]]:
-    return {subject: dict(grades) for subject, grades in marks.items()}

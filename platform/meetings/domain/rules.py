@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from meetings.domain.errors import RulesInvalid
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _FRACTION_TEXT = re.compile(r"\d+(/\d+)?\Z")
 
@@ -31,27 +33,6 @@ CATEGORY_NAMES_ZH = {
     "resident": "群众",
     "other": "其他",
 }
-
-
-class DomainError(Exception):
-    """A command or configuration is refused; nothing was decided.
-
-    `code` is stable (snake_case) for API clients; the messages are for people,
-    Chinese first.
-    """
-
-    code = "domain_error"
-
-    def __init__(self, message_zh: str, message_en: str, *, code: str | None = None) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        if code is not None:
-            self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-
-
-class RulesInvalid(DomainError):
-    code = "rules_invalid"
 
 
 def category_name_zh(category: str) -> str:

@@ -37,13 +37,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from meetings.domain.rules import Rules
 from meetings.events import GroupOutcome, ResultsAnnounced, SubjectEntry, SubjectOutcome
-
-if TYPE_CHECKING:
-    from meetings.domain.aggregate import Meeting
 
 Marks = Mapping[str, Mapping[str, str]]
 OTHER = "other"
@@ -184,31 +180,6 @@ def tally(
         eligible=eligible,
         participation_rate=_rate(len(ballots), eligible),
     )
-
-
-def eligible_voters(meeting: Meeting) -> int:
-    """Roster members of a grading category + checked-in attendees not on the roster."""
-    rules = meeting.require_rules()
-    grading = {cat for cats in rules.graders.values() for cat in cats}
-    on_roster = sum(1 for entry in meeting.roster.values() if entry.category in grading)
-    guests = sum(
-        1
-        for category, ids in meeting.checked_in.items()
-        if category in grading
-        for attendee_id in ids
-        if attendee_id not in meeting.roster
-    )
-    return on_roster + guests
-
-
-def compute_results(meeting: Meeting) -> Results:
-    """Tally a meeting's counted ballots (one per code; phone before paper)."""
-    rules = meeting.require_rules()
-    ballots = [
-        CountedBallot(category=meeting.issued[code], marks=marks, source="phone" if source == "phone" else "paper")
-        for code, source, marks in meeting.counted_ballots()
-    ]
-    return tally(rules=rules, subjects=meeting.subjects, ballots=ballots, eligible=eligible_voters(meeting))
 
 
 # -- display and event form ----------------------------------------------------------------

@@ -18,9 +18,9 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 from django_tenants.utils import schema_context
-from rest_framework.views import APIView
 
-from meetings.api.views import VoterBallotApi
+from meetings.api.lean import fast_path
+from meetings.api.voters import VoterBallotApi
 from tests.conftest import host_of
 from tests.integration.meetings.api_client import Api
 from tests.integration.meetings.test_api_contract import (
@@ -111,8 +111,8 @@ def test_bad_input_is_a_4xx_that_stores_nothing(county_a) -> None:
 
 def _both_views(county: Any, mid: str, body: bytes, content_type: str = "application/json", **headers: str) -> list[Any]:
     """The same request through the endpoint (fast path in front) and through DRF alone."""
-    fast = VoterBallotApi.as_view()
-    drf_only = APIView.as_view.__func__(VoterBallotApi)  # type: ignore[attr-defined]
+    fast = fast_path(VoterBallotApi)
+    drf_only = VoterBallotApi.as_view()
     answers = []
     for view in (fast, drf_only):
         request = RequestFactory().post(

@@ -324,7 +324,7 @@ def test_concurrent_casting_seals_one_ballot_per_code_without_server_errors(
     # Exactly one sealed ballot per code, the winner's.
     from django.db import connection
 
-    from events.store import read_stream
+    from events.reading import read_stream
     from meetings.codes import code_hash
 
     hashes = {code_hash(county.schema_name, mid, plain[i]): i for i in range(VOTERS)}

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
-from events.store import read_stream
+from events.reading import read_stream
 from meetings.models import RosterMember, Township, Village
 from tests.integration.meetings.api_client import Api
 

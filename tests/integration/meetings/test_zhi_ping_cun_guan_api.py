@@ -18,7 +18,7 @@ from fractions import Fraction
 import pytest
 from django_tenants.utils import schema_context
 
-from events.store import read_stream
+from events.reading import read_stream
 from events.verify import verify_lines
 from tests.integration.meetings.api_client import Api
 

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
 from events.types import DomainEvent
-from meetings.domain.aggregate import Meeting, SealedBallot
+from meetings.domain.aggregate import Meeting
 from meetings.domain.rules import SCALE_HAO, Criterion, QuorumRule, Rules
+from meetings.domain.voting import SealedBallot
 from meetings.events import RosterEntry, SubjectEntry
 
 CST = timezone(timedelta(hours=8))

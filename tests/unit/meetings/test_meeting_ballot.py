@@ -19,15 +19,14 @@ from meeting_given import (
 )
 
 from events.chain import canonical_json
-from meetings.domain.aggregate import (
+from meetings.domain.errors import (
     BallotInvalid,
     CodeAlreadyUsed,
     PaperBatchClosed,
     PaperBatchesUnresolved,
-    SealedBallot,
     UnknownCode,
 )
-from meetings.domain.tally import compute_results
+from meetings.domain.voting import SealedBallot
 from meetings.events import (
     BallotCast,
     BallotClosed,
@@ -105,17 +104,17 @@ def test_one_ballot_per_code_and_an_identical_recast_is_idempotent() -> None:
     assert info.value.code == "code_already_used"
 
 
-def test_check_ballot_at_casting_time_uses_the_sealed_codes() -> None:
+def test_validate_ballot_at_casting_time_uses_the_sealed_codes() -> None:
     meeting = Run(events_until("ballot_open")).meeting
     receipt = _receipt(PARTY_CODES[1], marks("yiban"))
-    first = meeting.check_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes=set())
+    first = meeting.validate_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes=set())
     assert (first.receipt, first.already_cast) == (receipt, False)
-    again = meeting.check_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes={PARTY_CODES[1]: receipt})
+    again = meeting.validate_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes={PARTY_CODES[1]: receipt})
     assert again.already_cast and again.receipt == receipt
     with pytest.raises(CodeAlreadyUsed):
-        meeting.check_ballot(code_hash=PARTY_CODES[1], marks=marks("cha"), used_code_hashes={PARTY_CODES[1]: receipt})
+        meeting.validate_ballot(code_hash=PARTY_CODES[1], marks=marks("cha"), used_code_hashes={PARTY_CODES[1]: receipt})
     with pytest.raises(CodeAlreadyUsed):  # a plain set cannot prove identity: refuse
-        meeting.check_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes={PARTY_CODES[1]})
+        meeting.validate_ballot(code_hash=PARTY_CODES[1], marks=marks("yiban"), used_code_hashes={PARTY_CODES[1]})
 
 
 def test_close_ballot_appends_the_sealed_ballots_sorted_by_code_hash() -> None:
@@ -216,7 +215,7 @@ def test_a_code_counted_on_the_phone_is_not_counted_again_from_paper() -> None:
     assert counted[PARTY_CODES[0]] == ("phone", marks("hao"))
     assert counted[PARTY_CODES[1]] == ("paper:1", marks("yiban"))
     assert len(counted) == 3
-    results = compute_results(run.meeting)
+    results = run.meeting.compute_results()
     assert (results.ballots_counted, results.phone_ballots, results.paper_ballots) == (3, 1, 2)
     zhibu = results.subjects[0]
     assert zhibu.counts["sixiang_jianshe"] == {"hao": 1, "jiaohao": 0, "yiban": 2, "cha": 0}

@@ -20,11 +20,12 @@ from meeting_given import (
     meeting_at,
 )
 
-from meetings.domain.aggregate import (
+from meetings.domain.aggregate import Meeting
+from meetings.domain.errors import (
     AlreadyCheckedIn,
+    DomainError,
     InvalidCommand,
     LeadTimeTooShort,
-    Meeting,
     NotOnRoster,
     QuorumNotMet,
     ReportOutOfOrder,
@@ -32,7 +33,6 @@ from meetings.domain.aggregate import (
     UnknownQuestion,
     WrongPhase,
 )
-from meetings.domain.rules import DomainError
 from meetings.events import (
     AttendeeCheckedIn,
     BallotOpened,

@@ -1,4 +1,4 @@
-"""What every API endpoint shares: one error format, body limits, role permissions.
+"""What every API endpoint shares: one error format, body limits, command ids, parsing.
 
 Every error the API returns has the same shape, whatever raised it:
 
@@ -10,48 +10,28 @@ Every error the API returns has the same shape, whatever raised it:
 `code` is stable (clients and tests branch on it); `message` is Chinese, for a
 person; `message_en` is the English line; `details` is optional (field errors
 of a form, the rows of a bad import, the two sides of a paper mismatch).
+
+Any `common.refusal.Refusal` carries its code and status, so the handler
+needs no list of the platform's codes; only DRF's and Django's own
+exceptions are put into our words here.
 """
 
 from __future__ import annotations
 
-import logging
+import io
+import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
-from rest_framework.permissions import BasePermission
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:  # rest_framework.views reads DRF settings at import: no import cycle
-    from rest_framework.views import APIView
-
-
-class ApiError(exceptions.APIException):
-    """An error with our stable code and a Chinese and English message."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(
-        self,
-        code: str,
-        message_zh: str,
-        message_en: str,
-        *,
-        status_code: int | None = None,
-        details: Any = None,
-    ) -> None:
-        super().__init__(detail=message_zh, code=code)
-        self.error_code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-        self.details = details
-        if status_code is not None:
-            self.status_code = status_code
+from common.refusal import Refusal
 
 
 def error_body(code: str, message_zh: str, message_en: str, details: Any = None) -> dict[str, Any]:
@@ -77,30 +57,16 @@ _DRF_ERRORS: dict[type[exceptions.APIException], tuple[str, str, str]] = {
 }
 
 
-def _domain_status(code: str) -> int:
-    if code in {"unknown_meeting", "unknown_round", "unknown_code", "not_found"}:
-        return status.HTTP_404_NOT_FOUND
-    if code in {"concurrency_conflict", "wrong_phase", "code_already_used", "already_checked_in"}:
-        return status.HTTP_409_CONFLICT
-    return status.HTTP_400_BAD_REQUEST
+def refusal_response(refusal: Refusal) -> Response:
+    return Response(
+        error_body(refusal.code, refusal.message_zh, refusal.message_en, refusal.details), refusal.http_status
+    )
 
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's exception handler: every error in one format (see module docstring)."""
-    from events.store import StoreError
-    from events.types import EventSchemaError
-    from meetings.domain.aggregate import DomainError
-
-    if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, exc.message_zh, exc.message_en, exc.details), exc.status_code)
-    if isinstance(exc, DomainError):
-        details = getattr(exc, "details", None)
-        return Response(error_body(exc.code, exc.message_zh, exc.message_en, details), _domain_status(exc.code))
-    if isinstance(exc, StoreError):
-        code = getattr(exc, "code", "store_error")
-        return Response(error_body(code, exc.message_zh, exc.message_en), _domain_status(code))
-    if isinstance(exc, EventSchemaError):
-        return Response(error_body("invalid_event", exc.message_zh, exc.message_en), status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Refusal):
+        return refusal_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -130,19 +96,54 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     return None  # a real bug: Django's 500 handling (logged, generic page)
 
 
-class HasRole(BasePermission):
-    """Allows users of the current county whose role is one of `roles`."""
+class LimitedJSONParser(JSONParser):
+    """JSON bodies up to settings.API_MAX_JSON_BYTES; larger ones get 413 before parsing.
 
-    roles: frozenset[str] = frozenset()
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards `request.body`, but DRF reads
+    the stream directly, so the limit is enforced here (on the declared length
+    and on what is actually read, for chunked bodies without a length).
+    """
 
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: F821
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.role in self.roles)
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = max_json_bytes()
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and str(declared).isdigit() and int(declared) > limit:
+            raise too_large(limit)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise too_large(limit)
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
 
 
-def roles(*names: str) -> type[HasRole]:
-    """Permission class for an endpoint: `permission_classes = [roles("host", "county_admin")]`."""
-    return type(f"HasRole_{'_'.join(names)}", (HasRole,), {"roles": frozenset(names)})
+def max_json_bytes() -> int:
+    return int(getattr(settings, "API_MAX_JSON_BYTES", 256 * 1024))
 
 
-READERS = ("county_admin", "host", "teller", "auditor", "observer")
+def too_large(limit: int) -> Refusal:
+    return Refusal(
+        f"请求内容过大（上限 {limit // 1024} KB）",
+        f"request body too large (limit {limit // 1024} KB)",
+        code="request_too_large",
+        http_status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def command_id(request: Request) -> str:
+    """The command id of a write: the request's Idempotency-Key (a UUID), or a new one."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return str(uuid.uuid4())
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        raise Refusal(
+            "Idempotency-Key 须为 UUID", "Idempotency-Key must be a UUID", code="invalid_idempotency_key"
+        ) from None
+
+
+def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The request body validated by `serializer_class` (a ValidationError becomes invalid_input)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from django.core import signing
 
+from common.refusal import Refusal
+
 SALT = "shuping.live.v1"
 
 # How long a token opens a subscription after it was issued.
@@ -31,12 +33,11 @@ KINDS = tuple(TTL_SECONDS)
 COUNTY_WIDE = "*"
 
 
-class TokenRefused(Exception):
+class TokenRefused(Refusal):
+    http_status = 403
+
     def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+        super().__init__(message_zh, message_en, code=code)
 
 
 def issue(*, county: str, meeting_id: str, kind: str) -> str:

@@ -12,8 +12,8 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
-from live import tokens
-from shuping.db import use_public_schema
+from common import tokens
+from common.county import use_public_schema
 from tenants.models import County
 from tenants.provisioning import create_county
 
@@ -151,61 +151,50 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     return logins
 
 
-REHEARSAL_ROUND = "demo_round_2026"
 REHEARSAL_MEETING = "demo_rehearsal"
 
 
 def ensure_rehearsal_meeting() -> None:
     """A 直评村官 round and one village's meeting, announced, for people to rehearse with.
 
-    Goes through the same door as the API (meetings.services), so the demo
-    county's log is an ordinary one; created once, kept across restarts.
+    Goes through the same doors as the API (meetings.actions), so the demo
+    county's log is an ordinary one; created once, kept across restarts (the
+    fixed command ids make a second start a replay of the first).
     """
     import uuid
     from datetime import timedelta
 
-    from events import store
-    from meetings import services
-    from meetings.domain.rules import preset
-    from meetings.events import RosterEntry, RoundOpened, SubjectEntry
-    from meetings.models import Official, RosterMember, Village
+    from accounts.roles import platform_actor
+    from events import reading
+    from meetings.actions.rounds import check_open_round
+    from meetings.actions.setup import check_announce_meeting, check_schedule_meeting
+    from meetings.models import Official, Village
+    from meetings.streams import meeting_stream, now
 
-    if store.stream_version(services.stream_of(REHEARSAL_MEETING)):
+    if reading.stream_version(meeting_stream(REHEARSAL_MEETING)):
         return
-    rules = preset("zhi_ping_cun_guan")
-    if not store.stream_version(f"round-{REHEARSAL_ROUND}"):
-        store.append(
-            f"round-{REHEARSAL_ROUND}",
-            [RoundOpened(round_id=REHEARSAL_ROUND, name="2026年度直评村官（演示）", year=2026, rules=rules.to_data())],
-            expected_version=store.NO_STREAM, command_id=uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-round"),
-            actor="demo",
-        )
     village = Village.objects.select_related("township").order_by("pk").first()
     if village is None:
         return
+    demo = platform_actor("demo")
+    round_id = check_open_round(
+        actor=demo, name="2026年度直评村官（演示）", year=2026, variant="zhi_ping_cun_guan", rules=None,
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-round")),
+    )
     officials = list(Official.objects.filter(body__village=village).order_by("pk")[:7])
     subjects = [
-        SubjectEntry(subject_id=f"o{o.pk}", name=f"{o.post} {o.name}", level="village") for o in officials
-    ] or [SubjectEntry(subject_id="cun_shuji", name="村党支部书记", level="village")]
-    roster = [
-        RosterEntry(member_id=f"p{m.pk}", name=m.name, category=m.category)
-        for m in RosterMember.objects.filter(village=village).order_by("pk")
-    ]
-    starts = services.now() + timedelta(days=3, hours=1)
-    title = f"{village.name}2026年度直评村官大会（演练）"
-
-    def decide(meeting):  # type: ignore[no-untyped-def]
-        from meetings.api.views import chain
-
-        return chain(
-            meeting,
-            lambda m: m.schedule(meeting_id=REHEARSAL_MEETING, title=title, township=village.township.name,
-                                 village=village.name, starts_at=starts, place=f"{village.name}党群服务中心"),
-            lambda m: m.configure(rules=rules, subjects=subjects, roster=roster),
-            lambda m: m.announce(starts_at=starts, place=f"{village.name}党群服务中心",
-                                 agenda=["述职述廉", "点评", "质询", "民主测评", "当场公布结果"],
-                                 channels=["村务公开栏", "微信群", "广播"], now=services.now()),
-        )
-
-    services.execute(REHEARSAL_MEETING, decide, command_id=uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-meeting"),
-                     actor="demo", new_meeting=True)
+        {"subject_id": f"o{o.pk}", "name": f"{o.post} {o.name}", "level": "village"} for o in officials
+    ] or [{"subject_id": "cun_shuji", "name": "村党支部书记", "level": "village"}]
+    starts = now() + timedelta(days=3, hours=1)
+    place = f"{village.name}党群服务中心"
+    check_schedule_meeting(
+        actor=demo, round_id=round_id, meeting_id=REHEARSAL_MEETING,
+        title=f"{village.name}2026年度直评村官大会（演练）", township=village.township.name, village=village.name,
+        starts_at=starts, place=place, subjects=subjects, village_id=village.pk,
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-meeting")),
+    )
+    check_announce_meeting(
+        actor=demo, meeting_id=REHEARSAL_MEETING, starts_at=starts, place=place,
+        agenda=["述职述廉", "点评", "质询", "民主测评", "当场公布结果"], channels=["村务公开栏", "微信群", "广播"],
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-announcement")),
+    )

@@ -1,4 +1,4 @@
-"""Typed access to django-tenants' additions on the database connection."""
+"""The county of the current database connection (django-tenants' schema)."""
 
 from __future__ import annotations
 

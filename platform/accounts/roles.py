@@ -1,0 +1,129 @@
+"""The one role policy: which role may do what, for commands, reads and pages.
+
+Every place that asks "may this person do this?" asks here: the doors
+(meetings.actions check_* functions) with `require`, the API's permission
+classes with `allowed`, the pages with `may`. An action is a name (the door's
+name without `check_`, a read, or `page:<kind>`); asking about a name this
+module does not know is a programming error (KeyError), never a silent yes.
+
+Two actors are not accounts: a voter (anyone holding a ballot code; the code
+is the credential, checked by the domain, and no identity is recorded) and
+the platform itself (the demo and command-line tools, never a request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from rest_framework.permissions import BasePermission
+
+from common.refusal import Forbidden
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "平台运营 / platform operator"
+    COUNTY_ADMIN = "county_admin", "县委组织部 / county administrator"
+    HOST = "host", "主持人 / meeting host"
+    TELLER = "teller", "计票员 / teller"
+    AUDITOR = "auditor", "纪委审计 / auditor"
+    OBSERVER = "observer", "观察员 / observer"
+
+
+COUNTY_ROLES = frozenset(role.value for role in Role if role != Role.OPERATOR)
+VOTER = "voter"  # not an account: whoever holds a ballot code
+PLATFORM = "platform"  # not an account: the platform acting from code (demo, CLI)
+
+_ADMIN = frozenset({Role.COUNTY_ADMIN.value})
+_HOSTS = frozenset({Role.HOST.value, Role.COUNTY_ADMIN.value})
+_DESK = _HOSTS | {Role.TELLER.value}  # who checks people in at the door
+_TELLERS = frozenset({Role.TELLER.value})
+_AUDIT = frozenset({Role.AUDITOR.value, Role.COUNTY_ADMIN.value})
+_VOTERS = frozenset({VOTER})
+
+POLICY: dict[str, frozenset[str]] = {
+    # commands: the doors of meetings.actions
+    "open_round": _ADMIN,
+    "schedule_meeting": _ADMIN,
+    "import_roster": _ADMIN,
+    "announce_meeting": _HOSTS,
+    "check_in": _DESK,
+    "check_in_guest": _DESK,
+    "override_quorum": _HOSTS,
+    "open_meeting": _HOSTS,
+    "start_report": _HOSTS,
+    "end_report": _HOSTS,
+    "record_comment": _HOSTS,
+    "ask_question": _HOSTS,
+    "answer_question": _HOSTS,
+    "defer_question": _HOSTS,
+    "issue_ballot_codes": _HOSTS,
+    "open_ballot": _HOSTS,
+    "close_ballot": _HOSTS,
+    "enter_paper_batch": _TELLERS,
+    "announce_results": _HOSTS,
+    "close_meeting": _HOSTS,
+    "cast_ballot": _VOTERS,
+    "ask_question_anonymously": _VOTERS,
+    # reads
+    "read": COUNTY_ROLES,
+    "read_paper_batch": _DESK | {Role.AUDITOR.value},
+    "export_log": _AUDIT,
+    # pages
+    "page:dashboard": COUNTY_ROLES,
+    "page:console": _HOSTS,
+    "page:teller": _TELLERS,
+    "page:screen_open": COUNTY_ROLES,
+}
+
+
+def may(role: str, action: str) -> bool:
+    """Whether `role` may do `action` (the platform itself may do anything but vote)."""
+    allowed_roles = POLICY[action]
+    if role == PLATFORM:
+        return VOTER not in allowed_roles
+    return role in allowed_roles
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a command: an account (name, role), a voter, or the platform."""
+
+    name: str | None  # recorded in the event's metadata; None for a voter
+    role: str
+
+    @classmethod
+    def of_user(cls, user: Any) -> Actor:
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return ANONYMOUS
+        return cls(name=str(user.username), role=str(user.role))
+
+
+ANONYMOUS = Actor(name=None, role="")
+A_VOTER = Actor(name=None, role=VOTER)
+
+
+def platform_actor(name: str) -> Actor:
+    """The platform acting from code under `name` (e.g. "demo"); never for a request."""
+    return Actor(name=name, role=PLATFORM)
+
+
+def require(actor: Actor, action: str) -> None:
+    """Raise Forbidden unless `actor` may do `action`."""
+    if not may(actor.role, action):
+        raise Forbidden("您的角色无权执行此操作", f"your role may not {action.replace('_', ' ')}")
+
+
+class _Allowed(BasePermission):
+    action = ""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and may(str(user.role), self.action))
+
+
+def allowed(action: str) -> type[BasePermission]:
+    """DRF permission: a logged-in user of this county whose role may do `action`."""
+    POLICY[action]  # an unknown action fails at import, not at request time
+    return type(f"Allowed_{action}", (_Allowed,), {"action": action})

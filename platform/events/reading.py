@@ -1,0 +1,114 @@
+"""Reading the log of the current county: one stream in version order, or all in commit order.
+
+Every statement that reads the store's tables is here (writes are in
+events.store). See events.store for why readers of the whole log go in
+(transaction_id, position) order below the commit watermark.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.db import connection
+
+from events.chain import GENESIS_HASH
+from events.records import START, Checkpoint, RecordedEvent
+
+COLUMNS = (
+    "position, transaction_id::text::bigint, stream_id, stream_version, type, schema_version, "
+    "data, metadata, recorded_at, prev_hash, hash"
+)
+
+
+def row_to_event(row: Sequence[Any]) -> RecordedEvent:
+    """A row selected with COLUMNS, as a RecordedEvent."""
+    return RecordedEvent(
+        position=int(row[0]),
+        transaction_id=int(row[1]),
+        stream_id=row[2],
+        stream_version=int(row[3]),
+        type=row[4],
+        schema_version=int(row[5]),
+        data=row[6] if isinstance(row[6], dict) else json.loads(row[6]),
+        metadata=row[7] if isinstance(row[7], dict) else json.loads(row[7]),
+        recorded_at=row[8],
+        prev_hash=row[9],
+        hash=row[10],
+    )
+
+
+def stream_version(stream_id: str) -> int:
+    return stream_head(stream_id)[0]
+
+
+def stream_head(stream_id: str) -> tuple[int, str]:
+    """(version, head hash) of a stream; (0, genesis) for one that does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, head_hash FROM event_streams WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = None) -> list[RecordedEvent]:
+    """Events of one stream in version order."""
+    sql = f"SELECT {COLUMNS} FROM events WHERE stream_id = %s AND stream_version >= %s ORDER BY stream_version"
+    params: list[Any] = [stream_id, from_version]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row_to_event(r) for r in cursor.fetchall()]
+
+
+def iter_stream(stream_id: str, *, batch: int = 2000) -> Iterator[RecordedEvent]:
+    version = 1
+    while True:
+        chunk = read_stream(stream_id, from_version=version, limit=batch)
+        yield from chunk
+        if len(chunk) < batch:
+            return
+        version = chunk[-1].stream_version + 1
+
+
+def read_all(
+    after: Checkpoint = START, *, limit: int = 1000, cursor: Any = None, below_watermark: bool = True
+) -> list[RecordedEvent]:
+    """Events after `after` in commit-safe order (transaction_id, position).
+
+    With `below_watermark` (the default), only events whose transaction can no
+    longer be overtaken by one that commits later: see events.store. Without
+    it, every committed event visible to this transaction (a rebuild that holds
+    the events table locked wants them all). `cursor`: run on this cursor
+    (e.g. inside a projection's transaction) instead of a new Django cursor.
+    """
+    watermark = "transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AND " if below_watermark else ""
+    sql = f"""
+        SELECT {COLUMNS} FROM events
+         WHERE {watermark}(transaction_id, position) > (%s::text::xid8, %s)
+         ORDER BY transaction_id, position
+         LIMIT %s
+    """
+    params: list[Any] = [str(after.transaction_id), after.position, limit]
+    if cursor is not None:
+        cursor.execute(sql, params)
+        return [row_to_event(r) for r in cursor.fetchall()]
+    with connection.cursor() as own:
+        own.execute(sql, params)
+        return [row_to_event(r) for r in own.fetchall()]
+
+
+def count_events(*, cursor: Any, below_watermark: bool) -> int:
+    """How many events read_all would hand out from the start (for progress reports)."""
+    watermark = " WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" if below_watermark else ""
+    cursor.execute("SELECT count(*) FROM events" + watermark)
+    return int(cursor.fetchone()[0])
+
+
+def streams() -> list[tuple[str, int, str]]:
+    """(stream id, version, head hash) of every stream of the county."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stream_id, version, head_hash FROM event_streams ORDER BY stream_id")
+        return [(r[0], int(r[1]), str(r[2])) for r in cursor.fetchall()]

@@ -1,0 +1,45 @@
+"""The door that issues ballot codes: plain codes for the host's printout, hashes for the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.roles import Actor, require
+from common.county import current_schema
+from common.refusal import Conflict
+from events.repository import Outcome
+from meetings import codes
+from meetings.actions._run import on_meeting
+from meetings.domain.aggregate import Meeting
+
+
+@dataclass(frozen=True)
+class IssuedCodes:
+    category: str
+    plain: list[str]  # exist only in this answer: printed on slips, never stored
+    outcome: Outcome[Meeting]
+
+
+def check_issue_ballot_codes(
+    *, actor: Actor, meeting_id: str, category: str, count: int, command_id: str | None
+) -> IssuedCodes:
+    """Issue `count` one-time codes for voters of `category`; the log records only their hashes.
+
+    A retried command cannot show its codes again (they were never stored):
+    it is refused with codes_not_repeatable, and the host issues a new batch.
+    """
+    require(actor, "issue_ballot_codes")
+    county = current_schema()
+    plain = codes.generate_codes(count)
+    hashes = [codes.code_hash(county, meeting_id, c) for c in plain]
+    outcome = on_meeting(
+        meeting_id, lambda m: m.issue_ballot_codes(category=category, code_hashes=hashes),
+        actor=actor, command_id=command_id,
+    )
+    if outcome.replayed:
+        raise Conflict(
+            "这批测评码已经生成；明码不保存，无法再次显示或打印。如遗失，请另行生成一批。",
+            "these codes were issued before; plain codes are not kept and cannot be shown or printed again",
+            code="codes_not_repeatable",
+        )
+    return IssuedCodes(category=category, plain=plain, outcome=outcome)
