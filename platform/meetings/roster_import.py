@@ -7,6 +7,8 @@ Formats: .xlsx (first sheet) and .csv (UTF-8 with or without BOM, or
 GB18030/GBK as Chinese Excel saves it; comma, semicolon or tab separated).
 The header row may sit below a title row (searched in the first 10 rows).
 Headers are Chinese or English (see COLUMNS); unknown columns are ignored.
+Reading the file into rows (limits, encoding, header row) is
+meetings.roster_file; this module validates the rows, plans and writes.
 
 All or nothing: every row is validated first; if any row or the file has an
 error, nothing is written, and the report lists every error with the row number
@@ -26,67 +28,42 @@ Duplicates, the rule:
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from django.db import connection, transaction
 
 from common.county import current_schema
 from meetings.models import Gender, GuestKind, RosterMember, Township, Village, VoterCategory
+from meetings.roster_file import (
+    COLUMNS,
+    HEADER_SEARCH_ROWS,
+    MAX_BYTES,
+    MAX_ROWS,
+    ImportIssue,
+    ImportReport,
+    RosterFileError,
+    RosterRow,
+    read_roster,
+)
 
-MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 20_000
-HEADER_SEARCH_ROWS = 10
-
-# field -> (Chinese name for messages, accepted headers after _norm_header)
-COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "name": ("姓名", ("姓名", "名字", "name", "fullname")),
-    "category": ("身份类别", ("身份类别", "身份", "类别", "人员类别", "category", "type", "role")),
-    "township": ("乡镇", ("乡镇", "乡镇街道", "乡镇(街道)", "街道", "township", "town")),
-    "village": ("村", ("村", "村社区", "村(社区)", "社区", "村名", "村居", "village", "community")),
-    "gender": ("性别", ("性别", "gender", "sex")),
-    "phone": (
-        "联系电话",
-        ("联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone", "mobile", "tel"),
-    ),
-    "id_suffix": (
-        "证件号后四位",
-        (
-            "证件号后四位",
-            "身份证后四位",
-            "身份证号后四位",
-            "证件号码后四位",
-            "idsuffix",
-            "idlast4",
-            "id_suffix",
-            "id_last4",
-        ),
-    ),
-    "guest_kind": (
-        "列席类别",
-        (
-            "列席类别",
-            "列席类型",
-            "列席人员类别",
-            "guestkind",
-            "guest_kind",
-            "guesttype",
-            "guest_type",
-        ),
-    ),
-    "affiliation": (
-        "单位",
-        ("单位", "所在单位", "工作单位", "affiliation", "organization", "organisation"),
-    ),
-}
-_HEADER_TO_FIELD = {alias: key for key, (_zh, aliases) in COLUMNS.items() for alias in aliases}
+# The limits, COLUMNS and the report types live with the reading; callers
+# keep importing them from here.
+__all__ = [
+    "CATEGORY_VALUES",
+    "COLUMNS",
+    "GENDER_VALUES",
+    "GUEST_KIND_VALUES",
+    "HEADER_SEARCH_ROWS",
+    "MAX_BYTES",
+    "MAX_ROWS",
+    "ImportIssue",
+    "ImportReport",
+    "import_roster",
+]
 
 CATEGORY_VALUES = {
     "党员": VoterCategory.PARTY_MEMBER,
@@ -143,255 +120,6 @@ _NAME_MAX = RosterMember._meta.get_field("name").max_length or 50
 _AFFILIATION_MAX = RosterMember._meta.get_field("affiliation").max_length or 80
 
 
-@dataclass(frozen=True)
-class ImportIssue:
-    """One problem: `row` is the row number Excel shows (None for the whole file)."""
-
-    code: str
-    message: str
-    row: int | None = None
-    column: str | None = None
-
-
-@dataclass
-class ImportReport:
-    filename: str
-    file_format: str = ""
-    encoding: str = ""
-    dry_run: bool = False
-    rows: int = 0  # data rows read (blank rows skipped)
-    created: int = 0
-    updated: int = 0
-    errors: list[ImportIssue] = field(default_factory=list)
-    warnings: list[ImportIssue] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def written(self) -> bool:
-        return self.ok and not self.dry_run and (self.created + self.updated) > 0
-
-    def summary(self) -> str:
-        if self.errors:
-            return f"导入失败：发现 {len(self.errors)} 处错误，未写入任何数据。 / import failed: {len(self.errors)} errors, nothing written."
-        verb = "将新增" if self.dry_run else "新增"
-        return f"{verb} {self.created} 人，更新 {self.updated} 人（共 {self.rows} 行）。 / created {self.created}, updated {self.updated} of {self.rows} rows."
-
-    def _file_error(self, code: str, message: str) -> ImportReport:
-        self.errors.append(ImportIssue(code, message))
-        return self
-
-
-class _FileProblem(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class _Row:
-    number: int
-    values: dict[str, str]
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read_bytes(file: bytes | str | Path | IO[bytes]) -> bytes:
-    if isinstance(file, bytes):
-        data = file
-    elif isinstance(file, (str, Path)):
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    else:
-        if hasattr(file, "seek"):
-            try:
-                file.seek(0)
-            except (OSError, ValueError):
-                pass
-        data = file.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise _FileProblem(
-            "file_too_large",
-            f"文件过大：不能超过 {MAX_BYTES // (1024 * 1024)} MB。 / file larger than {MAX_BYTES // (1024 * 1024)} MB.",
-        )
-    return data
-
-
-def _decode_csv(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise _FileProblem(
-            "bad_encoding",
-            "无法识别文件编码：请用 Excel 另存为“CSV UTF-8”或 .xlsx。 / unknown text encoding: save as CSV UTF-8 or .xlsx.",
-        ) from exc
-
-
-def _csv_rows(text: str) -> Iterator[list[str]]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = max([",", "\t", ";"], key=first_line.count)
-    if first_line.count(delimiter) == 0:
-        delimiter = ","
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _cell_text(value: Any, field_name: str | None = None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int):
-        text = str(value)
-        if field_name == "id_suffix" and len(text) < 4:
-            text = text.zfill(4)  # Excel drops leading zeros of numbers: 0123 -> 123
-        return text
-    return str(value)
-
-
-def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise _FileProblem(
-            "unreadable_file",
-            "无法读取该 Excel 文件：文件可能已损坏。 / the Excel file cannot be read.",
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
-            return
-        for row in sheet.iter_rows(values_only=True):
-            yield list(row)
-    finally:
-        workbook.close()
-
-
-def _norm_header(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", _cell_text(value)).strip().lower()
-    text = re.sub(r"[\s*＊]+", "", text)
-    text = re.sub(r"\((选填|可选|必填|optional|required)\)$", "", text)
-    return text
-
-
-def _norm_value(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip()
-
-
-def _detect_format(filename: str, data: bytes) -> str:
-    suffix = Path(filename).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return "xlsx"
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    if suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _FileProblem(
-            "unsupported_format",
-            "不支持旧版 .xls 文件：请在 Excel 中另存为 .xlsx 或 CSV。 / .xls is not supported: save as .xlsx or CSV.",
-        )
-    raise _FileProblem(
-        "unsupported_format",
-        f"不支持的文件格式“{suffix or filename}”：请上传 .xlsx 或 .csv 文件。 / unsupported format: upload .xlsx or .csv.",
-    )
-
-
-def _table(data: bytes, file_format: str, report: ImportReport) -> Iterator[tuple[int, list[Any]]]:
-    """(row number as Excel shows it, cells) for each row of the sheet."""
-    if file_format == "xlsx":
-        if not data.startswith(b"PK"):
-            raise _FileProblem(
-                "unreadable_file", "该文件不是有效的 .xlsx 文件。 / not a valid .xlsx file."
-            )
-        report.encoding = "xlsx"
-        rows: Iterable[list[Any]] = _xlsx_rows(data)
-    else:
-        text, report.encoding = _decode_csv(data)
-        rows = _csv_rows(text)
-    yield from enumerate(rows, start=1)
-
-
-def _parse(data: bytes, file_format: str, report: ImportReport, *, need_place: bool) -> list[_Row]:
-    table = _table(data, file_format, report)
-    header: dict[int, str] | None = None
-    header_row = 0
-    unknown: list[str] = []
-    seen_content = False
-    for number, cells in table:
-        seen_content = seen_content or any(_cell_text(c).strip() for c in cells)
-        mapped = {i: _HEADER_TO_FIELD.get(_norm_header(c), "") for i, c in enumerate(cells)}
-        if "name" in mapped.values():
-            header, header_row = {}, number
-            for index, key in mapped.items():
-                if not key:
-                    if _norm_header(cells[index]):
-                        unknown.append(_cell_text(cells[index]).strip())
-                    continue
-                if key in header.values():
-                    raise _FileProblem(
-                        "duplicate_column",
-                        f"第{number}行: 列“{COLUMNS[key][0]}”出现了两次。 / column {key} appears twice.",
-                    )
-                header[index] = key
-            break
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    if header is None:
-        if not seen_content:
-            raise _FileProblem("empty_file", "文件为空。 / the file is empty.")
-        raise _FileProblem(
-            "missing_columns",
-            "未找到表头：前 10 行中没有“姓名”列。 / no header row with a 姓名 (name) column in the first 10 rows.",
-        )
-    required = ["name", "category"] + (["township", "village"] if need_place else [])
-    missing = [COLUMNS[key][0] for key in required if key not in header.values()]
-    if missing:
-        raise _FileProblem(
-            "missing_columns",
-            f"缺少必填列：{'、'.join(missing)}。 / missing required columns: {', '.join(missing)}.",
-        )
-    if unknown:
-        report.warnings.append(
-            ImportIssue(
-                "ignored_columns",
-                f"以下列未识别，已忽略：{'、'.join(unknown)}。 / ignored unknown columns.",
-                header_row,
-            )
-        )
-    rows: list[_Row] = []
-    for number, cells in table:
-        values = {
-            key: _norm_value(_cell_text(cells[i], key))
-            for i, key in header.items()
-            if i < len(cells)
-        }
-        if not any(values.values()):
-            continue  # blank row
-        rows.append(_Row(number, values))
-        if len(rows) > MAX_ROWS:
-            raise _FileProblem(
-                "too_many_rows",
-                f"行数过多：一次最多导入 {MAX_ROWS} 行。 / more than {MAX_ROWS} rows.",
-            )
-    if not rows:
-        raise _FileProblem("no_rows", "文件中没有数据行。 / the file has no data rows.")
-    return rows
-
-
 # --------------------------------------------------------------------------- validating
 
 
@@ -429,7 +157,7 @@ class _Places:
 
 
 def _validate_row(
-    row: _Row, places: _Places | None, fixed_village: Village | None, errors: list[ImportIssue]
+    row: RosterRow, places: _Places | None, fixed_village: Village | None, errors: list[ImportIssue]
 ) -> _Person | None:
     n = row.number
     v = row.values
@@ -543,13 +271,10 @@ def import_roster(
         raise RuntimeError("import_roster must run in a county schema, not in public")
     report = ImportReport(filename=filename, dry_run=dry_run)
     try:
-        data = _read_bytes(file)
-        if not data.strip(b"\xef\xbb\xbf \r\n\t"):
-            return report._file_error("empty_file", "文件为空。 / the file is empty.")
-        report.file_format = _detect_format(filename, data)
-        rows = _parse(data, report.file_format, report, need_place=village is None)
-    except _FileProblem as problem:
-        return report._file_error(problem.code, problem.message)
+        rows = read_roster(file, filename=filename, report=report, need_place=village is None)
+    except RosterFileError as problem:
+        report.errors.append(ImportIssue(problem.code, problem.message))
+        return report
     report.rows = len(rows)
 
     with transaction.atomic():
