@@ -100,6 +100,15 @@ def read_all(
         return [row_to_event(r) for r in own.fetchall()]
 
 
+def hold_log_still(cursor: Any) -> None:
+    """Until this transaction ends, appends wait (they do not fail): the log cannot change under a reader.
+
+    A SHARE lock on the events table: what a projection's rebuild takes so
+    that its replay and the switch from old rows to new are atomic.
+    """
+    cursor.execute("LOCK TABLE events IN SHARE MODE")
+
+
 def count_events(*, cursor: Any, below_watermark: bool) -> int:
     """How many events read_all would hand out from the start (for progress reports)."""
     watermark = " WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" if below_watermark else ""

@@ -163,7 +163,7 @@ def _checker(hint: Any) -> Checker:
     if origin in (Union, types.UnionType):
         options = [_checker(option) for option in get_args(hint)]
 
-        def check_union(value: Any, path: str) -> None:
+        def accept_union(value: Any, path: str) -> None:
             errors = []
             for option in options:
                 try:
@@ -173,41 +173,41 @@ def _checker(hint: Any) -> Checker:
                     errors.append(exc)
             raise errors[-1]
 
-        return check_union
+        return accept_union
     if hint is type(None):
 
-        def check_none(value: Any, path: str) -> None:
+        def accept_none(value: Any, path: str) -> None:
             if value is not None:
                 raise _wrong(path, "null", value)
 
-        return check_none
+        return accept_none
     if hint is str:
         return _check_str
     if hint is bool:
 
-        def check_bool(value: Any, path: str) -> None:
+        def accept_bool(value: Any, path: str) -> None:
             if not isinstance(value, bool):
                 raise _wrong(path, "布尔值 / boolean", value)
 
-        return check_bool
+        return accept_bool
     if hint is int:
         return _check_int
     if origin is list:
         (item_hint,) = get_args(hint)
         item = _checker(item_hint)
 
-        def check_list(value: Any, path: str) -> None:
+        def accept_list(value: Any, path: str) -> None:
             if not isinstance(value, list):
                 raise _wrong(path, "列表 / list", value)
             for index, element in enumerate(value):
                 item(element, f"{path}[{index}]")
 
-        return check_list
+        return accept_list
     if origin is dict:
         _key_hint, item_hint = get_args(hint)
         item = _checker(item_hint)
 
-        def check_dict(value: Any, path: str) -> None:
+        def accept_dict(value: Any, path: str) -> None:
             if not isinstance(value, dict):
                 raise _wrong(path, "对象 / object", value)
             for key, element in value.items():
@@ -215,7 +215,7 @@ def _checker(hint: Any) -> Checker:
                     raise _wrong(path, "字符串键 / string keys", key)
                 item(element, f"{path}.{key}")
 
-        return check_dict
+        return accept_dict
     if hint is Any or hint is typing.Any:
         return _check_any
     if dataclasses.is_dataclass(hint):
@@ -229,7 +229,7 @@ def _dataclass_checker(cls: type) -> Checker:
     # Resolved lazily: a dataclass may refer to itself or to one declared later.
     field_checkers: dict[str, Checker] = {}
 
-    def check_dataclass(data: Any, path: str) -> None:
+    def accept_dataclass(data: Any, path: str) -> None:
         if not isinstance(data, dict):
             raise EventSchemaError(f"{path} 应为对象", f"{path} must be an object")
         keys = data.keys()
@@ -248,7 +248,7 @@ def _dataclass_checker(cls: type) -> Checker:
         for name, value in data.items():
             field_checkers[name](value, f"{path}.{name}")
 
-    return check_dataclass
+    return accept_dataclass
 
 
 def _check_str(value: Any, path: str) -> None:

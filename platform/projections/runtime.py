@@ -25,7 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from common.county import current_schema
-from events.reading import count_events, read_all
+from events.reading import count_events, hold_log_still, read_all
 from events.records import AppendResult, Checkpoint, RecordedEvent, checkpoint_of
 
 Cursor = Any
@@ -203,7 +203,7 @@ def rebuild(
     """
     county = current_schema()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE events IN SHARE MODE")
+        hold_log_still(cursor)
         before = projection.dump(cursor)
         projection.reset(cursor)
         # Inline state covers every committed event: replay all of them.

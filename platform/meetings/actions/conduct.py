@@ -14,7 +14,7 @@ from meetings.streams import now
 def check_check_in(*, actor: Actor, meeting_id: str, member_id: str, command_id: str | None) -> Outcome[Meeting]:
     """Check in a member of the meeting's roster."""
     require(actor, "check_in")
-    return on_meeting(meeting_id, lambda m: m.check_in(member_id=member_id), actor=actor, command_id=command_id)
+    return on_meeting(meeting_id, lambda m: m.sign_in(member_id=member_id), actor=actor, command_id=command_id)
 
 
 def check_check_in_guest(
@@ -23,7 +23,7 @@ def check_check_in_guest(
     """Check in an invited guest (列席), who is not on the roster."""
     require(actor, "check_in_guest")
     return on_meeting(
-        meeting_id, lambda m: m.check_in_guest(guest_id=guest_id, name=name), actor=actor, command_id=command_id
+        meeting_id, lambda m: m.sign_in_guest(guest_id=guest_id, name=name), actor=actor, command_id=command_id
     )
 
 

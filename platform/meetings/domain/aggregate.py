@@ -76,8 +76,8 @@ ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
     "schedule": ("new",),
     "configure": ("scheduled",),
     "announce": ("scheduled",),
-    "check_in": ("announced", "opened"),
-    "check_in_guest": ("announced", "opened"),
+    "sign_in": ("announced", "opened"),
+    "sign_in_guest": ("announced", "opened"),
     "override_quorum": ("announced", "opened"),
     "open_meeting": ("announced",),
     "start_report": ("opened",),
@@ -347,9 +347,9 @@ class Meeting(Voting):
             )
         ]
 
-    def check_in(self, *, member_id: str) -> list[DomainEvent]:
+    def sign_in(self, *, member_id: str) -> list[DomainEvent]:
         """Check in a roster member (category from the roster snapshot)."""
-        self._require_phase("check_in", action_zh="签到", action_en="check in")
+        self._require_phase("sign_in", action_zh="签到", action_en="check in")
         self.require_rules()
         entry = self.roster.get(member_id)
         if entry is None:
@@ -358,9 +358,9 @@ class Meeting(Voting):
             raise AlreadyCheckedIn(f"{entry.name}已签到，不能重复签到", f"{entry.name} has already checked in")
         return [AttendeeCheckedIn(attendee_id=entry.member_id, name=entry.name, category=entry.category)]
 
-    def check_in_guest(self, *, guest_id: str, name: str) -> list[DomainEvent]:
+    def sign_in_guest(self, *, guest_id: str, name: str) -> list[DomainEvent]:
         """Check in an invited guest (列席), not on the roster; category "guest"."""
-        self._require_phase("check_in_guest", action_zh="签到", action_en="check in")
+        self._require_phase("sign_in_guest", action_zh="签到", action_en="check in")
         self.require_rules()
         require_text(name, "姓名", "name")
         if guest_id in self.roster or self.is_checked_in(guest_id):

@@ -86,7 +86,7 @@ def events_until(
         return run.log
     run.do(m().announce(starts_at=T0, place="村委会议室", agenda=["述职", "提问", "测评"], channels=["notice_board"], now=ANNOUNCED_AT))
     for member_id in present if present is not None else [e.member_id for e in ROSTER]:
-        run.do(m().check_in(member_id=member_id))
+        run.do(m().sign_in(member_id=member_id))
     run.do(m().issue_ballot_codes(category="party_member", code_hashes=PARTY_CODES))
     run.do(m().issue_ballot_codes(category="representative", code_hashes=REP_CODES))
     if phase == "announced":

@@ -182,6 +182,21 @@ def test_paper_mismatch_is_shown_side_by_side_blocks_results_and_a_third_entry_r
     assert run.meeting.announce_results(now=LATER)
 
 
+def test_one_teller_entering_a_batch_twice_never_reconciles_it() -> None:
+    # Double entry means two people: the same teller typing the same batch
+    # again agrees with themself, which proves nothing.
+    run = Run(events_until("ballot_closed"))
+    first = run.do(run.meeting.enter_paper_batch(batch_no=1, teller="teller-a", ballots=_paper(REP_CODES), now=LATER))
+    again = run.do(run.meeting.enter_paper_batch(batch_no=1, teller="teller-a", ballots=_paper(REP_CODES), now=LATER))
+    assert [type(e) for e in first + again] == [PaperBatchEntered, PaperBatchEntered]
+    assert run.meeting.paper_batch_status(1) == "pending"
+    assert run.meeting.paper_ballots() == {}
+    with pytest.raises(PaperBatchesUnresolved):
+        run.meeting.announce_results(now=LATER)
+    confirmed = run.do(run.meeting.enter_paper_batch(batch_no=1, teller="teller-b", ballots=_paper(REP_CODES), now=LATER))
+    assert isinstance(confirmed[1], PaperBatchReconciled) and confirmed[1].tellers == ["teller-a", "teller-b"]
+
+
 def test_a_teller_reentering_a_batch_replaces_the_earlier_entry() -> None:
     run = Run(events_until("ballot_closed", sealed=[]))
     run.do(run.meeting.enter_paper_batch(batch_no=1, teller="teller-a", ballots=_paper(REP_CODES[:2], "cha"), now=LATER))

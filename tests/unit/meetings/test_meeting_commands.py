@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from meeting_given import (
     ANNOUNCED_AT,
     PARTY_CODES,
     PHASES,
+    REP_CODES,
     ROSTER,
     RULES,
     SUBJECTS,
@@ -17,9 +19,11 @@ from meeting_given import (
     Run,
     code,
     events_until,
+    marks,
     meeting_at,
 )
 
+from events.types import DomainEvent
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import (
     AlreadyCheckedIn,
@@ -38,6 +42,8 @@ from meetings.events import (
     BallotOpened,
     CommentRecorded,
     MeetingAnnounced,
+    MeetingOpened,
+    PaperBallot,
     QuestionAnswered,
     QuestionAsked,
     QuorumOverrideApproved,
@@ -49,10 +55,11 @@ Command = Callable[[Meeting], object]
 
 # Each command with the phases in which it is allowed; in every other phase it must raise WrongPhase.
 COMMANDS: dict[str, tuple[Command, set[str]]] = {
+    "schedule": (lambda m: m.schedule(meeting_id="m2", title="述评大会", township="城关镇", village="东村", starts_at=T0, place="会议室"), {"new"}),
     "configure": (lambda m: m.configure(rules=RULES, subjects=SUBJECTS, roster=ROSTER), {"scheduled"}),
     "announce": (lambda m: m.announce(starts_at=T0, place="会议室", agenda=[], channels=["broadcast"], now=ANNOUNCED_AT), {"scheduled"}),
-    "check_in": (lambda m: m.check_in(member_id="nobody"), {"announced", "opened"}),
-    "check_in_guest": (lambda m: m.check_in_guest(guest_id="g9", name="驻村工作队"), {"announced", "opened"}),
+    "sign_in": (lambda m: m.sign_in(member_id="nobody"), {"announced", "opened"}),
+    "sign_in_guest": (lambda m: m.sign_in_guest(guest_id="g9", name="驻村工作队"), {"announced", "opened"}),
     "override_quorum": (lambda m: m.override_quorum(reason="雨天", actor="host", now=T0), {"announced", "opened"}),
     "open_meeting": (lambda m: m.open_meeting(now=T0), {"announced"}),
     "start_report": (lambda m: m.start_report(subject_id="zhibu", now=T0), {"opened"}),
@@ -60,6 +67,7 @@ COMMANDS: dict[str, tuple[Command, set[str]]] = {
     "record_comment": (lambda m: m.record_comment(comment_id="c1", subject_id="zhibu", text="好", author=None, now=T0), {"opened"}),
     "ask_question": (lambda m: m.ask_question(question_id="q9", subject_id="zhibu", text="路呢？", asked_by=None), {"opened"}),
     "answer_question": (lambda m: m.answer_question(question_id="q9", answer="修"), {"opened", "ballot_open", "ballot_closed", "results_announced"}),
+    "defer_question": (lambda m: m.defer_question(question_id="q9", promise="下周答复", due_on="2026-03-20"), {"opened", "ballot_open", "ballot_closed", "results_announced"}),
     "issue_ballot_codes": (lambda m: m.issue_ballot_codes(category="guest", code_hashes=[code("g")]), {"announced", "opened", "ballot_open"}),
     "open_ballot": (lambda m: m.open_ballot(now=T0), {"opened"}),
     "cast_ballot": (lambda m: m.cast_ballot(code_hash=PARTY_CODES[4], marks={}), {"ballot_open"}),
@@ -69,12 +77,13 @@ COMMANDS: dict[str, tuple[Command, set[str]]] = {
     "close_meeting": (lambda m: m.close_meeting(now=T0), {"results_announced"}),
 }
 
-MEETINGS = {phase: meeting_at(phase) for phase in PHASES}
+ALL_PHASES = ["new", *PHASES]
+MEETINGS = {"new": Meeting(), **{phase: meeting_at(phase) for phase in PHASES}}
 
 
 @pytest.mark.parametrize(
     ("name", "phase"),
-    [(name, phase) for name, (_, allowed) in COMMANDS.items() for phase in PHASES if phase not in allowed],
+    [(name, phase) for name, (_, allowed) in COMMANDS.items() for phase in ALL_PHASES if phase not in allowed],
 )
 def test_every_command_is_refused_outside_its_phases(name: str, phase: str) -> None:
     command, _ = COMMANDS[name]
@@ -82,6 +91,56 @@ def test_every_command_is_refused_outside_its_phases(name: str, phase: str) -> N
         command(MEETINGS[phase])
     assert info.value.code == "wrong_phase"
     assert "当前阶段" in info.value.message_zh and phase in info.value.message_en
+
+
+def _with_open_question(phase: str) -> Meeting:
+    """The meeting in `phase`, with question q9 asked (and not answered) while it was opened."""
+    events = events_until(phase)
+    opened = next(i for i, e in enumerate(events) if isinstance(e, MeetingOpened)) + 1
+    asked = QuestionAsked(question_id="q9", text="村道什么时候修？", subject="zhibu", asked_by=None)
+    return Meeting.from_events([*events[:opened], asked, *events[opened:]])
+
+
+def _reporting(phase: str) -> Meeting:
+    run = Run(events_until(phase))
+    run.do(run.meeting.start_report(subject_id="zhibu", now=T0))
+    return run.meeting
+
+
+# The state in which a command can succeed in an allowed phase, where the
+# plain meeting of that phase would refuse it for another reason.
+READY: dict[str, Callable[[str], Meeting]] = {
+    "sign_in": lambda phase: meeting_at(phase, present=["p1"]),
+    "end_report": _reporting,
+    "answer_question": _with_open_question,
+    "defer_question": _with_open_question,
+    "open_ballot": lambda phase: Meeting.from_events(events_until("ballot_open")[:-1]),  # reports done, quorum met
+}
+SUCCEEDS: dict[str, Command] = {  # where the refusal table's arguments could not succeed
+    "sign_in": lambda m: m.sign_in(member_id="p2"),
+    "cast_ballot": lambda m: m.cast_ballot(code_hash=PARTY_CODES[4], marks=marks("hao")),
+    "enter_paper_batch": lambda m: m.enter_paper_batch(
+        batch_no=1, teller="t1", ballots=[PaperBallot(code_hash=REP_CODES[0], marks=marks("hao"))], now=T0
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "phase"),
+    [(name, phase) for name, (_, allowed) in COMMANDS.items() for phase in ALL_PHASES if phase in allowed],
+)
+def test_every_command_runs_in_every_phase_where_the_rules_allow_it(name: str, phase: str) -> None:
+    # The table above is written here, independently of the aggregate's own
+    # ALLOWED_PHASES: a command allowed in fewer phases than the rules say fails here.
+    command = SUCCEEDS.get(name, COMMANDS[name][0])
+    meeting = READY[name](phase) if name in READY else MEETINGS[phase]
+    assert meeting.phase == phase
+    events = command(meeting)
+    assert isinstance(events, list) and events and all(isinstance(e, DomainEvent) for e in events)
+    after = copy.deepcopy(meeting)
+    for event in events:  # what was decided folds onto the state it was decided on
+        after.apply(event)
+    assert after.version == meeting.version + len(events)
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -120,19 +179,19 @@ def test_announcing_exactly_three_days_ahead_needs_no_reason() -> None:
 
 def test_check_in_by_roster_then_refuses_a_second_check_in_and_strangers() -> None:
     run = Run(events_until("announced", present=[]))
-    [event] = run.do(run.meeting.check_in(member_id="p1"))
+    [event] = run.do(run.meeting.sign_in(member_id="p1"))
     assert event == AttendeeCheckedIn(attendee_id="p1", name="党员1", category="party_member")
     with pytest.raises(AlreadyCheckedIn) as info:
-        run.meeting.check_in(member_id="p1")
+        run.meeting.sign_in(member_id="p1")
     assert "已签到" in info.value.message_zh
     with pytest.raises(NotOnRoster):
-        run.meeting.check_in(member_id="x9")
-    [guest] = run.do(run.meeting.check_in_guest(guest_id="g1", name="扶贫工作队李明"))
+        run.meeting.sign_in(member_id="x9")
+    [guest] = run.do(run.meeting.sign_in_guest(guest_id="g1", name="扶贫工作队李明"))
     assert guest == AttendeeCheckedIn(attendee_id="g1", name="扶贫工作队李明", category="guest")
     with pytest.raises(AlreadyCheckedIn):
-        run.meeting.check_in_guest(guest_id="g1", name="扶贫工作队李明")
+        run.meeting.sign_in_guest(guest_id="g1", name="扶贫工作队李明")
     with pytest.raises(AlreadyCheckedIn):  # a roster member cannot come in as a guest
-        run.meeting.check_in_guest(guest_id="p2", name="党员2")
+        run.meeting.sign_in_guest(guest_id="p2", name="党员2")
 
 
 def _ready_for_ballot(present: list[str]) -> Run:
@@ -152,7 +211,7 @@ def test_quorum_blocks_the_ballot_until_met() -> None:
     with pytest.raises(QuorumNotMet) as info:
         run.meeting.open_ballot(now=T0)
     assert "党员应到4人，实到3人" in info.value.message_zh
-    run.do(run.meeting.check_in(member_id="p4"))  # late arrival: check-in is open while opened
+    run.do(run.meeting.sign_in(member_id="p4"))  # late arrival: check-in is open while opened
     assert run.meeting.quorum_met()
     assert isinstance(run.meeting.open_ballot(now=T0)[0], BallotOpened)
 

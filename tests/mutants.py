@@ -1,0 +1,76 @@
+"""Mutations the suite must kill: apply each alone, run the tests named, expect a failure.
+
+    .venv/bin/python tests/mutants.py          (from the repository root; runs `make test` once per mutation)
+
+Each is a plausible wrong change that once passed the whole relevant suite
+(issue "The house before it doubles"). The file is restored after each run,
+whatever happens. Not part of `make test`: it runs the suite four times.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+MUTANTS = [
+    (
+        "a paper batch reconciled by counting entries instead of distinct tellers",
+        "platform/meetings/domain/voting.py",
+        "    entries = list(latest.values())",
+        "    entries = list(all_entries)",
+        "tests/unit/meetings/test_meeting_ballot.py",
+    ),
+    (
+        "closing the ballot without the stream lock",
+        "platform/meetings/actions/ballots.py",
+        "command_id=command_id, exclusive=True)",
+        "command_id=command_id)",
+        "tests/integration/meetings/test_doors.py",
+    ),
+    (
+        "the state cache trusting a version without its head hash",
+        "platform/events/repository.py",
+        "if cached_state.version == version and cached_head == head:",
+        "if cached_state.version == version:",
+        "tests/integration/meetings/test_doors.py",
+    ),
+    (
+        "a command allowed in fewer phases than the rules say (check-in)",
+        "platform/meetings/domain/aggregate.py",
+        '"sign_in": ("announced", "opened"),',
+        '"sign_in": ("announced",),',
+        "tests/unit/meetings/test_meeting_commands.py",
+    ),
+]
+
+
+def main() -> int:
+    survivors = 0
+    for name, relative, original, mutated, tests in MUTANTS:
+        path = REPO / relative
+        source = path.read_text()
+        if source.count(original) != 1:
+            print(f"?? {name}: the line to mutate is not in {relative} exactly once; update this list")
+            survivors += 1
+            continue
+        path.write_text(source.replace(original, mutated))
+        try:
+            run = subprocess.run(
+                ["make", "test", f"PYTEST_ARGS={tests} -q -p no:cacheprovider"], cwd=REPO, capture_output=True, text=True
+            )
+        finally:
+            path.write_text(source)
+        failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+        if run.returncode != 0 and failed:
+            print(f"killed  {name}\n        " + "\n        ".join(failed))
+        else:
+            survivors += 1
+            print(f"SURVIVED {name} (exit {run.returncode})\n{run.stdout[-2000:]}")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
