@@ -11,10 +11,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.roles import COUNTY_ROLES, Role
+from accounts.roles import Role
 from common.county import current_schema
-
-__all__ = ["COUNTY_ROLES", "Role", "User"]
 
 
 class User(AbstractUser):
@@ -35,6 +33,3 @@ class User(AbstractUser):
             raise ValidationError({"role": "平台站点只有运营账号 / only operator accounts on the platform site"})
         if not in_public and self.role == Role.OPERATOR:
             raise ValidationError({"role": "县区站点不能有运营账号 / no operator accounts in a county"})
-
-    def has_role(self, *roles: str) -> bool:
-        return self.is_active and self.role in roles

@@ -1,1 +1,6 @@
-"""Event store core: canonical encoding, hash chain and offline verification (no Django here)."""
+"""The event log of a county: append-only storage, reading, the one repository, and the hash chain.
+
+chain, types, log_format, log_check and verify are plain Python (an auditor
+runs the verifier with no Django and no database); records, reading, store,
+repository, export and grants use Django's connection to the county's schema.
+"""

@@ -11,7 +11,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from accounts.models import COUNTY_ROLES, Role, User
+from accounts.models import User
+from accounts.roles import COUNTY_ROLES, Role
 from common.county import current_schema
 from meetings import models as ref
 from tenants.models import County, Domain

@@ -90,14 +90,14 @@ def to_ballot_open(mid: str) -> list[str]:
     return issued.plain
 
 
-def assert_projections_equal_a_rebuild() -> None:
+def assert_projections_equal_a_rebuild(after: str = "") -> None:
     for name in ("meeting_board", "rounds", "log_index"):
         projection = get(name)
         if not projection.inline:
             catch_up(projection)
         live = state_of(projection)
         report = rebuild(projection)
-        assert report.identical, (name, report.only_live, report.only_rebuilt)
+        assert report.identical, (after, name, report.only_live, report.only_rebuilt)
         assert state_of(projection) == live
 
 
@@ -132,7 +132,7 @@ def test_every_door_leaves_every_projection_equal_to_a_rebuild(county: Any) -> N
     ]
     for name, step in steps:
         step()
-        assert_projections_equal_a_rebuild()
+        assert_projections_equal_a_rebuild(after=name)
     plain = check_issue_ballot_codes(actor=HOST, meeting_id=mid, category="representative", count=6,
                                      command_id=cid()).plain
     assert_projections_equal_a_rebuild()
