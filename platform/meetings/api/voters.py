@@ -34,6 +34,9 @@ class VoterFormApi(APIView):
 
 
 class VoterBallotApi(APIView):
+    """Cast a ballot. Served by `meetings.api.lean.fast_path` in front of this view (meetings.api.urls):
+    the common request shape takes the fast path, anything else comes here."""
+
     permission_classes: list[Any] = []
     authentication_classes: list[Any] = []
 

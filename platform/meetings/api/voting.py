@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -11,11 +13,12 @@ from rest_framework.views import APIView
 
 from accounts.roles import allowed
 from common.api import command_id, parse
+from events.repository import Outcome
 from meetings import codes
 from meetings.actions import ballots, paper
 from meetings.actions.codes import check_issue_ballot_codes
 from meetings.api import serializers as s
-from meetings.api.base import IDEMPOTENCY, actor_of, outcome_body
+from meetings.api.base import IDEMPOTENCY, MeetingCommandApi, actor_of, command, outcome_body
 from meetings.domain.rules import category_name_zh
 from meetings.streams import meeting
 
@@ -73,50 +76,32 @@ class CodeSlipsApi(APIView):
         )
 
 
-class OpenBallotApi(APIView):
-    permission_classes = [allowed("open_ballot")]
-
-    @extend_schema(summary="开始投票 / open ballot", request=s.EmptyIn, responses={200: dict}, parameters=[IDEMPOTENCY])
-    def post(self, request: Request, meeting_id: str) -> Response:
-        parse(s.EmptyIn, request)
-        outcome = ballots.check_open_ballot(actor=actor_of(request), meeting_id=meeting_id, command_id=command_id(request))
-        return Response(outcome_body(outcome))
+@command("开始投票 / open ballot", s.EmptyIn, action="open_ballot")
+class OpenBallotApi(MeetingCommandApi):
+    def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:
+        return ballots.check_open_ballot(**door)
 
 
-class CloseBallotApi(APIView):
-    permission_classes = [allowed("close_ballot")]
-
-    @extend_schema(summary="结束投票 / close ballot", request=s.EmptyIn, responses={200: dict}, parameters=[IDEMPOTENCY])
-    def post(self, request: Request, meeting_id: str) -> Response:
-        parse(s.EmptyIn, request)
-        outcome = ballots.check_close_ballot(actor=actor_of(request), meeting_id=meeting_id, command_id=command_id(request))
-        return Response(outcome_body(outcome))
+@command("结束投票 / close ballot", s.EmptyIn, action="close_ballot")
+class CloseBallotApi(MeetingCommandApi):
+    def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:
+        return ballots.check_close_ballot(**door)
 
 
-class AnnounceResultsApi(APIView):
-    permission_classes = [allowed("announce_results")]
-
-    @extend_schema(summary="公布结果 / announce results", request=s.EmptyIn, responses={200: dict}, parameters=[IDEMPOTENCY])
-    def post(self, request: Request, meeting_id: str) -> Response:
-        parse(s.EmptyIn, request)
-        outcome = ballots.check_announce_results(
-            actor=actor_of(request), meeting_id=meeting_id, command_id=command_id(request)
-        )
-        return Response(outcome_body(outcome))
+@command("公布结果 / announce results", s.EmptyIn, action="announce_results")
+class AnnounceResultsApi(MeetingCommandApi):
+    def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:
+        return ballots.check_announce_results(**door)
 
 
-class PaperBatchApi(APIView):
-    permission_classes = [allowed("enter_paper_batch")]
+@command("录入纸质选票批次 / enter a paper batch", s.PaperBatchIn, action="enter_paper_batch")
+class PaperBatchApi(MeetingCommandApi):
+    def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:
+        return paper.check_enter_paper_batch(batch_no=data["batch_no"], ballots=data["ballots"], **door)
 
-    @extend_schema(summary="录入纸质选票批次 / enter a paper batch", request=s.PaperBatchIn, responses={200: dict}, parameters=[IDEMPOTENCY])
-    def post(self, request: Request, meeting_id: str) -> Response:
-        data = parse(s.PaperBatchIn, request)
-        outcome = paper.check_enter_paper_batch(
-            actor=actor_of(request), meeting_id=meeting_id, batch_no=data["batch_no"], ballots=data["ballots"],
-            command_id=command_id(request),
-        )
-        status = meeting(meeting_id).paper_batch_status(data["batch_no"])
-        return Response(outcome_body(outcome, batch_no=data["batch_no"], status=status))
+    def extra(self, outcome: Outcome[Any], data: dict[str, Any], *, meeting_id: str) -> dict[str, Any]:
+        # The batch as it stands now (a retried entry reports the batch's current status).
+        return {"batch_no": data["batch_no"], "status": meeting(meeting_id).paper_batch_status(data["batch_no"])}
 
 
 class PaperBatchStatusApi(APIView):
