@@ -6,7 +6,10 @@ county A and county B with the same stream ids: each county's log is its own.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -225,14 +228,117 @@ def test_the_log_cannot_be_changed_with_raw_sql(county, statement: str) -> None:
     assert _count_events() == before
 
 
-def test_read_all_returns_committed_events_in_commit_safe_order(county) -> None:
-    stream = f"meeting-{uuid.uuid4().hex[:6]}"
-    # Inside the test transaction our own rows are not below the watermark
-    # (our transaction is still running): read_all must not return them yet.
-    start = read_all(Checkpoint(), limit=1_000_000)
-    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
-    after = read_all(Checkpoint(), limit=1_000_000)
-    assert [e.position for e in after] == [e.position for e in start]
+@pytest.fixture(scope="module", params=["a", "b"])
+def committed_county(request, make_county):
+    """A county of its own, made outside the test transaction, for appends that commit for real.
+
+    The other tests of this module run inside a test transaction that is
+    rolled back, where nothing ever commits. What read_all returns depends on
+    commits, so those appends run in threads with connections of their own:
+    they commit, and they stay, hence a county that no other test reads.
+    """
+    return make_county(f"rd{request.param}")
+
+
+class _Writer(threading.Thread):
+    """Runs `target` at once on a connection of its own (so it commits for real); join() re-raises its error."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__()
+        self.work = target
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join()
+            self.error = exc
+        finally:
+            connection.close()
+
+    def join(self, timeout: float | None = 120) -> None:
+        super().join(timeout)
+        assert not self.is_alive(), "a writer hung"
+        if self.error is not None:
+            raise self.error
+
+
+def test_read_all_returns_committed_events_in_commit_safe_order(committed_county) -> None:
+    """Only committed events, each once, and never past an event whose commit is still to come.
+
+    Forced out of order: A takes a position, B takes a later one and commits
+    while A is still open. Between the two commits read_all must not return
+    B (a reader that took B would move past A and never see it); after A's
+    commit it returns A, then B. A rolled-back append never shows.
+    """
+    schema = committed_county.schema_name
+    stream_a, stream_b, stream_c = (f"meeting-{uuid.uuid4().hex[:6]}" for _ in range(3))
+    with schema_context(schema):
+        start = read_all(Checkpoint(), limit=1_000_000)
+    mark = store.checkpoint_of(start[-1]) if start else Checkpoint()
+    positions: dict[str, list[int]] = {}
+    a_positioned, a_release = threading.Event(), threading.Event()
+
+    def rolled_back() -> None:
+        with schema_context(schema), pytest.raises(RuntimeError), transaction.atomic():
+            positions["c"] = append(stream_c, [scheduled()], expected_version=NO_STREAM, command_id=cid()).positions
+            raise RuntimeError("the command failed after its append")
+
+    def late() -> None:
+        try:
+            with schema_context(schema), transaction.atomic():
+                positions["a"] = append(stream_a, [scheduled(), checked_in(1)], expected_version=NO_STREAM,
+                                        command_id=cid()).positions
+                a_positioned.set()
+                assert a_release.wait(120)
+        finally:
+            a_positioned.set()
+
+    def early() -> None:
+        with schema_context(schema):
+            positions["b"] = append(stream_b, [scheduled()], expected_version=NO_STREAM, command_id=cid()).positions
+
+    _Writer(rolled_back).join()
+    a = _Writer(late)
+    assert a_positioned.wait(120)
+    _Writer(early).join()  # B has committed; A has not
+    assert positions["c"][0] < positions["a"][0] < positions["a"][1] < positions["b"][0]
+
+    with schema_context(schema):
+        # Between the commits: nothing. B is committed, but a reader that took
+        # it would have moved past A's positions, which are still to commit.
+        assert read_all(mark, limit=1_000_000) == []
+        with connection.cursor() as cursor:  # ... which is what a naive "position > last" read does
+            cursor.execute("SELECT position FROM events WHERE position > %s", [mark.position])
+            assert [r[0] for r in cursor.fetchall()] == positions["b"]
+    a_release.set()
+    a.join()
+
+    expected = positions["a"] + positions["b"]
+    with schema_context(schema):
+        # The watermark passes B once every transaction older than B's has
+        # finished: A's, and any other session's that holds one (autovacuum,
+        # say) for a moment. So wait for that event, under a ceiling.
+        deadline = time.monotonic() + 60
+        while len(after := read_all(mark, limit=1_000_000)) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # A, then B: in (transaction, position) order, A's transaction being the older.
+        assert [e.position for e in after] == expected
+        assert [(e.stream_id, e.stream_version) for e in after] == [(stream_a, 1), (stream_a, 2), (stream_b, 1)]
+        assert after[0].transaction_id == after[1].transaction_id < after[2].transaction_id
+        # Resuming from any checkpoint, or page by page, reads each event once, in the same order.
+        assert read_all(store.checkpoint_of(after[-1]), limit=1_000_000) == []
+        assert [e.position for e in read_all(store.checkpoint_of(after[0]), limit=1_000_000)] == expected[1:]
+        paged, at = [], mark
+        while page := read_all(at, limit=1):
+            paged += page
+            at = store.checkpoint_of(page[-1])
+        assert paged == after
+        # An append in this test's own transaction (the runner's, never
+        # committed) is not returned either.
+        append(f"meeting-{uuid.uuid4().hex[:6]}", [scheduled()], expected_version=NO_STREAM, command_id=cid())
+        assert read_all(mark, limit=1_000_000) == after
 
 
 def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> None:
