@@ -192,14 +192,46 @@ def test_non_identifier_keys_are_rejected_with_a_clear_error(county) -> None:
     assert read_stream(stream) == []
 
 
-def test_floats_are_rejected_because_the_chain_cannot_carry_them(county) -> None:
-    from events.chain import CanonicalError
+def _rules(rules: object) -> NewEvent:
+    """A MeetingConfigured event: its `rules` take any JSON, so only the chain's encoding can refuse a float there."""
+    return NewEvent(type="MeetingConfigured", data={"rules": rules, "subjects": [], "roster": []})
 
+
+def _commands_of(stream: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM event_commands WHERE stream_id = %s", [stream])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        # Top level, in typed fields: the type check refuses a float where an int or a string belongs.
+        (NewEvent(type="BallotCodesIssued", data={"category": "party_member", "count": 3.0, "code_hashes": []}), "count must be integer"),
+        (NewEvent(type="QuestionAsked", data={"question_id": "q", "text": "t", "subject": "s", "asked_by": 1.5}), "asked_by must be"),
+        # Anywhere in free-form data: the hash chain's canonical encoding refuses it, naming where.
+        (_rules({"threshold": 0.3}), "rules.threshold: floats are not allowed"),
+        (_rules({"grades": [1, 2, 2.5]}), "rules.grades[2]: floats are not allowed"),
+        (_rules({"groups": [{"share": 1.0}]}), "rules.groups[0].share: floats are not allowed"),
+        (_rules({"a": {"b": {"c": [[float("nan")]]}}}), "rules.a.b.c[0][0]: floats are not allowed"),
+        (_rules({"big": 1e21}), "rules.big: floats are not allowed"),
+    ],
+    ids=["int-field", "str-field", "in-dict", "in-list", "dict-in-list", "deep-nan", "exponent"],
+)
+def test_floats_are_rejected_because_the_chain_cannot_carry_them(county, event: NewEvent, fragment: str) -> None:
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
-    bad = NewEvent(type="BallotCast", data={"code_hash": "h", "marks": {}})
-    append(stream, [bad], expected_version=NO_STREAM, command_id=cid())
-    with pytest.raises((EventSchemaError, CanonicalError)):
-        append(stream, [NewEvent(type="QuestionAsked", data={"question_id": "q", "text": "t", "subject": "s", "asked_by": 1.5})], expected_version=1, command_id=cid())
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    before, commands = _count_events(), _commands_of(stream)
+    command = cid()
+    with pytest.raises(EventSchemaError) as refused:
+        # A valid event first: the batch is refused whole, nothing of it is written.
+        append(stream, [checked_in(1), event], expected_version=1, command_id=command)
+    assert refused.value.code == "invalid_event" and fragment in refused.value.message_en, refused.value.message_en
+    assert _count_events() == before and _commands_of(stream) == commands
+    assert store.stream_version(stream) == 1 and [e.type for e in read_stream(stream)] == ["MeetingScheduled"]
+    # The refused command id was not recorded: sent again with valid events, it is appended, not replayed.
+    again = append(stream, [checked_in(1)], expected_version=1, command_id=command)
+    assert not again.replayed and store.stream_version(stream) == 2
 
 
 def _count_events() -> int:
