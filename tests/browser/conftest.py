@@ -44,6 +44,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 SCREEN = {"viewport": {"width": 1920, "height": 1080}}
 DESK = {"viewport": {"width": 1400, "height": 1000}}
+CEILING_MS = 30_000  # the longest any wait of a page may take: a hung test, not a slow machine
 
 
 @contextlib.contextmanager
@@ -128,6 +129,12 @@ def browser(chromium_path: str) -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("playwright is not installed")
+    from playwright.sync_api import expect
+
+    # Playwright's web-first assertions wait 5 s by default: on a shared, busy
+    # machine that is a race, not a verdict. Every wait (these, and the
+    # contexts' actions and wait_for_* below) gets a ceiling only a hung page reaches.
+    expect.set_options(timeout=CEILING_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield chromium
@@ -158,7 +165,7 @@ class Contexts:
 
     def new(self, **options: Any) -> Any:
         context = self.browser.new_context(locale="zh-CN", **options)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(CEILING_MS)
         context.on("page", lambda page: page.on("pageerror", lambda error: self.errors.append(str(error))))
         self.made.append(context)
         return context

@@ -40,9 +40,17 @@ def test_a_refused_websocket_shows_why_and_does_not_retry(hall: Any, contexts: A
     page.evaluate(f"""import('/static/js/live.js').then(m => m.connectLive({{
         path: '/ws/m/{meeting_id}/screen/', token: 'forged-token', onState: () => {{}} }}))""")
     expect(page.locator("#live-banner")).to_have_text("访问令牌无效", use_inner_text=True)
-    page.wait_for_timeout(2500)
     assert page.evaluate("window.shupingLive.fatal.code") == "token_invalid"
+    assert page.evaluate("window.shupingLive.lastClose.code") == 4403
+    # The fence is the page's own timer queue, not a sleep here: a retry would
+    # have been armed when the socket closed, before the timer armed now, for
+    # at most the first backoff (live.js backoffSeconds(0): 1 s + up to 0.5 s
+    # jitter). Timers fire in deadline order, so by the time this 2 s one
+    # fires, a retry would have run, however slow the machine is.
+    page.evaluate("new Promise(resolve => setTimeout(resolve, 2000))")
     assert page.evaluate("window.shupingLive.reconnects") == 0
+    assert page.evaluate("window.shupingLive.connected") is False
+    expect(page.locator("#live-banner")).to_have_text("访问令牌无效", use_inner_text=True)
 
 
 def test_roles_and_the_chinese_forbidden_page(hall: Any, contexts: Any, artifacts: Any) -> None:

@@ -54,20 +54,26 @@ def test_console_retries_with_the_same_idempotency_key(hall: Any, contexts: Any)
 
     seen: list[dict[str, Any]] = []
     page.route("**/api/meetings/*/check-in/", lose_first_answer(hall, seen))
-    page.click("[data-checkin=pm0]")
+    # The first answer is lost (the request fails in the page); the first
+    # check-in request to finish is the page's retry, 0.5 s later: wait for it.
+    with page.expect_event("requestfinished", predicate=lambda r: "/check-in/" in r.url) as retried:
+        page.click("[data-checkin=pm0]")
+    assert json.loads(retried.value.post_data or "") == {"member_id": "pm0"}
     expect(page.locator("tr[data-member=pm0]")).to_contain_text("已签到", use_inner_text=True)
-    for _ in range(50):  # the page retries 0.5 s after the failure
-        if len(seen) >= 2:
-            break
-        page.wait_for_timeout(100)
-    page.wait_for_timeout(300)
-    assert len(seen) == 2, seen
+    expect(page.locator("#quorum li[data-category=party_member]")).to_contain_text("实到 1", use_inner_text=True)
+    # The fence for "no third attempt": a later command, whose request comes
+    # after everything the first command sent.
+    with page.expect_event("requestfinished", predicate=lambda r: "/check-in/" in r.url):
+        page.click("[data-checkin=pm1]")
+    expect(page.locator("tr[data-member=pm1]")).to_contain_text("已签到", use_inner_text=True)
+    assert [json.loads(s["body"]) for s in seen] == [{"member_id": "pm0"}] * 2 + [{"member_id": "pm1"}], seen
     assert seen[0]["status"] == 200 and seen[0]["answer"]["replayed"] is False
     assert seen[1]["key"] == seen[0]["key"], "the retry must carry the same Idempotency-Key"
     assert seen[1]["body"] == seen[0]["body"]
+    assert seen[2]["key"] != seen[0]["key"], "another command, another key"
     # A fresh key would have been refused: pm0 had already checked in.
     expect(page.locator("#messages .notice.error")).to_have_count(0)
-    expect(page.locator("#quorum li[data-category=party_member]")).to_contain_text("实到 1", use_inner_text=True)
+    expect(page.locator("#quorum li[data-category=party_member]")).to_contain_text("实到 2", use_inner_text=True)
 
 
 def test_phone_resends_the_same_ballot_and_shows_its_receipt(hall: Any, contexts: Any) -> None:

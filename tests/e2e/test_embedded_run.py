@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,11 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import listening_port
 
 
 def _postgres_of(data: Path) -> list[psutil.Process]:
@@ -45,18 +40,28 @@ def _get(port: int, host: str, path: str = "/") -> tuple[int, str]:
 
 
 class Run:
-    def __init__(self, data: Path, port: int) -> None:
+    """`shuping run --port 0`: the server binds a port the kernel picks; `wait_ready` learns which."""
+
+    def __init__(self, data: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shuping.cli", "--data", str(data), "run", "--port", str(port)],
+            [sys.executable, "-m", "shuping.cli", "--data", str(data), "run", "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )
-        self.port = port
+        self.port = 0
         self.output = ""
 
     def wait_ready(self, timeout: float) -> float:
         deadline = self.started + timeout
+        try:
+            self.port = listening_port(self.proc, timeout=max(0.0, deadline - time.monotonic()))
+        except RuntimeError as exc:
+            if self.proc.poll() is None:
+                self.stop(signal.SIGKILL)
+            else:
+                self.output += self.proc.stdout.read()  # type: ignore[union-attr]
+            raise AssertionError(f"shuping run did not start: {exc}\n{self.output}") from None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.output += self.proc.stdout.read()  # type: ignore[union-attr]
@@ -87,9 +92,9 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir: Path) -> None:
-    port = _free_port()
-    run = Run(data_dir, port)
+    run = Run(data_dir)
     elapsed = run.wait_ready(timeout=60)
+    port = run.port
     status, body = _get(port, "demo.localhost")
     assert status == 200
     assert "演示县" in body and "述职评议" in body and "城关镇" in body
@@ -110,9 +115,9 @@ def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir:
 
 
 def test_warm_start_is_fast_keeps_data_and_sigterm_stops_everything(data_dir: Path) -> None:
-    port = _free_port()
-    first = Run(data_dir, port)
+    first = Run(data_dir)
     first.wait_ready(timeout=60)
+    port = first.port
     # Something a person entered must survive a restart.
     import psycopg
 
@@ -124,25 +129,26 @@ def test_warm_start_is_fast_keeps_data_and_sigterm_stops_everything(data_dir: Pa
     assert first.stop(signal.SIGTERM) == 0
     assert _postgres_of(data_dir) == []
 
-    second = Run(data_dir, port)
+    second = Run(data_dir)
     warm = second.wait_ready(timeout=30)
+    port = second.port
     status, body = _get(port, "demo.localhost")
     assert status == 200 and "重启保留乡" in body
-    assert "正在创建演示县区" not in second.output
+    # The output is read when the process stops: checked before that, it was always empty.
     assert second.stop(signal.SIGINT) == 0
+    assert "正在创建演示县区" not in second.output and "shuping-demo" in second.output
     assert _postgres_of(data_dir) == []
     assert warm < 10, f"warm start took {warm:.1f} s"
 
 
 def test_postgres_left_by_a_crash_is_detected_and_stopped(data_dir: Path) -> None:
-    port = _free_port()
-    crashed = Run(data_dir, port)
+    crashed = Run(data_dir)
     crashed.wait_ready(timeout=60)
     crashed.stop(signal.SIGKILL)  # no chance to clean up
     orphans = _postgres_of(data_dir)
     assert orphans, "a SIGKILLed run leaves its PostgreSQL running"
 
-    again = Run(data_dir, port)
+    again = Run(data_dir)
     again.wait_ready(timeout=60)
     for proc in orphans:
         assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE

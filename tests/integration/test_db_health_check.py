@@ -37,8 +37,10 @@ def _kill_backend() -> None:
     params.pop("prepare_threshold", None)
     params.pop("server_side_binding", None)
     with psycopg.connect(**params, autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
-    time.sleep(0.1)
+        # Wait until the backend is gone (PostgreSQL 14+ waits when given a
+        # timeout), instead of sleeping 0.1 s and hoping the signal was acted on.
+        terminated = other.execute("SELECT pg_terminate_backend(%s, 30000)", [pid]).fetchone()
+        assert terminated == (True,), "the backend did not exit within 30 s"
 
 
 def _request() -> int:

@@ -6,7 +6,10 @@ county A and county B with the same stream ids: each county's log is its own.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -183,14 +186,46 @@ def test_non_identifier_keys_are_rejected_with_a_clear_error(county) -> None:
     assert read_stream(stream) == []
 
 
-def test_floats_are_rejected_because_the_chain_cannot_carry_them(county) -> None:
-    from events.chain import CanonicalError
+def _rules(rules: object) -> NewEvent:
+    """A MeetingConfigured event: its `rules` take any JSON, so only the chain's encoding can refuse a float there."""
+    return NewEvent(type="MeetingConfigured", data={"rules": rules, "subjects": [], "roster": []})
 
+
+def _commands_of(stream: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM event_commands WHERE stream_id = %s", [stream])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        # Top level, in typed fields: the type check refuses a float where an int or a string belongs.
+        (NewEvent(type="BallotCodesIssued", data={"category": "party_member", "count": 3.0, "code_hashes": []}), "count must be integer"),
+        (NewEvent(type="QuestionAsked", data={"question_id": "q", "text": "t", "subject": "s", "asked_by": 1.5}), "asked_by must be"),
+        # Anywhere in free-form data: the hash chain's canonical encoding refuses it, naming where.
+        (_rules({"threshold": 0.3}), "rules.threshold: floats are not allowed"),
+        (_rules({"grades": [1, 2, 2.5]}), "rules.grades[2]: floats are not allowed"),
+        (_rules({"groups": [{"share": 1.0}]}), "rules.groups[0].share: floats are not allowed"),
+        (_rules({"a": {"b": {"c": [[float("nan")]]}}}), "rules.a.b.c[0][0]: floats are not allowed"),
+        (_rules({"big": 1e21}), "rules.big: floats are not allowed"),
+    ],
+    ids=["int-field", "str-field", "in-dict", "in-list", "dict-in-list", "deep-nan", "exponent"],
+)
+def test_floats_are_rejected_because_the_chain_cannot_carry_them(county, event: NewEvent, fragment: str) -> None:
     stream = f"meeting-{uuid.uuid4().hex[:6]}"
-    bad = NewEvent(type="BallotCast", data={"code_hash": "h", "marks": {}})
-    append(stream, [bad], expected_version=NO_STREAM, command_id=cid())
-    with pytest.raises((EventSchemaError, CanonicalError)):
-        append(stream, [NewEvent(type="QuestionAsked", data={"question_id": "q", "text": "t", "subject": "s", "asked_by": 1.5})], expected_version=1, command_id=cid())
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    before, commands = _count_events(), _commands_of(stream)
+    command = cid()
+    with pytest.raises(EventSchemaError) as refused:
+        # A valid event first: the batch is refused whole, nothing of it is written.
+        append(stream, [checked_in(1), event], expected_version=1, command_id=command)
+    assert refused.value.code == "invalid_event" and fragment in refused.value.message_en, refused.value.message_en
+    assert _count_events() == before and _commands_of(stream) == commands
+    assert stream_version(stream) == 1 and [e.type for e in read_stream(stream)] == ["MeetingScheduled"]
+    # The refused command id was not recorded: sent again with valid events, it is appended, not replayed.
+    again = append(stream, [checked_in(1)], expected_version=1, command_id=command)
+    assert not again.replayed and stream_version(stream) == 2
 
 
 def _count_events() -> int:
@@ -219,14 +254,117 @@ def test_the_log_cannot_be_changed_with_raw_sql(county, statement: str) -> None:
     assert _count_events() == before
 
 
-def test_read_all_returns_committed_events_in_commit_safe_order(county) -> None:
-    stream = f"meeting-{uuid.uuid4().hex[:6]}"
-    # Inside the test transaction our own rows are not below the watermark
-    # (our transaction is still running): read_all must not return them yet.
-    start = read_all(Checkpoint(), limit=1_000_000)
-    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
-    after = read_all(Checkpoint(), limit=1_000_000)
-    assert [e.position for e in after] == [e.position for e in start]
+@pytest.fixture(scope="module", params=["a", "b"])
+def committed_county(request, make_county):
+    """A county of its own, made outside the test transaction, for appends that commit for real.
+
+    The other tests of this module run inside a test transaction that is
+    rolled back, where nothing ever commits. What read_all returns depends on
+    commits, so those appends run in threads with connections of their own:
+    they commit, and they stay, hence a county that no other test reads.
+    """
+    return make_county(f"rd{request.param}")
+
+
+class _Writer(threading.Thread):
+    """Runs `target` at once on a connection of its own (so it commits for real); join() re-raises its error."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__()
+        self.work = target
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join()
+            self.error = exc
+        finally:
+            connection.close()
+
+    def join(self, timeout: float | None = 120) -> None:
+        super().join(timeout)
+        assert not self.is_alive(), "a writer hung"
+        if self.error is not None:
+            raise self.error
+
+
+def test_read_all_returns_committed_events_in_commit_safe_order(committed_county) -> None:
+    """Only committed events, each once, and never past an event whose commit is still to come.
+
+    Forced out of order: A takes a position, B takes a later one and commits
+    while A is still open. Between the two commits read_all must not return
+    B (a reader that took B would move past A and never see it); after A's
+    commit it returns A, then B. A rolled-back append never shows.
+    """
+    schema = committed_county.schema_name
+    stream_a, stream_b, stream_c = (f"meeting-{uuid.uuid4().hex[:6]}" for _ in range(3))
+    with schema_context(schema):
+        start = read_all(Checkpoint(), limit=1_000_000)
+    mark = records.checkpoint_of(start[-1]) if start else Checkpoint()
+    positions: dict[str, list[int]] = {}
+    a_positioned, a_release = threading.Event(), threading.Event()
+
+    def rolled_back() -> None:
+        with schema_context(schema), pytest.raises(RuntimeError), transaction.atomic():
+            positions["c"] = append(stream_c, [scheduled()], expected_version=NO_STREAM, command_id=cid()).positions
+            raise RuntimeError("the command failed after its append")
+
+    def late() -> None:
+        try:
+            with schema_context(schema), transaction.atomic():
+                positions["a"] = append(stream_a, [scheduled(), checked_in(1)], expected_version=NO_STREAM,
+                                        command_id=cid()).positions
+                a_positioned.set()
+                assert a_release.wait(120)
+        finally:
+            a_positioned.set()
+
+    def early() -> None:
+        with schema_context(schema):
+            positions["b"] = append(stream_b, [scheduled()], expected_version=NO_STREAM, command_id=cid()).positions
+
+    _Writer(rolled_back).join()
+    a = _Writer(late)
+    assert a_positioned.wait(120)
+    _Writer(early).join()  # B has committed; A has not
+    assert positions["c"][0] < positions["a"][0] < positions["a"][1] < positions["b"][0]
+
+    with schema_context(schema):
+        # Between the commits: nothing. B is committed, but a reader that took
+        # it would have moved past A's positions, which are still to commit.
+        assert read_all(mark, limit=1_000_000) == []
+        with connection.cursor() as cursor:  # ... which is what a naive "position > last" read does
+            cursor.execute("SELECT position FROM events WHERE position > %s", [mark.position])
+            assert [r[0] for r in cursor.fetchall()] == positions["b"]
+    a_release.set()
+    a.join()
+
+    expected = positions["a"] + positions["b"]
+    with schema_context(schema):
+        # The watermark passes B once every transaction older than B's has
+        # finished: A's, and any other session's that holds one (autovacuum,
+        # say) for a moment. So wait for that event, under a ceiling.
+        deadline = time.monotonic() + 60
+        while len(after := read_all(mark, limit=1_000_000)) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # A, then B: in (transaction, position) order, A's transaction being the older.
+        assert [e.position for e in after] == expected
+        assert [(e.stream_id, e.stream_version) for e in after] == [(stream_a, 1), (stream_a, 2), (stream_b, 1)]
+        assert after[0].transaction_id == after[1].transaction_id < after[2].transaction_id
+        # Resuming from any checkpoint, or page by page, reads each event once, in the same order.
+        assert read_all(records.checkpoint_of(after[-1]), limit=1_000_000) == []
+        assert [e.position for e in read_all(records.checkpoint_of(after[0]), limit=1_000_000)] == expected[1:]
+        paged, at = [], mark
+        while page := read_all(at, limit=1):
+            paged += page
+            at = records.checkpoint_of(page[-1])
+        assert paged == after
+        # An append in this test's own transaction (the runner's, never
+        # committed) is not returned either.
+        append(f"meeting-{uuid.uuid4().hex[:6]}", [scheduled()], expected_version=NO_STREAM, command_id=cid())
+        assert read_all(mark, limit=1_000_000) == after
 
 
 def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> None:
@@ -249,16 +387,20 @@ def test_no_events_outside_a_county() -> None:
         append("x", [scheduled()], expected_version=NO_STREAM, command_id=cid())
 
 
-def test_does_not_notify_if_transaction_rolled_back(county) -> None:
+def test_does_not_notify_if_transaction_rolled_back(county, django_capture_on_commit_callbacks) -> None:
     seen: list[records.Committed] = []
     store.subscribe(seen.append)
     try:
         stream = f"meeting-{uuid.uuid4().hex[:6]}"
-        with pytest.raises(RuntimeError), transaction.atomic():
-            append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
-            raise RuntimeError("the command failed after appending")
+        # The test transaction never commits, so an after-commit callback that
+        # survived the rollback would never run by itself: run what is left
+        # registered, as the commit of the enclosing transaction would.
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+                raise RuntimeError("the command failed after appending")
         assert read_stream(stream) == []
-        assert seen == []
+        assert callbacks == [] and seen == []
     finally:
         store.unsubscribe(seen.append)
 

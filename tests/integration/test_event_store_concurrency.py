@@ -53,6 +53,15 @@ def _in_threads(count: int, target: Callable[[int], None]) -> list[BaseException
 
 
 def test_tailing_reader_never_skips_a_late_commit_nor_reads_twice(make_county, django_db_blocker) -> None:
+    """A reader tailing the log with read_all while many writers commit, some out of position order.
+
+    Besides random writers, one pair is forced to commit out of order: A
+    takes its position, B takes a later one and commits, and only then does
+    A commit (after the reader has looked in between). That is the case that
+    loses events for a reader that moves past the highest position it saw;
+    the test checks it really happened in the run, and that read_all did not
+    move past A meanwhile and delivered A once A committed.
+    """
     county = make_county("conc")
     writers, appends_each = 16, 40
     streams = [f"meeting-{i}" for i in range(4)]
@@ -62,6 +71,11 @@ def test_tailing_reader_never_skips_a_late_commit_nor_reads_twice(make_county, d
     lock = threading.Lock()
     seen: list[int] = []
     naive_seen: set[int] = set()
+    # The forced pair: A (late) and B (early).
+    a_positioned, b_committed, reader_looked = threading.Event(), threading.Event(), threading.Event()
+    pair: dict[str, list[int]] = {}
+    between: dict[str, set[int]] = {}  # what the readers had seen after B's commit and before A's
+    a_committed = threading.Event()
 
     with django_db_blocker.unblock():
         with schema_context(county.schema_name):
@@ -93,12 +107,42 @@ def test_tailing_reader_never_skips_a_late_commit_nor_reads_twice(make_county, d
                         except ConcurrencyConflict:  # not with ANY; kept for safety
                             continue
 
+        def late_writer() -> None:
+            """A: takes its position first, commits only after B committed and the reader looked."""
+            try:
+                with schema_context(county.schema_name), transaction.atomic():
+                    result = append("meeting-late", [_scheduled("late")], expected_version=NO_STREAM, command_id=uuid.uuid4())
+                    pair["a"] = result.positions
+                    a_positioned.set()
+                    assert b_committed.wait(120) and reader_looked.wait(120), "the forced pair stalled"
+                with lock:
+                    committed.extend(result.positions)
+                a_committed.set()
+            finally:
+                a_positioned.set()
+                connection.close()
+
+        def early_writer() -> None:
+            """B: takes a later position than A and commits while A is still open (autocommit)."""
+            try:
+                assert a_positioned.wait(120), "A never took its position"
+                with schema_context(county.schema_name):
+                    result = append("meeting-early", [_scheduled("early")], expected_version=NO_STREAM, command_id=uuid.uuid4())
+                pair["b"] = result.positions
+                with lock:
+                    committed.extend(result.positions)
+            finally:
+                b_committed.set()
+                connection.close()
+
         def reader() -> None:
             checkpoint = Checkpoint()
             naive_last = 0
             with schema_context(county.schema_name):
                 while True:
                     finished = done.is_set()
+                    # Whether this round began after B's commit and before A's.
+                    in_between = b_committed.is_set() and not a_committed.is_set()
                     batch = read_all(checkpoint, limit=50)
                     seen.extend(e.position for e in batch)
                     if batch:
@@ -110,24 +154,45 @@ def test_tailing_reader_never_skips_a_late_commit_nor_reads_twice(make_county, d
                     naive_seen.update(rows)
                     if rows:
                         naive_last = rows[-1]
+                    if in_between and not reader_looked.is_set():
+                        between["seen"], between["naive"] = set(seen), set(naive_seen)
+                        reader_looked.set()
                     if finished and not batch:
-                        return
+                        break
                     time.sleep(0.001)
             connection.close()
 
         reader_thread = threading.Thread(target=reader)
         reader_thread.start()
+        pair_threads = [threading.Thread(target=late_writer), threading.Thread(target=early_writer)]
+        for thread in pair_threads:
+            thread.start()
         errors = _in_threads(writers, writer)
+        for thread in pair_threads:
+            thread.join(timeout=300)
         done.set()
-        reader_thread.join(timeout=120)
+        reader_thread.join(timeout=300)
         assert not errors, errors
+        assert not reader_thread.is_alive() and not any(t.is_alive() for t in pair_threads)
+
+    # The out-of-order commit really happened: A's position is below B's, B
+    # committed first, and the readers looked in between. The naive reader
+    # had then moved past A's position (to B's at least) and so never saw A.
+    (pa,), (pb,) = pair["a"], pair["b"]
+    assert pa < pb
+    assert between, "the reader never looked between B's commit and A's"
+    assert max(between["naive"]) > pa and pa not in between["naive"]
+    assert pa not in naive_seen, "the out-of-order commit did not happen: the naive reader saw A"
+    # read_all did not move past A meanwhile (B is behind A in its order), and delivered both afterwards, A first.
+    assert pa not in between["seen"] and pb not in between["seen"]
+    assert seen.index(pa) < seen.index(pb)
 
     counts = Counter(seen)
     assert [p for p, c in counts.items() if c > 1] == [], "applied twice"
     assert set(seen) == set(committed), f"skipped {len(set(committed) - set(seen))}"
     assert not set(seen) & set(rolled_back)
-    assert len(committed) == len(streams) + writers * appends_each - len(rolled_back)
-    # Not asserted (timing-dependent), but printed: what the naive reader lost.
+    assert len(committed) == len(streams) + writers * appends_each - len(rolled_back) + 2
+    # Not asserted (timing-dependent), but printed: what the naive reader lost among the random writers.
     print(f"naive reader skipped {len(set(committed) - naive_seen)} of {len(committed)} events")
 
 

@@ -1,8 +1,8 @@
 """Real server processes for live tests: uvicorn on the test database, optionally with Redis.
 
 `LiveServer` starts `uvicorn shuping.asgi:application` as its own process
-(as production does), on a free port, against the DATABASE_URL of the test
-run. `HttpApi` drives the meeting API of a county on that server with a
+(as production does), on a port the kernel picks (tests.ports), against the
+DATABASE_URL of the test run. `HttpApi` drives the meeting API of a county on that server with a
 role's token, so that commands are published by the server itself, as in a
 hall. `demo_meeting` sets up a 直评村官 meeting ready for check-in.
 """
@@ -25,22 +25,15 @@ from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from tests.ports import listening_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LiveServer:
     def __init__(
-        self, *, port: int | None = None, redis_url: str | None = None, threads: int = 8,
-        env_extra: dict[str, str] | None = None,
+        self, *, redis_url: str | None = None, threads: int = 8, env_extra: dict[str, str] | None = None,
     ) -> None:
-        self.port = port or free_port()
         env = dict(os.environ, **(env_extra or {}))
         env["SHUPING_HTTP_THREADS"] = str(threads)
         env["PYTHONUNBUFFERED"] = "1"
@@ -51,18 +44,23 @@ class LiveServer:
         self.log = tempfile.NamedTemporaryFile(prefix="shuping-live-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--ws-max-size", "65536", "--lifespan", "on"],
+             "--port", "0", "--log-level", "warning", "--ws-max-size", "65536", "--lifespan", "on"],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        self._wait()
+        try:
+            self.port = listening_port(self.proc, output=self.output)
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
 
-    def _wait(self, timeout: float = 60) -> None:
+    def _wait(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.output()}")
             try:
-                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5)
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -88,35 +86,48 @@ class LiveServer:
 
 
 class RedisServer:
-    """redis-server on a free port in a temporary folder (Debian's package; CI installs it)."""
+    """redis-server on a unix socket in a temporary folder (Debian's package; CI installs it).
 
-    def __init__(self) -> None:
+    A socket file in a folder of our own, not a TCP port: no other process
+    on the machine can take it between choosing and binding (redis-server
+    cannot be handed a listening socket, and its port 0 means "no TCP").
+    """
+
+    def __init__(self, timeout: float = 60) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server")
-        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="shuping-redis-")
+        self.socket = str(Path(self.dir) / "redis.sock")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
+            [binary, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                with socket.socket(socket.AF_UNIX) as sock:
+                    sock.settimeout(5)
+                    sock.connect(self.socket)
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("redis-server did not start")
+        self.stop()
+        raise RuntimeError(f"redis-server did not start (exit code {self.proc.returncode})")
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket}?db=0"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -65,8 +65,11 @@ class Socket:
         return [m["cast"] if m["type"] == "turnout" else m["turnout"]["cast"] for _, m in self.got]
 
 
-async def until(condition: Any, timeout: float = 3.0) -> None:
-    """Wait until `condition()` holds (the relay works on its own timers); fail after `timeout` s."""
+async def until(condition: Any, timeout: float = 30.0) -> None:
+    """Wait until `condition()` holds (the relay works on its own timers).
+
+    The verdict is the condition; `timeout` is only a ceiling for a hung test.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -96,31 +99,29 @@ def test_a_stalled_socket_holds_up_no_one_and_is_not_dropped() -> None:
             await join(relay, socket)
         assert len(layer.groups[GROUP]) == 1, "one subscription per group in a process, not one per socket"
         slow.stall()
-        sent_at = {}
-        loop = asyncio.get_running_loop()
         for cast in range(1, 151):  # 3 s of ballots: longer than the layer's expiry and group expiry
-            sent_at[cast] = loop.time()
             await layer.group_send(GROUP, {"type": "meeting.turnout", "cast": cast, "version": 5})
             await asyncio.sleep(0.02)
+            # Nobody waits for the stalled socket: the others follow the ballots
+            # while they are being cast, not once the stall ends. Every tenth
+            # count is waited for as it happens (an event, not a deadline).
+            if cast % 10 == 0:
+                await until(lambda cast=cast: fast.shown() == other.shown() == cast)
         await until(lambda: fast.shown() == other.shown() == 150)
+        assert slow.counts() == [0], "the stalled socket's frame is still waiting"
         for socket in (fast, other):
             assert socket.counts() == sorted(socket.counts()), "counts never go back"
             assert spacing(socket) >= relay.window - 0.001, "at most one message per window per socket"
-            # Every count reached the screen soon after its notice (a few windows at
-            # worst on a busy machine), not after the stalled socket let go.
-            for t, message in socket.got[1:]:
-                cast = message["cast"]
-                assert t - sent_at[cast] < 0.5, (cast, t - sent_at[cast])
-        assert slow.counts() == [0], "the stalled socket's frame is still waiting"
         slow.resume()
         await until(lambda: slow.shown() == 150)
-        await asyncio.sleep(0.1)
-        # It gets what was in flight and then the latest count, not 150 queued frames.
-        assert slow.shown() == 150 and len(slow.got) <= 3, slow.counts()
-        assert slow.counts() == sorted(slow.counts())
-        # Still in the group: the next ballot reaches every socket.
+        # Still in the group: the next ballot reaches every socket. It is also
+        # the fence for what the stalled socket was sent: its sends go out in
+        # order, so anything queued for it during the stall came before 151.
         await layer.group_send(GROUP, {"type": "meeting.turnout", "cast": 151, "version": 5})
         await until(lambda: [s.shown() for s in (fast, slow, other)] == [151, 151, 151])
+        # Before 151 it got what was in flight and then the latest count, not 150 queued frames.
+        assert slow.counts()[-1] == 151 and len(slow.got[:-1]) <= 3, slow.counts()
+        assert slow.counts() == sorted(slow.counts())
 
     asyncio.run(scenario())
 
@@ -132,13 +133,20 @@ def test_a_room_renews_its_membership_and_repairs_a_lost_notice() -> None:
         relay = Relay(layer, hall.build, refresh=0.3)
         screen = Socket()
         await join(relay, screen)
+        loop = asyncio.get_running_loop()
+        joined = loop.time()
         # A change whose notice never arrives (a Redis hiccup, a restart of the sender).
         hall.version, hall.phase, hall.cast = 6, "ballot_closed", 42
-        await asyncio.sleep(2.5)  # past the layer's group expiry (1 s)
+        # The refresh repairs it: wait for that event, not for a fixed time.
+        await until(lambda: screen.got[-1][1]["version"] == 6)
         latest = screen.got[-1][1]
         assert (latest["type"], latest["version"], latest["phase"]) == ("snapshot", 6, "ballot_closed")
         assert latest["turnout"]["cast"] == 42
-        # Rebuilt every refresh, but sent only when something changed.
+        # Rebuilt every refresh, but sent only when something changed: three
+        # more rebuilds (counted, not timed) and still only these two messages.
+        # Also wait until the membership is past the layer's group expiry (1 s).
+        builds = hall.builds
+        await until(lambda: hall.builds >= builds + 3 and loop.time() > joined + 2.5)
         assert len(screen.got) == 2
         # The membership outlived the group expiry: notices still arrive.
         hall.version = 7
@@ -164,15 +172,16 @@ def test_a_burst_reaches_every_socket_as_one_shared_frame_per_window() -> None:
         for cast in range(1, 11):
             room.turnout(cast, 5)
         await until(lambda: {s.shown() for s in screens + phones} == {10})
-        await asyncio.sleep(0.1)
         assert hall.builds == builds, "a count needs no snapshot"
-        assert [len(s.got) for s in screens + phones] == [n + 1 for n in sent], "one message each"
-        frames = {json.dumps(s.got[-1][1]) for s in screens + phones}
-        assert frames == {json.dumps({"type": "turnout", "version": 5, "cast": 10, "eligible": 300, "paper": 0})}
         # A change: one snapshot built per page kind, whatever the number of sockets.
+        # It is also the fence for the burst: each socket's sends go out in order,
+        # so every frame the ten counts caused came before this snapshot.
         hall.version = 6
         await layer.group_send(GROUP, {"type": "meeting.changed", "version": 6})
         await until(lambda: all(s.got[-1][1]["type"] == "snapshot" for s in screens + phones))
+        assert [len(s.got) for s in screens + phones] == [n + 2 for n in sent], "one count message each, then the snapshot"
+        frames = {json.dumps(s.got[-2][1]) for s in screens + phones}
+        assert frames == {json.dumps({"type": "turnout", "version": 5, "cast": 10, "eligible": 300, "paper": 0})}
         assert hall.builds == builds + 2
         assert {(s.got[-1][1]["kind"], s.got[-1][1]["version"]) for s in screens} == {("screen", 6)}
         assert {(s.got[-1][1]["kind"], s.got[-1][1]["version"]) for s in phones} == {("phone", 6)}

@@ -40,6 +40,15 @@ def open_screen(server: LiveServer, county: Any, meeting_id: str, **kwargs: Any)
     return Screen(server, county_host(county), screen_path(county, meeting_id, **kwargs))
 
 
+def cast_shown(message: dict[str, Any]) -> int | None:
+    """The ballot count a message puts on the screen (None: the message shows no count)."""
+    if message["type"] == "turnout":
+        return int(message["cast"])
+    if message["type"] == "snapshot":
+        return int(message["turnout"]["cast"])
+    return None
+
+
 @pytest.fixture(scope="module")
 def apis(hall_server: LiveServer, live_county: Any, django_db_blocker: Any) -> tuple[HttpApi, HttpApi, HttpApi]:
     with django_db_blocker.unblock():
@@ -70,13 +79,17 @@ def test_a_screen_gets_a_snapshot_then_follows_check_ins_and_ballots(hall_server
     turnout = screen.until(lambda m: m.get("turnout", m).get("cast") == 2 if m["type"] == "snapshot" else m.get("cast") == 2)
     # A turnout message says how many, never what: no marks, no codes, no receipts.
     assert not ({"marks", "code_hash", "receipt"} & set(turnout))
-    # The same ballot again (a phone's retry) changes nothing on the screen.
+    # The same ballot again (a phone's retry) changes nothing on the screen:
+    # up to the close (a later change, so a fence for anything the retry
+    # might have pushed), every count the screen is sent is still 2.
+    after_retry = len(screen.messages)
     voter.post(f"v/{mid}/ballot/", {"code": codes["party_member"][0], "marks": marks_for()}, expect=200)
-    assert all(m.get("cast", 2) <= 2 and m.get("turnout", {}).get("cast", 2) <= 2 for m in screen.drain(0.6))
 
     host.post(f"meetings/{mid}/ballot/close/", expect=200)
     closed = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_closed")
     assert closed["turnout"]["cast"] == 2 and len(closed["head_hash"]) == 64
+    counts = [cast_shown(m) for m in screen.messages[after_retry:]]
+    assert [c for c in counts if c is not None] and all(c == 2 for c in counts if c is not None), counts
     host.post(f"meetings/{mid}/results/announce/", expect=200)
     shown = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "results_announced")
     assert shown["results"] == host.get(f"meetings/{mid}/results/")
@@ -98,7 +111,7 @@ def test_a_county_cannot_see_another_countys_meeting_with_the_same_id(
     foreign = Screen(hall_server, county_host(other_live_county), f"/ws/m/{same}/screen/?t={token_a}")
     refused = foreign.until(lambda m: True)
     assert refused["type"] == "error" and refused["code"] == "token_wrong_county"
-    foreign.next(timeout=5)
+    foreign.next()
     assert foreign.close_code == 4403 and [m["type"] for m in foreign.messages] == ["error"]
 
     screen_b = open_screen(hall_server, other_live_county, same)
@@ -106,9 +119,15 @@ def test_a_county_cannot_see_another_countys_meeting_with_the_same_id(
     screen_a = open_screen(hall_server, live_county, same)
     assert screen_a.until(lambda m: m["type"] == "snapshot")["title"] == "甲县的会"
     # A check-in in county A moves A's screen and not B's (group names carry the county).
+    shown_b = len(screen_b.messages)
     host_a.post(f"meetings/{same}/check-in/", {"member_id": "pm1"}, expect=200)
     screen_a.until(lambda m: m["type"] == "snapshot" and m["quorum"][0]["present"] == 1)
-    assert screen_b.drain(1.0) == []
+    # The fence: a later check-in in county B must reach B's screen, and it is
+    # the first thing that does (whatever A's check-in sent went out before it).
+    host_b.post(f"meetings/{same}/check-in/", {"member_id": "pm2"}, expect=200)
+    fence = screen_b.until(lambda m: m["type"] != "snapshot" or m["quorum"][0]["present"] > 0)
+    assert screen_b.messages[shown_b:] == [fence]
+    assert fence["type"] == "snapshot" and fence["title"] == "乙县的会" and fence["quorum"][0]["present"] == 1
     screen_a.close()
     screen_b.close()
 
@@ -130,7 +149,7 @@ def test_a_forged_or_misused_screen_token_is_refused(hall_server, live_county, a
     screen = open_screen(hall_server, live_county, mid, token=make_token(live_county.schema_name, mid))
     refused = screen.until(lambda m: True)
     assert (refused["type"], refused["code"]) == ("error", code) and refused["message"]
-    screen.next(timeout=5)
+    screen.next()
     assert screen.close_code == 4403
 
 
@@ -142,7 +161,7 @@ def test_an_expired_screen_token_is_refused(hall_server, live_county, apis) -> N
         old = tokens.issue(county=live_county.schema_name, meeting_id=mid, kind="screen")
     screen = open_screen(hall_server, live_county, mid, token=old)
     assert screen.until(lambda m: True)["code"] == "token_expired"
-    screen.next(timeout=5)
+    screen.next()
     assert screen.close_code == 4403
     # A fresh one for the same meeting works.
     fresh = open_screen(hall_server, live_county, mid)
@@ -167,7 +186,7 @@ def test_an_unknown_host_or_meeting_is_refused(hall_server, live_county) -> None
     assert unknown_host.until(lambda m: True)["code"] == "unknown_host"
     unknown_meeting = open_screen(hall_server, live_county, "m_never_scheduled")
     assert unknown_meeting.until(lambda m: True)["code"] == "unknown_meeting"
-    unknown_meeting.next(timeout=5)
+    unknown_meeting.next()
     assert unknown_meeting.close_code == 4404
 
 
@@ -179,7 +198,7 @@ def test_a_message_over_the_size_limit_closes_the_socket(hall_server, live_count
     screen.send({"type": "ping"})
     assert screen.until(lambda m: True)["type"] == "pong"
     screen.send({"type": "ping", "padding": "x" * 5000})
-    screen.next(timeout=5)
+    screen.next()
     assert screen.close_code == 1009
 
 
@@ -228,11 +247,27 @@ def test_a_screen_asking_for_resyncs_in_a_loop_gets_one_read_per_second(hall_ser
     mid = demo_meeting(admin, host)["meeting_id"]
     screen = open_screen(hall_server, live_county, mid)
     screen.until(lambda m: m["type"] == "snapshot")
+    asked = time.monotonic()  # before the server can have read anything for these resyncs
+    seen = len(screen.messages)
     for _ in range(10):
         screen.send({"type": "resync"})
-    burst = [m for m in screen.drain(quiet=0.6) if m["type"] == "snapshot"]
+    # The fence: a socket's messages are handled one after the other, and a
+    # resync's snapshot is sent before the next message is read, so the pong
+    # comes after everything the ten resyncs brought.
+    screen.send({"type": "ping"})
+    screen.until(lambda m: m["type"] == "pong")
+    burst = [m for m in screen.messages[seen:] if m["type"] == "snapshot"]
     assert len(burst) == 1
-    time.sleep(1.0)
-    screen.send({"type": "resync"})
-    assert screen.until(lambda m: m["type"] == "snapshot")["meeting_id"] == mid
+    # Asking on (each ask fenced by a ping): the next snapshot comes, and not
+    # before a second has passed since the first read.
+    while True:
+        screen.send({"type": "resync"})
+        screen.send({"type": "ping"})
+        answer = screen.until(lambda m: m["type"] in ("snapshot", "pong"))
+        if answer["type"] == "snapshot":
+            break
+        time.sleep(0.05)  # pacing only: the verdict is the snapshot, under until's ceiling
+        assert time.monotonic() - asked < 30, "a resync was never answered again"
+    assert time.monotonic() - asked >= 1.0
+    assert answer["meeting_id"] == mid
     screen.close()

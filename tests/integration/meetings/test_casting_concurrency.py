@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from tests.conftest import host_of
+from tests.ports import listening_port
 
 VOTERS = 300
 DUPLICATES = 25  # identical submissions per code, all racing
@@ -55,17 +55,10 @@ SUBJECTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
-    """`uvicorn shuping.asgi:application` with WORKERS processes on a free port."""
+    """`uvicorn shuping.asgi:application` with WORKERS processes on a port the kernel picks (tests.ports)."""
 
     def __init__(self, log: Path) -> None:
-        self.port = _free_port()
         self.log_path = log
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="shuping.settings")
         env.pop("SHUPING_DEBUG", None)
@@ -74,7 +67,7 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "uvicorn", "shuping.asgi:application",
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS),
+                "--host", "127.0.0.1", "--port", "0", "--workers", str(WORKERS),
                 "--lifespan", "off", "--log-level", "info", "--no-access-log",
                 # Longer than any answer takes under this load: uvicorn's default of 5 s
                 # closes idle keep-alive connections while a client sends on them.
@@ -82,6 +75,12 @@ class Server:
             ],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
+        try:
+            # The supervisor binds the socket (and hands it to the workers).
+            self.port = listening_port(self.proc, output=lambda: self.output()[-4000:])
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self) -> str:
         self._log.flush()
