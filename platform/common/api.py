@@ -18,7 +18,9 @@ exceptions are put into our words here.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +33,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.commands import CommandKey
 from common.refusal import Refusal
 
 
@@ -129,17 +132,36 @@ def too_large(limit: int) -> Refusal:
     )
 
 
-def command_id(request: Request) -> str:
-    """The command id of a write: the request's Idempotency-Key (a UUID), or a new one."""
+_KEY_SCOPE = uuid.UUID("6f1d3a52-0c5e-4f7e-9a34-2f7c1b8d9e10")  # names the command ids derived from keys
+
+
+def command_id(request: Request) -> CommandKey:
+    """The command of a write: from the request's Idempotency-Key (a UUID), bound to this request.
+
+    The key is scoped to whoever sends it (two accounts' keys never meet) and
+    bound to the request's method, path (the command and its meeting) and
+    body: a retry of the same request replays, the same key with another
+    request is refused (events.store, IdempotencyKeyReused). Without a key a
+    command gets a fresh id and is not repeatable.
+    """
     key = request.headers.get("Idempotency-Key")
     if not key:
-        return str(uuid.uuid4())
+        return CommandKey(str(uuid.uuid4()))
     try:
-        return str(uuid.UUID(key))
+        key = str(uuid.UUID(key))
     except ValueError:
         raise Refusal(
             "Idempotency-Key 须为 UUID", "Idempotency-Key must be a UUID", code="invalid_idempotency_key"
         ) from None
+    user = request.user
+    who = f"{user.role}:{user.username}" if user is not None and user.is_authenticated else "anonymous"
+    data = request.data
+    if hasattr(data, "lists"):  # a form's QueryDict
+        data = {name: values for name, values in data.lists()}
+    body = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    request_line = f"{request.method}\x00{request.path}\x00{body}"
+    fingerprint = hashlib.sha256(request_line.encode("utf-8", "surrogatepass")).hexdigest()
+    return CommandKey(str(uuid.uuid5(_KEY_SCOPE, f"{who}\x00{key}")), fingerprint)
 
 
 def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

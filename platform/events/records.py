@@ -33,6 +33,19 @@ class ConcurrencyConflict(StoreError):
         self.actual = actual
 
 
+class IdempotencyKeyReused(StoreError):
+    """The command id was recorded for another request; this one ran nothing."""
+
+    code = "idempotency_key_reused"
+    http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "该请求编号（Idempotency-Key）已用于另一条命令，本次命令未执行。请为新命令使用新的编号。",
+            "this Idempotency-Key was used for another request; nothing was done. Use a new key for a new command",
+        )
+
+
 class NoCounty(StoreError):
     code = "no_county"
 

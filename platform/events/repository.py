@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from django.db import transaction
 
+from common.commands import CommandKey
 from common.county import current_schema
 from common.refusal import Refusal
 from events import reading, store
@@ -143,7 +144,8 @@ def _head_of(stream_id: str, version: int) -> str:
 
 
 def append(
-    loaded: Loaded[Any], events: Sequence[DomainEvent], *, command_id: uuid.UUID | str, actor: str | None
+    loaded: Loaded[Any], events: Sequence[DomainEvent], *, command_id: CommandKey | uuid.UUID | str,
+    actor: str | None,
 ) -> AppendResult:
     """Append what was decided on `loaded`: the stream must still be at its version and head."""
     if loaded.version == 0:
@@ -154,9 +156,12 @@ def append(
     )
 
 
-def recorded(command_id: uuid.UUID | str) -> tuple[AppendResult, list[DomainEvent]] | None:
-    """What a command appended when it ran (its result and events), or None if it never committed."""
-    result = store.stored_result(str(command_id))
+def recorded(command_id: CommandKey | uuid.UUID | str) -> tuple[AppendResult, list[DomainEvent]] | None:
+    """What a command appended when it ran (its result and events), or None if it never committed.
+
+    IdempotencyKeyReused if the id was recorded for another request (see common.commands).
+    """
+    result = store.stored_result(CommandKey.of(command_id))
     if result is None:
         return None
     count = result.last_version - result.first_version + 1
@@ -169,7 +174,7 @@ def execute(
     aggregate: type[A],
     decide: Callable[[A], Sequence[DomainEvent]],
     *,
-    command_id: uuid.UUID | str | None,
+    command_id: CommandKey | uuid.UUID | str | None,
     actor: str | None,
     exclusive: bool = False,
 ) -> Outcome[A]:
@@ -181,9 +186,10 @@ def execute(
     so that statements guarded by the shared lock (the ballot box) cannot run
     between the decision and the append. A retried command (same command id)
     gets what it recorded the first time, never the refusal that deciding it
-    again on the newer state would give.
+    again on the newer state would give; the same id sent with another request
+    (a CommandKey with another fingerprint) is refused with IdempotencyKeyReused.
     """
-    command = str(command_id or uuid.uuid4())
+    command = CommandKey.of(command_id)
     for _attempt in range(MAX_RETRIES):
         loaded = load(stream_id, aggregate)
         try:
@@ -215,7 +221,7 @@ def execute(
     raise ConcurrencyConflict(stream_id, "current", reading.stream_version(stream_id))
 
 
-def _replay(command: str, state: A) -> Outcome[A] | None:
+def _replay(command: CommandKey, state: A) -> Outcome[A] | None:
     found = recorded(command)
     if found is None:
         return None

@@ -53,6 +53,7 @@ from typing import Any
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
+from common.commands import CommandKey
 from events import types as event_types
 from events.chain import (
     GENESIS_HASH,
@@ -69,6 +70,7 @@ from events.records import (
     Committed,
     ConcurrencyConflict,
     ExpectedVersion,
+    IdempotencyKeyReused,
     StoreError,
     current_county,
 )
@@ -92,7 +94,7 @@ def append(
     *,
     expected_version: ExpectedVersion,
     expected_head: str | None = None,
-    command_id: uuid.UUID | str,
+    command_id: CommandKey | uuid.UUID | str,
     actor: str | None = None,
     correlation_id: str | None = None,
     recorded_at: datetime | None = None,
@@ -103,12 +105,16 @@ def append(
     A command id that was appended before returns the original result.
     `expected_head`, with an integer `expected_version`, is the head hash the
     caller read with that version (events.repository passes it): the stream
-    must be at both, and the append is then one statement. Inline projections
+    must be at both, and the append is then one statement. A command id
+    given as a CommandKey with a fingerprint is bound to that request: the
+    same id with another fingerprint raises IdempotencyKeyReused, whatever
+    was recorded. Inline projections
     run in the same transaction; the after-commit hook publishes the batch
     once the transaction has committed.
     """
     county = current_county()
-    command = str(uuid.UUID(str(command_id)))
+    key = CommandKey.of(command_id)
+    command = key.id
     if not isinstance(stream_id, str) or not 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH:
         raise StoreError("记录流标识无效", "stream id must be 1-200 characters")
     batch = [e if isinstance(e, event_types.NewEvent) else event_types.NewEvent.of(e) for e in events]
@@ -145,8 +151,7 @@ def append(
     try:
         with transaction.atomic():
             result = _append_locked(
-                county, stream_id, prepared, encoded, expected_version, expected_head, command, metadata, when,
-                stamp,
+                county, stream_id, prepared, encoded, expected_version, expected_head, key, metadata, when, stamp
             )
             if not result.replayed:
                 if _inline_projector is not None:
@@ -165,7 +170,7 @@ def append(
     except (IntegrityError, psycopg.IntegrityError):
         # Another transaction created this stream, or recorded this command,
         # between our read and our write. A retried command gets its result.
-        original = stored_result(command)
+        original = stored_result(key)
         if original is not None:
             return original
         raise ConcurrencyConflict(stream_id, expected_version, stream_version(stream_id)) from None
@@ -263,25 +268,26 @@ def _append_locked(
     encoded: list[bytes],
     expected_version: ExpectedVersion,
     expected_head: str | None,
-    command: str,
+    key: CommandKey,
     metadata: dict[str, Any],
     when: datetime,
     stamp: str,
 ) -> AppendResult:
+    command = key.id
     metadata_json = canonical_json(metadata)
     exact = expected_version if isinstance(expected_version, int) and not isinstance(expected_version, bool) else None
     with _store_cursor() as cursor:
         if exact is not None and exact > 0 and expected_head is not None:
             result = _write(
                 cursor, _WRITE_FAST, county, stream_id, prepared, encoded, exact, expected_head,
-                command, metadata_json, when, stamp,
+                key, metadata_json, when, stamp,
             )
             if result is not None:
                 return result
         cursor.execute(_LOCK_SQL, [command, stream_id])
         locked_version, locked_head, stored = cursor.fetchone()
         if stored is not None:
-            return _result_from_stored(stored)
+            return _result_from_stored(stored, key)
         exists = locked_version is not None
         version, head = (int(locked_version), str(locked_head)) if exists else (0, GENESIS_HASH)
         if expected_version is NO_STREAM:
@@ -296,13 +302,13 @@ def _append_locked(
             # The lookup above ran on the snapshot taken before we waited for
             # the lock: a duplicate of this command may have committed while
             # we waited. Look again before calling it a conflict.
-            original = stored_result(command, cursor)
+            original = stored_result(key, cursor)
             if original is not None:
                 return original
             raise ConcurrencyConflict(stream_id, expected_version, version)
         result = _write(
             cursor, _WRITE_EXISTING_STREAM if exists else _WRITE_NEW_STREAM, county, stream_id, prepared,
-            encoded, version, head, command, metadata_json, when, stamp,
+            encoded, version, head, key, metadata_json, when, stamp,
         )
         assert result is not None  # the stream row is locked (or new): the write cannot miss
         return result
@@ -317,12 +323,13 @@ def _write(
     encoded: list[bytes],
     version: int,
     head: str,
-    command: str,
+    key: CommandKey,
     metadata_json: bytes,
     when: datetime,
     stamp: str,
 ) -> AppendResult | None:
     """Chain the batch onto (version, head) and write it; None if the fast path missed."""
+    command = key.id
     rows = []
     hashes = []
     prev = head
@@ -368,6 +375,8 @@ def _write(
         "head_hash": prev,
         "command_id": command,
     }
+    if key.fingerprint is not None:
+        stored_result["fingerprint"] = key.fingerprint
     cursor.execute(
         sql,
         {
@@ -390,19 +399,28 @@ def _write(
     return result
 
 
-def _result_from_stored(stored: Any) -> AppendResult:
+def _result_from_stored(stored: Any, key: CommandKey) -> AppendResult:
+    """The recorded result of a command, replayed; IdempotencyKeyReused if it was another request."""
     values = dict(stored) if isinstance(stored, dict) else json.loads(stored)
+    recorded = values.pop("fingerprint", None)
+    if key.fingerprint is not None and recorded is not None and recorded != key.fingerprint:
+        raise IdempotencyKeyReused()
     values["replayed"] = True
     return AppendResult(**values)
 
 
-def stored_result(command: str, cursor: Any = None) -> AppendResult | None:
-    """The result recorded for a command id, marked `replayed`, or None if it never committed."""
+def stored_result(command: CommandKey | str, cursor: Any = None) -> AppendResult | None:
+    """The result recorded for a command id, marked `replayed`, or None if it never committed.
+
+    With a CommandKey that carries a fingerprint: IdempotencyKeyReused if the
+    id was recorded for another request.
+    """
+    key = CommandKey.of(command)
 
     def fetch(cur: Any) -> AppendResult | None:
-        cur.execute("SELECT result FROM event_commands WHERE command_id = %s", [command])
+        cur.execute("SELECT result FROM event_commands WHERE command_id = %s", [key.id])
         row = cur.fetchone()
-        return None if row is None else _result_from_stored(row[0])
+        return None if row is None else _result_from_stored(row[0], key)
 
     if cursor is not None:
         return fetch(cursor)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 
 from accounts.roles import Actor
+from common.commands import CommandRef
 from events import repository
 from events.repository import Outcome
 from events.types import DomainEvent
@@ -19,7 +19,7 @@ def on_meeting(
     decide: Callable[[Meeting], Sequence[DomainEvent]],
     *,
     actor: Actor,
-    command_id: uuid.UUID | str | None,
+    command_id: CommandRef,
     exclusive: bool = False,
 ) -> Outcome[Meeting]:
     """Decide a command on the meeting's current state and append what it decided.

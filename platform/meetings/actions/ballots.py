@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from common.county import current_schema
 from events import reading, repository
 from events.records import ConcurrencyConflict
@@ -27,7 +28,7 @@ from meetings.streams import load_meeting, meeting_stream, now
 MAX_RETRIES = 5
 
 
-def check_open_ballot(*, actor: Actor, meeting_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_open_ballot(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Open voting: all reports done, quorum met or overridden."""
     require(actor, "open_ballot")
     return on_meeting(meeting_id, lambda m: m.open_ballot(now=now()), actor=actor, command_id=command_id)
@@ -86,6 +87,8 @@ def check_cast_ballot(*, actor: Actor, meeting_id: str, code: str, marks: dict[s
                 raise
             loaded = None  # the cached state may be behind: refuse only on the current one
             continue
+        if check.already_cast:  # counted at the close: the phone retried after losing its answer
+            return Receipt(check.receipt, repeated=True)
         try:
             outcome = ballot_box.seal_if_current(
                 stream_id=stream, version=loaded.version, head_hash=loaded.head, meeting_id=meeting_id,
@@ -122,7 +125,7 @@ def check_ask_question_anonymously(
 # -- closing and counting --------------------------------------------------------------------
 
 
-def check_close_ballot(*, actor: Actor, meeting_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_close_ballot(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Close voting: the sealed ballots leave the box and enter the log, in code-hash order.
 
     Decided under the stream's exclusive lock (repository.execute with
@@ -139,7 +142,7 @@ def check_close_ballot(*, actor: Actor, meeting_id: str, command_id: str | None)
     return on_meeting(meeting_id, decide, actor=actor, command_id=command_id, exclusive=True)
 
 
-def check_announce_results(*, actor: Actor, meeting_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_announce_results(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Announce the tally (refused while a paper batch is pending or mismatched)."""
     require(actor, "announce_results")
     return on_meeting(meeting_id, lambda m: m.announce_results(now=now()), actor=actor, command_id=command_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from common.county import current_schema
 from common.refusal import Conflict
 from events.repository import Outcome
@@ -21,7 +22,7 @@ class IssuedCodes:
 
 
 def check_issue_ballot_codes(
-    *, actor: Actor, meeting_id: str, category: str, count: int, command_id: str | None
+    *, actor: Actor, meeting_id: str, category: str, count: int, command_id: CommandRef
 ) -> IssuedCodes:
     """Issue `count` one-time codes for voters of `category`; the log records only their hashes.
 

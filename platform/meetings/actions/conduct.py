@@ -5,20 +5,21 @@ from __future__ import annotations
 import uuid
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from events.repository import Outcome
 from meetings.actions._run import on_meeting
 from meetings.domain.aggregate import Meeting
 from meetings.streams import now
 
 
-def check_check_in(*, actor: Actor, meeting_id: str, member_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_check_in(*, actor: Actor, meeting_id: str, member_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Check in a member of the meeting's roster."""
     require(actor, "check_in")
     return on_meeting(meeting_id, lambda m: m.sign_in(member_id=member_id), actor=actor, command_id=command_id)
 
 
 def check_check_in_guest(
-    *, actor: Actor, meeting_id: str, guest_id: str, name: str, command_id: str | None
+    *, actor: Actor, meeting_id: str, guest_id: str, name: str, command_id: CommandRef
 ) -> Outcome[Meeting]:
     """Check in an invited guest (列席), who is not on the roster."""
     require(actor, "check_in_guest")
@@ -27,7 +28,7 @@ def check_check_in_guest(
     )
 
 
-def check_override_quorum(*, actor: Actor, meeting_id: str, reason: str, command_id: str | None) -> Outcome[Meeting]:
+def check_override_quorum(*, actor: Actor, meeting_id: str, reason: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Record the host's decision to go on without quorum, with the reason and who decided."""
     require(actor, "override_quorum")
     return on_meeting(
@@ -36,12 +37,12 @@ def check_override_quorum(*, actor: Actor, meeting_id: str, reason: str, command
     )
 
 
-def check_open_meeting(*, actor: Actor, meeting_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_open_meeting(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     require(actor, "open_meeting")
     return on_meeting(meeting_id, lambda m: m.open_meeting(now=now()), actor=actor, command_id=command_id)
 
 
-def check_start_report(*, actor: Actor, meeting_id: str, subject_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_start_report(*, actor: Actor, meeting_id: str, subject_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     """Start the next subject's report (the agenda's order)."""
     require(actor, "start_report")
     return on_meeting(
@@ -49,7 +50,7 @@ def check_start_report(*, actor: Actor, meeting_id: str, subject_id: str, comman
     )
 
 
-def check_end_report(*, actor: Actor, meeting_id: str, subject_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_end_report(*, actor: Actor, meeting_id: str, subject_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     require(actor, "end_report")
     return on_meeting(
         meeting_id, lambda m: m.end_report(subject_id=subject_id, now=now()), actor=actor, command_id=command_id
@@ -58,7 +59,7 @@ def check_end_report(*, actor: Actor, meeting_id: str, subject_id: str, command_
 
 def check_record_comment(
     *, actor: Actor, meeting_id: str, subject_id: str, text: str, author: str | None,
-    comment_id: str | None = None, command_id: str | None,
+    comment_id: str | None = None, command_id: CommandRef,
 ) -> Outcome[Meeting]:
     """Record a comment (点评) on a subject; no author means anonymous (背对背)."""
     require(actor, "record_comment")
@@ -72,7 +73,7 @@ def check_record_comment(
 
 def check_ask_question(
     *, actor: Actor, meeting_id: str, subject_id: str, text: str, asked_by: str | None,
-    question_id: str | None = None, command_id: str | None,
+    question_id: str | None = None, command_id: CommandRef,
 ) -> Outcome[Meeting]:
     """Record a question from the floor (asked by a checked-in attendee, or anonymously)."""
     require(actor, "ask_question")
@@ -85,7 +86,7 @@ def check_ask_question(
 
 
 def check_answer_question(
-    *, actor: Actor, meeting_id: str, question_id: str, answer: str, command_id: str | None
+    *, actor: Actor, meeting_id: str, question_id: str, answer: str, command_id: CommandRef
 ) -> Outcome[Meeting]:
     """Answer a question on the spot."""
     require(actor, "answer_question")
@@ -96,7 +97,7 @@ def check_answer_question(
 
 
 def check_defer_question(
-    *, actor: Actor, meeting_id: str, question_id: str, promise: str, due_on: str, command_id: str | None
+    *, actor: Actor, meeting_id: str, question_id: str, promise: str, due_on: str, command_id: CommandRef
 ) -> Outcome[Meeting]:
     """Promise a later answer (what, and by when: YYYY-MM-DD)."""
     require(actor, "defer_question")
@@ -106,6 +107,6 @@ def check_defer_question(
     )
 
 
-def check_close_meeting(*, actor: Actor, meeting_id: str, command_id: str | None) -> Outcome[Meeting]:
+def check_close_meeting(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     require(actor, "close_meeting")
     return on_meeting(meeting_id, lambda m: m.close_meeting(now=now()), actor=actor, command_id=command_id)

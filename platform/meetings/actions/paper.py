@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from common.county import current_schema
 from events.repository import Outcome
 from meetings import codes
@@ -16,7 +17,7 @@ from meetings.streams import now
 
 
 def check_enter_paper_batch(
-    *, actor: Actor, meeting_id: str, batch_no: int, ballots: Sequence[dict[str, Any]], command_id: str | None
+    *, actor: Actor, meeting_id: str, batch_no: int, ballots: Sequence[dict[str, Any]], command_id: CommandRef
 ) -> Outcome[Meeting]:
     """One teller's entry of batch `batch_no`: each ballot's code as printed and its marks.
 

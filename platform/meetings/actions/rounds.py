@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from events import repository
 from meetings.domain.errors import RulesInvalid
 from meetings.domain.round import Round
@@ -14,7 +15,7 @@ from meetings.streams import ROUND_PREFIX, round_stream
 
 
 def check_open_round(
-    *, actor: Actor, name: str, year: int, variant: str, rules: dict[str, Any] | None, command_id: str
+    *, actor: Actor, name: str, year: int, variant: str, rules: dict[str, Any] | None, command_id: CommandRef
 ) -> str:
     """Open a round from a preset (`variant`) or full `rules` of that variant; its round id."""
     require(actor, "open_round")

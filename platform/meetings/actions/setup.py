@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from accounts.roles import Actor, require
+from common.commands import CommandRef
 from events import repository
 from events.repository import Outcome
 from events.types import DomainEvent
@@ -40,7 +41,7 @@ def check_schedule_meeting(
     roster: Sequence[dict[str, Any]] = (),
     village_id: int | None = None,
     meeting_id: str | None = None,
-    command_id: str,
+    command_id: CommandRef,
 ) -> Scheduled:
     """Schedule a meeting of a round and fix its rules (the round's), subjects and roster.
 
@@ -83,7 +84,7 @@ def check_announce_meeting(
     agenda: Sequence[str],
     channels: Sequence[str],
     override_reason: str | None = None,
-    command_id: str | None,
+    command_id: CommandRef,
 ) -> Outcome[Meeting]:
     """Publish time, place and procedure; a lead time shorter than the rules' needs a reason."""
     require(actor, "announce_meeting")

@@ -258,8 +258,15 @@ class Voting:
 
         `used_code_hashes` are the codes already sealed by the Django layer; when
         it is a mapping code hash -> receipt, recasting the identical ballot is
-        reported as `already_cast` instead of raising CodeAlreadyUsed.
+        reported as `already_cast` instead of raising CodeAlreadyUsed. The same
+        ballot again after the close (a phone retrying when its first answer
+        was lost on the hall's Wi-Fi) is `already_cast` too, with its receipt:
+        that check comes before the phase's.
         """
+        counted = self.phone_ballots.get(code_hash)
+        if counted is not None and self.phase != "ballot_open" and _is_marks(marks):
+            if ballot_receipt(code_hash, _plain_marks(marks)) == counted.receipt:
+                return BallotCheck(receipt=counted.receipt, already_cast=True)
         self._require_phase("cast_ballot", action_zh="投票", action_en="cast a ballot")
         self.validate_marks(code_hash=code_hash, marks=marks)
         receipt = ballot_receipt(code_hash, _plain_marks(marks))
@@ -449,6 +456,10 @@ def _differences(entries: list[PaperEntry]) -> list[PaperDifference]:
 
 def _is_hex64(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _is_marks(value: object) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(grades, Mapping) for grades in value.values())
 
 
 def _plain_marks(marks: Marks) -> dict[str, dict[str, str]]:

@@ -309,6 +309,55 @@ def test_scheduling_twice_with_one_key_makes_one_meeting_and_keys_must_be_uuids(
     assert "UUID" in error["message"]
 
 
+def test_a_key_reused_for_another_command_stream_or_body_is_refused_and_changes_nothing(county_a) -> None:
+    # Found from outside: closing meeting X with a key used for issuing codes on
+    # meeting Y answered 200 "replayed" and X's ballot stayed open.
+    host, x = new_meeting(county_a)
+    y = new_meeting(county_a)[1]
+    codes_on_y = host.post(f"meetings/{y}/codes/", {"category": "representative", "count": 2}, key=(key := str(uuid.uuid4())),
+                           expect=200)
+    assert codes_on_y["events"] == ["BallotCodesIssued"]
+    before = {mid: (version(host, mid), host.get(f"meetings/{mid}/")["phase"]) for mid in (x, y)}
+    refusals = [
+        host.post(f"meetings/{x}/open/", key=key),  # another command and stream
+        host.post(f"meetings/{x}/codes/", {"category": "representative", "count": 2}, key=key),  # another stream
+        host.post(f"meetings/{y}/codes/", {"category": "representative", "count": 3}, key=key),  # another body
+        host.post(f"meetings/{y}/check-in/", {"member_id": "pm1"}, key=key),  # another command
+    ]
+    for refused in refusals:
+        error = assert_error(refused, 409, "idempotency_key_reused")
+        assert "Idempotency-Key" in error["message"]
+    assert {mid: (version(host, mid), host.get(f"meetings/{mid}/")["phase"]) for mid in (x, y)} == before
+    # The same request again is not refused for reuse (codes cannot be shown twice: their own refusal).
+    assert_error(host.post(f"meetings/{y}/codes/", {"category": "representative", "count": 2}, key=key), 409,
+                 "codes_not_repeatable")
+
+
+def test_a_key_is_scoped_to_whoever_sends_it(county_a) -> None:
+    host, mid = new_meeting(county_a)
+    other_host = Api(county_a, "host")
+    key = str(uuid.uuid4())
+    first = host.post(f"meetings/{mid}/check-in/", {"member_id": "pm2"}, key=key, expect=200)
+    second = other_host.post(f"meetings/{mid}/check-in/", {"member_id": "pm3"}, key=key, expect=200)
+    assert first["replayed"] is False and second["replayed"] is False
+    assert host.get(f"meetings/{mid}/")["checked_in"] == {"party_member": 2}
+
+
+def test_a_phone_retrying_its_ballot_after_the_close_gets_its_receipt(county_a) -> None:
+    # Its first answer was lost on the hall's Wi-Fi; the host closed the ballot meanwhile.
+    host, mid = new_meeting(county_a)
+    plain = to_ballot_open(host, mid)
+    voter = Api(county_a)
+    ballot = {"code": plain[0], "marks": {SUBJECT: {"zongti": "chenzhi"}}}
+    cast = voter.post(f"v/{mid}/ballot/", ballot, expect=201)
+    host.post(f"meetings/{mid}/ballot/close/", expect=200)
+    again = voter.post(f"v/{mid}/ballot/", ballot, expect=200)
+    assert again["receipt"] == cast["receipt"] and again["repeated"] is True
+    changed = voter.post(f"v/{mid}/ballot/", {"code": plain[0], "marks": {SUBJECT: {"zongti": "bu_chenzhi"}}})
+    assert_error(changed, 409, "wrong_phase")
+    assert_error(voter.post(f"v/{mid}/ballot/", {"code": plain[1], "marks": ballot["marks"]}), 409, "wrong_phase")
+
+
 # -- documentation ---------------------------------------------------------------------------------
 
 
