@@ -4,7 +4,9 @@ Configuration comes from the environment:
   DATABASE_URL        postgresql://user:pass@host:port/db (required; `shuping run`
                       and `shuping test` set it for their embedded server)
   REDIS_URL           turns on the Redis channel layer (hosted, several workers)
-  SHUPING_SECRET_KEY  signing key (the embedded default keeps one in .shuping/)
+  SHUPING_SECRET_KEY  signing key (the embedded default keeps one in .shuping/); it
+                      also seals the ballot box: keep it while a ballot is open
+  SHUPING_SECRET_KEY_FALLBACKS  former keys, comma-separated, during a change
   SHUPING_DEBUG       "1" for Django's debug pages
   SHUPING_ALLOWED_HOSTS  comma-separated; default allows localhost names
 """
@@ -53,6 +55,9 @@ if not SECRET_KEY:
     # Only the embedded default and tests come here; the CLI sets a persistent
     # key for `shuping run`. Hosted deployments must set SHUPING_SECRET_KEY.
     SECRET_KEY = "insecure-development-key-" + "x" * 32
+# Secrets replaced by SECRET_KEY, comma-separated: still accepted for signatures
+# and for opening ballots sealed before the change (meetings/ballot_box.py).
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SHUPING_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
 
 ALLOWED_HOSTS = [
     host.strip()

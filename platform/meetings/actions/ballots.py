@@ -70,6 +70,8 @@ def check_cast_ballot(*, actor: Actor, meeting_id: str, code: str, marks: dict[s
     the stream has moved, nothing is stored and the ballot is validated again
     on the current state. A refusal (wrong phase, unknown code, bad marks) is
     given only on a state just read from the database, never on a cached one.
+    The ballot is stored encrypted under the meeting's key and padded to the
+    meeting's size (ballot_box); the receipt is answered, never stored.
     """
     require(actor, "cast_ballot")
     code_hash = codes.typed_code_hash(current_schema(), meeting_id, code)
@@ -93,6 +95,7 @@ def check_cast_ballot(*, actor: Actor, meeting_id: str, code: str, marks: dict[s
             outcome = ballot_box.seal_if_current(
                 stream_id=stream, version=loaded.version, head_hash=loaded.head, meeting_id=meeting_id,
                 code_hash=code_hash, marks=marks, receipt=check.receipt,
+                size=ballot_box.size_bound(meeting.widest_marks()),
             )
         except ballot_box.CodeAlreadyUsedHere:
             raise CodeAlreadyUsed("该测评码已投过票", "this ballot code has already been used") from None
@@ -131,7 +134,9 @@ def check_close_ballot(*, actor: Actor, meeting_id: str, command_id: CommandRef)
     Decided under the stream's exclusive lock (repository.execute with
     `exclusive`): a cast holds the same row FOR SHARE while it seals, so no
     ballot can be sealed between emptying the box and appending BallotClosed;
-    and the box is emptied only if the append commits.
+    and the box is emptied only if the append commits. The sealed ballots are
+    opened with the meeting's key; one sealed under another secret refuses the
+    close (ballot_box.BallotBoxKeyChanged) and leaves every ballot in the box.
     """
     require(actor, "close_ballot")
 

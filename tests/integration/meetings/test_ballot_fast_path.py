@@ -23,6 +23,7 @@ from meetings.api.lean import fast_path
 from meetings.api.voters import VoterBallotApi
 from tests.conftest import host_of
 from tests.integration.meetings.api_client import Api
+from tests.integration.meetings.sealed_box import opened
 from tests.integration.meetings.test_api_contract import (
     SUBJECT,
     assert_error,
@@ -37,9 +38,8 @@ MARKS = {SUBJECT: {"zongti": "chenzhi"}}
 
 
 def sealed(county: Any, mid: str) -> list[tuple[str, str]]:
-    with schema_context(county.schema_name), connection.cursor() as cursor:
-        cursor.execute("SELECT code_hash, receipt FROM meetings_ballot_box WHERE meeting_id = %s ORDER BY 1", [mid])
-        return [(r[0], r[1]) for r in cursor.fetchall()]
+    with schema_context(county.schema_name):
+        return [(b.code_hash, b.receipt) for b in opened(mid)]
 
 
 def test_the_fast_path_serves_the_common_shape_and_keeps_the_contract(county_a) -> None:
@@ -194,14 +194,22 @@ def test_counties_taking_turns_on_one_connection_keep_their_ballots_apart(county
 
 
 def test_what_the_box_keeps_of_a_ballot(county_a) -> None:
-    """Secrecy: a sealed ballot is its code's hash, its marks and its receipt; nothing else."""
+    """Secrecy: a sealed ballot is a keyed slot, its meeting and ciphertext; nothing else, nothing in the clear."""
     host, mid = new_meeting(county_a)
     plain = to_ballot_open(host, mid)
-    Api(county_a).post(f"v/{mid}/ballot/", {"code": plain[0], "marks": MARKS}, expect=201)
+    answer = Api(county_a).post(f"v/{mid}/ballot/", {"code": plain[0], "marks": MARKS}, expect=201)
     with schema_context(county_a.schema_name), connection.cursor() as cursor:
         cursor.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
             "AND table_name = 'meetings_ballot_box' ORDER BY column_name",
             [county_a.schema_name],
         )
-        assert [r[0] for r in cursor.fetchall()] == ["code_hash", "marks", "meeting_id", "receipt"]
+        assert [r[0] for r in cursor.fetchall()] == ["meeting_id", "sealed", "slot"]
+        cursor.execute("SELECT slot, sealed FROM meetings_ballot_box WHERE meeting_id = %s", [mid])
+        slot, sealed_bytes = (bytes(v) for v in cursor.fetchone())
+        (ballot,) = opened(mid)
+    # Neither the code hash (published with the marks), nor the marks, nor the receipt is readable.
+    for clear in (ballot.code_hash.encode(), bytes.fromhex(ballot.code_hash), answer["receipt"].encode(),
+                  bytes.fromhex(answer["receipt"]), b"chenzhi"):
+        assert clear not in slot + sealed_bytes
+    assert ballot.receipt == answer["receipt"] and ballot.marks == MARKS

@@ -22,6 +22,7 @@ from events.reading import read_stream
 from events.verify import verify_lines
 from meetings.events import ballot_receipt
 from tests.integration.meetings.api_client import Api
+from tests.integration.meetings.sealed_box import opened
 
 pytestmark = pytest.mark.django_db
 
@@ -210,10 +211,9 @@ def test_ballot_secrecy_in_the_log_and_the_box(county_a) -> None:
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'meetings_ballot_box' "
                 "AND table_schema = current_schema() ORDER BY column_name"
             )
-            # No voter, session, IP, time or serial column: only the ballot itself.
-            assert [r[0] for r in cursor.fetchall()] == ["code_hash", "marks", "meeting_id", "receipt"]
-            cursor.execute("SELECT code_hash, marks, receipt FROM meetings_ballot_box WHERE meeting_id = %s", [mid])
-            boxed = cursor.fetchall()
+            # No voter, session, IP, time or serial column: only the ballot itself, sealed.
+            assert [r[0] for r in cursor.fetchall()] == ["meeting_id", "sealed", "slot"]
+        boxed = [(b.code_hash, b.marks, b.receipt) for b in opened(mid)]
         # Nothing of a ballot is in the log before the close: casting appends
         # nothing at all, to any stream of the county (no times, no order).
         assert _log_size() == logged_before_voting
@@ -221,8 +221,8 @@ def test_ballot_secrecy_in_the_log_and_the_box(county_a) -> None:
     assert len(boxed) == 30
     # A receipt is a function of the ballot alone (its code's hash and its marks): no time, no counter.
     for code_hash, marks, receipt in boxed:
-        marks = json.loads(marks) if isinstance(marks, str) else marks
         assert receipt == ballot_receipt(code_hash, marks)
+    assert sorted(receipt for _, _, receipt in boxed) == sorted(casting_order)
 
     host.post(m + "ballot/close/", expect=200)
     with schema_context(county_a.schema_name):
