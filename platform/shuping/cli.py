@@ -263,6 +263,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             url = server.start(log=False)
             print(f"throwaway PostgreSQL on {url.split('@')[1]} ready in {time.monotonic() - t0:.1f} s", flush=True)
+            # Tests that inspect the server (its files, its superuser) find it here; the app's URL is not a superuser's.
+            env["SHUPING_TEST_PG_HOME"] = str(root)
         env["DATABASE_URL"] = url
         env["SHUPING_TEST_DATABASE"] = "1"
         subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True)

@@ -10,6 +10,14 @@ for throwaway test clusters.
 PostgreSQL refuses to run as root. When we are root (CI, containers) the
 cluster is initialised and started as an unprivileged system user
 (`shuping-pg`), created on first use.
+
+The application does not connect as the cluster's superuser: a superuser can
+read any file of the data folder (`pg_read_binary_file`), run programs as the
+server's system user (`COPY ... TO PROGRAM`) and switch off every check. The
+superuser (`postgres`) only creates the application's role (`shuping`: LOGIN,
+nothing else) and the database it owns; migrations, django-tenants' schema
+cloning and the web server all run as that role, which owns what they create.
+`url()` is the application's address, `admin_url()` the superuser's.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ PG_SYSTEM_USER = "shuping-pg"
 DEFAULT_PORT = 54329
 DATABASE_NAME = "shuping"
 SUPERUSER = "postgres"
+APP_ROLE = "shuping"
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -93,6 +102,45 @@ def _ensure_traversable(path: Path) -> None:
             parent.chmod(mode | 0o001)
 
 
+# Objects owned by the superuser in a data folder from before the application
+# had its own role. REASSIGN OWNED cannot move what the bootstrap superuser
+# owns, so each kind is handed over by name (tables take their indexes,
+# sequences they own and triggers along).
+_HAND_OVER = """
+ALTER DATABASE shuping OWNER TO "{app}";
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT n.nspname FROM pg_namespace n
+             WHERE n.nspowner = '"{old}"'::regrole AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+    LOOP
+        EXECUTE format('ALTER SCHEMA %I OWNER TO "{app}"', r.nspname);
+    END LOOP;
+    FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relowner = '"{old}"'::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+               AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                               AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO "{app}"', r.name);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE p.proowner = '"{old}"'::regrole AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+    LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO "{app}"', r.name);
+    END LOOP;
+    FOR r IN SELECT t.oid::regtype AS name FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+             WHERE t.typowner = '"{old}"'::regrole AND t.typtype IN ('e', 'd', 'r', 'm')
+               AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO "{app}"', r.name);
+    END LOOP;
+END
+$$;
+"""
+
+
 @dataclass
 class ServerInfo:
     pid: int
@@ -106,6 +154,7 @@ class EmbeddedPostgres:
       pgdata/        the cluster
       pg.port        the TCP port it was given, reused on the next start
       pg.password    the superuser password (mode 600)
+      pg.app-password  the application role's password (mode 600)
       owner.pid      pid of the shuping process that owns the running server
       postgres.log   the server log
     """
@@ -142,13 +191,31 @@ class EmbeddedPostgres:
     def owner_file(self) -> Path:
         return self.root / "owner.pid"
 
+    @property
+    def app_password_file(self) -> Path:
+        return self.root / "pg.app-password"
+
     def password(self) -> str:
         return self.password_file.read_text().strip()
+
+    def app_password(self) -> str:
+        if not self.app_password_file.exists():
+            self.app_password_file.write_text(secrets.token_urlsafe(24) + "\n")
+            self.app_password_file.chmod(0o600)
+        return self.app_password_file.read_text().strip()
 
     def port(self) -> int:
         return int(self.port_file.read_text().strip())
 
     def url(self, database: str = DATABASE_NAME) -> str:
+        """The application's address: its own role, not a superuser."""
+        return (
+            f"postgresql://{APP_ROLE}:{quote(self.app_password(), safe='')}"
+            f"@127.0.0.1:{self.port()}/{database}"
+        )
+
+    def admin_url(self, database: str = DATABASE_NAME) -> str:
+        """The superuser's address: for setting the cluster up (and tests that inspect it), never the app."""
         return (
             f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}"
             f"@127.0.0.1:{self.port()}/{database}"
@@ -318,22 +385,41 @@ class EmbeddedPostgres:
         return self.url()
 
     def _ensure_database(self) -> None:
+        """As the superuser: the application's role and its database (handed over if the superuser owned it)."""
         import psycopg
+        from psycopg import sql
 
         deadline = time.monotonic() + 30
         while True:
             try:
-                with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-                    exists = conn.execute(
-                        "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
-                    ).fetchone()
-                    if not exists:
-                        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-                    return
+                conn = psycopg.connect(self.admin_url("postgres"), autocommit=True)
+                break
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        with conn:
+            role = sql.Identifier(APP_ROLE)
+            verb = "ALTER" if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone() else "CREATE"
+            # Written out every start, so the role cannot keep a right it was given by hand.
+            conn.execute(sql.SQL(
+                verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}"
+            ).format(role, sql.Literal(self.app_password())))
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+            ).fetchone()
+            if owner is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DATABASE_NAME), role))
+                return
+        if owner[0] != APP_ROLE:
+            self._hand_over(owner[0])
+
+    def _hand_over(self, old_owner: str) -> None:
+        """Give the database and everything in it to the application's role (a data folder made before it had one)."""
+        import psycopg
+
+        with psycopg.connect(self.admin_url(), autocommit=False) as conn:
+            conn.execute(_HAND_OVER.replace("{app}", APP_ROLE).replace("{old}", old_owner))
 
     def _pg_ctl_stop(self) -> None:
         try:

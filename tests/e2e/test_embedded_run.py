@@ -126,6 +126,12 @@ def test_warm_start_is_fast_keeps_data_and_sigterm_stops_everything(data_dir: Pa
     url = f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/shuping"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO demo.meetings_township (name, kind) VALUES ('重启保留乡', 'township')")
+        # The server's connections are the application role's, not the superuser's.
+        sessions = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'shuping'"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        assert sessions == [("shuping",)]
     assert first.stop(signal.SIGTERM) == 0
     assert _postgres_of(data_dir) == []
 

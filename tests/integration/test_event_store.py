@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
@@ -22,6 +23,7 @@ from events.records import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict
 from events.store import append
 from events.types import EventSchemaError, NewEvent
 from meetings.events import AttendeeCheckedIn, MeetingScheduled, QuestionAsked
+from tests.pg_admin import superuser_url
 
 pytestmark = pytest.mark.django_db
 
@@ -427,8 +429,10 @@ def test_application_role_may_append_but_not_change_the_log(county_a) -> None:
 
     role = f"app_{uuid.uuid4().hex[:8]}"
     schema = county_a.schema_name
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    # Creating roles takes the superuser (the tests' own role is not one); SET ROLE takes membership.
+    with psycopg.connect(superuser_url(), autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
+        admin.execute(f'GRANT "{role}" TO "{connection.settings_dict["USER"]}"')
     grant_app_role(schema, role)
     with connection.cursor() as cursor:
         cursor.execute(
