@@ -254,9 +254,9 @@ class Voting:
     def widest_marks(self) -> list[dict[str, dict[str, str]]]:
         """For each voter category, the valid marks whose every grade is the scale's longest id (in UTF-8).
 
-        An encoding of marks whose length adds up over its parts (canonical
-        JSON) encodes no valid ballot of this meeting longer than the longest
-        of these: the ballot box pads every sealed ballot to that length.
+        An encoding of marks whose length adds up over its parts (JSON, say)
+        encodes no valid ballot of this meeting longer than the longest of
+        these: the ballot box pads every sealed ballot to that length.
         """
         rules = self.require_rules()
         widest = max((grade.id for grade in rules.scale.grades), key=lambda grade_id: len(grade_id.encode()))
