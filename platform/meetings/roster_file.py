@@ -21,7 +21,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,7 +234,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a hostile file makes openpyxl raise anything (zip, XML, types)
         raise RosterFileError(
             "unreadable_file",
             "无法读取该 Excel 文件：文件可能已损坏。 / the Excel file cannot be read.",
