@@ -186,13 +186,21 @@ def command_id(request: Request) -> CommandKey:
         ) from None
     user = request.user
     who = f"{user.role}:{user.username}" if user is not None and user.is_authenticated else "anonymous"
+    return CommandKey(keyed_command_id(who=who, key=key), _fingerprint(request))
+
+
+def keyed_command_id(*, who: str, key: str) -> str:
+    """The command id that Idempotency-Key `key` (a UUID) names for `who` ("role:username" or "anonymous")."""
+    return str(uuid.uuid5(_KEY_SCOPE, f"{who}\x00{key}"))
+
+
+def _fingerprint(request: Request) -> str:
     data = request.data
     if hasattr(data, "lists"):  # a form's QueryDict
         data = {name: values for name, values in data.lists()}
     body = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     request_line = f"{request.method}\x00{request.path}\x00{body}"
-    fingerprint = hashlib.sha256(request_line.encode("utf-8", "surrogatepass")).hexdigest()
-    return CommandKey(str(uuid.uuid5(_KEY_SCOPE, f"{who}\x00{key}")), fingerprint)
+    return hashlib.sha256(request_line.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
