@@ -30,7 +30,17 @@ MAX_KEY_CHARS = 128  # an object key is a field name or an id (ids are at most 6
 # A NUL, or a UTF-16 surrogate code point (only a lone one can reach a str:
 # JSON's decoder joins a valid pair, and strict UTF-8 decoding refuses the rest).
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# Every pattern over raw bytes runs in linear time whatever a client sends:
+# escapes are replaced first (one byte each, so `\"` can no longer end a
+# string), after which a string is `"[^"]*"` and no match can backtrack
+# into another. (A pattern like `"(?:[^"\\]|\\.)*"` is quadratic on a
+# string full of escaped quotes.)
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+# More than MAX_KEY_CHARS bytes after a quote before the next: a string (a key?) that may be too long.
+_LONG_STRING = re.compile(rb'"[^"]{%d}' % (MAX_KEY_CHARS + 1))
+_OPEN_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class InvalidCharacters(Refusal):
@@ -87,29 +97,53 @@ def require_clean_text(values: Iterable[str]) -> None:
             raise InvalidCharacters()
 
 
+def _unescaped(raw: bytes) -> bytes:
+    """`raw` with each escape (a backslash and the byte after it) replaced by one byte that means nothing."""
+    return _ESCAPE.sub(b"_", raw) if b"\\" in raw else raw
+
+
 def depth_within(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether no array or object in the JSON text `raw` is nested deeper than `limit`.
 
     Brackets inside strings do not count. Cheap for every real request: a
     text with at most `limit` opening brackets cannot be deeper, and that is
-    two counts in C; otherwise the scan stops at the first level too deep.
+    two counts in C. Otherwise, in C: drop the strings, keep the brackets,
+    and strip innermost pairs `limit` times; a valid document within the
+    limit leaves nothing. Only what is left over (too deep, or not JSON)
+    is counted bracket by bracket in Python, stopping at the first level
+    too deep.
     """
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return True
+    brackets = _STRING.sub(b"", _unescaped(raw)).translate(_OPEN_AS_SQUARE, _NOT_A_BRACKET)
+    rest = brackets
+    for _ in range(limit):
+        if b"[]" not in rest:
+            break
+        rest = rest.replace(b"[]", b"")
+    if b"[" not in rest:
+        return True
     depth = 0
-    for match in _STRING_OR_BRACKET.finditer(raw):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return False
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return True
+    for byte in brackets:
+        depth += 1 if byte == ord("[") else -1
+        if depth > limit:
+            return False
+    return True  # unbalanced, not deep: json.loads refuses it as malformed
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity are not JSON
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise NumberOutOfRange()
+    return value
+
+
+# One decoder for every request (json.loads with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
 
 
 def loads(raw: bytes) -> Any:
@@ -123,12 +157,19 @@ def loads(raw: bytes) -> Any:
     if not depth_within(raw):
         raise TooDeep()
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:  # cannot happen within MAX_DEPTH; never a 500 if it does
         raise TooDeep() from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, int digits beyond Python's limit
         raise MalformedJSON() from None
-    require_clean_tree(data)
+    # The walk costs several times the parse of a ballot, so it runs only
+    # where it can find something: only an escape can put a NUL or a lone
+    # surrogate into a parsed string (strict UTF-8 refuses encoded
+    # surrogates, JSON refuses raw control characters), and a key of more
+    # than MAX_KEY_CHARS characters takes more bytes than that between two
+    # quotes (once each escape is one byte).
+    if b"\\u" in raw or _LONG_STRING.search(_unescaped(raw)):
+        require_clean_tree(data)
     return data
 
 

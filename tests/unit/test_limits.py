@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -90,6 +91,34 @@ def test_loads_agrees_with_json_or_refuses(value: Any) -> None:
         return
     assert parsed == json.loads(raw)
     json.dumps(parsed, ensure_ascii=False).encode("utf-8")  # whatever passed can be answered back
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 40 + b'"' + b'\\"' * 120_000,  # an unterminated string of escaped quotes
+    b'{"a": "' + b'\\"' * 120_000 + b'"}',
+    b'{"' + b'\\"' * 120_000 + b'": 1}',  # a key of escaped quotes (too long, though short between quotes)
+    b"]" * 120_000 + b"[" * 120_000,
+    b'["' + b'""' * 120_000 + b'"]' + b"[]" * 40,
+    b"[" + b",".join([b'"' + b"x" * 128 + b'"'] * 1900) + b"]",
+])
+def test_pathological_bodies_are_answered_in_linear_time(raw: bytes) -> None:
+    """A quadratic scan of any of these 240 KB bodies (e.g. a regex that backtracks over escapes) takes hours."""
+    answered = threading.Event()
+
+    def parse() -> None:
+        try:
+            limits.loads(raw)
+        except Refusal:
+            pass
+        answered.set()
+
+    threading.Thread(target=parse, daemon=True).start()
+    assert answered.wait(timeout=120), "limits.loads did not answer within 120 s"
+
+
+def test_a_key_of_escapes_is_too_long() -> None:
+    assert refused_code(b'{"' + b'\\"' * 129 + b'": 1}') == "key_too_long"
+    assert limits.loads(b'{"' + b'\\"' * 128 + b'": 1}') == {'"' * 128: 1}
 
 
 def test_clean_text() -> None:
