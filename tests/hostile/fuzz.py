@@ -77,6 +77,7 @@ class Sent:
     problem: str | None = None  # why the answer breaks the bar, if it does
     body: Any = None  # the JSON of a 2xx answer (the ledger reads a roster import's counts)
     seconds: float = 0.0  # from sending to the whole answer (figures only, never a verdict)
+    code: str | None = None  # the error's code, for an error in the documented format
 
 
 @dataclass
@@ -182,15 +183,18 @@ class Sender:
                 continue
             text = response.content.decode("utf-8", "replace")
             problem = error_format_problem(response.status_code, response.headers, text)
-            body = None
-            if 200 <= response.status_code < 300 and "json" in response.headers.get("Content-Type", ""):
+            body, code = None, None
+            if problem:
+                problem = f"{kwargs['method']} {kwargs['url'][:200]} as {identity}: {problem}"
+            elif response.status_code >= 400:
+                code = json.loads(text)["error"]["code"]  # the format was checked just above
+            elif 200 <= response.status_code < 300 and "json" in response.headers.get("Content-Type", ""):
                 try:
                     body = json.loads(text)
                 except ValueError:
                     body = None
-            if problem:
-                problem = f"{kwargs['method']} {kwargs['url'][:200]} as {identity}: {problem}"
-            self.record(Sent(label, identity, command, response.status_code, problem, body, time.monotonic() - t0))
+            self.record(Sent(label, identity, command, response.status_code, problem, body,
+                             time.monotonic() - t0, code))
 
 
 def _operations(schema: Any) -> list[Any]:

@@ -17,6 +17,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,6 +87,12 @@ def test_no_server_error_and_every_error_in_the_documented_format(fuzz) -> None:
         s.problem or "" for s in problems[:20]
     )
     assert not any(s.status >= 500 or s.status == 0 for s in result.sent)
+
+
+def test_the_server_logged_no_traceback(fuzz) -> None:
+    hall, _, _ = fuzz
+    log = Path(hall.server.log.name).read_text(errors="replace")
+    assert "Traceback" not in log and "Internal Server Error" not in log, log[-3000:]
 
 
 def test_refused_requests_changed_nothing(fuzz, django_db_blocker) -> None:
