@@ -69,6 +69,15 @@ class Ledger:
             last = int(cursor.fetchone()[0])
         return cls(schema, {s: _counts(s) for s in _county_schemas()}, commands, last)
 
+    def appended(self) -> tuple[int, int]:
+        """(events, command records) of the county appended since `take`."""
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{self.schema}".events WHERE position > %s', [self.last_position])
+            events = int(cursor.fetchone()[0])
+            cursor.execute(f'SELECT command_id::text FROM "{self.schema}".event_commands')
+            commands = len({row[0] for row in cursor.fetchall()} - self.commands)
+        return events, commands
+
     def check(self, sent: Iterable[Sent]) -> list[str]:
         """Every change since `take` that the 2xx answers among `sent` do not account for (module docstring)."""
         sent = list(sent)
