@@ -148,6 +148,7 @@ class HttpErrorsMiddleware:
         request.request_id = secrets.token_hex(8)  # type: ignore[attr-defined]
         response = self.get_response(request)
         if response.status_code >= 400 and is_api(request) and not _is_json(response):
+            response.close()  # what it holds (a file, a stream) is let go; the status is all we keep
             response = _for_status(request, response.status_code)
         response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
         return response
