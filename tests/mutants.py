@@ -4,7 +4,7 @@
 
 Each is a plausible wrong change that once passed the whole relevant suite
 (issue "The house before it doubles"). The file is restored after each run,
-whatever happens. Not part of `make test`: it runs the suite four times.
+whatever happens. Not part of `make test`: it runs the suite once per mutation.
 """
 
 from __future__ import annotations
@@ -43,6 +43,27 @@ MUTANTS = [
         '"sign_in": ("announced", "opened"),',
         '"sign_in": ("announced",),',
         "tests/unit/meetings/test_meeting_commands.py",
+    ),
+    (
+        "the ballot fast path parsing a body without the bounds",
+        "platform/meetings/api/lean.py",
+        "data = limits.loads(request.body)",
+        "data = json.loads(request.body)",
+        "tests/hostile/test_hostile_input.py",
+    ),
+    (
+        "a path id that takes any text",
+        "platform/common/paths.py",
+        'ID_REGEX = "[A-Za-z0-9_]{1,64}"',
+        'ID_REGEX = "[^/]+"',
+        "tests/hostile/test_hostile_input.py",
+    ),
+    (
+        "the depth scan counting brackets inside strings",
+        "platform/common/limits.py",
+        'brackets = _STRING.sub(b"", _unescaped(raw)).translate(_OPEN_AS_SQUARE, _NOT_A_BRACKET)',
+        "brackets = raw.translate(_OPEN_AS_SQUARE, _NOT_A_BRACKET)",
+        "tests/unit/test_limits.py",
     ),
 ]
 

@@ -19,7 +19,6 @@ exceptions are put into our words here.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import uuid
 from collections.abc import Mapping
@@ -27,12 +26,20 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common import limits
 from common.commands import CommandKey
 from common.refusal import Refusal
 
@@ -70,6 +77,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     """DRF's exception handler: every error in one format (see module docstring)."""
     if isinstance(exc, Refusal):
         return refusal_response(exc)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own limits and checks, met while DRF reads the body
+        # (DATA_UPLOAD_MAX_MEMORY_SIZE, DATA_UPLOAD_MAX_NUMBER_FIELDS/FILES, ...).
+        return refusal_response(suspicious_refusal(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -99,15 +110,28 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     return None  # a real bug: Django's 500 handling (logged, generic page)
 
 
-class LimitedJSONParser(JSONParser):
-    """JSON bodies up to settings.API_MAX_JSON_BYTES; larger ones get 413 before parsing.
+def suspicious_refusal(exc: SuspiciousOperation) -> Refusal:
+    """One of Django's refusals of a request (a SuspiciousOperation) in our words; never echoes it."""
+    if isinstance(exc, RequestDataTooBig):
+        return too_large(int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return Refusal("请求中的字段或文件过多", "too many fields or files in the request", code="too_many_fields")
+    return Refusal("无法处理该请求", "bad request", code="malformed_request")
 
-    Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards `request.body`, but DRF reads
-    the stream directly, so the limit is enforced here (on the declared length
-    and on what is actually read, for chunked bodies without a length).
+
+class LimitedJSONParser(JSONParser):
+    """UTF-8 JSON bodies up to settings.API_MAX_JSON_BYTES, parsed within common.limits.
+
+    Larger bodies get 413 before parsing (on the declared length and on what
+    is actually read, for chunked bodies without a length); another charset
+    gets 415; depth, characters and keys are bounded by `limits.loads`, so
+    DRF and the serializers never see a document that could break them.
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        charset = parse_header_parameters(media_type or "")[1].get("charset")
+        if charset is not None and charset.strip().lower() not in ("utf-8", "utf8"):
+            raise unsupported_charset()
         limit = max_json_bytes()
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
@@ -116,7 +140,14 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise too_large(limit)
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        return limits.loads(raw)
+
+
+def unsupported_charset() -> Refusal:
+    return Refusal(
+        "请求内容须为 UTF-8 编码的 JSON", "send JSON encoded as UTF-8 (no other charset)",
+        code="unsupported_charset", http_status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    )
 
 
 def max_json_bytes() -> int:
@@ -155,17 +186,34 @@ def command_id(request: Request) -> CommandKey:
         ) from None
     user = request.user
     who = f"{user.role}:{user.username}" if user is not None and user.is_authenticated else "anonymous"
+    return CommandKey(keyed_command_id(who=who, key=key), _fingerprint(request))
+
+
+def keyed_command_id(*, who: str, key: str) -> str:
+    """The command id that Idempotency-Key `key` (a UUID) names for `who` ("role:username" or "anonymous")."""
+    return str(uuid.uuid5(_KEY_SCOPE, f"{who}\x00{key}"))
+
+
+def _fingerprint(request: Request) -> str:
     data = request.data
     if hasattr(data, "lists"):  # a form's QueryDict
         data = {name: values for name, values in data.lists()}
     body = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     request_line = f"{request.method}\x00{request.path}\x00{body}"
-    fingerprint = hashlib.sha256(request_line.encode("utf-8", "surrogatepass")).hexdigest()
-    return CommandKey(str(uuid.uuid5(_KEY_SCOPE, f"{who}\x00{key}")), fingerprint)
+    return hashlib.sha256(request_line.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    """The request body validated by `serializer_class` (a ValidationError becomes invalid_input)."""
-    serializer = serializer_class(data=request.data)
+    """The request body validated by `serializer_class` (a ValidationError becomes invalid_input).
+
+    A form's names, values and file names are held to the rule JSON bodies
+    are held to by their parser: no NUL, no lone surrogate (InvalidCharacters).
+    """
+    data = request.data
+    if hasattr(data, "lists"):  # a form or multipart QueryDict; JSON was checked by LimitedJSONParser
+        limits.require_clean_text(name for name, _ in data.lists())
+        limits.require_clean_text(value for _, values in data.lists() for value in values if isinstance(value, str))
+        limits.require_clean_text(upload.name or "" for _, uploads in request.FILES.lists() for upload in uploads)
+    serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
+import common.paths  # noqa: F401 - registers the `id` path converter
 from live import pages
 
-M = "hall/<str:meeting_id>/"
+M = "hall/<id:meeting_id>/"
 
 urlpatterns = [
     path("login/", pages.HallLoginView.as_view(), name="hall-login"),
@@ -14,6 +15,6 @@ urlpatterns = [
     path(M + "teller/", pages.teller, name="hall-teller"),
     path(M + "screen/", pages.screen, name="hall-screen"),
     path(M + "screen/open/", pages.screen_open, name="hall-screen-open"),
-    path("v/<str:meeting_id>", pages.phone, name="hall-phone"),
-    path("v/<str:meeting_id>/", pages.phone),
+    path("v/<id:meeting_id>", pages.phone, name="hall-phone"),
+    path("v/<id:meeting_id>/", pages.phone),
 ]

@@ -3,7 +3,8 @@
     rows = read_roster(upload, filename=upload.name, report=report, need_place=True)
 
 This module promises rows of text keyed by field, nothing more: it enforces
-the size limits (MAX_BYTES, MAX_ROWS), detects the format and the text
+the size limits (MAX_BYTES, MAX_ROWS, MAX_CELL_CHARS; no NUL or lone
+surrogate in any cell), detects the format and the text
 encoding, reads the first sheet of an .xlsx or a CSV with comma, semicolon or
 tab separators, finds the header row (within the first HEADER_SEARCH_ROWS
 rows, Chinese or English names, see COLUMNS), checks that the required
@@ -20,7 +21,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,14 @@ from typing import IO, Any
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 HEADER_SEARCH_ROWS = 10
+# No cell of a roster needs more (the longest stored field, 单位, has 80);
+# a longer one is refused with its row number instead of flowing into
+# messages and the database. The csv module has a limit of its own per field
+# (csv.field_size_limit, 131,072 characters by default, process-wide): a
+# field past it stops the reader early, and is refused the same way.
+MAX_CELL_CHARS = 500
+# A NUL (PostgreSQL refuses it in text) or a lone surrogate (UTF-8 cannot encode it).
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 # field -> (Chinese name for messages, accepted headers after _norm_header)
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -172,21 +180,23 @@ def _read_bytes(file: bytes | str | Path | IO[bytes]) -> bytes:
 
 
 def _decode_csv(data: bytes) -> tuple[str, str]:
+    # A file that says what it is (a byte order mark) is held to it; one that
+    # does not is tried as UTF-8, then as GB18030 (which GBK files are too).
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise RosterFileError(
-            "bad_encoding",
-            "无法识别文件编码：请用 Excel 另存为“CSV UTF-8”或 .xlsx。 / unknown text encoding: save as CSV UTF-8 or .xlsx.",
-        ) from exc
+        candidates = [("utf-8-sig", "utf-8-sig")]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = [("utf-16", "utf-16")]  # strict: a lone surrogate is an error, not a character
+    else:
+        candidates = [("utf-8", "utf-8"), ("gb18030", "gb18030")]
+    for codec, name in candidates:
+        try:
+            return data.decode(codec), name
+        except UnicodeDecodeError:
+            continue
+    raise RosterFileError(
+        "bad_encoding",
+        "无法识别文件编码：请用 Excel 另存为“CSV UTF-8”或 .xlsx。 / unknown text encoding: save as CSV UTF-8 or .xlsx.",
+    )
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:
@@ -194,7 +204,14 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
     delimiter = max([",", "\t", ";"], key=first_line.count)
     if first_line.count(delimiter) == 0:
         delimiter = ","
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows_read = 0
+    try:
+        for row in reader:
+            rows_read += 1
+            yield row
+    except csv.Error:  # a field past csv.field_size_limit
+        raise _cell_too_long(rows_read + 1) from None
 
 
 def _cell_text(value: Any, field_name: str | None = None) -> str:
@@ -217,7 +234,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a hostile file makes openpyxl raise anything (zip, XML, types)
         raise RosterFileError(
             "unreadable_file",
             "无法读取该 Excel 文件：文件可能已损坏。 / the Excel file cannot be read.",
@@ -226,7 +243,17 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             return
-        for row in sheet.iter_rows(values_only=True):
+        rows = sheet.iter_rows(values_only=True)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - whatever a broken sheet makes openpyxl or its XML parser raise
+                raise RosterFileError(
+                    "unreadable_file",
+                    "无法读取该 Excel 文件：文件可能已损坏。 / the Excel file cannot be read.",
+                ) from exc
             yield list(row)
     finally:
         workbook.close()
@@ -260,8 +287,30 @@ def _detect_format(filename: str, data: bytes) -> str:
     )
 
 
+def _cell_too_long(number: int) -> RosterFileError:
+    return RosterFileError(
+        "cell_too_long",
+        f"第{number}行: 单元格内容过长（每格最多 {MAX_CELL_CHARS} 个字符）。 / row {number}: a cell is longer than {MAX_CELL_CHARS} characters.",
+    )
+
+
+def _checked(rows: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """The rows, each cell within MAX_CELL_CHARS and free of NUL and lone surrogates, or RosterFileError."""
+    for number, cells in rows:
+        for cell in cells:
+            text = _cell_text(cell)
+            if len(text) > MAX_CELL_CHARS:
+                raise _cell_too_long(number)
+            if _BAD_CHARACTER.search(text):
+                raise RosterFileError(
+                    "invalid_characters",
+                    f"第{number}行: 含有不允许的字符（空字符或无效字符），请删除后重新导入。 / row {number}: a cell holds a NUL or an invalid character.",
+                )
+        yield number, cells
+
+
 def _table(data: bytes, file_format: str, report: ImportReport) -> Iterator[tuple[int, list[Any]]]:
-    """(row number as Excel shows it, cells) for each row of the sheet."""
+    """(row number as Excel shows it, cells) for each row of the sheet; every cell checked (_checked)."""
     if file_format == "xlsx":
         if not data.startswith(b"PK"):
             raise RosterFileError(
@@ -272,7 +321,7 @@ def _table(data: bytes, file_format: str, report: ImportReport) -> Iterator[tupl
     else:
         text, report.encoding = _decode_csv(data)
         rows = _csv_rows(text)
-    yield from enumerate(rows, start=1)
+    yield from _checked(enumerate(rows, start=1))
 
 
 def _parse(data: bytes, file_format: str, report: ImportReport, *, need_place: bool) -> list[RosterRow]:

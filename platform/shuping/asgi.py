@@ -24,6 +24,7 @@ passed on chunk by chunk, each read in a thread.
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -39,6 +40,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 django_wsgi_app = get_wsgi_application()
 
+from common.http_errors import REQUEST_ID_HEADER  # noqa: E402
 from live import bus  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
 from live.scope import CountyScope  # noqa: E402
@@ -146,7 +148,9 @@ async def _too_large(send: Any, limit: int) -> None:
     ).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"),
+                            # Django never sees this request: the id comes from here (common.http_errors).
+                            (REQUEST_ID_HEADER.lower().encode(), secrets.token_hex(8).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 

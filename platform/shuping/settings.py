@@ -127,6 +127,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DB_HEALTH_CHECK_AFTER_IDLE = float(os.environ.get("SHUPING_DB_HEALTH_CHECK_AFTER_IDLE", "1"))
 
 MIDDLEWARE = [
+    # Outermost: a request id for every request (X-Request-ID, and on its log
+    # lines), and the error format for every error answer under /api/.
+    "common.http_errors.HttpErrorsMiddleware",
     # django-tenants' host lookup, cached (tenants.middleware, tenants.hosts).
     "tenants.middleware.CachedCountyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -173,6 +176,7 @@ LOGIN_URL = "/admin/login/"
 SESSION_COOKIE_NAME = "shuping_session"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_NAME = "shuping_csrf"
+CSRF_FAILURE_VIEW = "common.http_errors.csrf_failure"  # a Chinese page, or the error format under /api/
 
 # -- language: Chinese first, English second -------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -222,6 +226,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Ids in paths take a pattern (common.paths; `id` is read from its regex).
+    "PATH_CONVERTER_OVERRIDES": {"num": {"type": "integer", "minimum": 0, "maximum": 999_999_999}},
 }
 
 # -- live layer --------------------------------------------------------------------
@@ -246,6 +252,10 @@ else:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line names its request (common.http_errors): a 500's traceback can
+    # be found from the X-Request-ID its answer carried.
+    "filters": {"request_id": {"()": "common.http_errors.RequestIdFilter"}},
+    "formatters": {"request": {"format": "%(levelname)s %(name)s [request %(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "request"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }

@@ -10,3 +10,9 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("admin/", operator_site.urls),
 ]
+
+# Errors Django answers itself: JSON in the API's format under /api/, Chinese pages elsewhere.
+handler400 = "common.http_errors.bad_request"
+handler403 = "common.http_errors.permission_denied"
+handler404 = "common.http_errors.page_not_found"
+handler500 = "common.http_errors.server_error"

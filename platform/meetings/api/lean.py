@@ -8,7 +8,8 @@ DictFields deep-copy their fields for every ballot. This path does only what
 the endpoint needs, for requests in the shape every phone sends:
 
 - a JSON body (`Content-Type: application/json`, UTF-8, with a length within
-  API_MAX_JSON_BYTES) that is an object of exactly `code` and `marks`, where
+  API_MAX_JSON_BYTES) that common.limits.loads takes (bounded depth, no NUL
+  or lone surrogate in any key or string), an object of exactly `code` and `marks`, where
   `code` is a short string and `marks` maps ids to objects of short strings,
   each already in the form DRF's CharField would produce (no surrounding
   whitespace, not blank, no NUL or lone surrogate);
@@ -37,7 +38,9 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.views import APIView
 
 from accounts.roles import A_VOTER
+from common import limits
 from common.api import exception_handler, max_json_bytes
+from common.refusal import Refusal
 from meetings.actions.ballots import check_cast_ballot
 from meetings.api.serializers import VoterBallotIn
 
@@ -54,10 +57,6 @@ def render(data: Any, status: int, allow: str) -> HttpResponse:
     response = HttpResponse(text.encode(), status=status, content_type="application/json")
     response["Allow"] = allow
     return response
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # DRF's parser refuses NaN and Infinity too
 
 
 def _plain_text(value: Any, limit: int) -> bool:
@@ -87,9 +86,10 @@ def _ballot_body(request: HttpRequest) -> tuple[str, dict[str, dict[str, str]]] 
     if not length.isdigit() or int(length) > max_json_bytes():
         return None
     try:
-        # Decoded as DRF's parser decodes it (UTF-8, strictly), not by json's guess.
-        data = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
-    except ValueError:
+        # Parsed as DRF's parser parses it (common.api.LimitedJSONParser): the
+        # same bounds, so whatever it would refuse is left to it to answer.
+        data = limits.loads(request.body)
+    except Refusal:
         return None
     if type(data) is not dict or len(data) != 2:
         return None

@@ -1,18 +1,24 @@
 """/api/ on a county's host."""
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 
+import common.paths  # noqa: F401 - registers the `id` and `num` path converters
+from common.api import LimitedJSONParser
 from meetings.api import conduct, lean, meetings, reference, rounds, voters, voting
 
-M = "meetings/<str:meeting_id>/"
+# Ids in paths take only what an id can be (common.paths): anything else is a 404.
+M = "meetings/<id:meeting_id>/"
+# DRF's token view with the same three parsers, its JSON one bounded like every other.
+obtain_auth_token = ObtainAuthToken.as_view(parser_classes=[FormParser, MultiPartParser, LimitedJSONParser])
 
 urlpatterns = [
     # The voters' endpoints first: they are what a ballot burst asks for. The
     # ballot takes a fast path in front of its DRF view (meetings.api.lean).
-    path("v/<str:meeting_id>/ballot/", lean.fast_path(voters.VoterBallotApi)),
-    path("v/<str:meeting_id>/form/", voters.VoterFormApi.as_view()),
-    path("v/<str:meeting_id>/question/", voters.VoterQuestionApi.as_view()),
+    path("v/<id:meeting_id>/ballot/", lean.fast_path(voters.VoterBallotApi)),
+    path("v/<id:meeting_id>/form/", voters.VoterFormApi.as_view()),
+    path("v/<id:meeting_id>/question/", voters.VoterQuestionApi.as_view()),
     path("token/", obtain_auth_token, name="api-token"),
     path("presets/", rounds.PresetsApi.as_view()),
     path("rounds/", rounds.RoundsApi.as_view()),
@@ -27,15 +33,15 @@ urlpatterns = [
     path(M + "reports/end/", conduct.EndReportApi.as_view()),
     path(M + "comments/", conduct.CommentApi.as_view()),
     path(M + "questions/", conduct.QuestionApi.as_view()),
-    path(M + "questions/<str:question_id>/answer/", conduct.AnswerApi.as_view()),
-    path(M + "questions/<str:question_id>/defer/", conduct.DeferApi.as_view()),
+    path(M + "questions/<id:question_id>/answer/", conduct.AnswerApi.as_view()),
+    path(M + "questions/<id:question_id>/defer/", conduct.DeferApi.as_view()),
     path(M + "codes/", voting.CodesApi.as_view()),
     path(M + "codes/slips/", voting.CodeSlipsApi.as_view()),
     path("rosters/import/", reference.RosterImportApi.as_view()),
     path(M + "ballot/open/", voting.OpenBallotApi.as_view()),
     path(M + "ballot/close/", voting.CloseBallotApi.as_view()),
     path(M + "paper-batches/", voting.PaperBatchApi.as_view()),
-    path(M + "paper-batches/<int:batch_no>/", voting.PaperBatchStatusApi.as_view()),
+    path(M + "paper-batches/<num:batch_no>/", voting.PaperBatchStatusApi.as_view()),
     path(M + "results/announce/", voting.AnnounceResultsApi.as_view()),
     path(M + "results/", meetings.ResultsApi.as_view()),
     path(M + "close/", conduct.CloseMeetingApi.as_view()),
