@@ -14,16 +14,16 @@ Two kinds of notice reach a meeting's group:
 Group names carry the county schema (meeting ids repeat across counties).
 
 Where the publish runs: HTTP requests run in worker threads (see
-shuping.asgi), while the channel layer belongs to the server's event loop
-(the in-memory layer's queues are bound to it, and channels_redis keeps its
-connection pools per loop). The ASGI entry point binds that loop here; a
-publish from any other thread is handed to it without waiting. With no bound
-loop (management commands, workers, tests without a server) sends go to a
-loop of this module's own, started once on a daemon thread: they reach Redis
-but no in-process consumer, as they should. (Running each send on a fresh
-loop with async_to_sync cost a thread start per send: 1.3 ms of a 4.3 ms
-append in bench/event_store.py.) What is still queued there when the process
-exits is sent first, for at most FLUSH_SECONDS.
+shuping.http_bridge), while the channel layer belongs to the server's event
+loop (the in-memory layer's queues are bound to it, and channels_redis keeps
+its connection pools per loop). The ASGI entry point binds that loop here once
+(shuping.asgi); a publish from any other thread is handed to it without
+waiting. With no bound loop (management commands, workers, tests without a
+server) sends go to a loop of this module's own, started once on a daemon
+thread: they reach Redis but no in-process consumer, as they should. (Running
+each send on a fresh loop with async_to_sync cost a thread start per send: 1.3
+ms of a 4.3 ms append in bench/event_store.py.) What is still queued there
+when the process exits is sent first, for at most FLUSH_SECONDS.
 """
 
 from __future__ import annotations
@@ -61,12 +61,6 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
     global _loop
     with _loop_lock:
         _loop = loop
-
-
-def bind_loop_once(loop: asyncio.AbstractEventLoop) -> None:
-    """Bind `loop` unless one is bound already (called on every ASGI request: cheap)."""
-    if _loop is None or _loop.is_closed():
-        bind_loop(loop)
 
 
 def unbind_loop() -> None:
