@@ -33,7 +33,6 @@ import atexit
 import concurrent.futures
 import logging
 import threading
-import uuid
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -85,9 +84,14 @@ def send(group: str, message: dict[str, Any]) -> None:
         except RuntimeError:
             running = None
         if running is loop:
-            _keep(loop.create_task(_safe_send(layer, group, message)))
+            _spawn(loop, layer, group, message)
         else:
-            asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), loop)
+            # A request thread (every sealed ballot's count comes this way):
+            # one callback on the loop, no future for a result nobody awaits.
+            try:
+                loop.call_soon_threadsafe(_spawn, loop, layer, group, message)
+            except RuntimeError:  # the loop closed meanwhile (the server is stopping)
+                log.warning("publish to %s dropped: the server's loop is closed", group)
         return
     future = asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), _own_loop())
     with _own_lock:
@@ -122,8 +126,9 @@ def _flush_own_loop() -> None:
 _tasks: set[asyncio.Task[None]] = set()
 
 
-def _keep(task: asyncio.Task[None]) -> None:
+def _spawn(loop: asyncio.AbstractEventLoop, layer: Any, group: str, message: dict[str, Any]) -> None:
     # The loop holds tasks only weakly: keep each send alive until it is done.
+    task = loop.create_task(_safe_send(layer, group, message))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -151,20 +156,22 @@ def on_committed(committed: Committed) -> None:
 
 # -- turnout: a count, read right after the commit ------------------------------------------
 #
-# A ballot burst is hundreds of commits a minute in one meeting. A sealed
-# ballot is not appended to the log (see meetings.ballot_box), so its notice
-# carries the number of sealed ballots, read in the request's thread right
-# after its commit (so it includes this ballot and every one committed
-# before), and the stream version it was cast at: nothing about the ballot.
+# One route, one throttle. A sealed ballot is not appended to the log (see
+# meetings.ballot_box), so its notice carries the number of sealed ballots,
+# read in the request's thread right after its commit (so it includes this
+# ballot and every one committed before), and the stream version it was cast
+# at: nothing about the ballot. Every count goes to the meeting's group
+# through the channel layer, like every other notice, and reaches the rooms of
+# every process alike, this one's included (live.relay). The rooms are the
+# only throttle: each keeps the largest count and sends it to a socket at
+# most once per relay.WINDOW. Whichever commit is last, its count is read
+# after it and so is the final one: every screen ends there.
 #
-# In the process that sealed the ballot, the count goes straight to the room
-# of the meeting (live.relay), which folds a burst into one message per
-# socket per window. For the other processes (several workers behind Redis),
-# each process sends at most one notice per TURNOUT_WINDOW per meeting to the
-# group, with the largest count it read: the first after a quiet spell at
-# once, then the trailing edge of the burst (a flush is pending whenever a
-# count is waiting). A room ignores the notices its own process sent: it was
-# told directly.
+# Why no coalescing before the layer: the layer carries one small message per
+# ballot per process (a few hundred a second in a burst), which cost nothing
+# measurable in bench/live_fanout.py, while a second throttle in front of the
+# rooms' (and a second route straight to this process's room, to dodge it)
+# stacked two 50 ms windows on the way to another process's screens.
 #
 # Why the count is read per ballot and not once per window by the room: one
 # indexed count(*) costs the request well under a millisecond, while a read
@@ -172,64 +179,10 @@ def on_committed(committed: Committed) -> None:
 # a burst (16 request threads competing for the GIL) put 5-30 ms into every
 # round: side by side, fan-out p90 was 15-20 ms worse that way.
 
-TURNOUT_WINDOW = 0.05
-ORIGIN = uuid.uuid4().hex[:12]  # this process, in the notices it sends
-_pending: dict[tuple[str, str], tuple[int, int]] = {}  # (county, meeting) -> (cast, version)
-_scheduled: set[tuple[str, str]] = set()
-_last_sent: dict[tuple[str, str], float] = {}
-_pending_lock = threading.Lock()
-
 
 def turnout_message(cast: int, version: int) -> dict[str, Any]:
-    return {"type": "meeting.turnout", "cast": cast, "version": version, "origin": ORIGIN}
-
-
-def queue_turnout(*, county: str, meeting_id: str, cast: int, version: int) -> None:
-    """Publish a meeting's count of sealed ballots (call after commit; any thread)."""
-    key = (county, meeting_id)
-    loop = _loop
-    if loop is None or loop.is_closed():
-        send(meeting_group(county, meeting_id), turnout_message(cast, version))
-        return
-    with _pending_lock:
-        before = _pending.get(key, (0, 0))
-        _pending[key] = (max(before[0], cast), max(before[1], version))
-        start = key not in _scheduled
-        _scheduled.add(key)
-    loop.call_soon_threadsafe(_on_loop, loop, key, cast, version, start)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop, key: tuple[str, str], cast: int, version: int, start: bool) -> None:
-    from live import relay
-
-    room = relay.local_room(meeting_group(*key))
-    if room is not None:
-        room.turnout(cast, version)
-    if start:
-        _schedule_flush(loop, key)
-
-
-def _schedule_flush(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
-    delay = max(0.0, _last_sent.get(key, -TURNOUT_WINDOW) + TURNOUT_WINDOW - loop.time())
-    loop.call_later(delay, _flush_turnout, loop, key)
-
-
-def _flush_turnout(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
-    with _pending_lock:
-        pending = _pending.pop(key, None)
-        if pending is None:
-            _scheduled.discard(key)
-            return
-    now = loop.time()
-    _last_sent[key] = now
-    if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
-        for old in [k for k, t in _last_sent.items() if now - t > 60]:
-            del _last_sent[old]
-    layer = get_channel_layer()
-    if layer is not None:
-        _keep(loop.create_task(_safe_send(layer, meeting_group(*key), turnout_message(*pending))))
-    # Keep the trailing edge: counts read from now on wait for the next window.
-    _schedule_flush(loop, key)
+    """The notice of a meeting's count of sealed ballots: the count and the version, nothing else."""
+    return {"type": "meeting.turnout", "cast": cast, "version": version}
 
 
 def _count(county: str, meeting_id: str) -> int:
@@ -253,6 +206,6 @@ def turnout_on_commit(*, meeting_id: str, version: int) -> None:
         except Exception:  # a committed ballot must not fail over its notice; rooms repair within a minute
             log.exception("counting the ballots of %s/%s failed", county, meeting_id)
             return
-        queue_turnout(county=county, meeting_id=meeting_id, cast=cast, version=version)
+        send(meeting_group(county, meeting_id), turnout_message(cast, version))
 
     transaction.on_commit(publish)

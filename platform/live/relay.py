@@ -16,9 +16,9 @@ layer carries one message per process per update, not one per screen.
 What a room reads: one snapshot per page kind when a notice names a newer
 stream version (or, for dashboards, when the county changed). Ballot counts
 come with their notices (read right after each ballot's commit, see
-live.bus); the room keeps the largest and sends it once per window. Ballots
-sealed in this process reach its room directly, other processes' through
-the group.
+live.bus), through the group from every process alike, this one's included;
+the room keeps the largest and sends it once per window: the one throttle
+between a commit and a screen.
 
 What a socket is sent (docs/live.md):
 - a snapshot of its page kind when the room holds a newer one (by the meeting
@@ -51,8 +51,6 @@ import math
 from collections.abc import Awaitable, Callable, Generator
 from datetime import UTC, datetime
 from typing import Any
-
-from live import bus
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +245,6 @@ class Room:
         if kind == "meeting.changed":
             self.wanted = max(self.wanted, int(message.get("version", 0)))
         elif kind == "meeting.turnout":
-            if message.get("origin") == bus.ORIGIN:
-                return  # sent by this process, which told this room directly (live.bus)
             self.turnout(int(message.get("cast", 0)), int(message.get("version", 0)))
             return
         elif kind == "county.changed":
@@ -543,14 +539,6 @@ async def _build(county: str, meeting_id: str, kind: str) -> dict[str, Any]:
     if meeting_id == tokens.COUNTY_WIDE:
         return await in_county(county, snapshots.dashboard)
     return await in_county(county, snapshots.BUILDERS[kind], meeting_id)
-
-
-def local_room(group: str) -> Room | None:
-    """This process's room of `group`, if a socket here follows it (call on the server's loop)."""
-    if _relay is None or _relay_loop is not asyncio.get_running_loop():
-        return None
-    room = _relay.rooms.get(group)
-    return room if room is not None and not room.closed else None
 
 
 def relay() -> Relay:

@@ -160,7 +160,7 @@ def test_a_burst_reaches_every_socket_as_one_shared_frame_per_window() -> None:
         builds = hall.builds
         room = relay.rooms[GROUP]
         sent = [len(s.got) for s in screens + phones]
-        # Ten ballots sealed in this process within one window (live.bus hands each count to the room).
+        # Ten ballots sealed within one window (the layer hands the room each count: live.bus).
         for cast in range(1, 11):
             room.turnout(cast, 5)
         await until(lambda: {s.shown() for s in screens + phones} == {10})
