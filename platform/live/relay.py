@@ -48,9 +48,11 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from live import eager
 
 log = logging.getLogger(__name__)
 
@@ -131,30 +133,6 @@ class _Frame:
         self.version = -1
         self.seq = 0
         self.asked = -1  # the newest version a build of this kind was asked for
-
-
-class _Resume:
-    """Finish a coroutine that was started by hand and stopped at an await (see Room._send)."""
-
-    def __init__(self, coro: Any, waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    def __await__(self) -> Generator[Any, None, None]:
-        waiting = self.waiting
-        while True:
-            try:
-                yield waiting
-            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
-                try:
-                    waiting = self.coro.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting = self.coro.send(None)
-                except StopIteration:
-                    return
 
 
 class Room:
@@ -416,10 +394,10 @@ class Room:
     def _send(self, sub: Subscriber, message: dict[str, Any]) -> None:
         """Send without waiting for a slow socket.
 
-        The coroutine is stepped here by hand: ASGI servers write to the
-        socket at once unless its buffer is full, so nearly every send ends
-        within this first step, with no task made per socket per update. One
-        that has to wait is finished by a task of its own.
+        The send starts here, not in a task (live.eager: a task per socket
+        per update cost 40% on fan-out p99): ASGI servers write to the socket
+        at once unless its buffer is full, so nearly every send ends within
+        this first step. One that has to wait is finished by a task of its own.
         """
         loop = asyncio.get_running_loop()
         coro = sub.send(message)
@@ -427,13 +405,12 @@ class Room:
             sub.inflight = loop.create_task(self._finish(sub, coro))
             return
         try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return
+            rest = eager.start_now(coro)
         except Exception:
             self._gone(sub)
             return
-        sub.inflight = loop.create_task(self._finish(sub, _Resume(coro, waiting)))
+        if rest is not None:
+            sub.inflight = loop.create_task(self._finish(sub, rest))
 
     async def _finish(self, sub: Subscriber, rest: Any) -> None:
         try:
