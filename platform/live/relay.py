@@ -251,7 +251,10 @@ class Room:
                 del self.kinds[sub.kind]
 
     def _needs_flush(self) -> bool:
-        if self.stale or self.turnout_dirty:
+        return self.turnout_dirty or self._needs_read()
+
+    def _needs_read(self) -> bool:
+        if self.stale:
             return True
         return any(self.wanted > self.frames.setdefault(kind, _Frame()).asked for kind in self.kinds)
 
@@ -274,7 +277,16 @@ class Room:
         if self.closed or self.flushing:
             return
         self.flushing = True
-        keep(asyncio.get_running_loop().create_task(self._flush()))
+        loop = asyncio.get_running_loop()
+        if self._needs_read():  # snapshots are read in database threads: a task of its own
+            keep(loop.create_task(self._flush()))
+            return
+        # Only a count to pass on (a ballot burst): the round reads nothing
+        # and ends within its first step, so it runs here (live.eager), not a
+        # turn of the loop later.
+        rest = eager.start_now(self._flush())
+        if rest is not None:
+            keep(loop.create_task(_finish(rest)))
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -453,6 +465,10 @@ class Room:
         finally:
             sub.ready = True
         self.catch_up(sub)
+
+
+async def _finish(rest: eager.Resume) -> None:
+    await rest
 
 
 class Relay:
