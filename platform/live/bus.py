@@ -33,6 +33,7 @@ import atexit
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -40,6 +41,7 @@ from django.db import connection, transaction
 
 from events.store import Committed
 from live import eager
+from live.relay import HEAD_START, WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
     global _loop
     with _loop_lock:
         _loop = loop
+        # Counts waiting for another loop's timers would wait for ever.
+        _waiting.clear()
+        _scheduled.clear()
 
 
 def unbind_loop() -> None:
@@ -76,28 +81,33 @@ def send(group: str, message: dict[str, Any]) -> None:
     message carries the version and screens resync on any gap.
     """
     layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = _loop
-    if loop is not None and not loop.is_closed():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            _spawn(loop, layer, group, message)
-        else:
-            # A request thread (every sealed ballot's count comes this way):
-            # one callback on the loop, no future for a result nobody awaits.
-            try:
-                loop.call_soon_threadsafe(_spawn, loop, layer, group, message)
-            except RuntimeError:  # the loop closed meanwhile (the server is stopping)
-                log.warning("publish to %s dropped: the server's loop is closed", group)
+    if layer is None or _on_loop(_spawn, layer, group, message):
         return
     future = asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), _own_loop())
     with _own_lock:
         _own_pending.add(future)
     future.add_done_callback(_own_pending.discard)
+
+
+def _on_loop(callback: Callable[..., None], *args: Any) -> bool:
+    """Run `callback(loop, *args)` on the bound server loop: now if called on it, else soon; False if none."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return False
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback(loop, *args)
+        return True
+    # A request thread (every sealed ballot's count comes this way): one
+    # callback on the loop, no future for a result nobody awaits.
+    try:
+        loop.call_soon_threadsafe(callback, loop, *args)
+    except RuntimeError:  # the loop closed meanwhile (the server is stopping)
+        log.warning("publish dropped: the server's loop is closed")
+    return True
 
 
 FLUSH_SECONDS = 5.0
@@ -124,30 +134,26 @@ def _flush_own_loop() -> None:
         concurrent.futures.wait(pending, timeout=FLUSH_SECONDS)
 
 
-_tasks: set[asyncio.Task[None]] = set()
+_tasks: set[asyncio.Future[None]] = set()
 
 
 def _spawn(loop: asyncio.AbstractEventLoop, layer: Any, group: str, message: dict[str, Any]) -> None:
-    """Start a group send on the loop (call on it)."""
-    sending: Any = _safe_send(layer, group, message)
+    """Start sending `message` to `group` (call on the loop)."""
+    sending = _safe_send(layer, group, message)
+    rest: Awaitable[None] | None = sending
     if isinstance(layer, InMemoryChannelLayer):
-        # Its group_send only puts the message on this process's queues: run
-        # it now (live.eager) instead of a turn of the loop later, which in a
-        # burst is milliseconds before the rooms hear of a count. Not for
-        # other layers: their sends need a task of their own (redis-py's
-        # timeouts).
-        sending = eager.start_now(sending)
-        if sending is None:
-            return
-        sending = _finish(sending)
+        # Its group_send needs no task of its own to start (it hands the
+        # message to this process's queues): start it now (live.eager), not
+        # a turn of the loop later, which in a burst is milliseconds before
+        # the rooms hear of a count. Not for other layers: their sends need
+        # a task from their first step on (redis-py's timeouts).
+        rest = eager.start_now(sending)
+    if rest is None:
+        return
     # The loop holds tasks only weakly: keep each send alive until it is done.
-    task = loop.create_task(sending)
+    task = asyncio.ensure_future(rest, loop=loop)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-
-
-async def _finish(rest: eager.Resume) -> None:
-    await rest
 
 
 async def _safe_send(layer: Any, group: str, message: dict[str, Any]) -> None:
@@ -177,26 +183,26 @@ def on_committed(committed: Committed) -> None:
 # meetings.ballot_box), so its notice carries the number of sealed ballots,
 # read in the request's thread right after its commit (so it includes this
 # ballot and every one committed before), and the stream version it was cast
-# at: nothing about the ballot. Every count goes to the meeting's group
-# through the channel layer, like every other notice, and reaches the rooms of
-# every process alike, this one's included (live.relay). The rooms are the
-# only throttle: each keeps the largest count and sends it to a socket at
-# most once per relay.WINDOW. Whichever commit is last, its count is read
-# after it and so is the final one: every screen ends there.
+# at: nothing about the ballot. Each process coalesces the counts it reads,
+# per meeting: at most one notice per relay.WINDOW, with the largest count
+# (the first after a quiet spell HEAD_START later, so that the request that
+# brought it answers first; the last of a burst at the window's end). That
+# is the one throttle. The notice goes to the meeting's group through the
+# channel layer and reaches the rooms of every process alike, this one's
+# included (live.relay), which pass a higher count on to their sockets at
+# once. Whichever commit is last, its count is read after it and sent within
+# a window: every screen ends there.
 #
-# Why no coalescing before the layer, and no shortcut to this process's
-# room: a throttle in front of the rooms' (with a route straight to the local
-# room, to dodge it) stacked two 50 ms windows on the way to another
-# process's screens. The layer carries one small message per ballot per
-# process instead (a few hundred a second in a burst). What the one route
-# costs is a turn of the loop: the local room hears of a count when its
-# reader task next runs, not in the callback that brought it, and in a burst
-# a turn is milliseconds (the loop shares the GIL with the request threads).
-# So the send runs at once on the in-memory layer (`_spawn`), and a round
-# that only passes on a count runs in its timer (live.relay.Room): side by
-# side in bench/live_fanout.py, fan-out p99 then matched the old direct
-# route (medians of 6 runs each: 58 against 62 ms), where it had been 7-45%
-# worse in three sets of runs without them.
+# Measured in bench/live_fanout.py (burst of 300 ballots to 200 screens,
+# alternated runs against the two-route code before), fan-out p99 medians:
+# - this: 57 against 58 ms in one process; 119 against 102 ms with --redis
+#   (2 workers: a process's own counts now pass through Redis too);
+# - one notice per ballot, the room the only throttle: 814 against 74 ms
+#   with --redis (each notice costs each room a blocking pop from Redis, and
+#   in a burst the rooms fell behind), 128-435 ms when a process waited for
+#   its previous send to finish before the next (against 77-110 ms);
+# - coalescing here and the room's per-socket window kept for counts too:
+#   95 against 58 ms in one process (the two windows drift apart).
 #
 # Why the count is read per ballot and not once per window by the room: one
 # indexed count(*) costs the request well under a millisecond, while a read
@@ -231,6 +237,44 @@ def turnout_on_commit(*, meeting_id: str, version: int) -> None:
         except Exception:  # a committed ballot must not fail over its notice; rooms repair within a minute
             log.exception("counting the ballots of %s/%s failed", county, meeting_id)
             return
-        send(meeting_group(county, meeting_id), turnout_message(cast, version))
+        publish_turnout(county=county, meeting_id=meeting_id, cast=cast, version=version)
 
     transaction.on_commit(publish)
+
+
+# On the server's loop only (no locks): per meeting group, the largest count
+# not yet sent, the groups whose send is scheduled, when each last sent.
+_waiting: dict[str, tuple[int, int]] = {}
+_scheduled: set[str] = set()
+_last_sent: dict[str, float] = {}
+
+
+def publish_turnout(*, county: str, meeting_id: str, cast: int, version: int) -> None:
+    """Publish a meeting's count of sealed ballots, coalesced per window (any thread; call after commit)."""
+    group = meeting_group(county, meeting_id)
+    layer = get_channel_layer()
+    if layer is None or _on_loop(_turnout_on_loop, layer, group, cast, version):
+        return
+    send(group, turnout_message(cast, version))  # no server loop (a command, a worker): nothing to coalesce
+
+
+def _turnout_on_loop(loop: asyncio.AbstractEventLoop, layer: Any, group: str, cast: int, version: int) -> None:
+    waiting = _waiting.get(group)
+    _waiting[group] = (cast, version) if waiting is None else (max(waiting[0], cast), max(waiting[1], version))
+    if group not in _scheduled:
+        _scheduled.add(group)
+        due = _last_sent.get(group, -WINDOW) + WINDOW - loop.time()
+        loop.call_later(max(due, HEAD_START), _flush_turnout, loop, layer, group)
+
+
+def _flush_turnout(loop: asyncio.AbstractEventLoop, layer: Any, group: str) -> None:
+    _scheduled.discard(group)
+    waiting = _waiting.pop(group, None)
+    if waiting is None:
+        return
+    now = loop.time()
+    _last_sent[group] = now
+    if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
+        for old in [g for g, t in _last_sent.items() if now - t > 60]:
+            del _last_sent[old]
+    _spawn(loop, layer, group, turnout_message(*waiting))
