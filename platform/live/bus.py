@@ -193,10 +193,16 @@ def on_committed(committed: Committed) -> None:
 # once. Whichever commit is last, its count is read after it and sent within
 # a window: every screen ends there.
 #
-# Measured in bench/live_fanout.py (burst of 300 ballots to 200 screens,
-# alternated runs against the two-route code before), fan-out p99 medians:
-# - this: 57 against 58 ms in one process; 119 against 102 ms with --redis
-#   (2 workers: a process's own counts now pass through Redis too);
+# What the one route costs: this process's own counts now reach its room a
+# turn of the loop later (through the layer, to the room's reader task),
+# and in a burst a turn is milliseconds, tens when the machine is loaded
+# (the loop shares the GIL with the request threads). Measured in
+# bench/live_fanout.py (burst of 300 ballots to 200 screens, alternated runs
+# against the two-route code before), fan-out p99 medians:
+# - this: 57 against 58 ms on a quiet machine (4 runs each, with a group
+#   send that took no turn of its own); 73 against 60 ms (16 runs each) and
+#   72 against 53 ms (4 each) on a loaded one; 119 against 102 ms with
+#   --redis (2 workers: a process's own counts pass through Redis too);
 # - one notice per ballot, the room the only throttle: 814 against 74 ms
 #   with --redis (each notice costs each room a blocking pop from Redis, and
 #   in a burst the rooms fell behind), 128-435 ms when a process waited for
