@@ -580,7 +580,7 @@ def render(r: Results) -> str:
     add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` (event loop: {r.machine['loop']}, "
         f"HTTP parser: {r.machine['http']}); in each worker HTTP runs in Django's WSGI handler on a pool of "
         f"{os.environ.get('SHUPING_HTTP_THREADS', '16')} threads (SHUPING_HTTP_THREADS, one hand-off each way, "
-        "see shuping/asgi.py) with persistent database connections "
+        "see shuping/http_bridge.py) with persistent database connections "
         f"(CONN_MAX_AGE={os.environ.get('SHUPING_CONN_MAX_AGE', '300')} s), websockets (none here) on the event loop; "
         "on the same machine as PostgreSQL and the load generator (one Python process, asyncio, "
         f"{'a minimal HTTP/1.1 client on asyncio streams' if CLIENT == 'lean' else 'httpx'}), so all three share "

@@ -644,7 +644,7 @@ def render(r: Results) -> str:
     add(f"Code measured: {m['code']}.  ")
     layer = f"channels_redis on a local redis-server {r.redis}" if r.redis else "the in-memory channel layer (one process)"
     add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers} --lifespan on --ws-max-size 65536` "
-        f"(the options of `shuping run`); HTTP in Django's WSGI handler on a pool of threads (shuping.asgi, "
+        f"(the options of `shuping run`); HTTP in Django's WSGI handler on a pool of threads (shuping.http_bridge, "
         f"SHUPING_HTTP_THREADS={r.threads}) with persistent database connections, websockets on the event "
         f"loop with Channels and {layer}; in each server process one subscription per meeting relays to that "
         f"process's screens (live.relay). The server, PostgreSQL{', Redis' if r.redis else ''} and the load generator "

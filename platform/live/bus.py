@@ -14,16 +14,16 @@ Two kinds of notice reach a meeting's group:
 Group names carry the county schema (meeting ids repeat across counties).
 
 Where the publish runs: HTTP requests run in worker threads (see
-shuping.asgi), while the channel layer belongs to the server's event loop
-(the in-memory layer's queues are bound to it, and channels_redis keeps its
-connection pools per loop). The ASGI entry point binds that loop here; a
-publish from any other thread is handed to it without waiting. With no bound
-loop (management commands, workers, tests without a server) sends go to a
-loop of this module's own, started once on a daemon thread: they reach Redis
-but no in-process consumer, as they should. (Running each send on a fresh
-loop with async_to_sync cost a thread start per send: 1.3 ms of a 4.3 ms
-append in bench/event_store.py.) What is still queued there when the process
-exits is sent first, for at most FLUSH_SECONDS.
+shuping.http_bridge), while the channel layer belongs to the server's event
+loop (the in-memory layer's queues are bound to it, and channels_redis keeps
+its connection pools per loop). The ASGI entry point binds that loop here once
+(shuping.asgi); a publish from any other thread is handed to it without
+waiting. With no bound loop (management commands, workers, tests without a
+server) sends go to a loop of this module's own, started once on a daemon
+thread: they reach Redis but no in-process consumer, as they should. (Running
+each send on a fresh loop with async_to_sync cost a thread start per send: 1.3
+ms of a 4.3 ms append in bench/event_store.py.) What is still queued there
+when the process exits is sent first, for at most FLUSH_SECONDS.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ import atexit
 import concurrent.futures
 import logging
 import threading
-import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 
 from events.records import Committed
+from live import eager
+from live.relay import HEAD_START, WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,9 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
     global _loop
     with _loop_lock:
         _loop = loop
-
-
-def bind_loop_once(loop: asyncio.AbstractEventLoop) -> None:
-    """Bind `loop` unless one is bound already (called on every ASGI request: cheap)."""
-    if _loop is None or _loop.is_closed():
-        bind_loop(loop)
+        # Counts waiting for another loop's timers would wait for ever.
+        _waiting.clear()
+        _scheduled.clear()
 
 
 def unbind_loop() -> None:
@@ -82,23 +81,33 @@ def send(group: str, message: dict[str, Any]) -> None:
     message carries the version and screens resync on any gap.
     """
     layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = _loop
-    if loop is not None and not loop.is_closed():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            _keep(loop.create_task(_safe_send(layer, group, message)))
-        else:
-            asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), loop)
+    if layer is None or _on_loop(_spawn, layer, group, message):
         return
     future = asyncio.run_coroutine_threadsafe(_safe_send(layer, group, message), _own_loop())
     with _own_lock:
         _own_pending.add(future)
     future.add_done_callback(_own_pending.discard)
+
+
+def _on_loop(callback: Callable[..., None], *args: Any) -> bool:
+    """Run `callback(loop, *args)` on the bound server loop: now if called on it, else soon; False if none."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return False
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback(loop, *args)
+        return True
+    # A request thread (every sealed ballot's count comes this way): one
+    # callback on the loop, no future for a result nobody awaits.
+    try:
+        loop.call_soon_threadsafe(callback, loop, *args)
+    except RuntimeError:  # the loop closed meanwhile (the server is stopping)
+        log.warning("publish dropped: the server's loop is closed")
+    return True
 
 
 FLUSH_SECONDS = 5.0
@@ -125,11 +134,24 @@ def _flush_own_loop() -> None:
         concurrent.futures.wait(pending, timeout=FLUSH_SECONDS)
 
 
-_tasks: set[asyncio.Task[None]] = set()
+_tasks: set[asyncio.Future[None]] = set()
 
 
-def _keep(task: asyncio.Task[None]) -> None:
+def _spawn(loop: asyncio.AbstractEventLoop, layer: Any, group: str, message: dict[str, Any]) -> None:
+    """Start sending `message` to `group` (call on the loop)."""
+    sending = _safe_send(layer, group, message)
+    rest: Awaitable[None] | None = sending
+    if isinstance(layer, InMemoryChannelLayer):
+        # Its group_send needs no task of its own to start (it hands the
+        # message to this process's queues): start it now (live.eager), not
+        # a turn of the loop later, which in a burst is milliseconds before
+        # the rooms hear of a count. Not for other layers: their sends need
+        # a task from their first step on (redis-py's timeouts).
+        rest = eager.start_now(sending)
+    if rest is None:
+        return
     # The loop holds tasks only weakly: keep each send alive until it is done.
+    task = asyncio.ensure_future(rest, loop=loop)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -157,20 +179,36 @@ def on_committed(committed: Committed) -> None:
 
 # -- turnout: a count, read right after the commit ------------------------------------------
 #
-# A ballot burst is hundreds of commits a minute in one meeting. A sealed
-# ballot is not appended to the log (see meetings.ballot_box), so its notice
-# carries the number of sealed ballots, read in the request's thread right
-# after its commit (so it includes this ballot and every one committed
-# before), and the stream version it was cast at: nothing about the ballot.
+# One route, one throttle. A sealed ballot is not appended to the log (see
+# meetings.ballot_box), so its notice carries the number of sealed ballots,
+# read in the request's thread right after its commit (so it includes this
+# ballot and every one committed before), and the stream version it was cast
+# at: nothing about the ballot. Each process coalesces the counts it reads,
+# per meeting: at most one notice per relay.WINDOW, with the largest count
+# (the first after a quiet spell HEAD_START later, so that the request that
+# brought it answers first; the last of a burst at the window's end). That
+# is the one throttle. The notice goes to the meeting's group through the
+# channel layer and reaches the rooms of every process alike, this one's
+# included (live.relay), which pass a higher count on to their sockets at
+# once. Whichever commit is last, its count is read after it and sent within
+# a window: every screen ends there.
 #
-# In the process that sealed the ballot, the count goes straight to the room
-# of the meeting (live.relay), which folds a burst into one message per
-# socket per window. For the other processes (several workers behind Redis),
-# each process sends at most one notice per TURNOUT_WINDOW per meeting to the
-# group, with the largest count it read: the first after a quiet spell at
-# once, then the trailing edge of the burst (a flush is pending whenever a
-# count is waiting). A room ignores the notices its own process sent: it was
-# told directly.
+# What the one route costs: this process's own counts now reach its room a
+# turn of the loop later (through the layer, to the room's reader task),
+# and in a burst a turn is milliseconds, tens when the machine is loaded
+# (the loop shares the GIL with the request threads). Measured in
+# bench/live_fanout.py (burst of 300 ballots to 200 screens, alternated runs
+# against the two-route code before), fan-out p99 medians:
+# - this: 57 against 58 ms on a quiet machine (4 runs each, with a group
+#   send that took no turn of its own); 73 against 60 ms (16 runs each) and
+#   72 against 53 ms (4 each) on a loaded one; 119 against 102 ms with
+#   --redis (2 workers: a process's own counts pass through Redis too);
+# - one notice per ballot, the room the only throttle: 814 against 74 ms
+#   with --redis (each notice costs each room a blocking pop from Redis, and
+#   in a burst the rooms fell behind), 128-435 ms when a process waited for
+#   its previous send to finish before the next (against 77-110 ms);
+# - coalescing here and the room's per-socket window kept for counts too:
+#   95 against 58 ms in one process (the two windows drift apart).
 #
 # Why the count is read per ballot and not once per window by the room: one
 # indexed count(*) costs the request well under a millisecond, while a read
@@ -178,64 +216,10 @@ def on_committed(committed: Committed) -> None:
 # a burst (16 request threads competing for the GIL) put 5-30 ms into every
 # round: side by side, fan-out p90 was 15-20 ms worse that way.
 
-TURNOUT_WINDOW = 0.05
-ORIGIN = uuid.uuid4().hex[:12]  # this process, in the notices it sends
-_pending: dict[tuple[str, str], tuple[int, int]] = {}  # (county, meeting) -> (cast, version)
-_scheduled: set[tuple[str, str]] = set()
-_last_sent: dict[tuple[str, str], float] = {}
-_pending_lock = threading.Lock()
-
 
 def turnout_message(cast: int, version: int) -> dict[str, Any]:
-    return {"type": "meeting.turnout", "cast": cast, "version": version, "origin": ORIGIN}
-
-
-def queue_turnout(*, county: str, meeting_id: str, cast: int, version: int) -> None:
-    """Publish a meeting's count of sealed ballots (call after commit; any thread)."""
-    key = (county, meeting_id)
-    loop = _loop
-    if loop is None or loop.is_closed():
-        send(meeting_group(county, meeting_id), turnout_message(cast, version))
-        return
-    with _pending_lock:
-        before = _pending.get(key, (0, 0))
-        _pending[key] = (max(before[0], cast), max(before[1], version))
-        start = key not in _scheduled
-        _scheduled.add(key)
-    loop.call_soon_threadsafe(_on_loop, loop, key, cast, version, start)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop, key: tuple[str, str], cast: int, version: int, start: bool) -> None:
-    from live import relay
-
-    room = relay.local_room(meeting_group(*key))
-    if room is not None:
-        room.turnout(cast, version)
-    if start:
-        _schedule_flush(loop, key)
-
-
-def _schedule_flush(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
-    delay = max(0.0, _last_sent.get(key, -TURNOUT_WINDOW) + TURNOUT_WINDOW - loop.time())
-    loop.call_later(delay, _flush_turnout, loop, key)
-
-
-def _flush_turnout(loop: asyncio.AbstractEventLoop, key: tuple[str, str]) -> None:
-    with _pending_lock:
-        pending = _pending.pop(key, None)
-        if pending is None:
-            _scheduled.discard(key)
-            return
-    now = loop.time()
-    _last_sent[key] = now
-    if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
-        for old in [k for k, t in _last_sent.items() if now - t > 60]:
-            del _last_sent[old]
-    layer = get_channel_layer()
-    if layer is not None:
-        _keep(loop.create_task(_safe_send(layer, meeting_group(*key), turnout_message(*pending))))
-    # Keep the trailing edge: counts read from now on wait for the next window.
-    _schedule_flush(loop, key)
+    """The notice of a meeting's count of sealed ballots: the count and the version, nothing else."""
+    return {"type": "meeting.turnout", "cast": cast, "version": version}
 
 
 def _count(county: str, meeting_id: str) -> int:
@@ -259,6 +243,44 @@ def turnout_on_commit(*, meeting_id: str, version: int) -> None:
         except Exception:  # a committed ballot must not fail over its notice; rooms repair within a minute
             log.exception("counting the ballots of %s/%s failed", county, meeting_id)
             return
-        queue_turnout(county=county, meeting_id=meeting_id, cast=cast, version=version)
+        publish_turnout(county=county, meeting_id=meeting_id, cast=cast, version=version)
 
     transaction.on_commit(publish)
+
+
+# On the server's loop only (no locks): per meeting group, the largest count
+# not yet sent, the groups whose send is scheduled, when each last sent.
+_waiting: dict[str, tuple[int, int]] = {}
+_scheduled: set[str] = set()
+_last_sent: dict[str, float] = {}
+
+
+def publish_turnout(*, county: str, meeting_id: str, cast: int, version: int) -> None:
+    """Publish a meeting's count of sealed ballots, coalesced per window (any thread; call after commit)."""
+    group = meeting_group(county, meeting_id)
+    layer = get_channel_layer()
+    if layer is None or _on_loop(_turnout_on_loop, layer, group, cast, version):
+        return
+    send(group, turnout_message(cast, version))  # no server loop (a command, a worker): nothing to coalesce
+
+
+def _turnout_on_loop(loop: asyncio.AbstractEventLoop, layer: Any, group: str, cast: int, version: int) -> None:
+    waiting = _waiting.get(group)
+    _waiting[group] = (cast, version) if waiting is None else (max(waiting[0], cast), max(waiting[1], version))
+    if group not in _scheduled:
+        _scheduled.add(group)
+        due = _last_sent.get(group, -WINDOW) + WINDOW - loop.time()
+        loop.call_later(max(due, HEAD_START), _flush_turnout, loop, layer, group)
+
+
+def _flush_turnout(loop: asyncio.AbstractEventLoop, layer: Any, group: str) -> None:
+    _scheduled.discard(group)
+    waiting = _waiting.pop(group, None)
+    if waiting is None:
+        return
+    now = loop.time()
+    _last_sent[group] = now
+    if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
+        for old in [g for g, t in _last_sent.items() if now - t > 60]:
+            del _last_sent[old]
+    _spawn(loop, layer, group, turnout_message(*waiting))

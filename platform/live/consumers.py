@@ -38,7 +38,6 @@ from live import bus, relay
 
 log = logging.getLogger(__name__)
 
-COALESCE_SECONDS = relay.WINDOW
 MAX_CLIENT_MESSAGE = 4096  # bytes: clients only ever say ping or resync
 RESYNC_SECONDS = 1.0  # the least time between two snapshot reads a socket asks for
 

@@ -7,18 +7,19 @@ check in a thread, a JSON encoding), and the in-memory layer scanned every
 channel on each receive: at a ballot burst the server's CPU went to that.
 
 Now each process holds a `Room` per group (``m.<county>.<meeting>``, or
-``c.<county>`` for dashboards) with ONE channel in the group. At most once
-per `WINDOW` the room brings every socket up to date, with one frame encoded
-once and shared by all sockets of the same page kind. With several processes
-behind Redis, each process's room relays to its own sockets: the channel
-layer carries one message per process per update, not one per screen.
+``c.<county>`` for dashboards) with ONE channel in the group. It brings
+every socket up to date with one frame encoded once and shared by all
+sockets of the same page kind. With several processes behind Redis, each
+process's room relays to its own sockets: the channel layer carries one
+message per process per update, not one per screen.
 
 What a room reads: one snapshot per page kind when a notice names a newer
-stream version (or, for dashboards, when the county changed). Ballot counts
-come with their notices (read right after each ballot's commit, see
-live.bus); the room keeps the largest and sends it once per window. Ballots
-sealed in this process reach its room directly, other processes' through
-the group.
+stream version (or, for dashboards, when the county changed), at most once
+per `WINDOW`. Ballot counts need no read: they come with their notices
+(read right after each ballot's commit), through the group from every
+process alike, this one's included, coalesced by their sender (live.bus:
+the one throttle between a commit and a screen); the room keeps the largest
+and passes it on at once.
 
 What a socket is sent (docs/live.md):
 - a snapshot of its page kind when the room holds a newer one (by the meeting
@@ -26,10 +27,11 @@ What a socket is sent (docs/live.md):
 - else, while voting, a ``turnout`` when the room knows a higher count, carrying
   the version of the socket's last snapshot (a client that sees another
   version resyncs);
-- at most one message per `WINDOW` per socket (the first after a quiet spell
-  goes at once, `HEAD_START` later); a socket that cannot keep up is not
-  queued for: it gets the latest state when it can take it. Counts never go
-  back.
+- snapshots at most once per `WINDOW` per socket (the first after a quiet
+  spell goes at once, `HEAD_START` later); a count when its notice comes
+  (its sender sends at most one per `WINDOW`); a socket that cannot keep up
+  is not queued for: it gets the latest state when it can take it. Counts
+  never go back.
 
 A socket whose buffer is full (a phone on bad Wi-Fi) never holds up the
 room: its send finishes in a task of its own, and the room moves on.
@@ -48,11 +50,11 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from live import bus
+from live import eager
 
 log = logging.getLogger(__name__)
 
@@ -135,30 +137,6 @@ class _Frame:
         self.asked = -1  # the newest version a build of this kind was asked for
 
 
-class _Resume:
-    """Finish a coroutine that was started by hand and stopped at an await (see Room._send)."""
-
-    def __init__(self, coro: Any, waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    def __await__(self) -> Generator[Any, None, None]:
-        waiting = self.waiting
-        while True:
-            try:
-                yield waiting
-            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
-                try:
-                    waiting = self.coro.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting = self.coro.send(None)
-                except StopIteration:
-                    return
-
-
 class Room:
     """One group in this process: one channel in the layer, the latest frames, the sockets."""
 
@@ -176,7 +154,6 @@ class Room:
         self.phase = ""  # of the newest snapshot the room has
         self.phase_version = -1
         self.stale = False  # rebuild every kind (a county change; a refresh)
-        self.turnout_dirty = False
         self.last_flush = -math.inf  # when the last round started reading
         self.read_time = 0.0  # how long its reads took
         self.last_delivery = -math.inf  # when it started sending
@@ -247,8 +224,6 @@ class Room:
         if kind == "meeting.changed":
             self.wanted = max(self.wanted, int(message.get("version", 0)))
         elif kind == "meeting.turnout":
-            if message.get("origin") == bus.ORIGIN:
-                return  # sent by this process, which told this room directly (live.bus)
             self.turnout(int(message.get("cast", 0)), int(message.get("version", 0)))
             return
         elif kind == "county.changed":
@@ -256,12 +231,38 @@ class Room:
         self._schedule()
 
     def turnout(self, cast: int, version: int) -> None:
-        """`cast` ballots were sealed (read after their commit), at stream `version`."""
-        self.wanted = max(self.wanted, version)
-        if cast > self.cast:
-            self.cast = cast
-            self.turnout_dirty = True
-        self._schedule()
+        """`cast` ballots were sealed (read after their commit), at stream `version`: pass it on now.
+
+        The sender coalesced the counts already (live.bus: at most one notice
+        per meeting per window from each process): that is the one throttle
+        on a count's way, so the room adds no wait of its own. A higher count
+        goes to every socket at once, in one frame per (version, count)
+        shared by the sockets that show it.
+        """
+        if version > self.wanted:
+            self.wanted = version
+            self._schedule()  # the room's snapshots are older: read them
+        if cast <= self.cast:
+            return
+        self.cast = cast
+        self._turnouts.clear()
+        at = asyncio.get_running_loop().time()
+        for sub in list(self.subs):
+            self._pass_count(sub, at)
+
+    def _pass_count(self, sub: Subscriber, at: float) -> None:
+        if not sub.ready or sub.gone or sub.inflight is not None or self.closed:
+            return  # a socket busy with a send gets the latest count when it is done
+        if not (self.versioned and sub.phase == "ballot_open" and self.cast > sub.cast):
+            return
+        frame = self.frames.get(sub.kind)
+        if frame is not None and frame.message is not None and frame.version > sub.version:
+            self.catch_up(sub, at)  # a newer snapshot is due: it goes within the socket's window, with the count
+            return
+        message = self._next_message(sub)
+        if message is not None:
+            sub.last_sent = at
+            self._send(sub, message)
 
     def add(self, sub: Subscriber) -> None:
         if sub not in self.subs:
@@ -277,7 +278,7 @@ class Room:
                 del self.kinds[sub.kind]
 
     def _needs_flush(self) -> bool:
-        if self.stale or self.turnout_dirty:
+        if self.stale:
             return True
         return any(self.wanted > self.frames.setdefault(kind, _Frame()).asked for kind in self.kinds)
 
@@ -307,7 +308,6 @@ class Room:
         try:
             self.last_flush = loop.time()
             stale, self.stale = self.stale, False
-            self.turnout_dirty = False
             wanted = self.wanted
             for kind in sorted(self.kinds):
                 frame = self.frames.setdefault(kind, _Frame())
@@ -420,10 +420,10 @@ class Room:
     def _send(self, sub: Subscriber, message: dict[str, Any]) -> None:
         """Send without waiting for a slow socket.
 
-        The coroutine is stepped here by hand: ASGI servers write to the
-        socket at once unless its buffer is full, so nearly every send ends
-        within this first step, with no task made per socket per update. One
-        that has to wait is finished by a task of its own.
+        The send starts here, not in a task (live.eager: a task per socket
+        per update cost 40% on fan-out p99): ASGI servers write to the socket
+        at once unless its buffer is full, so nearly every send ends within
+        this first step. One that has to wait is finished by a task of its own.
         """
         loop = asyncio.get_running_loop()
         coro = sub.send(message)
@@ -431,13 +431,12 @@ class Room:
             sub.inflight = loop.create_task(self._finish(sub, coro))
             return
         try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return
+            rest = eager.start_now(coro)
         except Exception:
             self._gone(sub)
             return
-        sub.inflight = loop.create_task(self._finish(sub, _Resume(coro, waiting)))
+        if rest is not None:
+            sub.inflight = loop.create_task(self._finish(sub, rest))
 
     async def _finish(self, sub: Subscriber, rest: Any) -> None:
         try:
@@ -544,14 +543,6 @@ async def _build(county: str, meeting_id: str, kind: str) -> dict[str, Any]:
     if meeting_id == tokens.COUNTY_WIDE:
         return await in_county(county, snapshots.dashboard)
     return await in_county(county, snapshots.BUILDERS[kind], meeting_id)
-
-
-def local_room(group: str) -> Room | None:
-    """This process's room of `group`, if a socket here follows it (call on the server's loop)."""
-    if _relay is None or _relay_loop is not asyncio.get_running_loop():
-        return None
-    room = _relay.rooms.get(group)
-    return room if room is not None and not room.closed else None
 
 
 def relay() -> Relay:

@@ -39,7 +39,7 @@ def database_from_url(url: str) -> dict[str, object]:
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or ""),
         "OPTIONS": options,
-        # HTTP requests run in a pool of worker threads (shuping.asgi); each
+        # HTTP requests run in a pool of worker threads (shuping.http_bridge); each
         # keeps its connection between requests instead of paying a new
         # PostgreSQL login per request. Health checks drop a dead one (after
         # a quiet spell only, see DB_HEALTH_CHECK_AFTER_IDLE).

@@ -1,4 +1,4 @@
-"""HTTP through the real server: uvicorn -> shuping.asgi's thread-pool bridge -> Django.
+"""HTTP through the real server: uvicorn -> shuping.http_bridge's thread pool -> Django.
 
 The bridge reads a request's body on the event loop (spooled to a file past
 FILE_UPLOAD_MAX_MEMORY_SIZE), runs Django in a pool thread, and sends the

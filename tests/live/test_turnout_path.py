@@ -1,0 +1,176 @@
+"""The turnout path: one route (the channel layer, from every process alike), one throttle (the sender's).
+
+A burst cast through two worker processes behind one Redis ends with every
+screen, on either worker, at the final count; counts never go back on a
+screen; and what travels through the layer is a count and a version,
+nothing about a ballot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+
+from live import bus, relay, tokens
+from tests.live.server import (
+    HttpApi,
+    LiveServer,
+    RedisServer,
+    county_host,
+    demo_meeting,
+    marks_for,
+    to_ballot_open,
+)
+from tests.live.ws import Screen
+
+BALLOTS_PER_CATEGORY = 40  # 80 ballots, cast by 16 clients at once through both workers
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def workers(redis: RedisServer) -> Iterator[tuple[LiveServer, LiveServer]]:
+    a = LiveServer(redis_url=redis.url, threads=8)
+    b = LiveServer(redis_url=redis.url, threads=8)
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _shown(message: dict[str, Any]) -> int | None:
+    if message["type"] == "turnout":
+        return int(message["cast"])
+    if message["type"] == "snapshot":
+        return int(message.get("turnout", {}).get("cast", 0))
+    return None
+
+
+def test_a_burst_across_two_workers_ends_with_every_screen_at_the_final_count(
+    workers, redis, live_county, django_db_blocker
+) -> None:
+    a, b = workers
+    n = BALLOTS_PER_CATEGORY
+    with django_db_blocker.unblock():
+        admin, host = HttpApi(a, live_county, "county_admin"), HttpApi(a, live_county, "host")
+        voters = [HttpApi(a, live_county, None), HttpApi(b, live_county, None)]
+    meeting = demo_meeting(admin, host, party_members=n, representatives=n)
+    mid = meeting["meeting_id"]
+    codes = to_ballot_open(host, meeting, codes_per_category=n)
+    ballots = codes["party_member"] + codes["representative"]
+
+    def screen_on(server: LiveServer) -> Screen:
+        token = tokens.issue(county=live_county.schema_name, meeting_id=mid, kind="screen")
+        return Screen(server, county_host(live_county), f"/ws/m/{mid}/screen/?t={token}")
+
+    screens = [screen_on(server) for server in (a, a, a, b, b, b)]
+    for screen in screens:
+        screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_open")
+
+    def cast(i: int) -> None:
+        voters[i % 2].post(f"v/{mid}/ballot/", {"code": ballots[i], "marks": marks_for()}, expect=201)
+
+    async def burst_watched_on_the_layer() -> list[dict[str, Any]]:
+        """Cast the burst while a member of the meeting's group records what the workers publish."""
+        layer = RedisChannelLayer(hosts=[redis.url])
+        channel = f"listener{uuid.uuid4().hex}"
+        group = bus.meeting_group(live_county.schema_name, mid)
+        await layer.group_add(group, channel)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: list(pool.map(cast, range(len(ballots)))))
+        took.append(time.monotonic() - started)
+        heard = []
+        while True:
+            try:
+                heard.append(await asyncio.wait_for(layer.receive(channel), 2.0))
+            except TimeoutError:
+                break
+        await layer.group_discard(group, channel)
+        await layer.close_pools()
+        return heard
+
+    took: list[float] = []
+    heard = asyncio.run(burst_watched_on_the_layer())
+    # Each worker sends at most one count per window (and the last at the latest one window after).
+    most = 2 * (took[0] / relay.WINDOW + 2)
+    try:
+        for screen in screens:
+            screen.until(lambda m: _shown(m) == len(ballots))
+            seen = [c for c in map(_shown, screen.messages) if c is not None]
+            assert seen == sorted(seen), "counts never go back on a screen"
+            assert len(seen) - 1 <= min(len(ballots), most), (len(seen), took)
+    finally:
+        for screen in screens:
+            screen.close()
+    turnouts = [m for m in heard if m.get("type") == "meeting.turnout"]
+    assert turnouts and max(m["cast"] for m in turnouts) == len(ballots)
+    # Only a count and the version it was cast at; nothing names or orders a ballot.
+    assert all(set(m) == {"type", "cast", "version"} for m in turnouts), turnouts[:3]
+    # One route, from both workers, each folding the counts it reads into at most one notice per window.
+    assert len(turnouts) <= len(ballots)
+
+
+@pytest.fixture
+def server_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A loop standing in for the ASGI server's, bound into live.bus."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    bus.bind_loop(loop)
+    try:
+        yield loop
+    finally:
+        bus.unbind_loop()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_a_process_sends_a_meeting_one_count_per_window_the_first_at_once_the_largest_last(server_loop) -> None:
+    layer = get_channel_layer()
+    group = bus.meeting_group("county_x", f"m{uuid.uuid4().hex[:10]}")
+    channel = f"listener{uuid.uuid4().hex}"
+    asyncio.run_coroutine_threadsafe(layer.group_add(group, channel), server_loop).result(5)
+    heard: list[tuple[float, dict[str, Any]]] = []
+
+    async def listen() -> None:
+        while True:
+            message = await layer.receive(channel)
+            heard.append((time.monotonic(), message))
+
+    listener = asyncio.run_coroutine_threadsafe(listen(), server_loop)
+    started = time.monotonic()
+    for cast in range(1, 201):  # request threads, one count each, as fast as they come
+        bus.publish_turnout(county="county_x", meeting_id=group.rsplit(".", 1)[1], cast=cast, version=7)
+        time.sleep(0.001)
+    burst = time.monotonic() - started
+    time.sleep(3 * relay.WINDOW)
+    listener.cancel()
+    assert heard, "the burst was published"
+    first_at = heard[0][0]
+    assert first_at - started < relay.WINDOW, "the first count after a quiet spell goes at once"
+    assert heard[-1][1] == {"type": "meeting.turnout", "cast": 200, "version": 7}, "the largest, last"
+    casts = [m["cast"] for _, m in heard]
+    assert casts == sorted(casts)
+    assert len(heard) <= burst / relay.WINDOW + 2, (len(heard), burst)

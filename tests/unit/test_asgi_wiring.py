@@ -1,0 +1,74 @@
+"""The ASGI entry point hands the server's loop to live.bus once per process, not per request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from live import bus
+from shuping.asgi import Application
+
+
+class Inner:
+    """Stands in for the router: records the scopes it was handed."""
+
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scopes.append(scope["type"])
+
+
+@pytest.fixture
+def binds(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.AbstractEventLoop]:
+    calls: list[asyncio.AbstractEventLoop] = []
+    monkeypatch.setattr(bus, "bind_loop", calls.append)
+    return calls
+
+
+async def _lifespan(app: Application) -> list[str]:
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan"}, receive, send)
+    return sent
+
+
+async def _requests(app: Application, n: int) -> None:
+    for i in range(n):
+        await app({"type": "http" if i % 2 else "websocket"}, None, None)
+
+
+def test_lifespan_startup_binds_the_loop_and_requests_do_not(binds) -> None:
+    inner = Inner()
+    app = Application(inner)
+
+    async def serve() -> asyncio.AbstractEventLoop:
+        assert await _lifespan(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        await _requests(app, 10)
+        return asyncio.get_running_loop()
+
+    loop = asyncio.run(serve())
+    assert binds == [loop]
+    assert len(inner.scopes) == 10 and "lifespan" not in inner.scopes
+
+
+def test_without_lifespan_the_first_request_binds_the_loop(binds) -> None:
+    inner = Inner()
+    app = Application(inner)
+
+    async def serve() -> asyncio.AbstractEventLoop:
+        await _requests(app, 10)
+        return asyncio.get_running_loop()
+
+    loop = asyncio.run(serve())
+    assert binds == [loop]
+    assert len(inner.scopes) == 10
