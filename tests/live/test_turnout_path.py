@@ -21,7 +21,8 @@ import pytest
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from live import bus, relay, tokens
+from common import tokens
+from live import bus, relay
 from tests.live.server import (
     HttpApi,
     LiveServer,
