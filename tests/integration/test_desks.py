@@ -252,3 +252,14 @@ def test_the_role_pages_read_a_fixed_number_of_queries_for_200_meetings(county: 
         new_meeting(round_id, village=f"第{n}村", days=1 + n % 20)
     assert queries() == few
     assert few[:4] == [3, 1, 1, 1]
+
+
+def test_the_error_pages_of_a_county_offer_the_county_login_not_the_admin(county: Any) -> None:
+    missing = Client(HTTP_HOST=host_of(county)).get("/no-such-page/")
+    assert missing.status_code == 404
+    assert 'href="/login/"' in missing.content.decode() and "/admin/" not in missing.content.decode()
+    client, _ = login(county, "host")
+    page = client.get("/no-such-page/").content.decode()
+    assert 'action="/logout/"' in page and "/admin/" not in page
+    operators = Client(HTTP_HOST="localhost").get("/no-such-page/").content.decode()
+    assert 'href="/admin/login/"' in operators  # the operators' site keeps its admin login
