@@ -75,6 +75,22 @@ POLICY: dict[str, frozenset[str]] = {
     "page:console": _HOSTS,
     "page:teller": _TELLERS,
     "page:screen_open": COUNTY_ROLES,
+    # each role's own page after login (live.desks; LANDING below says which is whose)
+    "page:workspace": _ADMIN,
+    "page:results_export": _AUDIT,
+    "page:my_meetings": _HOSTS,
+    "page:my_batches": _TELLERS,
+    "page:audit": _AUDIT,
+    "page:meetings": COUNTY_ROLES,
+}
+
+# Where each county role lands after logging in (a page it may open, above).
+LANDING: dict[str, str] = {
+    Role.COUNTY_ADMIN.value: "/workspace/",
+    Role.HOST.value: "/my/meetings/",
+    Role.TELLER.value: "/my/batches/",
+    Role.AUDITOR.value: "/audit/",
+    Role.OBSERVER.value: "/meetings/",
 }
 
 

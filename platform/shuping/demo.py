@@ -12,6 +12,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from accounts.roles import LANDING
 from common import tokens
 from common.county import use_public_schema
 from tenants.models import County
@@ -138,8 +139,9 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
         ensure_rehearsal_meeting()
     base = f"http://{DEMO_DOMAIN}:{port}"
     logins = [(f"http://localhost:{port}/admin/", "平台运营 / operator", OPERATOR_USERNAME, DEMO_PASSWORD)]
-    logins.append((f"{base}/", "演示县首页 / demo county", "", ""))
-    logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
+    logins.append((f"{base}/", "演示县首页（在此登录）/ demo county: log in here", "", ""))
+    # Each account logs in on the county's home page and lands on its own page (accounts.roles.LANDING).
+    logins += [(f"{base}{LANDING[role]}", label, username, DEMO_PASSWORD) for username, _n, role, label in DEMO_ACCOUNTS]
     logins.append((f"{base}/api/docs/", "接口文档 / API docs", "", ""))
     logins.append((f"{base}/dashboard/", "县区总览 / county dashboard", "zuzhibu", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
