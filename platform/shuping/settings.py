@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from csp.constants import NONE, SELF
+
 from shuping import hosted
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent
@@ -287,3 +289,23 @@ if SHUPING_HTTPS:
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# A Content-Security-Policy on every answer (django-csp), outermost so that
+# error pages carry it too. Pages load scripts and styles from /static/ only:
+# no inline script, no inline style, no eval; websockets go to the page's own
+# host ('self' covers ws: and wss: there).
+MIDDLEWARE.insert(0, "csp.middleware.CSPMiddleware")
+INSTALLED_APPS.append("csp")  # its checks refuse the old CSP_* settings
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
