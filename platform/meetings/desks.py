@@ -189,13 +189,16 @@ def _bar(township: str, counts: dict[str, int], rules: dict[str, Any]) -> dict[s
     names = {g["id"]: g for g in known}
     total = sum(counts.values())
     parts = []
+    offset = 0.0  # where the part starts, in percent: the bar is drawn as SVG, no style attributes (CSP)
     for grade in order:
         n = counts.get(grade, 0)
         g = names.get(grade, {})
+        share = 100 * n / total if total else 0.0
         parts.append({
             "grade": grade, "name_zh": g.get("name_zh", grade), "name_en": g.get("name_en", grade), "marks": n,
-            "percent": round(100 * n / total, 1) if total else 0.0, "tone": _tone(g),
+            "percent": round(share, 1), "offset": f"{offset:.2f}", "width": f"{share:.2f}", "tone": _tone(g),
         })
+        offset += share
     return {"township": township, "total": total, "parts": parts}
 
 

@@ -147,7 +147,7 @@ def the_county_workspace(page: Any, demo: dict[str, Any], tmp_path: Path) -> Non
     expect(section.locator(f"tr[data-meeting={done}] [data-participation]")).to_contain_text(
         results["participation_percent"], use_inner_text=True)
     expect(section.locator("ul.flagged")).to_contain_text("王建国", use_inner_text=True)  # 6 of 12 不称职
-    expect(section.locator("[data-testid=chart] .stack-bar i")).to_have_count(3)
+    expect(section.locator("[data-testid=chart] .stack-bar rect")).to_have_count(3)
     with page.expect_download() as download:
         section.locator("a[data-export]").click()
     saved = tmp_path / "results.xlsx"
