@@ -77,11 +77,10 @@ class BodiesApi(APIView):
 
     @extend_schema(summary="组织名录 / bodies", responses={200: dict})
     def get(self, request: Request) -> Response:
-        township = request.query_params.get("township_id", "")
-        return Response({"bodies": selectors.bodies_list(
-            township_id=int(township) if township.isdigit() and len(township) < 10 else None,
-            q=request.query_params.get("q", ""),
-        )})
+        township_id, q = selectors.search_terms(
+            township=request.query_params.get("township_id", ""), q=request.query_params.get("q", "")
+        )
+        return Response({"bodies": selectors.bodies_list(township_id=township_id, q=q)})
 
     @extend_schema(summary="登记组织 / register a body", request=BodyIn, responses={201: dict}, parameters=[IDEMPOTENCY])
     def post(self, request: Request) -> Response:
@@ -111,7 +110,10 @@ class OfficialsApi(APIView):
 
     @extend_schema(summary="干部名录 / officials", responses={200: dict})
     def get(self, request: Request) -> Response:
-        return Response({"officials": selectors.officials_list(q=request.query_params.get("q", ""))})
+        township_id, q = selectors.search_terms(
+            township=request.query_params.get("township_id", ""), q=request.query_params.get("q", "")
+        )
+        return Response({"officials": selectors.officials_list(township_id=township_id, q=q)})
 
     @extend_schema(summary="登记干部 / register an official", request=OfficialIn, responses={201: dict}, parameters=[IDEMPOTENCY])
     def post(self, request: Request) -> Response:

@@ -159,8 +159,10 @@ def registry_page(request: HttpRequest) -> HttpResponse:
                    "message_en": "Only the county organization department keeps the registry."}
         return render(request, "hall/error.html", refusal, status=403)
     township = request.GET.get("township", "")
-    q = request.GET.get("q", "")[:selectors.SEARCH_MAX]
-    township_id = int(township) if township.isdigit() and len(township) < 10 else None
+    try:
+        township_id, q = selectors.search_terms(township=township, q=request.GET.get("q", ""))
+    except Refusal:
+        township_id, q = None, ""  # a name no one can have: list everyone
     context: dict[str, Any] = {
         "townships": selectors.townships(), "all_bodies": selectors.bodies_list(),
         "all_officials": selectors.officials_list(), "township_id": township_id, "q": q,

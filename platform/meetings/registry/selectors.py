@@ -6,11 +6,13 @@ A constant number of queries per list, however many officials the county has.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
 
+from common import limits
 from meetings.models import Township
 from meetings.registry.domain import BODY_KINDS
 
@@ -22,6 +24,17 @@ def _rows(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def search_terms(*, township: str, q: str) -> tuple[int | None, str]:
+    """A list's filters from a query string: a township id (else None) and a name to look for.
+
+    Refuses (invalid_characters) a name holding a NUL or a lone surrogate,
+    which PostgreSQL could not take; cuts it at SEARCH_MAX characters.
+    """
+    limits.require_clean_text([q])
+    township_id = int(township) if re.fullmatch(r"[0-9]{1,9}", township) else None
+    return township_id, q.strip()[:SEARCH_MAX]
 
 
 def _like(text: str) -> str:
