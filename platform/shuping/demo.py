@@ -173,6 +173,7 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
     logins.append((f"{base}/api/docs/", "接口文档 / API docs", "", ""))
     logins.append((f"{base}/dashboard/", "县区总览 / county dashboard", "zuzhibu", DEMO_PASSWORD))
+    logins.append((f"{base}/registry/", "干部与组织名录 / officials and bodies", "zuzhibu", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/teller/", "演练会议·计票员 / rehearsal: teller", "teller", DEMO_PASSWORD))
     # A fresh screen link on every start (tokens expire after three days).

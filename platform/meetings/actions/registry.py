@@ -17,6 +17,7 @@ from accounts.roles import Actor, require
 from common.commands import CommandRef
 from events import repository
 from events.repository import Outcome
+from events.types import DomainEvent
 from meetings.models import Township, Village
 from meetings.registry.domain import Body, Official, RegistryRefusal
 from meetings.registry.events import BODY_PREFIX, OFFICIAL_PREFIX, body_stream, official_stream
@@ -105,7 +106,7 @@ def check_register_official(
     body = _body_for_post(first_post.body_id) if first_post else None
     new_id = official_id or _new_official_id()
 
-    def decide(official: Official) -> list:  # type: ignore[type-arg]
+    def decide(official: Official) -> list[DomainEvent]:
         events = official.register(official_id=new_id, name=name, gender=gender)
         if first_post is None or body is None:
             return events
