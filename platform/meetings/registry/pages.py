@@ -193,7 +193,9 @@ def registry_page(request: HttpRequest) -> HttpResponse:
         if (township_id is None or b["township_id"] == township_id) and (not q.strip() or q.strip() in b["name"])
     ]
     officials = context["officials"] = selectors.officials_list(township_id=township_id, q=q)
+    history = selectors.subjects_of_officials([o["official_id"] for o in officials])
     for official in officials:
+        official["history"] = history[official["official_id"]]
         for held in official["current_posts"]:
             held["end_command"] = uuid.uuid4()  # one command id per form: a key names one command
     return render(request, "registry/index.html", context, status=status)

@@ -112,6 +112,17 @@ def official_get(official_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+_SUBJECTS = (
+    "SELECT s.official_id, s.body_id, s.meeting_id, s.subject_id, s.name, s.post, s.kind, s.level, m.title,"
+    " m.township, m.village, m.starts_at, m.phase, m.round_id, r.name AS round_name, r.year, s.ballots,"
+    " s.favourable_percent, s.unfavourable_percent, s.score, s.flagged"
+    " FROM proj_registry_subjects s"
+    " LEFT JOIN proj_meeting_board m ON m.stream_id = s.stream_id"
+    " LEFT JOIN proj_rounds r ON r.round_id = m.round_id"
+)
+_SUBJECTS_ORDER = " ORDER BY r.year NULLS FIRST, m.starts_at, s.meeting_id"
+
+
 def registry_subjects(*, official_id: str | None = None, body_id: str | None = None) -> list[dict[str, Any]]:
     """Every meeting in which this official (or body) was a subject, oldest first, with the results once announced.
 
@@ -119,16 +130,15 @@ def registry_subjects(*, official_id: str | None = None, body_id: str | None = N
     follow one person's grades year after year.
     """
     column, value = ("official_id", official_id) if official_id is not None else ("body_id", body_id)
-    return _rows(
-        "SELECT s.meeting_id, s.subject_id, s.name, s.post, s.kind, s.level, m.title, m.township, m.village,"
-        " m.starts_at, m.phase, m.round_id, r.name AS round_name, r.year, s.ballots, s.favourable_percent,"
-        " s.unfavourable_percent, s.score, s.flagged"
-        " FROM proj_registry_subjects s"
-        " LEFT JOIN proj_meeting_board m ON m.stream_id = s.stream_id"
-        " LEFT JOIN proj_rounds r ON r.round_id = m.round_id"
-        f" WHERE s.{column} = %s ORDER BY r.year NULLS FIRST, m.starts_at, s.meeting_id",
-        [value],
-    )
+    return _rows(_SUBJECTS + f" WHERE s.{column} = %s" + _SUBJECTS_ORDER, [value])
+
+
+def subjects_of_officials(official_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """registry_subjects for many officials at once (one query), by official id."""
+    found: dict[str, list[dict[str, Any]]] = {official_id: [] for official_id in official_ids}
+    for row in _rows(_SUBJECTS + " WHERE s.official_id = ANY(%s)" + _SUBJECTS_ORDER, [list(official_ids)]):
+        found[row["official_id"]].append(row)
+    return found
 
 
 def village_officials(village_id: int) -> list[str]:

@@ -105,6 +105,17 @@ def test_the_same_person_keeps_one_id_across_two_rounds(county_a) -> None:
         ("100.0%", "0.0%", False), ("0.0%", "100.0%", True),
     ]
 
+    # The organization department's page shows the same history in the official's row.
+    with schema_context(county_a.schema_name):
+        assert admin.client.login(username=admin.username, password="pw-" + admin.username)
+    page = admin.client.get("/registry/?q=王建国", HTTP_HOST=admin.host)
+    assert page.status_code == 200
+    html = page.content.decode()
+    row = html[html.index(f'<tr data-official="{official_id}">'):]
+    row = row[:row.index("</tr>")]
+    assert row.index("2025年度直评村官") < row.index("好评 100.0% · 差评 0.0%") < row.index("2026年度直评村官")
+    assert row.index("2026年度直评村官") < row.index("好评 0.0% · 差评 100.0%") < row.index("约谈线")
+
 
 def test_references_that_cannot_be_subjects_are_refused_and_append_nothing(county_a) -> None:
     admin = Api(county_a, "county_admin")
