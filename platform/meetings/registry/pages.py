@@ -13,6 +13,8 @@ form has the effect of one command.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,8 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
+from common.api import keyed_command_id
+from common.commands import CommandKey
 from common.refusal import Refusal
 from meetings.actions.registry import (
     FirstPost,
@@ -123,9 +127,23 @@ def _bind(name: str, data: Any, choices: dict[str, list[tuple[Any, str]]]) -> _F
     return form
 
 
+def _command(name: str, actor: Actor, data: dict[str, Any]) -> CommandKey:
+    """The form's command id, scoped to who sends it and bound to what was sent (as the API's keys are).
+
+    A form sent twice as it was has the effect of one command; the same form
+    sent again with other values (the back button) is refused, never taken
+    for the first.
+    """
+    sent = json.dumps({"form": name, **data}, sort_keys=True, ensure_ascii=False, default=str)
+    return CommandKey(
+        keyed_command_id(who=f"{actor.role}:{actor.name}", key=str(data["command_id"])),
+        hashlib.sha256(sent.encode("utf-8")).hexdigest(),
+    )
+
+
 def _run(name: str, actor: Actor, data: dict[str, Any]) -> None:
     """Call the one door the form `name` stands for."""
-    key = data["command_id"]
+    key = _command(name, actor, data)
     doors: dict[str, Callable[[], object]] = {
         "body": lambda: check_register_body(
             actor=actor, name=data["name"], kind=data["kind"], township_id=data["township_id"],

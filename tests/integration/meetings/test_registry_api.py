@@ -172,3 +172,29 @@ def test_the_registry_projection_rebuilds_equal_to_live(county_a) -> None:
         report = rebuild(get("registry"))
     assert report.identical, (report.only_live[:5], report.only_rebuilt[:5])
     assert report.events > 0
+
+
+def test_a_form_sent_twice_registers_once_and_a_changed_resend_is_refused(county_a) -> None:
+    admin = Api(county_a, "county_admin")
+    with schema_context(county_a.schema_name):
+        assert admin.client.login(username=admin.username, password="pw-" + admin.username)
+    name = f"赵敏{uuid.uuid4().hex[:4]}"
+    form = {"form": "official", "official-command_id": str(uuid.uuid4()), "official-name": name, "official-gender": "female"}
+    for _ in range(2):  # a double click
+        sent = admin.client.post("/registry/", form, HTTP_HOST=admin.host)
+        assert sent.status_code == 302 and sent["Location"].endswith("done=official")
+    assert [o["name"] for o in admin.get(f"registry/officials/?q={name}")["officials"]] == [name]
+
+    changed = admin.client.post("/registry/", {**form, "official-name": name + "华"}, HTTP_HOST=admin.host)
+    assert changed.status_code == 400
+    assert "已用于另一条命令，本次命令未执行" in changed.content.decode()
+    assert admin.get(f"registry/officials/?q={name}华")["officials"] == []
+
+    # A field refused by the door is shown next to that field, in Chinese; nothing is recorded.
+    bad = admin.client.post("/registry/", {
+        "form": "body", "body-command_id": str(uuid.uuid4()), "body-name": "某村党支部", "body-kind": "party_branch",
+    }, HTTP_HOST=admin.host)
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert 'data-field="body-township_id">请选择乡镇（街道）' in html
+    assert admin.get("registry/bodies/?q=某村党支部")["bodies"] == []
