@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from meetings.registry.pages import registry_page
 from shuping import views
 from shuping.admin_sites import county_site
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", views.county_home, name="county_home"),
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
+    path("registry/", registry_page, name="registry"),
     path("", include("live.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's starter script as a file (?script), and
