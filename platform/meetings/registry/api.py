@@ -75,7 +75,7 @@ class BodiesApi(APIView):
     def get_permissions(self) -> list[Any]:
         return _write("register_body") if self.request.method == "POST" else super().get_permissions()
 
-    @extend_schema(summary="组织名录 / bodies", responses={200: dict})
+    @extend_schema(summary="组织名录 / bodies", responses={200: dict}, operation_id="registry_bodies_list")
     def get(self, request: Request) -> Response:
         township_id, q = selectors.search_terms(
             township=request.query_params.get("township_id", ""), q=request.query_params.get("q", "")
@@ -108,7 +108,7 @@ class OfficialsApi(APIView):
     def get_permissions(self) -> list[Any]:
         return _write("register_official") if self.request.method == "POST" else super().get_permissions()
 
-    @extend_schema(summary="干部名录 / officials", responses={200: dict})
+    @extend_schema(summary="干部名录 / officials", responses={200: dict}, operation_id="registry_officials_list")
     def get(self, request: Request) -> Response:
         township_id, q = selectors.search_terms(
             township=request.query_params.get("township_id", ""), q=request.query_params.get("q", "")
