@@ -11,6 +11,7 @@ first, so the figures printed (and recorded in docs/live.md) compare the two.
 from __future__ import annotations
 
 import json
+import select
 import statistics
 import subprocess
 import sys
@@ -135,7 +136,14 @@ class Flood:
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # "flooding": the server closed each of the 30 sockets once
+        # "flooding": the server closed each of the 30 sockets once. A server
+        # that never closes them (no frame budget) must fail the test, not hang it.
+        ready, _, _ = select.select([self.proc.stdout], [], [], 2 * CEILING)
+        if not ready:
+            self.proc.kill()
+            report = self.proc.communicate()[0]
+            raise AssertionError(f"the server did not close every flooding socket in {2 * CEILING} s: {report}")
+        line = self.proc.stdout.readline()
         assert line.strip() == "flooding", (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
 
     def stop(self) -> dict[str, Any]:
