@@ -190,6 +190,14 @@ class RoundForm(forms.Form):
 
 CRITERIA = "criteria"  # the criteria table as a whole
 
+# The domain speaks of fractions and seconds; the form shows percentages and minutes, so these
+# refusals are worded in the form's units (the domain still decides; only the words differ).
+IN_FORM_UNITS = {
+    "invalid_threshold": "诫勉谈话线须大于 0%，且不超过 100%",
+    "invalid_quorum": "到会比例须在 0% 到 100% 之间",
+    "invalid_time_limit": "述职时限须大于 0 分钟",
+}
+
 
 def field_of(rules_field: str) -> str | None:
     """The form field a rules problem is shown next to (None: above the form)."""

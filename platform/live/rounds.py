@@ -31,6 +31,7 @@ from common.refusal import Refusal
 from live.pages import hall_error, page_for
 from live.round_form import (
     CRITERIA,
+    IN_FORM_UNITS,
     LEVEL_NAMES,
     PRESET_INFO,
     REVEAL_NAMES,
@@ -68,7 +69,7 @@ def _show(refusal: Refusal, form: RoundForm, errors: dict[str, list[str]]) -> No
     if target == CRITERIA:
         errors["criteria"].append(refusal.message_zh)
     elif target is not None and target in form.fields:
-        form.add_error(target, refusal.message_zh)
+        form.add_error(target, IN_FORM_UNITS.get(refusal.code, refusal.message_zh))
     else:
         errors["form"].append(refusal.message_zh)
 

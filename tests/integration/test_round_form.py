@@ -86,10 +86,10 @@ def test_a_bad_form_shows_each_error_next_to_its_field_and_appends_nothing(count
 
     assert answer.status_code == 400
     html = answer.content.decode()
-    assert error_at(html, "threshold") == "诫勉谈话阈值须在0到1之间"
+    assert error_at(html, "threshold") == "诫勉谈话线须大于 0%，且不超过 100%"
     assert error_at(html, "criteria") == "至少需要一项测评指标"
     assert error_at(html, "w_representative") == "权重须为正整数"
-    assert error_at(html, "qs_party_member") == "法定人数须为非负数，比例在0到1之间"
+    assert error_at(html, "qs_party_member") == "到会比例须在 0% 到 100% 之间"
     assert error_at(html, "w_party_member") == ""  # a good field carries no error
     assert 'name="threshold" value="120"' in html and 'name="qs_party_member" value="150"' in html  # typed values stay
     assert 'value="2026年度双述双评"' in html
