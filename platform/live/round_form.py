@@ -152,7 +152,9 @@ class RoundForm(forms.Form):
         """The preset's rules with what was typed (call after both this form and `criteria` are valid)."""
         d = self.cleaned_data
         quorum = []
-        for cat in self.base.voter_categories:
+        # the preset's quorum rules keep their order (the rules' JSON form, hence the event, is the same when unchanged)
+        ordered = [q.category for q in self.base.quorum]
+        for cat in ordered + [c for c in self.base.voter_categories if c not in ordered]:
             count, share = d.get(f"qc_{cat}"), d.get(f"qs_{cat}")
             if count or share:
                 quorum.append(QuorumRule(cat, min_count=count or 0, min_share=share_of(share or Decimal(0))))

@@ -6,6 +6,8 @@ logged in through the county's login form, as a person would.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,8 +19,9 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from meetings.domain.rules import PRESETS
+from meetings.domain.rules import PRESETS, Rules
 from tests.conftest import host_of
+from tests.integration.meetings.api_client import Api
 
 VARIANT = "shuang_shu_shuang_ping"
 
@@ -45,9 +48,9 @@ def events_count() -> int:
         return int(cursor.fetchone()[0])
 
 
-def form_data(client: Client) -> dict[str, str]:
+def form_data(client: Client, variant: str = VARIANT) -> dict[str, str]:
     """What the drawn form sends as it is: every field with the value it was filled with."""
-    html = client.get(f"/rounds/new/?preset={VARIANT}").content.decode()
+    html = client.get(f"/rounds/new/?preset={variant}").content.decode()
     data: dict[str, str] = {}
     for tag in re.findall(r"<input[^>]*>", html):
         name = re.search(r'name="([^"]+)"', tag)
@@ -148,3 +151,32 @@ def test_an_unknown_round_or_preset_is_a_chinese_404(county: Any) -> None:
     assert "没有这个述评活动" in client.get("/rounds/r000000000000/").content.decode()
     answer = client.get("/rounds/new/?preset=nope")
     assert answer.status_code == 404 and "没有这个预设" in answer.content.decode()
+
+
+@pytest.mark.parametrize("variant", sorted(PRESETS))
+def test_each_preset_sent_unchanged_opens_a_round_with_exactly_the_preset_rules(county: Any, variant: str) -> None:
+    client = login(county, "county_admin")
+    data = form_data(client, variant)
+    answer = client.post("/rounds/new/", data)
+    assert answer.status_code == 302, answer.content.decode()
+    round_id = answer["Location"].split("/")[2]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT variant, rules FROM proj_rounds WHERE round_id = %s", [round_id])
+        got_variant, rules = cursor.fetchone()
+    opened = Rules.from_data(json.loads(rules) if isinstance(rules, str) else rules)
+    expected = PRESETS[variant]
+    assert got_variant == variant
+    # The form writes every weight out (1 where the preset leaves it implicit); everything else is as preset.
+    assert {c: opened.weight(c) for c in opened.voter_categories} == {c: expected.weight(c) for c in expected.voter_categories}
+    assert dataclasses.replace(opened, category_weights={}) == dataclasses.replace(expected, category_weights={})
+
+
+def test_the_api_names_the_rules_field_of_a_threshold_over_100_percent_and_appends_nothing(county: Any) -> None:
+    rules = PRESETS[VARIANT].to_data() | {"admonish_threshold": "6/5"}
+    before = events_count()
+    answer = Api(county, "county_admin").post(
+        "rounds/", {"name": "2026年度双述双评", "year": 2026, "variant": VARIANT, "rules": rules}, expect=400)
+    assert answer["error"]["code"] == "invalid_threshold"
+    assert answer["error"]["message"] == "诫勉谈话阈值须在0到1之间"
+    assert answer["error"]["details"] == {"field": "admonish_threshold"}
+    assert events_count() == before
