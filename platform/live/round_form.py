@@ -195,9 +195,9 @@ CRITERIA = "criteria"  # the criteria table as a whole
 # The domain speaks of fractions and seconds; the form shows percentages and minutes, so these
 # refusals are worded in the form's units (the domain still decides; only the words differ).
 IN_FORM_UNITS = {
-    "invalid_threshold": "诫勉谈话线须大于 0%，且不超过 100%",
-    "invalid_quorum": "到会比例须在 0% 到 100% 之间",
-    "invalid_time_limit": "述职时限须大于 0 分钟",
+    "invalid_threshold": ("诫勉谈话线须大于 0%，且不超过 100%", "the threshold must be above 0% and at most 100%"),
+    "invalid_quorum": ("到会比例须在 0% 到 100% 之间", "a quorum share must be within 0% and 100%"),
+    "invalid_time_limit": ("述职时限须大于 0 分钟", "a report time must be more than 0 minutes"),
 }
 
 

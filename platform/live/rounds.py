@@ -22,6 +22,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor
@@ -62,16 +63,21 @@ def _command(actor: Actor, data: Any) -> CommandKey:
     )
 
 
-def _show(refusal: Refusal, form: RoundForm, errors: dict[str, list[str]]) -> None:
+def _show(refusal: Refusal, form: RoundForm, errors: dict[str, list[Any]]) -> None:
     """Put a refusal next to its field (or above the form when it names none)."""
     details = refusal.details if isinstance(refusal.details, dict) else {}
     target = field_of(str(details.get("field", "")))
+    # Chinese first, the English line after it (shown in English mode); format_html escapes both,
+    # since a message may repeat what was typed (a criterion id).
+    in_units = IN_FORM_UNITS.get(refusal.code)
+    message = format_html('{} <span class="en">{}</span>', in_units[0], in_units[1]) if in_units and target != CRITERIA \
+        else format_html('{} <span class="en">{}</span>', refusal.message_zh, refusal.message_en)
     if target == CRITERIA:
-        errors["criteria"].append(refusal.message_zh)
+        errors["criteria"].append(message)
     elif target is not None and target in form.fields:
-        form.add_error(target, IN_FORM_UNITS.get(refusal.code, refusal.message_zh))
+        form.add_error(target, message)
     else:
-        errors["form"].append(refusal.message_zh)
+        errors["form"].append(message)
 
 
 @never_cache
@@ -83,7 +89,7 @@ def round_new(request: HttpRequest) -> HttpResponse:
     base = PRESETS.get(variant)
     if base is None:
         return hall_error(request, status=404, code="unknown_variant", zh="没有这个预设。", en="No such preset.")
-    errors: dict[str, list[str]] = {"form": [], "criteria": []}
+    errors: dict[str, list[Any]] = {"form": [], "criteria": []}
     if request.method == "POST":
         form = RoundForm(request.POST, base=base)
         rows = criteria_rows(request.POST, base)

@@ -180,3 +180,13 @@ def test_the_api_names_the_rules_field_of_a_threshold_over_100_percent_and_appen
     assert answer["error"]["message"] == "诫勉谈话阈值须在0到1之间"
     assert answer["error"]["details"] == {"field": "admonish_threshold"}
     assert events_count() == before
+
+
+def test_a_bad_criterion_id_is_refused_next_to_the_criteria_and_never_echoed_as_markup(county: Any) -> None:
+    client = login(county, "county_admin")
+    data = {**form_data(client), "criteria-0-id": "<b>思想</b>"}
+    before = events_count()
+    html = client.post("/rounds/new/", data).content.decode()
+    assert error_at(html, "criteria") == "测评指标编号“&lt;b&gt;思想&lt;/b&gt;”须为英文标识符"
+    assert "<b>思想</b>" not in html
+    assert events_count() == before
