@@ -101,11 +101,16 @@ def test_a_bad_form_shows_each_error_next_to_its_field_and_appends_nothing(count
 
 def test_a_field_that_is_not_a_number_is_refused_in_chinese(county: Any) -> None:
     client = login(county, "county_admin")
-    data = {**form_data(client), "t_village": "八分钟", "lead_days": "-1"}
+    data = {**form_data(client), "t_village": "八分钟", "lead_days": "-1", "threshold": "NaN", "qs_party_member": "1e400",
+            "criteria-TOTAL_FORMS": "100000"}
     before = events_count()
-    html = client.post("/rounds/new/", data).content.decode()
+    answer = client.post("/rounds/new/", data)
+    assert answer.status_code == 400
+    html = answer.content.decode()
     assert error_at(html, "t_village") == "请填写数字"
     assert error_at(html, "lead_days") == "不能小于 0"
+    assert error_at(html, "threshold") == "请填写数字"
+    assert error_at(html, "qs_party_member") == "数字太长"
     assert events_count() == before
 
 
