@@ -54,7 +54,7 @@ PRESET_INFO: dict[str, tuple[str, str, str]] = {
 }
 SCALES = {scale.id: scale for scale in (SCALE_HAO, SCALE_CHENZHI, SCALE_MANYI)}
 LEVEL_NAMES = {"township": ("乡镇级述职人", "township-level speakers"), "village": ("村级述职人", "village-level speakers")}
-REVEAL_NAMES = {"at_close": "测评结束后公布", "live": "测评中实时显示（粗略计数）"}
+REVEAL_NAMES = {"at_close": "测评结束后公布", "live": "测评中实时显示"}
 
 
 def percent_of(share: Fraction) -> Decimal:
