@@ -125,7 +125,7 @@ def test_the_screen_speaks_the_language_of_its_link_and_desk_pages_remember_the_
     expect(phone.locator("#notice")).to_contain_text("测评码无效", use_inner_text=True)
 
 
-def test_console_prints_code_slips(hall: Any, contexts: Any) -> None:
+def test_console_prints_code_slips(hall: Any, contexts: Any, artifacts: Any) -> None:
     meeting_id, _, _ = hall.meeting(party_members=2, representatives=3)
     username, password = hall.user("host")
     page = contexts.desk().new_page()
@@ -162,6 +162,11 @@ def test_console_prints_code_slips(hall: Any, contexts: Any) -> None:
     with page.expect_popup() as opened_again:
         page.click("[data-print-batch='2']")
     expect(opened_again.value.locator(".slip")).to_have_count(1)
+    with page.expect_popup() as paper:
+        page.click("[data-print-paper='3']")
+    expect(paper.value.locator("section.ballot")).to_have_count(2)  # one A4 paper ballot per code
+    expect(paper.value.locator("section.ballot").first).to_contain_text("民主测评票", use_inner_text=True)
+    paper.value.screenshot(path=str(artifacts / "paper-ballot.png"), full_page=False)
     page.click("[data-printed-batch='2']")
     expect(page.locator("#code-batches tr[data-batch='2']")).to_contain_text("已打印", use_inner_text=True)
     expect(page.locator("[data-codes-batch='2']")).to_have_count(0)

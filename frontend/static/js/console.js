@@ -262,7 +262,8 @@ function renderBatches(state) {
       : `<span class="no">${t("未打印", "not printed")}</span>`;
     let actions = "";
     if (!b.printed) {
-      actions = (here ? `<button type="button" class="small" data-print-batch="${b.batch_no}">${t("打印二维码单", "Print QR slips")}</button> ` : "") +
+      actions = (here ? `<button type="button" class="small" data-print-batch="${b.batch_no}">${t("打印二维码单", "Print QR slips")}</button> ` +
+        `<button type="button" class="small" data-print-paper="${b.batch_no}">${t("打印纸质测评票", "Print paper ballots")}</button> ` : "") +
         `<button type="button" class="small" data-printed-batch="${b.batch_no}">${t("登记已打印", "Mark printed")}</button>` +
         (here ? "" : ` <span class="muted">${t("（明码不在本页：已在打印窗口中，或本页已关闭过）", "(codes not in this page: in the print window, or this tab was closed)")}</span>`);
     }
@@ -318,7 +319,8 @@ $("phase-buttons").addEventListener("click", (event) => {
 root.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target || target.disabled) return;
-  if (target.dataset.printBatch) printBatch(Number(target.dataset.printBatch));
+  if (target.dataset.printBatch) printBatch(Number(target.dataset.printBatch), "codes/sheet/");
+  else if (target.dataset.printPaper) printBatch(Number(target.dataset.printPaper), "codes/paper-forms/");
   else if (target.dataset.printedBatch) {
     if (!window.confirm(pick(`确认第 ${target.dataset.printedBatch} 批测评码已打印？登记后本页不再保留其明码。`, `Batch ${target.dataset.printedBatch} printed? This page then forgets its codes.`))) return;
     run(M + `codes/${target.dataset.printedBatch}/printed/`, {}, { busy: target, ok: () => dropCodes(target.dataset.printedBatch) });
@@ -411,14 +413,15 @@ function codesBody(form) {
   return { category: form.elements.category.value, count: Number(form.elements.count.value), margin: Number(form.elements.margin.value) || 0 };
 }
 
-// Print the codes of a batch this page holds: the server draws the QR slips and records nothing.
-async function printBatch(batchNo) {
+// Print the codes of a batch this page holds, as QR slips or as paper ballots (one A4 form
+// per code): the server draws the page and records nothing.
+async function printBatch(batchNo, what) {
   const here = heldCodes()[batchNo];
   if (!here) return;
   const sheet = window.open("", "_blank");
   if (sheet) sheet.document.write(`<p style="font:20px sans-serif">${pick("正在生成打印单…", "Preparing the sheet…")}</p>`);
   try {
-    const html = await command(M + "codes/sheet/", { codes: here.codes }, { as: "text" });
+    const html = await command(M + what, { codes: here.codes }, { as: "text" });
     if (sheet) { sheet.document.open(); sheet.document.write(html); sheet.document.close(); }
     else notes.error({ code: "popup_blocked", message_zh: "浏览器阻止了弹出窗口，请允许本站弹出窗口后重试", message_en: "The browser blocked the pop-up window; allow pop-ups and retry" });
   } catch (error) {

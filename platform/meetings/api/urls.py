@@ -38,6 +38,7 @@ urlpatterns = [
     path(M + "codes/", voting.CodesApi.as_view()),
     path(M + "codes/slips/", voting.CodeSlipsApi.as_view()),
     path(M + "codes/sheet/", voting.CodeSheetApi.as_view()),
+    path(M + "codes/paper-forms/", voting.PaperFormsApi.as_view()),
     path(M + "codes/<num:batch_no>/printed/", voting.CodesPrintedApi.as_view()),
     path("rosters/import/", reference.RosterImportApi.as_view()),
     path(M + "ballot/open/", voting.OpenBallotApi.as_view()),

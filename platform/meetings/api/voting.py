@@ -21,6 +21,7 @@ from meetings.actions.codes import check_issue_ballot_codes, check_mark_codes_pr
 from meetings.api import serializers as s
 from meetings.api.base import IDEMPOTENCY, MeetingCommandApi, actor_of, command, outcome_body
 from meetings.domain.rules import category_name_zh
+from meetings.paper_forms import paper_forms_response
 from meetings.streams import meeting
 
 
@@ -100,6 +101,26 @@ class CodeSheetApi(APIView):
             data["codes"], base_url=_ballot_base_url(request, meeting_id), meeting_title=state.title,
             category_label=category_name_zh(category),
         )
+
+
+class PaperFormsApi(APIView):
+    """Paper ballots to print (A4, one per code) for codes the console still holds; records nothing.
+
+    Like the QR sheet: every code must be issued in this meeting, all of one
+    category; the form lists what that category grades.
+    """
+
+    permission_classes = [allowed("issue_ballot_codes")]
+
+    @extend_schema(
+        summary="打印纸质测评票 / print paper ballots", request=s.CodeSheetIn, responses={(200, "text/html"): str},
+    )
+    def post(self, request: Request, meeting_id: str) -> HttpResponse:
+        data = parse(s.CodeSheetIn, request)
+        state = meeting(meeting_id)
+        county = current_schema()
+        category = state.category_of_codes([codes.typed_code_hash(county, meeting_id, c) for c in data["codes"]])
+        return paper_forms_response(state, category=category, codes=data["codes"])
 
 
 @command("登记测评码已打印 / mark a code batch printed", s.EmptyIn, action="mark_codes_printed")

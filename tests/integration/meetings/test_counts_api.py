@@ -223,3 +223,26 @@ def test_every_batch_stays_listed_until_marked_printed_and_its_codes_print_from_
     host.post(m + "codes/1/printed/", expect=200)
     refused(host.post(m + "codes/1/printed/"), 409, "code_batch_printed", "已登记为已打印")
     assert [b["printed"] for b in host.get(m)["code_batches"]] == [True, False]
+
+
+def test_paper_ballots_print_one_a4_form_per_code_with_what_its_category_grades(county_a) -> None:
+    host, mid = announced(county_a)
+    m = f"meetings/{mid}/"
+    issued = host.post(m + "codes/", {"category": "representative", "count": 3}, expect=200)
+    before = events_of(county_a, f"meeting-{mid}")
+    response = host.client.post(f"/api/{m}codes/paper-forms/", {"codes": issued["codes"]},
+                                content_type="application/json", HTTP_HOST=host.host, **host.headers)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert "@page { size: A4" in page
+    assert page.count('class="ballot"') == 3
+    forms = re.findall(r'<section class="ballot".*?</section>', page, flags=re.S)
+    for code, form in zip(issued["codes"], forms, strict=True):
+        assert code in form and "村民代表" in form and "桃源村村委会会议室" in form
+        for _sid, name in SUBJECTS:  # 直评村官: one row per subject on 总体评价, boxes for 称职/基本称职/不称职
+            assert name in form
+        assert form.count('class="box"') == len(SUBJECTS) * 3
+        assert all(grade in form for grade in ("称职", "基本称职", "不称职"))
+    assert events_of(county_a, f"meeting-{mid}") == before  # printing records nothing
+    refused(host.post(m + "codes/paper-forms/", {"codes": ["AAAA-BBBB-CCCC"]}), 404, "unknown_code", "不是本次会议发放的")
