@@ -92,7 +92,7 @@ class Counts:
     def codes_of(self, category: str) -> int:
         return sum(1 for issued in self.issued.values() if issued == category)
 
-    def check_code_cap(self, *, category: str, count: int, margin: int) -> None:
+    def require_code_room(self, *, category: str, count: int, margin: int) -> None:
         """Refuse a batch that would take the category's codes over who may vote plus the margin."""
         if isinstance(margin, bool) or not isinstance(margin, int) or not 0 <= margin <= MAX_MARGIN:
             raise InvalidCommand(

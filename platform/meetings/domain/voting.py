@@ -316,7 +316,7 @@ class Voting(Counts):
                 raise InvalidCommand("测评码摘要须为64位小写十六进制", "code hashes must be 64 lowercase hex digits")
         if len(set(code_hashes)) != len(code_hashes) or any(c in self.issued for c in code_hashes):
             raise InvalidCommand("测评码重复", "a code hash is issued twice")
-        self.check_code_cap(category=category, count=len(code_hashes), margin=margin)
+        self.require_code_room(category=category, count=len(code_hashes), margin=margin)
         # Sorted, not in the order the codes were made: that is the order of the
         # printed slips, and whoever saw the slips handed out could otherwise
         # link each ballot in the published log to a voter.
