@@ -65,6 +65,20 @@ MUTANTS = [
         "brackets = raw.translate(_OPEN_AS_SQUARE, _NOT_A_BRACKET)",
         "tests/unit/test_limits.py",
     ),
+    (
+        "the code cap forgetting the batches issued before",
+        "platform/meetings/domain/counts.py",
+        "base, already = self.may_vote(category), self.codes_of(category)",
+        "base, already = self.may_vote(category), 0",
+        "tests/unit/meetings/test_meeting_counts.py",
+    ),
+    (
+        "a count decision holding for counts it was not taken on",
+        "platform/meetings/domain/counts.py",
+        "return not over or (self.count_decision is not None and list(self.count_decision.categories) == over)",
+        "return not over or self.count_decision is not None",
+        "tests/unit/meetings/test_meeting_counts.py",
+    ),
 ]
 
 
