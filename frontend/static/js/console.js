@@ -4,7 +4,7 @@
 import { t, esc, pick } from "./i18n.js";
 import { command, uuid4 } from "./api.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { CATEGORY_NAMES, category, fingerprint, phase, renderResults, tick } from "./results.js";
+import { CATEGORY_NAMES, category, fingerprint, phase, renderResults, sizeBars, tick } from "./results.js";
 import { commander, copyText, messages, renderKeep, setOptions } from "./ui.js";
 
 const root = document.getElementById("console");
@@ -98,7 +98,7 @@ function renderCountCheck(state) {
   if (!check.over.length) verdict = `<p class="ok">${t("收回票数未超过到会人数", "Ballots do not exceed attendance")}</p>`;
   else if (check.accepted) verdict = `<p><span class="ok">${t("已登记处理决定：", "Decision recorded: ")}</span>${esc(check.decision.reason)}</p>`;
   else verdict = `<div class="notice error" id="count-over"><b>${t("收回票数多于到会人数", "More ballots than people checked in")}</b>${t("。须登记处理决定和理由（记入日志）后才能公布结果。", ". Record a decision with its reason (it goes into the log) before the results can be announced.")}
-      <form id="accept-count-form" class="stack" style="margin-top:.5rem">
+      <form id="accept-count-form" class="stack space-above-s">
         <textarea name="reason" maxlength="500" required data-ph-zh="例如：经核对，两名党员未经签到入场，已补登记" data-ph-en="e.g. two members came in without checking in; verified"></textarea>
         <div><button type="submit" class="primary small">${t("登记处理决定", "Record the decision")}</button></div>
       </form></div>`;
@@ -227,7 +227,10 @@ function renderCodes(state) {
     : `<p class="muted">${t("暂无纸质选票批次", "No paper batches")}</p>`;
 
   $("results-card").hidden = !state.results;
-  if (state.results) renderKeep($("results"), renderResults(state.results, state));
+  if (state.results) {
+    renderKeep($("results"), renderResults(state.results, state));
+    sizeBars($("results"));
+  }
   $("console-fingerprint").innerHTML = fingerprint(state.head_hash);
 }
 
@@ -419,7 +422,12 @@ async function printBatch(batchNo, what) {
   const here = heldCodes()[batchNo];
   if (!here) return;
   const sheet = window.open("", "_blank");
-  if (sheet) sheet.document.write(`<p style="font:20px sans-serif">${pick("正在生成打印单…", "Preparing the sheet…")}</p>`);
+  if (sheet) {
+    // Text and CSSOM, not markup with a style attribute: the window inherits this page's CSP.
+    const wait = sheet.document.body.appendChild(sheet.document.createElement("p"));
+    wait.textContent = pick("正在生成打印单…", "Preparing the sheet…");
+    wait.style.font = "20px sans-serif";
+  }
   try {
     const html = await command(M + what, { codes: here.codes }, { as: "text" });
     if (sheet) { sheet.document.open(); sheet.document.write(html); sheet.document.close(); }
@@ -438,7 +446,12 @@ $("print-slips").addEventListener("click", async () => {
   const body = codesBody(form);
   if (!window.confirm(pick(`生成 ${body.count} 个测评码并打印？`, `Issue ${body.count} codes and print them?`))) return;
   const sheet = window.open("", "_blank");
-  if (sheet) sheet.document.write(`<p style="font:20px sans-serif">${pick("正在生成测评码…", "Issuing codes…")}</p>`);
+  if (sheet) {
+    // Text and CSSOM, not markup with a style attribute: the window inherits this page's CSP.
+    const wait = sheet.document.body.appendChild(sheet.document.createElement("p"));
+    wait.textContent = pick("正在生成测评码…", "Issuing codes…");
+    wait.style.font = "20px sans-serif";
+  }
   const key = uuid4();
   try {
     const html = await command(M + "codes/slips/", body, { key, as: "text" });

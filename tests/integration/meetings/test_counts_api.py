@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,7 +236,8 @@ def test_paper_ballots_print_one_a4_form_per_code_with_what_its_category_grades(
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
     assert "no-store" in response["Cache-Control"]
     page = response.content.decode()
-    assert "@page { size: A4" in page
+    assert "css/paper_ballots.css" in page  # A4 from the stylesheet (the CSP allows no inline style)
+    assert "@page { size: A4" in (Path(__file__).parents[3] / "frontend/static/css/paper_ballots.css").read_text()
     assert page.count('class="ballot"') == 3
     forms = re.findall(r'<section class="ballot".*?</section>', page, flags=re.S)
     for code, form in zip(issued["codes"], forms, strict=True):
