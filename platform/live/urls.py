@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import desks, pages
+from live import announce, desks, pages, schedule
 
 M = "hall/<id:meeting_id>/"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("desk/", desks.desk, name="desk"),
     path("workspace/", desks.workspace, name="workspace"),
     path("workspace/rounds/<id:round_id>/results.xlsx", desks.results_export, name="results-export"),
+    path("rounds/<id:round_id>/schedule/", schedule.schedule_page, name="round-schedule"),
+    path(M + "announce/", announce.announce_page, name="hall-announce"),
+    path(M + "announcement.pdf", announce.announcement_pdf, name="hall-announcement-pdf"),
     path("my/meetings/", desks.my_meetings, name="my-meetings"),
     path("my/batches/", desks.my_batches, name="my-batches"),
     path("audit/", desks.audit, name="audit"),
