@@ -26,6 +26,7 @@ from meetings.domain.errors import LeadTimeTooShort
 from meetings.models import RosterMember, Township, Village
 from meetings.streams import meeting_stream
 from tests.conftest import host_of
+from tests.integration.meetings.api_client import Api
 
 ADMIN = Actor("zuzhibu", "county_admin")
 A4 = (595, 842)  # points, rounded
@@ -193,3 +194,21 @@ def test_an_announcement_inside_the_lead_time_needs_a_reason_and_the_notice_prin
     assert f"{soon.year}年{soon.month}月{soon.day}日" in text and "14:30" in text
     assert "王0" in text and "党支部书记" in text and f"{villages[0].name}党支部" in text
     assert "民主测评" in text and "村务公开栏" in text and "广播" in text
+
+
+def test_the_api_records_a_host_and_refuses_an_account_that_is_not_one(county: Any) -> None:
+    admin, host = Api(county, "county_admin"), Api(county, "host")
+    teller = Api(county, "teller")
+    round_id = _new_round()
+    body = {
+        "round_id": round_id, "title": "马家村述评大会", "township": "石桥镇", "village": "马家村",
+        "starts_at": (timezone.now() + timedelta(days=5)).isoformat(), "place": "村委会",
+        "subjects": [{"subject_id": "shuji", "name": "王建国", "level": "village"}],
+        "roster": [{"member_id": "p1", "name": "党员甲", "category": "party_member"}],
+    }
+    before = len(desks.meetings_all())
+    refused = admin.post("meetings/", {**body, "host": teller.username}, expect=400)
+    assert refused.error_code == "unknown_host" and "不是本县的主持人账号" in refused["error"]["message"]
+    assert len(desks.meetings_all()) == before
+    meeting_id = admin.post("meetings/", {**body, "host": host.username}, expect=201)["meeting_id"]
+    assert host.get(f"meetings/{meeting_id}/")["host"] == host.username
