@@ -46,9 +46,9 @@ PDF = "application/pdf"
 class AnnounceForm(forms.Form):
     command_id = forms.UUIDField(widget=forms.HiddenInput)
     date = forms.DateField(error_messages={**REQUIRED, "invalid": "日期格式应为 年-月-日"},
-                           widget=forms.DateInput(attrs={"type": "date"}))
+                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     time = forms.TimeField(error_messages={**REQUIRED, "invalid": "时间格式应为 时:分"},
-                           widget=forms.TimeInput(attrs={"type": "time"}))
+                           widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     place = forms.CharField(max_length=100, error_messages=REQUIRED)
     agenda = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 6}), error_messages=REQUIRED)
     channels = forms.MultipleChoiceField(choices=CHANNELS, widget=forms.CheckboxSelectMultiple,
