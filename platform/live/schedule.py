@@ -30,13 +30,17 @@ from common.api import keyed_command_id
 from common.commands import CommandKey
 from common.refusal import Refusal
 from live.pages import hall_error, page_for
+from meetings.actions.reference import check_import_roster
 from meetings.actions.setup import check_schedule_meeting, host_accounts
 from meetings.domain.errors import UnknownRound
 from meetings.registry import selectors as registry
 from meetings.streams import load_round
 
 REQUIRED = {"required": "请填写此项", "invalid": "格式不正确", "invalid_choice": "请从列表中选择"}
-ROSTER_CHOICES = [("village", "本村花名册"), ("later", "稍后导入")]
+# A meeting's roster is a snapshot taken when it is scheduled (no door changes it later), so
+# "roster later" is not offered: the roster comes from the village's directory, or from a file
+# imported into that directory through its own door (check_import_roster) just before.
+ROSTER_CHOICES = [("village", "本村花名册（名录中已有）"), ("upload", "上传花名册文件")]
 # Which field a refusal of the door is about (its code); others are shown on the row.
 FIELD_OF_CODE = {
     "unknown_host": "host", "empty_roster": "roster", "subject_reference_invalid": "subjects",
@@ -58,6 +62,7 @@ class RowForm(forms.Form):
     subjects = forms.MultipleChoiceField(required=True, widget=forms.CheckboxSelectMultiple,
                                          error_messages={**REQUIRED, "required": "至少选择一个述评对象"})
     roster = forms.ChoiceField(choices=ROSTER_CHOICES, error_messages=REQUIRED)
+    roster_file = forms.FileField(required=False, widget=forms.FileInput(attrs={"accept": ".xlsx,.csv"}))
 
 
 def _village_rows(township: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,7 +84,7 @@ def _village_rows(township: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _form(row: dict[str, Any], hosts: list[tuple[str, str]], data: Any = None) -> RowForm:
+def _form(row: dict[str, Any], hosts: list[tuple[str, str]], data: Any = None, files: Any = None) -> RowForm:
     prefix = f"v{row['village_id']}"
     if data is None:
         form = RowForm(prefix=prefix, initial={
@@ -87,7 +92,7 @@ def _form(row: dict[str, Any], hosts: list[tuple[str, str]], data: Any = None) -
             "roster": "village", "place": f"{row['name']}村委会会议室" if not row["name"].endswith("社区") else f"{row['name']}会议室",
         })
     else:
-        form = RowForm(data, prefix=prefix)
+        form = RowForm(data, files, prefix=prefix)
     subjects, host = form.fields["subjects"], form.fields["host"]
     assert isinstance(subjects, forms.ChoiceField) and isinstance(host, forms.ChoiceField)
     subjects.choices = row["subject_choices"]
@@ -111,14 +116,30 @@ def _schedule_row(*, actor: Actor, round_id: str, round_name: str, township: str
     for choice in data["subjects"]:
         kind, _, ref = choice.partition(":")
         subjects.append({"body_id": ref} if kind == "body" else {"official_id": ref})
+    if data["roster"] == "upload":
+        _import_roster(actor=actor, village_id=row["village_id"], upload=data["roster_file"])
     starts_at = timezone.make_aware(datetime.combine(data["date"], data["time"]))
     scheduled = check_schedule_meeting(
         actor=actor, round_id=round_id, title=f"{row['name']}{round_name}述评大会", township=township,
         village=row["name"], starts_at=starts_at, place=data["place"], subjects=subjects,
-        village_id=row["village_id"] if data["roster"] == "village" else None,
+        village_id=row["village_id"],  # the directory's roster, just imported when a file was sent
         host=data["host"] or None, command_id=_command(actor, data),
     )
     return scheduled.meeting_id
+
+
+def _import_roster(*, actor: Actor, village_id: int, upload: Any) -> None:
+    """Import the row's roster file into the village's directory (all rows or none; a resent file updates)."""
+    if upload is None:
+        raise Refusal("请选择花名册文件（.xlsx 或 .csv）", "choose a roster file (.xlsx or .csv)",
+                      code="roster_file_missing", details={"field": "roster_file"})
+    report = check_import_roster(actor=actor, file=upload, filename=upload.name, village_id=village_id, dry_run=False)
+    if report.errors:
+        first = report.errors[0]
+        where = f"第{first.row}行：" if first.row else ""
+        raise Refusal(f"花名册未导入：{where}{first.message}（共{len(report.errors)}处错误）",
+                      f"the roster was not imported: {len(report.errors)} errors", code="roster_invalid",
+                      details={"field": "roster_file"})
 
 
 @never_cache
@@ -144,7 +165,7 @@ def schedule_page(request: HttpRequest, round_id: str) -> HttpResponse:
         if request.method != "POST":
             context["rows"].append({**row, "form": _form(row, hosts)})
             continue
-        form = _form(row, hosts, request.POST)
+        form = _form(row, hosts, request.POST, request.FILES)
         entry: dict[str, Any] = {**row, "form": form}
         if not request.POST.get(f"v{row['village_id']}-include"):
             entry["skipped"] = True

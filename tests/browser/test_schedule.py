@@ -71,6 +71,9 @@ def test_the_county_admin_schedules_a_township_announces_one_meeting_and_downloa
     page.locator(f"[name=v{villages[0].pk}-host]").select_option(host_name)
     page.locator(f"[name=v{villages[0].pk}-place]").fill("上庄村党群服务中心")
     page.locator(f"[name=v{villages[1].pk}-time]").fill("")  # forgotten: refused next to the field
+    page.locator(f"[name=v{villages[2].pk}-roster]").select_option("upload")  # a roster file for this village
+    page.locator(f"[name=v{villages[2].pk}-roster_file]").set_input_files(files=[{
+        "name": "河湾村花名册.csv", "mimeType": "text/csv", "buffer": "姓名,身份类别\n周大勇,党员\n".encode()}])
     page.click("#schedule-submit")
     expect(page.locator("#failed")).to_contain_text("已安排 2 场；1 个村未安排", use_inner_text=True)
     expect(page.locator(f"[data-field=v{villages[1].pk}-time]")).to_have_text("请填写此项", use_inner_text=True)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -24,7 +25,7 @@ from meetings.actions.rounds import check_open_round
 from meetings.actions.setup import check_announce_meeting
 from meetings.domain.errors import LeadTimeTooShort
 from meetings.models import RosterMember, Township, Village
-from meetings.streams import meeting_stream
+from meetings.streams import load_meeting, meeting_stream
 from tests.conftest import host_of
 from tests.integration.meetings.api_client import Api
 
@@ -48,8 +49,8 @@ def _client(county: Any, role: str) -> tuple[Client, str]:
     return client, name
 
 
-def _township(villages: int) -> tuple[Township, list[Village], dict[int, str]]:
-    """A township whose villages each have a Party branch with a secretary, and a roster except the last village."""
+def _township(villages: int, *, empty_last: bool = True) -> tuple[Township, list[Village], dict[int, str]]:
+    """A township whose villages each have a Party branch with a secretary, and a roster (but the last village)."""
     suffix = uuid.uuid4().hex[:4]
     township = Township.objects.create(name=f"石桥镇{suffix}")
     made, secretaries = [], {}
@@ -60,7 +61,7 @@ def _township(villages: int) -> tuple[Township, list[Village], dict[int, str]]:
         secretaries[village.pk] = check_register_official(
             actor=ADMIN, name=f"王{i}", gender="male", first_post=FirstPost(body, "党支部书记", timezone.localdate()),
             command_id=uuid.uuid4())
-        if i < villages - 1:
+        if i < villages - 1 or not empty_last:
             for n in range(5):
                 RosterMember.objects.create(village=village, name=f"党员{n}", category="party_member")
         made.append(village)
@@ -129,11 +130,23 @@ def test_a_township_is_scheduled_in_one_form_and_a_failed_row_leaves_the_others_
     # corrected rows go through; the done one is not sent again
     fixed = {k: v for k, v in data.items() if not k.startswith(f"v{villages[0].pk}-")}
     fixed[f"v{villages[1].pk}-host"] = ""
-    fixed[f"v{villages[2].pk}-roster"] = "later"
-    done = admin.post(f"/rounds/{round_id}/schedule/", fixed)
+    fixed[f"v{villages[2].pk}-roster"] = "upload"
+    no_file = admin.post(f"/rounds/{round_id}/schedule/", fixed)
+    assert no_file.status_code == 400
+    assert "请选择花名册文件" in {r["village_id"]: r for r in no_file.context["rows"]}[villages[2].pk][
+        "form"].errors["roster_file"][0]
+    bad = SimpleUploadedFile("花名册.csv", "姓名,身份类别\n张三,外星人\n".encode())
+    refused = admin.post(f"/rounds/{round_id}/schedule/", {**fixed, f"v{villages[2].pk}-roster_file": bad})
+    error = {r["village_id"]: r for r in refused.context["rows"]}[villages[2].pk]["form"].errors["roster_file"][0]
+    assert error.startswith("花名册未导入：第2行")
+    good = SimpleUploadedFile("花名册.csv", "姓名,身份类别\n张三,党员\n李四,村民代表\n".encode())
+    done = admin.post(f"/rounds/{round_id}/schedule/", {**fixed, f"v{villages[2].pk}-roster_file": good})
     assert done.status_code == 200, done.content.decode()[:2000]
     meetings = sorted((m["village"], m["host"], m["place"]) for m in desks.meetings_all() if m["round_id"] == round_id)
     assert [m[0] for m in meetings] == sorted(v.name for v in villages)
+    uploaded = next(m for m in desks.meetings_all() if m["village"] == villages[2].name)
+    roster = load_meeting(uploaded["meeting_id"]).state.roster.values()
+    assert sorted((e.name, e.category) for e in roster) == [("张三", "party_member"), ("李四", "representative")]
 
     # the host's "my meetings" lists their own meeting first, marked as theirs
     mine = host.get("/my/meetings/")
@@ -146,12 +159,12 @@ def test_a_township_is_scheduled_in_one_form_and_a_failed_row_leaves_the_others_
 def test_an_announcement_inside_the_lead_time_needs_a_reason_and_the_notice_prints_on_a4(county: Any) -> None:
     admin, _ = _client(county, "county_admin")
     round_id = _new_round()
-    township, villages, _ = _township(1)
+    township, villages, _ = _township(1, empty_last=False)
     page = admin.get(f"/rounds/{round_id}/schedule/?township={township.pk}")
     data = _form(page, township)
     soon = timezone.localdate() + timedelta(days=1)  # inside the round's 3-day lead time
     data |= {f"v{villages[0].pk}-date": soon.isoformat(), f"v{villages[0].pk}-time": "14:30",
-             f"v{villages[0].pk}-place": "石桥村党群服务中心二楼", f"v{villages[0].pk}-roster": "later"}
+             f"v{villages[0].pk}-place": "石桥村党群服务中心二楼", f"v{villages[0].pk}-roster": "village"}
     sent = admin.post(f"/rounds/{round_id}/schedule/", data)
     assert sent.status_code == 200, sent.content.decode()[:2000]
     meeting_id = sent.context["rows"][0]["meeting_id"]
