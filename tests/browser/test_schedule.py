@@ -45,7 +45,7 @@ def test_the_county_admin_schedules_a_township_announces_one_meeting_and_downloa
         township, villages = _township_with_registry(suffix)
         round_id = check_open_round(actor=ADMIN, name=f"2026年度直评村官{suffix}", year=2026,
                                     variant="zhi_ping_cun_guan", rules=None, command_id=uuid.uuid4())
-    host_name, _ = hall.user("host")
+    host_name, host_password = hall.user("host")
     admin_name, password = hall.user("county_admin")
 
     page = contexts.desk().new_page()
@@ -108,3 +108,18 @@ def test_the_county_admin_schedules_a_township_announces_one_meeting_and_downloa
     text = "".join(p.extract_text() for p in reader.pages).replace(" ", "").replace("\n", "")
     assert "上庄村党群服务中心" in text and f"{soon.month}月{soon.day}日" in text and "09:30" in text
     assert "赵建军" in text and "党支部书记" in text
+
+    # the host given to that meeting finds it first on "my meetings", marked as theirs, and its notice from the console
+    host_page = contexts.desk().new_page()
+    host_page.goto(hall.url("/"))
+    host_page.fill("#id_username", host_name)
+    host_page.fill("#id_password", host_password)
+    host_page.click("#login-submit")
+    expect(host_page).to_have_url(re.compile(r"/my/meetings/$"))
+    first = host_page.locator("[data-section=upcoming] tr[data-meeting]").first
+    expect(first).to_contain_text(villages[0].name, use_inner_text=True)
+    expect(first.locator("[data-mine]")).to_have_text("我主持", use_inner_text=True)
+    first.locator("a[href$='/console/']").click()
+    host_page.locator("#announce-link").click()
+    expect(host_page.locator("#override-reason")).to_contain_text("春耕前集中召开", use_inner_text=True)
+    host_page.screenshot(path=str(artifacts / "schedule_host_notice.png"), full_page=True)

@@ -26,6 +26,7 @@ from meetings.actions.setup import check_announce_meeting
 from meetings.domain.errors import LeadTimeTooShort
 from meetings.models import RosterMember, Township, Village
 from meetings.streams import load_meeting, meeting_stream
+from projections.runtime import get, rebuild
 from tests.conftest import host_of
 from tests.integration.meetings.api_client import Api
 
@@ -154,6 +155,9 @@ def test_a_township_is_scheduled_in_one_form_and_a_failed_row_leaves_the_others_
     assert upcoming[0]["village"] == villages[0].name and upcoming[0]["mine"]
     assert "我主持" in mine.content.decode()
     assert host.get(f"/rounds/{round_id}/schedule/").status_code == 403
+    # the board's host column rebuilt from the log equals the live one
+    report = rebuild(get("meeting_board"))
+    assert report.identical, (report.only_live[:3], report.only_rebuilt[:3])
 
 
 def test_an_announcement_inside_the_lead_time_needs_a_reason_and_the_notice_prints_on_a4(county: Any) -> None:
