@@ -31,9 +31,10 @@ from common.commands import CommandKey
 from common.refusal import Refusal
 from live.pages import hall_error, page_for
 from meetings.actions.reference import check_import_roster
-from meetings.actions.setup import check_schedule_meeting, host_accounts
+from meetings.actions.setup import check_schedule_meeting
 from meetings.domain.errors import UnknownRound
 from meetings.registry import selectors as registry
+from meetings.selectors import host_accounts
 from meetings.streams import load_round
 
 REQUIRED = {"required": "请填写此项", "invalid": "格式不正确", "invalid_choice": "请从列表中选择"}

@@ -253,3 +253,12 @@ def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
         # Opens the phone page's websocket (read-only, this meeting only).
         "live_token": tokens.issue(county=county, meeting_id=meeting_id, kind="phone"),
     }
+
+
+def host_accounts() -> Any:
+    """The county's active accounts with the role host (whom a meeting may be given to)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import Role
+
+    return get_user_model().objects.filter(role=Role.HOST.value, is_active=True).order_by("username")

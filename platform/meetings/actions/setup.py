@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-
-from accounts.roles import Actor, Role, require
+from accounts.roles import Actor, require
 from common.commands import CommandRef
 from events import repository
 from events.repository import Outcome
 from events.types import DomainEvent
+from meetings import selectors
 from meetings.actions._run import on_meeting
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import InvalidCommand
@@ -131,13 +130,9 @@ def _roster_of_village(village_id: int) -> list[RosterEntry]:
 
 def _require_host(username: str) -> None:
     """Refuse a host who is not an active host account of this county."""
-    if not host_accounts().filter(username=username).exists():
+    if not selectors.host_accounts().filter(username=username).exists():
         raise InvalidCommand(
             f"“{username}”不是本县的主持人账号", f"{username!r} is not a host account of this county",
             code="unknown_host",
         )
 
-
-def host_accounts() -> Any:
-    """The county's active accounts with the role host (whom a meeting may be given to)."""
-    return get_user_model().objects.filter(role=Role.HOST.value, is_active=True).order_by("username")
