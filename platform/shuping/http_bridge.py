@@ -25,18 +25,21 @@ Logins take another lane (`LoginLane`): a POST that may hash a password
 threads that serve ballots. The password hash is slow on purpose; with 32
 clients guessing, hashes on the shared pool held every thread and ballots
 queued behind them for seconds. A login that cannot start within
-LOGIN_LANE_WAIT_SECONDS (or finds LOGIN_LANE_QUEUE logins waiting) is
-answered 429 `login_busy` here, having cost no thread and no hash.
+LOGIN_LANE_WAIT_SECONDS (or finds LOGIN_LANE_QUEUE logins waiting; it is
+then held a second first) is answered 429 `login_busy` here, having cost no
+thread and no hash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -57,12 +60,18 @@ _Answer = tuple[int, list[tuple[bytes, bytes]], bytes | None, Any]
 class LoginLane:
     """A few threads of their own for requests that may hash a password, with a bounded wait."""
 
-    def __init__(self, *, paths: Iterable[str], threads: int, wait_seconds: float, queue: int) -> None:
+    def __init__(
+        self, *, paths: Iterable[str], threads: int, wait_seconds: float, queue: int, nice: int = 0,
+        busy_share: float = 1.0,
+    ) -> None:
         self.paths = frozenset(paths)
         self.threads = max(1, threads)
         self.wait_seconds = wait_seconds
         self.queue = queue
-        self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="login")
+        self.busy_share = min(1.0, max(0.01, busy_share))
+        self.executor = ThreadPoolExecutor(
+            max_workers=self.threads, thread_name_prefix="login", initializer=_lower_priority, initargs=(nice,)
+        )
         self._slots: asyncio.Semaphore | None = None
         self.waiting = 0
 
@@ -71,6 +80,7 @@ class LoginLane:
         return cls(
             paths=settings.LOGIN_LANE_PATHS, threads=settings.LOGIN_LANE_THREADS,
             wait_seconds=settings.LOGIN_LANE_WAIT_SECONDS, queue=settings.LOGIN_LANE_QUEUE,
+            nice=settings.LOGIN_LANE_NICE, busy_share=settings.LOGIN_LANE_BUSY_SHARE,
         )
 
     def takes(self, scope: dict[str, Any]) -> bool:
@@ -81,6 +91,9 @@ class LoginLane:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.threads)  # as many as threads: nothing waits inside the pool
         if self.waiting >= self.queue:
+            # Turned away, but not at once: a client that guesses in a closed loop
+            # would otherwise get thousands of 429s a second from the loop.
+            await asyncio.sleep(min(1.0, self.wait_seconds))
             return None
         self.waiting += 1
         try:
@@ -89,10 +102,31 @@ class LoginLane:
             return None
         finally:
             self.waiting -= 1
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, respond, environ)
+            return await loop.run_in_executor(self.executor, respond, environ)
         finally:
-            self._slots.release()
+            # The answer goes out now; the slot stays taken a while longer, so that a
+            # lane thread hashes at most `busy_share` of the time (a flood of logins
+            # cannot take the CPUs that ballots need).
+            rest = (loop.time() - began) * (1 / self.busy_share - 1)
+            if rest > 0:
+                loop.call_later(rest, self._slots.release)
+            else:
+                self._slots.release()
+
+
+def _lower_priority(nice: int) -> None:
+    """In a new lane thread: lower its CPU priority (Linux: niceness is per thread).
+
+    The hash runs outside the GIL, so it competes with the ballot threads
+    for the CPUs only; at a lower priority the scheduler serves them first
+    and the hashing takes what is left.
+    """
+    if nice > 0 and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class ThreadPoolHTTP:
