@@ -58,17 +58,27 @@ _Answer = tuple[int, list[tuple[bytes, bytes]], bytes | None, Any]
 
 
 class LoginLane:
-    """A few threads of their own for requests that may hash a password, with a bounded wait."""
+    """A few threads of their own for requests that may hash a password, with a bounded wait.
+
+    Besides the threads, a budget bounds the hashing: the lane may keep its
+    threads busy for `burst_seconds` at once (a handful of staff logging in
+    together is served at once), and the budget refills at `busy_share` of
+    the lane's threads. A flood of logins therefore takes at most that share
+    of a CPU per thread on average, and the CPUs that ballots need stay free.
+    """
 
     def __init__(
         self, *, paths: Iterable[str], threads: int, wait_seconds: float, queue: int, nice: int = 0,
-        busy_share: float = 1.0,
+        busy_share: float = 1.0, burst_seconds: float = 5.0,
     ) -> None:
         self.paths = frozenset(paths)
         self.threads = max(1, threads)
         self.wait_seconds = wait_seconds
         self.queue = queue
-        self.busy_share = min(1.0, max(0.01, busy_share))
+        self.refill = min(1.0, max(0.01, busy_share)) * self.threads  # thread-seconds per second
+        self.burst = burst_seconds
+        self.credit = burst_seconds
+        self.updated: float | None = None
         self.executor = ThreadPoolExecutor(
             max_workers=self.threads, thread_name_prefix="login", initializer=_lower_priority, initargs=(nice,)
         )
@@ -81,40 +91,57 @@ class LoginLane:
             paths=settings.LOGIN_LANE_PATHS, threads=settings.LOGIN_LANE_THREADS,
             wait_seconds=settings.LOGIN_LANE_WAIT_SECONDS, queue=settings.LOGIN_LANE_QUEUE,
             nice=settings.LOGIN_LANE_NICE, busy_share=settings.LOGIN_LANE_BUSY_SHARE,
+            burst_seconds=settings.LOGIN_LANE_BURST_SECONDS,
         )
 
     def takes(self, scope: dict[str, Any]) -> bool:
         return scope.get("method") == "POST" and scope.get("path") in self.paths
 
+    def _top_up(self, now: float) -> None:
+        if self.updated is not None:
+            self.credit = min(self.burst, self.credit + (now - self.updated) * self.refill)
+        self.updated = now
+
     async def run(self, respond: Any, environ: dict[str, Any]) -> _Answer | None:
         """`respond(environ)` on a lane thread; None when the lane is too busy to start it in time."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.threads)  # as many as threads: nothing waits inside the pool
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
         if self.waiting >= self.queue:
             # Turned away, but not at once: a client that guesses in a closed loop
             # would otherwise get thousands of 429s a second from the loop.
             await asyncio.sleep(min(1.0, self.wait_seconds))
             return None
         self.waiting += 1
+        acquired = started = False
         try:
             await asyncio.wait_for(self._slots.acquire(), self.wait_seconds)
+            acquired = True
+            self._top_up(loop.time())
+            if self.credit <= 0:  # the budget is spent: start when it is back above zero, if in time
+                ready = loop.time() - self.credit / self.refill
+                if ready > deadline:
+                    self._slots.release()
+                    acquired = False
+                    await asyncio.sleep(min(1.0, self.wait_seconds))  # turned away, but not at once
+                    return None
+                await asyncio.sleep(ready - loop.time())
+                self._top_up(loop.time())
+            started = True
         except TimeoutError:
             return None
         finally:
             self.waiting -= 1
-        loop = asyncio.get_running_loop()
+            if acquired and not started:
+                self._slots.release()
         began = loop.time()
         try:
             return await loop.run_in_executor(self.executor, respond, environ)
         finally:
-            # The answer goes out now; the slot stays taken a while longer, so that a
-            # lane thread hashes at most `busy_share` of the time (a flood of logins
-            # cannot take the CPUs that ballots need).
-            rest = (loop.time() - began) * (1 / self.busy_share - 1)
-            if rest > 0:
-                loop.call_later(rest, self._slots.release)
-            else:
-                self._slots.release()
+            self._top_up(loop.time())
+            self.credit -= loop.time() - began
+            self._slots.release()
 
 
 def _lower_priority(nice: int) -> None:

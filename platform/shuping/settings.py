@@ -175,13 +175,14 @@ else:
 # `login_busy`.
 LOGIN_LANE_PATHS = ("/api/token/", "/login/", "/admin/login/", "/admin/password_change/")
 LOGIN_LANE_THREADS = int(os.environ.get("SHUPING_LOGIN_THREADS", "1"))
-LOGIN_LANE_WAIT_SECONDS = float(os.environ.get("SHUPING_LOGIN_WAIT_SECONDS", "2"))
+LOGIN_LANE_WAIT_SECONDS = float(os.environ.get("SHUPING_LOGIN_WAIT_SECONDS", "10"))
 LOGIN_LANE_QUEUE = int(os.environ.get("SHUPING_LOGIN_QUEUE", "16"))
 # The lane's threads run at this niceness (Linux, per thread): ballots get the CPUs first.
 LOGIN_LANE_NICE = int(os.environ.get("SHUPING_LOGIN_NICE", "10"))
-# ... and are busy at most this share of the time: after a login that took t
-# seconds, the lane's next one starts t * (1 / share - 1) later.
+# ... and are busy at most this share of the time on average, in bursts of at
+# most LOGIN_LANE_BURST_SECONDS (a handful of staff logging in at once).
 LOGIN_LANE_BUSY_SHARE = float(os.environ.get("SHUPING_LOGIN_BUSY_SHARE", "0.25"))
+LOGIN_LANE_BURST_SECONDS = float(os.environ.get("SHUPING_LOGIN_BURST_SECONDS", "5"))
 # API tokens expire this long after they were issued; logout, a password
 # change and deactivation revoke them (accounts.api_tokens).
 API_TOKEN_LIFETIME_SECONDS = int(os.environ.get("SHUPING_API_TOKEN_HOURS", "12")) * 3600

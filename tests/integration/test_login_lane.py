@@ -30,7 +30,7 @@ def server() -> Iterator[LiveServer]:
     running = LiveServer(threads=2, env_extra={
         "SHUPING_LOGIN_THREADS": "1", "SHUPING_LOGIN_QUEUE": "2", "SHUPING_LOGIN_WAIT_SECONDS": "60",
         "SHUPING_LOGIN_FAILURE_LIMIT": "1000",  # the lane is under test here, not the lock-out
-        "SHUPING_LOGIN_BUSY_SHARE": "1",
+        "SHUPING_LOGIN_BUSY_SHARE": "1", "SHUPING_LOGIN_BURST_SECONDS": "600",
     })
     try:
         yield running

@@ -10,7 +10,7 @@ from shuping.http_bridge import LoginLane
 
 
 def _lane(**kwargs: Any) -> LoginLane:
-    return LoginLane(paths=["/api/token/"], **{"threads": 1, "wait_seconds": 10, "queue": 8, **kwargs})
+    return LoginLane(paths=["/api/token/"], **{"threads": 1, "wait_seconds": 10, "queue": 16, **kwargs})
 
 
 def _work(seconds: float) -> Any:
@@ -22,15 +22,23 @@ def _work(seconds: float) -> Any:
     return respond
 
 
-def test_a_lane_busy_half_the_time_pauses_as_long_as_it_worked() -> None:
-    lane = _lane(busy_share=0.5)
+def _starts(lane: LoginLane, runs: int, seconds: float) -> list[float]:
+    async def all_of_them() -> list[Any]:
+        return await asyncio.gather(*(lane.run(_work(seconds), {}) for _ in range(runs)))
 
-    async def two() -> list[Any]:
-        return await asyncio.gather(lane.run(_work(0.3), {}), lane.run(_work(0.3), {}))
+    return sorted(answer[3] for answer in asyncio.run(all_of_them()))
 
-    first, second = asyncio.run(two())
-    gap = second[3] - first[3]
-    assert gap >= 0.3 + 0.3 - 0.02, gap  # 0.3 s of work, then 0.3 s of rest before the next
+
+def test_a_few_logins_at_once_are_served_at_once_from_the_burst() -> None:
+    starts = _starts(_lane(busy_share=0.25, burst_seconds=5), 3, 0.2)
+    assert starts[-1] - starts[0] < 0.4 + 0.15, starts  # one after the other, no pause
+
+
+def test_a_flood_of_logins_keeps_the_lane_busy_at_most_its_share() -> None:
+    # 8 x 0.2 s of work, 0.4 s of it from the burst, the rest earned at 0.5 s per second:
+    # the last starts no sooner than (8 x 0.2 - 0.4) / 0.5 - 0.2 = 2.2 s after the first.
+    starts = _starts(_lane(busy_share=0.5, burst_seconds=0.4), 8, 0.2)
+    assert starts[-1] - starts[0] >= 2.2 - 0.05, starts
 
 
 def test_a_full_lane_turns_logins_away_unrun() -> None:
