@@ -180,9 +180,11 @@ LOGIN_LANE_QUEUE = int(os.environ.get("SHUPING_LOGIN_QUEUE", "16"))
 # The lane's threads run at this niceness (Linux, per thread): ballots get the CPUs first.
 LOGIN_LANE_NICE = int(os.environ.get("SHUPING_LOGIN_NICE", "10"))
 # ... and are busy at most this share of the time on average, in bursts of at
-# most LOGIN_LANE_BURST_SECONDS (a handful of staff logging in at once).
-LOGIN_LANE_BUSY_SHARE = float(os.environ.get("SHUPING_LOGIN_BUSY_SHARE", "0.25"))
-LOGIN_LANE_BURST_SECONDS = float(os.environ.get("SHUPING_LOGIN_BURST_SECONDS", "5"))
+# most LOGIN_LANE_BURST_SECONDS (two staff logging in at once). Measured with
+# bench/login_flood.py: a quarter with bursts of 5 s still took ballot p99 to
+# 2.7-6x under a flood on 2 CPUs; a tenth with 2 s kept it within 2x.
+LOGIN_LANE_BUSY_SHARE = float(os.environ.get("SHUPING_LOGIN_BUSY_SHARE", "0.1"))
+LOGIN_LANE_BURST_SECONDS = float(os.environ.get("SHUPING_LOGIN_BURST_SECONDS", "2"))
 # API tokens expire this long after they were issued; logout, a password
 # change and deactivation revoke them (accounts.api_tokens).
 API_TOKEN_LIFETIME_SECONDS = int(os.environ.get("SHUPING_API_TOKEN_HOURS", "12")) * 3600
