@@ -104,6 +104,16 @@ def test_saving_an_account_otherwise_keeps_its_token(county_a: Any) -> None:
     assert _meetings(county_a, token) == 200
 
 
+def test_an_operators_password_changes_on_the_platform_site() -> None:
+    """Operators live in the public schema, where there are no API tokens to revoke."""
+    with schema_context("public"):
+        operator = User.objects.create_user(username=f"op_{uuid.uuid4().hex[:6]}", password=PASSWORD, role="operator")
+        operator.set_password("Another-long-passphrase-9")
+        operator.save()
+        operator.refresh_from_db()
+        assert operator.check_password("Another-long-passphrase-9")
+
+
 def test_a_token_expires_and_a_new_login_issues_a_fresh_one(county_a: Any) -> None:
     user = _user(county_a)
     token = _token(county_a, user)
