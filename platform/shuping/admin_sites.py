@@ -122,19 +122,6 @@ class VillageAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.register(ref.Body, site=county_site)
-class BodyAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "township", "village")
-    list_filter = ("kind", "township")
-    search_fields = ("name",)
-
-
-@admin.register(ref.Official, site=county_site)
-class OfficialAdmin(admin.ModelAdmin):
-    list_display = ("name", "post", "body")
-    search_fields = ("name", "post")
-
-
 @admin.register(ref.RosterMember, site=county_site)
 class RosterMemberAdmin(admin.ModelAdmin):
     list_display = ("name", "category", "guest_kind", "village", "affiliation", "gender", "id_suffix")
