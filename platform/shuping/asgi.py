@@ -3,6 +3,8 @@
 - HTTP goes to Django's WSGI handler on a pool of `SHUPING_HTTP_THREADS`
   threads through the bridge in shuping.http_bridge (why not Django's ASGI
   handler: see there).
+  Logins that may hash a password take a small lane of their own
+  (http_bridge.LoginLane), so a flood of them cannot hold ballot threads.
 - Websockets stay on the event loop (Channels), each resolved to its county
   (live.scope.CountyScope).
 - The server's event loop is handed to live.bus once, so that a request
@@ -24,13 +26,13 @@ django_wsgi_app = get_wsgi_application()
 from live import bus  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
 from live.scope import CountyScope  # noqa: E402
-from shuping.http_bridge import ThreadPoolHTTP  # noqa: E402
+from shuping.http_bridge import LoginLane, ThreadPoolHTTP  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("SHUPING_HTTP_THREADS", "16"))
 
 router = ProtocolTypeRouter(
     {
-        "http": ThreadPoolHTTP(django_wsgi_app, HTTP_THREADS),
+        "http": ThreadPoolHTTP(django_wsgi_app, HTTP_THREADS, login_lane=LoginLane.from_settings()),
         "websocket": CountyScope(URLRouter(websocket_urlpatterns)),
     }
 )

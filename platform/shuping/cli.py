@@ -188,8 +188,14 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
         from shuping.demo import ensure_operator
 
         _migrate_all()
+        from django.core.exceptions import ValidationError
+
         password = args.password or secrets.token_urlsafe(12)
-        ensure_operator(args.username, password)
+        try:
+            ensure_operator(args.username, password)
+        except ValidationError as refused:
+            _say("密码不符合要求：" + "；".join(refused.messages), "the password was refused (see above)")
+            return 2
         _say(f"运营账号 {args.username} 密码 {password}", f"operator {args.username} password {password}")
     return 0
 

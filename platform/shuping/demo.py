@@ -10,6 +10,7 @@ import random
 import uuid
 from datetime import date
 
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django_tenants.utils import schema_context
 
@@ -65,6 +66,7 @@ def ensure_operator(username: str, password: str) -> User:
         defaults={"role": Role.OPERATOR, "is_staff": True, "is_superuser": True, "display_name": "平台运营"},
     )
     if created:
+        validate_password(password, user)  # Django's validators (settings.AUTH_PASSWORD_VALIDATORS)
         user.set_password(password)
         user.save()
     return user
@@ -164,6 +166,7 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
             for username, name, role, _label in DEMO_ACCOUNTS:
                 user = User(username=username, display_name=name, role=role, is_staff=True)
                 user.is_superuser = role == Role.COUNTY_ADMIN
+                validate_password(DEMO_PASSWORD, user)
                 user.set_password(DEMO_PASSWORD)
                 user.save()
     with schema_context(DEMO_SLUG):

@@ -84,6 +84,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
+    "axes",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -92,6 +93,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "accounts",
+    "axes",
     "rest_framework.authtoken",
     "events",
     "projections.apps.ProjectionsConfig",
@@ -126,6 +128,73 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # health check (`SELECT 1`) before its next request (tenants.postgresql_backend).
 DB_HEALTH_CHECK_AFTER_IDLE = float(os.environ.get("SHUPING_DB_HEALTH_CHECK_AFTER_IDLE", "1"))
 
+# -- Logins: throttling, tokens, sessions ---------------------------------------------
+# Password guessing is counted per account and per client address in the
+# county's own schema (django-axes; accounts.logins answers a lock-out with
+# 429 `login_locked`). Attempts against a locked account or address are
+# refused before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    # 12 characters: ASVS level 2 (V2.1.1).
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_MIDDLEWARE = [
+    # After authentication: ends sessions past their idle or absolute limit,
+    # then turns a lock-out into its answer (accounts.logins.lockout_response).
+    "accounts.sessions.SessionLimitsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SHUPING_LOGIN_FAILURE_LIMIT", "10"))
+# Either reaching the limit locks: the account (from any address) or the
+# address (for any account). See docs/api.md on the trade-off.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = float(os.environ.get("SHUPING_LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+# A refused attempt during a lock-out writes nothing (a flood of them would
+# otherwise update the same row at every guess) and does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.logins.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # logins are not domain facts: no row per successful login
+AXES_VERBOSE = False
+# The client address is the TCP peer's. Behind reverse proxies that append the
+# peer to X-Forwarded-For, set SHUPING_LOGIN_PROXY_COUNT to their number: the
+# address is then read from the right, where a client cannot write.
+if os.environ.get("SHUPING_LOGIN_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["SHUPING_LOGIN_PROXY_COUNT"])
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Requests that may hash a password run in their own small lane of threads
+# per server process (shuping.http_bridge), never on the threads that cast
+# ballots; a login that cannot start within LOGIN_LANE_WAIT_SECONDS gets 429
+# `login_busy`.
+LOGIN_LANE_PATHS = ("/api/token/", "/login/", "/admin/login/", "/admin/password_change/")
+LOGIN_LANE_THREADS = int(os.environ.get("SHUPING_LOGIN_THREADS", "1"))
+LOGIN_LANE_WAIT_SECONDS = float(os.environ.get("SHUPING_LOGIN_WAIT_SECONDS", "10"))
+LOGIN_LANE_QUEUE = int(os.environ.get("SHUPING_LOGIN_QUEUE", "16"))
+# The lane's threads run at this niceness (Linux, per thread): ballots get the CPUs first.
+LOGIN_LANE_NICE = int(os.environ.get("SHUPING_LOGIN_NICE", "10"))
+# ... and are busy at most this share of the time on average, in bursts of at
+# most LOGIN_LANE_BURST_SECONDS (two staff logging in at once). Measured with
+# bench/login_flood.py: a quarter with bursts of 5 s still took ballot p99 to
+# 2.7-6x under a flood on 2 CPUs; a tenth with 2 s kept it within 2x.
+LOGIN_LANE_BUSY_SHARE = float(os.environ.get("SHUPING_LOGIN_BUSY_SHARE", "0.1"))
+LOGIN_LANE_BURST_SECONDS = float(os.environ.get("SHUPING_LOGIN_BURST_SECONDS", "2"))
+# API tokens expire this long after they were issued; logout, a password
+# change and deactivation revoke them (accounts.api_tokens).
+API_TOKEN_LIFETIME_SECONDS = int(os.environ.get("SHUPING_API_TOKEN_HOURS", "12")) * 3600
+# Sessions end 12 hours after login whatever happens, and after 30 minutes
+# without a request (accounts.sessions).
+SESSION_COOKIE_AGE = int(os.environ.get("SHUPING_SESSION_HOURS", "12")) * 3600
+SESSION_IDLE_SECONDS = int(os.environ.get("SHUPING_SESSION_IDLE_MINUTES", "30")) * 60
+
 MIDDLEWARE = [
     # Outermost: a request id for every request (X-Request-ID, and on its log
     # lines), and the error format for every error answer under /api/.
@@ -142,6 +211,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    *LOGIN_MIDDLEWARE,
 ]
 
 ROOT_URLCONF = "shuping.urls_county"
@@ -166,10 +236,6 @@ TEMPLATES = [
 ASGI_APPLICATION = "shuping.asgi.application"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-]
 LOGIN_URL = "/admin/login/"
 
 # Sessions and CSRF cookies are per host name, so one county's session cookie
@@ -203,7 +269,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api_tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["common.api.LimitedJSONParser"],

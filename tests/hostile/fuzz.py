@@ -55,6 +55,10 @@ ROLES = ("county_admin", "host", "teller", "auditor", "observer")
 # hash on purpose (Django hashes even for an unknown user, ~0.5 s of CPU):
 # at the common size they alone would take longer than all the rest.
 CASES_AT_MOST = {"POST /api/token/": 24}
+# Operations not fuzzed, and why: a logout revokes the very token the fuzzer
+# sends as that role, and every later case of the role would meet a 401
+# (tests/integration/test_logins.py covers it).
+LEFT_OUT = {"POST /api/logout/": "revokes the fuzzer's own tokens"}
 SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
 ERROR_KEYS = {"code", "message", "message_en", "details"}
 
@@ -268,6 +272,9 @@ def run_fuzz(
     drawing = 0.0
     try:
         for operation in _operations(schema):
+            if operation.label in LEFT_OUT:
+                result.skipped.append(f"{operation.label} (left out: {LEFT_OUT[operation.label]})")
+                continue
             for mode in GenerationMode:
                 if mode.is_negative and not _takes_input(operation):
                     result.skipped.append(f"{operation.label} ({mode.value}: nothing to break)")

@@ -1,18 +1,14 @@
 """/api/ on a county's host."""
 
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import FormParser, MultiPartParser
 
 import common.paths  # noqa: F401 - registers the `id` and `num` path converters
-from common.api import LimitedJSONParser
+from accounts.api import LoginApi, LogoutApi
 from meetings.api import conduct, lean, meetings, reference, rounds, voters, voting
 from meetings.registry import api as registry
 
 # Ids in paths take only what an id can be (common.paths): anything else is a 404.
 M = "meetings/<id:meeting_id>/"
-# DRF's token view with the same three parsers, its JSON one bounded like every other.
-obtain_auth_token = ObtainAuthToken.as_view(parser_classes=[FormParser, MultiPartParser, LimitedJSONParser])
 
 urlpatterns = [
     # The voters' endpoints first: they are what a ballot burst asks for. The
@@ -20,7 +16,8 @@ urlpatterns = [
     path("v/<id:meeting_id>/ballot/", lean.fast_path(voters.VoterBallotApi)),
     path("v/<id:meeting_id>/form/", voters.VoterFormApi.as_view()),
     path("v/<id:meeting_id>/question/", voters.VoterQuestionApi.as_view()),
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", LoginApi.as_view(), name="api-token"),
+    path("logout/", LogoutApi.as_view(), name="api-logout"),
     path("presets/", rounds.PresetsApi.as_view()),
     path("rounds/", rounds.RoundsApi.as_view()),
     path("meetings/", meetings.MeetingsApi.as_view()),
