@@ -29,7 +29,7 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/ruff check platform tenants tests bench
-	$(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/live tenants
+	$(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/live tenants
 
 bench: $(STAMP)
 	$(BIN)/python bench/event_store.py

@@ -75,6 +75,14 @@ POLICY: dict[str, frozenset[str]] = {
     "page:console": _HOSTS,
     "page:teller": _TELLERS,
     "page:screen_open": COUNTY_ROLES,
+    # the county's staff (staff.actions): who holds which role
+    "grant_role": _ADMIN,
+    "confirm_role_grant": _ADMIN,
+    "decline_role_grant": _ADMIN,
+    "revoke_role": _ADMIN,
+    "deactivate_account": _ADMIN,
+    "page:staff": _ADMIN,
+    "page:county_admin_site": _ADMIN,
 }
 
 

@@ -120,6 +120,20 @@ def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, rep
             RosterMember.objects.bulk_create(members)
 
 
+def create_demo_accounts() -> None:
+    """The demo county's staff: plain accounts (no superuser, no Django permissions) whose roles
+    the platform grants through the staff door, so the county's staff log shows who granted them."""
+    from accounts.roles import platform_actor
+    from staff.actions.grants import check_grant_role
+
+    demo = platform_actor("demo")
+    for username, name, role, _label in DEMO_ACCOUNTS:
+        user = User(username=username, display_name=name)
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        check_grant_role(actor=demo, username=username, role=str(role), command_id=None)
+
+
 def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     """Provision the demo county once; return (url, role, username, password) for each login."""
     ensure_operator(OPERATOR_USERNAME, DEMO_PASSWORD)
@@ -129,11 +143,7 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
         create_county(slug=DEMO_SLUG, name=DEMO_NAME, domains=[DEMO_DOMAIN])
         with schema_context(DEMO_SLUG), transaction.atomic():
             populate_reference_data()
-            for username, name, role, _label in DEMO_ACCOUNTS:
-                user = User(username=username, display_name=name, role=role, is_staff=True)
-                user.is_superuser = role == Role.COUNTY_ADMIN
-                user.set_password(DEMO_PASSWORD)
-                user.save()
+            create_demo_accounts()
     with schema_context(DEMO_SLUG):
         ensure_rehearsal_meeting()
     base = f"http://{DEMO_DOMAIN}:{port}"

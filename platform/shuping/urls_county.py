@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
     path("", include("live.urls")),
+    path("", include("staff.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "api/docs/",
