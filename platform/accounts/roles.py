@@ -64,6 +64,7 @@ POLICY: dict[str, frozenset[str]] = {
     "enter_paper_batch": _TELLERS,
     "announce_results": _HOSTS,
     "close_meeting": _HOSTS,
+    "revoke_screen_links": _HOSTS,
     "cast_ballot": _VOTERS,
     "ask_question_anonymously": _VOTERS,
     # reads
@@ -74,7 +75,7 @@ POLICY: dict[str, frozenset[str]] = {
     "page:dashboard": COUNTY_ROLES,
     "page:console": _HOSTS,
     "page:teller": _TELLERS,
-    "page:screen_open": COUNTY_ROLES,
+    "page:screen_open": _HOSTS,  # a hall-screen link is minted by whoever runs the meeting
     # the county's staff (staff.actions): who holds which role
     "grant_role": _ADMIN,
     "confirm_role_grant": _ADMIN,

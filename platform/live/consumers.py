@@ -34,7 +34,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from common import tokens
 from common.refusal import Refusal
-from live import bus, relay
+from live import bus, relay, screen_links
+from live.scope import in_county
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         try:
             self.county = self._county()
             self.meeting_id = self._meeting_id()
-            tokens.check(self._token(), county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+            await self.authorize(self._token())
             # Subscribe first, then read: a change committed after the read reaches the room.
             self.room = await relay.relay().join(self.sub, group=self._group(), county=self.county,
                                                  meeting_id=self.meeting_id, versioned=self.versioned)
@@ -93,6 +94,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # after a failed connect, so leave the room here or it stays open.
             self._leave()
             raise
+
+    async def authorize(self, token: str | None) -> None:
+        """Raise TokenRefused unless the token opens this page (screens check more: ScreenConsumer)."""
+        tokens.check(token, county=self.county, meeting_id=self.meeting_id, kind=self.kind)
 
     def _county(self) -> str:
         if not self.scope.get("origin_ok", False):
@@ -158,6 +163,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 class ScreenConsumer(LiveConsumer):
     kind = "screen"
+
+    async def authorize(self, token: str | None) -> None:
+        # Also not revoked (live.screen_links): a database read, in the county's schema.
+        tokens.check(token, county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+        self.sub.generation = await in_county(
+            self.county, screen_links.check, token, county=self.county, meeting_id=self.meeting_id
+        )
 
 
 class PhoneConsumer(LiveConsumer):

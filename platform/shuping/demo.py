@@ -7,13 +7,14 @@ county, and it is created only once: a second start keeps what is there.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
-from common import tokens
 from common.county import use_public_schema
+from live import screen_links
 from tenants.models import County
 from tenants.provisioning import create_county
 
@@ -154,8 +155,9 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     logins.append((f"{base}/dashboard/", "县区总览 / county dashboard", "zuzhibu", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/teller/", "演练会议·计票员 / rehearsal: teller", "teller", DEMO_PASSWORD))
-    # A fresh screen link on every start (tokens expire after three days).
-    screen_token = tokens.issue(county=DEMO_SLUG, meeting_id=REHEARSAL_MEETING, kind="screen")
+    # A fresh screen link on every start (a link ends with the meeting's day, county time).
+    with schema_context(DEMO_SLUG):
+        screen_token = screen_links.mint(REHEARSAL_MEETING, now=datetime.now(UTC))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/screen/?t={screen_token}", "演练会议·会场大屏 / rehearsal: hall screen", "", ""))
     logins.append((f"{base}/v/{REHEARSAL_MEETING}", "演练会议·手机投票（测评码由主持人生成）/ rehearsal: phone (codes from the console)", "", ""))
     return logins
