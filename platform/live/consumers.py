@@ -81,6 +81,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # Subscribe first, then read: a change committed after the read reaches the room.
             self.room = await relay.relay().join(self.sub, group=self._group(), county=self.county,
                                                  meeting_id=self.meeting_id, versioned=self.versioned)
+            await self.joined(self._token())
             await self.room.send_fresh(self.sub)
         except tokens.TokenRefused as refused:
             await self.refuse(refused.code, refused.message_zh, refused.message_en, 4403)
@@ -98,6 +99,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def authorize(self, token: str | None) -> None:
         """Raise TokenRefused unless the token opens this page (screens check more: ScreenConsumer)."""
         tokens.check(token, county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+
+    async def joined(self, token: str | None) -> None:
+        """Called once the socket is in its room, before its first snapshot."""
 
     def _county(self) -> str:
         if not self.scope.get("origin_ok", False):
@@ -170,6 +174,11 @@ class ScreenConsumer(LiveConsumer):
         self.sub.generation = await in_county(
             self.county, screen_links.check, token, county=self.county, meeting_id=self.meeting_id
         )
+
+    async def joined(self, token: str | None) -> None:
+        # A revocation that committed between the check above and joining the
+        # room sent its notice before this socket could hear it: check again.
+        await in_county(self.county, screen_links.check, token, county=self.county, meeting_id=self.meeting_id)
 
 
 class PhoneConsumer(LiveConsumer):

@@ -121,18 +121,25 @@ def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, rep
             RosterMember.objects.bulk_create(members)
 
 
-def create_demo_accounts() -> None:
-    """The demo county's staff: plain accounts (no superuser, no Django permissions) whose roles
-    the platform grants through the staff door, so the county's staff log shows who granted them."""
+def create_county_account(*, username: str, password: str, role: str, display_name: str = "", by: str) -> None:
+    """An account of the current county whose role the platform grants directly (recorded as platform:<by>).
+
+    For the demo and for a county's first administrator (`shuping county admin`):
+    no county account is a superuser or holds Django permissions.
+    """
     from accounts.roles import platform_actor
     from staff.actions.grants import check_grant_role
 
-    demo = platform_actor("demo")
+    user = User(username=username, display_name=display_name)
+    user.set_password(password)
+    user.save()
+    check_grant_role(actor=platform_actor(by), username=username, role=role, command_id=None)
+
+
+def create_demo_accounts() -> None:
+    """The demo county's staff, granted by the platform, so the county's staff log shows who granted them."""
     for username, name, role, _label in DEMO_ACCOUNTS:
-        user = User(username=username, display_name=name)
-        user.set_password(DEMO_PASSWORD)
-        user.save()
-        check_grant_role(actor=demo, username=username, role=str(role), command_id=None)
+        create_county_account(username=username, password=DEMO_PASSWORD, role=str(role), display_name=name, by="demo")
 
 
 def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:

@@ -7,7 +7,10 @@ through the county admin site nor through the staff page.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,3 +191,30 @@ def test_demo_accounts_are_granted_by_the_platform_and_none_is_a_superuser(make_
         assert {(c["username"], c["state"], c["decided_by"]) for c in changes} == {
             (name, "granted", "platform:demo") for name in ("zuzhibu", "host", "teller", "auditor", "observer")
         }
+
+
+@pytest.fixture(scope="module")
+def committed_county(make_county: Any) -> Any:
+    """A county committed outside the test's transaction, so another process sees it."""
+    return make_county("cli_staff")
+
+
+def test_the_command_line_makes_a_countys_first_administrator_recorded_as_the_platform(committed_county) -> None:
+    from staff import selectors
+
+    county = committed_county
+    run = subprocess.run(
+        [sys.executable, "-m", "shuping.cli", "county", "admin", county.schema_name, "zuzhang", "--password", "Pw-first-1"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "县区管理员 zuzhang" in run.stdout
+    with schema_context(county.schema_name):
+        first = User.objects.get(username="zuzhang")
+        assert first.role == "county_admin" and first.check_password("Pw-first-1") and not first.is_superuser
+        assert [(c["username"], c["decided_by"]) for c in selectors.staff_recent_changes()] == [("zuzhang", "platform:cli")]
+    again = subprocess.run(
+        [sys.executable, "-m", "shuping.cli", "county", "admin", county.schema_name, "zuzhang"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )
+    assert again.returncode == 2 and "已存在" in again.stderr
