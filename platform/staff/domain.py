@@ -67,7 +67,7 @@ class CountyStaff:
     def grant(self, *, grant_id: str, username: str, role: str, by: str, direct: bool) -> list[DomainEvent]:
         """Ask for `role` for `username`; with `direct` (the platform) or an unprivileged role it takes effect now."""
         if role not in GRANTABLE:
-            raise Refusal("没有这个角色", f"no such role: {role}", code="unknown_role")
+            raise Refusal("没有这个角色", "no such role", code="unknown_role")
         self._require_active(username)
         if grant_id in self.pending or grant_id in self.decided:
             raise Conflict("该授权编号已被使用", "this grant id is taken", code="grant_exists")

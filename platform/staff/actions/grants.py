@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from accounts.models import User
 from accounts.roles import PLATFORM, Actor, require
 from common.commands import CommandRef
-from common.refusal import NotFound
+from common.limits import require_clean_text
+from common.refusal import NotFound, Refusal
 from events import repository
 from events.repository import Outcome
 from events.types import DomainEvent
@@ -24,6 +25,7 @@ from staff.domain import CountyStaff
 from staff.events import RoleGranted, RoleGrantRequested
 
 STAFF_STREAM = "county-staff"
+MAX_FIELD = 150  # Django's username length; grant ids and roles are far shorter
 
 
 def _who(actor: Actor) -> str:
@@ -33,7 +35,15 @@ def _who(actor: Actor) -> str:
     return actor.name or ""
 
 
+def _bounded(*values: str) -> None:
+    """What reaches the database or the log: no NUL, no lone surrogate, no more than MAX_FIELD characters."""
+    require_clean_text(values)
+    if any(len(value) > MAX_FIELD for value in values):
+        raise Refusal("输入过长", "a value is too long", code="too_long")
+
+
 def _account(username: str) -> User:
+    _bounded(username)
     user = User.objects.filter(username=username).first()
     if user is None:
         raise NotFound("本县区没有这个账号", "no such account in this county", code="unknown_account")
@@ -47,6 +57,7 @@ def _run(actor: Actor, decide: Callable[[CountyStaff], Sequence[DomainEvent]], c
 def check_grant_role(*, actor: Actor, username: str, role: str, command_id: CommandRef) -> str:
     """Ask for `role` for the account; a privileged role waits for a second person. Returns the grant id."""
     require(actor, "grant_role")
+    _bounded(role)
     _account(username)
     grant_id = f"g{uuid.uuid4().hex[:12]}"
     direct = actor.role == PLATFORM
@@ -62,12 +73,14 @@ def check_grant_role(*, actor: Actor, username: str, role: str, command_id: Comm
 def check_confirm_role_grant(*, actor: Actor, grant_id: str, command_id: CommandRef) -> Outcome[CountyStaff]:
     """The second person confirms a pending grant (never its requester, never its grantee)."""
     require(actor, "confirm_role_grant")
+    _bounded(grant_id)
     direct = actor.role == PLATFORM
     return _run(actor, lambda s: s.confirm(grant_id=grant_id, by=_who(actor), direct=direct), command_id)
 
 
 def check_decline_role_grant(*, actor: Actor, grant_id: str, command_id: CommandRef) -> Outcome[CountyStaff]:
     require(actor, "decline_role_grant")
+    _bounded(grant_id)
     return _run(actor, lambda s: s.decline(grant_id=grant_id, by=_who(actor)), command_id)
 
 

@@ -218,3 +218,26 @@ def test_the_command_line_makes_a_countys_first_administrator_recorded_as_the_pl
         capture_output=True, text=True, env=dict(os.environ), timeout=120,
     )
     assert again.returncode == 2 and "已存在" in again.stderr
+
+
+def test_hostile_form_input_is_refused_in_chinese_and_changes_nothing(county_a) -> None:
+    from staff import selectors
+
+    boss = Api(county_a, "county_admin")
+    page = login(county_a, boss.username)
+    with schema_context(county_a.schema_name):
+        before = selectors.staff_recent_changes(limit=1000)
+    for form in ({"op": "grant", "username": "a\x00b", "role": "teller"},
+                 {"op": "grant", "username": boss.username, "role": "x" * 5000},
+                 {"op": "confirm", "grant_id": "g" * 200},
+                 {"op": "revoke", "username": "nobody-here"},
+                 {"op": "drop_tables"}):
+        answer = staff_post(page, county_a, **form)
+        assert 400 <= answer.status_code < 500, (form, answer.status_code)
+        assert 'role="alert"' in answer.content.decode()
+    # Bytes that are no UTF-8 (a lone surrogate's encoding) and a NUL, as a raw form body.
+    raw = page.post("/staff/", "op=confirm&grant_id=%ED%A0%80%00", content_type="application/x-www-form-urlencoded",
+                    HTTP_HOST=host_of(county_a))
+    assert 400 <= raw.status_code < 500
+    with schema_context(county_a.schema_name):
+        assert selectors.staff_recent_changes(limit=1000) == before
