@@ -241,3 +241,23 @@ def test_hostile_form_input_is_refused_in_chinese_and_changes_nothing(county_a) 
     assert 400 <= raw.status_code < 500
     with schema_context(county_a.schema_name):
         assert selectors.staff_recent_changes(limit=1000) == before
+
+
+def test_the_migration_takes_the_superuser_flag_from_county_accounts_only(county_a) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0003_no_county_superusers")
+    with schema_context(county_a.schema_name):
+        old = User(username=f"old_admin_{uuid.uuid4().hex[:6]}", role="county_admin", is_staff=True, is_superuser=True)
+        old.save()
+        migration.clear_flags(apps, None)
+        old.refresh_from_db()
+        assert (old.is_superuser, old.is_staff, old.role) == (False, False, "county_admin")
+    with schema_context("public"):
+        operator = User(username=f"op_{uuid.uuid4().hex[:6]}", role="operator", is_staff=True, is_superuser=True)
+        operator.save()
+        migration.clear_flags(apps, None)
+        operator.refresh_from_db()
+        assert operator.is_superuser and operator.is_staff
