@@ -47,6 +47,13 @@ POLICY: dict[str, frozenset[str]] = {
     "open_round": _ADMIN,
     "schedule_meeting": _ADMIN,
     "import_roster": _ADMIN,
+    # the registry of officials and bodies (meetings.registry.actions)
+    "register_body": _ADMIN,
+    "rename_body": _ADMIN,
+    "register_official": _ADMIN,
+    "assign_post": _ADMIN,
+    "end_post": _ADMIN,
+    "correct_official": _ADMIN,
     "announce_meeting": _HOSTS,
     "check_in": _DESK,
     "check_in_guest": _DESK,
@@ -84,6 +91,23 @@ POLICY: dict[str, frozenset[str]] = {
     "deactivate_account": _ADMIN,
     "page:staff": _ADMIN,
     "page:county_admin_site": _ADMIN,
+    "page:registry": _ADMIN,
+    # each role's own page after login (live.desks; LANDING below says which is whose)
+    "page:workspace": _ADMIN,
+    "page:results_export": _AUDIT,
+    "page:my_meetings": _HOSTS,
+    "page:my_batches": _TELLERS,
+    "page:audit": _AUDIT,
+    "page:meetings": COUNTY_ROLES,
+}
+
+# Where each county role lands after logging in (a page it may open, above).
+LANDING: dict[str, str] = {
+    Role.COUNTY_ADMIN.value: "/workspace/",
+    Role.HOST.value: "/my/meetings/",
+    Role.TELLER.value: "/my/batches/",
+    Role.AUDITOR.value: "/audit/",
+    Role.OBSERVER.value: "/meetings/",
 }
 
 

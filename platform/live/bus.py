@@ -40,7 +40,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 
 from events.records import Committed
-from live import eager
+from live import eager, relay
 from live.relay import HEAD_START, WINDOW
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def on_committed(committed: Committed) -> None:
 
 # -- turnout: a count, read right after the commit ------------------------------------------
 #
-# One route, one throttle. A sealed ballot is not appended to the log (see
+# One throttle, two ways out. A sealed ballot is not appended to the log (see
 # meetings.ballot_box), so its notice carries the number of sealed ballots,
 # read in the request's thread right after its commit (so it includes this
 # ballot and every one committed before), and the stream version it was cast
@@ -191,28 +191,27 @@ def on_committed(committed: Committed) -> None:
 # per meeting: at most one notice per relay.WINDOW, with the largest count
 # (the first after a quiet spell HEAD_START later, so that the request that
 # brought it answers first; the last of a burst at the window's end). That
-# is the one throttle. The notice goes to the meeting's group through the
-# channel layer and reaches the rooms of every process alike, this one's
-# included (live.relay), which pass a higher count on to their sockets at
-# once. Whichever commit is last, its count is read after it and sent within
-# a window: every screen ends there.
+# is the one throttle. At the flush, this process's room (live.relay) gets
+# the count in the same turn of the loop, and the notice goes to the
+# meeting's group through the channel layer for the rooms of every other
+# process (this one's hears it again: a count it has shown is a no-op).
+# Rooms pass a higher count on to their sockets at once. Whichever commit is
+# last, its count is read after it and sent within a window: every screen
+# ends there.
 #
-# What the one route costs: this process's own counts now reach its room a
-# turn of the loop later (through the layer, to the room's reader task),
-# and in a burst a turn is milliseconds, tens when the machine is loaded
-# (the loop shares the GIL with the request threads). Measured in
-# bench/live_fanout.py (burst of 300 ballots to 200 screens, alternated runs
-# against the two-route code before), fan-out p99 medians:
-# - this: 57 against 58 ms on a quiet machine (4 runs each, with a group
-#   send that took no turn of its own); 73 against 60 ms (16 runs each) and
-#   72 against 53 ms (4 each) on a loaded one; 119 against 102 ms with
-#   --redis (2 workers: a process's own counts pass through Redis too);
-# - one notice per ballot, the room the only throttle: 814 against 74 ms
-#   with --redis (each notice costs each room a blocking pop from Redis, and
-#   in a burst the rooms fell behind), 128-435 ms when a process waited for
-#   its previous send to finish before the next (against 77-110 ms);
-# - coalescing here and the room's per-socket window kept for counts too:
-#   95 against 58 ms in one process (the two windows drift apart).
+# What the local hand-over is worth: through the layer only, this process's
+# counts reached its room a turn of the loop later (the room's reader task),
+# and in a burst a turn is milliseconds, tens when the loop waits for the GIL
+# behind 16 request threads. Measured in bench/live_fanout.py (burst of 300
+# ballots to 200 screens, runs alternated in one session, machine loaded by
+# other work), fan-out p99 of 4 runs each: before the one-throttle change
+# 50.7-68.8 ms (median 57.5), layer only 52.7-67.7 (59.1; 67-141 in 3
+# earlier runs), layer plus local hand-over 50.9-53.7 (52.9). Earlier,
+# rejected: one notice per ballot with the room the only throttle (814 vs 74
+# ms with --redis: each notice costs each room a blocking pop from Redis);
+# waiting for the previous send to finish before the next (128-435 ms); the
+# room's per-socket window kept for counts too (95 vs 58 ms: the two
+# windows drift apart).
 #
 # Why the count is read per ballot and not once per window by the room: one
 # indexed count(*) costs the request well under a millisecond, while a read
@@ -287,4 +286,10 @@ def _flush_turnout(loop: asyncio.AbstractEventLoop, layer: Any, group: str) -> N
     if len(_last_sent) > 10_000:  # forget meetings quiet for a minute
         for old in [g for g, t in _last_sent.items() if now - t > 60]:
             del _last_sent[old]
+    # This process's room hears the count now, in this turn of the loop; the
+    # notice through the layer reaches the other processes' rooms (and this
+    # one's again, where a count it has shown already is a no-op).
+    room = relay.local_room(group)
+    if room is not None:
+        room.turnout(*waiting)
     _spawn(loop, layer, group, turnout_message(*waiting))

@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from accounts.roles import may
+from accounts.roles import LANDING, may
 from common import tokens
 from common.county import current_schema
 from common.refusal import Refusal
@@ -79,9 +79,13 @@ def _screen_url(request: HttpRequest, meeting_id: str) -> str:
 
 
 class HallLoginView(LoginView):
+    """The county's login (also offered on the county's home page); then to the role's own page."""
+
     template_name = "hall/login.html"
-    next_page = "/dashboard/"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return LANDING.get(str(getattr(self.request.user, "role", "")), "/desk/")
 
 
 @never_cache

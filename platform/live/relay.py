@@ -565,6 +565,12 @@ async def _build(county: str, meeting_id: str, kind: str) -> dict[str, Any]:
     return await in_county(county, snapshots.BUILDERS[kind], meeting_id)
 
 
+def local_room(group: str) -> Room | None:
+    """This process's open room of `group`, if a socket of this process watches it (call on the loop)."""
+    room = _relay.rooms.get(group) if _relay is not None else None
+    return None if room is None or room.closed else room
+
+
 def relay() -> Relay:
     """This process's relay, on the default channel layer and the running loop."""
     global _relay, _relay_loop

@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import pages
+from live import desks, pages
 
 M = "hall/<id:meeting_id>/"
 
@@ -11,6 +11,14 @@ urlpatterns = [
     path("login/", pages.HallLoginView.as_view(), name="hall-login"),
     path("logout/", pages.logout_page, name="hall-logout"),
     path("dashboard/", pages.dashboard, name="hall-dashboard"),
+    # each role's own page (live.desks; accounts.roles.LANDING)
+    path("desk/", desks.desk, name="desk"),
+    path("workspace/", desks.workspace, name="workspace"),
+    path("workspace/rounds/<id:round_id>/results.xlsx", desks.results_export, name="results-export"),
+    path("my/meetings/", desks.my_meetings, name="my-meetings"),
+    path("my/batches/", desks.my_batches, name="my-batches"),
+    path("audit/", desks.audit, name="audit"),
+    path("meetings/", desks.meetings, name="meetings"),
     path(M + "console/", pages.console, name="hall-console"),
     path(M + "teller/", pages.teller, name="hall-teller"),
     path(M + "screen/", pages.screen, name="hall-screen"),

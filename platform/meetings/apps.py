@@ -8,3 +8,4 @@ class MeetingsConfig(AppConfig):
 
     def ready(self) -> None:
         from meetings import events  # noqa: F401  (registers the event types)
+        from meetings.registry import events as registry_events  # noqa: F401

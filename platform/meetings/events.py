@@ -117,6 +117,13 @@ class SubjectEntry:
     name: str
     level: str  # township | village
     kind: str = "person"  # person | body
+    # MeetingConfigured v2: the registry entry the subject refers to (None for a
+    # subject named for this meeting only), and the post held when the meeting
+    # was configured (a snapshot: the log reads on its own, whatever the
+    # registry says later). See meetings.registry.
+    official_id: str | None = None
+    body_id: str | None = None
+    post: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,12 +135,19 @@ class RosterEntry:
     category: str
 
 
-@event_type(version=1)
+@event_type(version=2)
 @dataclass(frozen=True)
 class MeetingConfigured(DomainEvent):
     rules: dict[str, Any]  # Rules.to_data(); read back with Rules.from_data
     subjects: list[SubjectEntry]  # in report order
     roster: list[RosterEntry]
+
+
+@upcaster("MeetingConfigured", from_version=1)
+def _meeting_configured_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # v1 subjects were named for their meeting only: they refer to nothing in the registry.
+    data["subjects"] = [{**subject, "official_id": None, "body_id": None, "post": None} for subject in data["subjects"]]
+    return data
 
 
 @event_type(version=1)

@@ -1,9 +1,13 @@
-"""Reference data of a county: townships, villages, bodies, officials, rosters.
+"""Reference data of a county: townships, villages, rosters.
 
 These are the county's directory, edited by the organization department (in
 the admin or by import). They are not events: the meeting log records what
 happened at meetings, and each event carries the names it needs, so editing a
 roster later never changes the meaning of a recorded meeting.
+
+Bodies and officials are not here: they last across rounds and have a
+history (posts over time), so they are the registry's events
+(meetings.registry), read from the registry projection.
 """
 
 from __future__ import annotations
@@ -49,44 +53,6 @@ class Village(models.Model):
 
     def __str__(self) -> str:
         return f"{self.township.name}{self.name}"
-
-
-class Body(models.Model):
-    """An organization that reports as a body: 村党支部, 村委会, 乡镇党委."""
-
-    class Kind(models.TextChoices):
-        PARTY_BRANCH = "party_branch", "村党支部 / village Party branch"
-        VILLAGE_COMMITTEE = "village_committee", "村委会 / village committee"
-        TOWNSHIP_PARTY_COMMITTEE = "township_party_committee", "乡镇党委 / township Party committee"
-
-    name = models.CharField("名称 / name", max_length=80)
-    kind = models.CharField("类型 / kind", max_length=40, choices=Kind.choices)
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="bodies", verbose_name="乡镇 / township")
-    village = models.ForeignKey(Village, on_delete=models.PROTECT, null=True, blank=True, related_name="bodies", verbose_name="村社区 / village")
-
-    class Meta:
-        verbose_name = "组织 / body"
-        verbose_name_plural = "组织 / bodies"
-        ordering = ["township__name", "name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Official(models.Model):
-    """A person who holds a post in a body, e.g. 村党支部书记."""
-
-    name = models.CharField("姓名 / name", max_length=50)
-    post = models.CharField("职务 / post", max_length=50)
-    body = models.ForeignKey(Body, on_delete=models.PROTECT, related_name="officials", verbose_name="组织 / body")
-
-    class Meta:
-        verbose_name = "干部 / official"
-        verbose_name_plural = "干部 / officials"
-        ordering = ["body__name", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.name}（{self.post}）"
 
 
 class VoterCategory(models.TextChoices):

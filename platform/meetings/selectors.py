@@ -134,7 +134,9 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
         "version": meeting.version,
         "rules": rules.to_data() if rules else None,
         "subjects": [
-            {"subject_id": x.subject_id, "name": x.name, "level": x.level, "kind": x.kind} for x in meeting.subjects
+            {"subject_id": x.subject_id, "name": x.name, "level": x.level, "kind": x.kind, "post": x.post,
+             "official_id": x.official_id, "body_id": x.body_id}
+            for x in meeting.subjects
         ],
         "roster": {cat: meeting.roster_count(cat) for cat in (rules.voter_categories if rules else ())},
         "checked_in": {cat: len(ids) for cat, ids in meeting.checked_in.items()},

@@ -8,7 +8,7 @@ class ProjectionsConfig(AppConfig):
 
     def ready(self) -> None:
         from events import store
-        from projections import log_index, meeting_board, rounds, runtime  # noqa: F401  (registers the projections)
+        from projections import log_index, meeting_board, registry, rounds, runtime  # noqa: F401  (registers the projections)
 
         # The store runs the inline projections inside each append, through this hook.
         store.set_inline_projector(runtime.apply_inline)

@@ -2,8 +2,9 @@
 
 One row per meeting: where it belongs (round, township, village), when and
 where it meets, its phase, attendance, questions, codes issued, ballots in the
-log and paper ballots reconciled, once announced the results' summary and the
-flagged subjects, and the stream's version and head hash. Inline, because the
+log, paper ballots reconciled and each paper batch's state, once announced the
+results (the ResultsAnnounced payload: per subject and voter category) with
+their summary and flagged subjects, and the stream's version and head hash. Inline, because the
 turnout on the hall screen must move in the same transaction as the check-in
 that changed it, and a page that lists meetings must never show a phase the
 log does not have.
@@ -105,13 +106,32 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
         params.append(int(data["count"]))
     elif event_type == "BallotCast":
         changes.append("ballots_cast = ballots_cast + 1")
-    elif event_type == "PaperBatchReconciled":
-        changes.append("paper_ballots = paper_ballots + %s")
-        params.append(int(data["ballot_count"]))
+    elif event_type == "PaperBatchEntered":
+        # {"<batch no>": {"status": pending|reconciled|mismatch, "tellers": {"<name>": true}}}; an
+        # entry makes its batch pending until the Reconciled or MismatchDetected appended with it.
+        batch = str(int(data["batch_no"]))
+        changes.append(
+            "paper_batches = paper_batches || jsonb_build_object(%s::text, jsonb_build_object('status', 'pending',"
+            " 'tellers', COALESCE(paper_batches -> %s::text -> 'tellers', '{}'::jsonb)"
+            " || jsonb_build_object(%s::text, true)))"
+        )
+        params += [batch, batch, data["teller"]]
+    elif event_type in ("PaperBatchReconciled", "PaperBatchMismatchDetected"):
+        batch = str(int(data["batch_no"]))
+        status = "reconciled" if event_type == "PaperBatchReconciled" else "mismatch"
+        changes.append(
+            "paper_batches = paper_batches || jsonb_build_object(%s::text,"
+            " (paper_batches -> %s::text) || jsonb_build_object('status', %s::text))"
+        )
+        params += [batch, batch, status]
+        if event_type == "PaperBatchReconciled":
+            changes.append("paper_ballots = paper_ballots + %s")
+            params.append(int(data["ballot_count"]))
     elif event_type == "ResultsAnnounced":
         flagged = [{"subject_id": s["subject_id"], "name": s["name"]} for s in data["subjects"] if s["flagged"]]
-        changes += ["ballots_counted = %s", "participation = %s", "flagged = %s::jsonb"]
-        params += [int(data["ballots_counted"]), data["participation_percent"], json.dumps(flagged, ensure_ascii=False)]
+        changes += ["ballots_counted = %s", "participation = %s", "flagged = %s::jsonb", "results = %s::jsonb"]
+        params += [int(data["ballots_counted"]), data["participation_percent"], json.dumps(flagged, ensure_ascii=False),
+                   json.dumps(data, ensure_ascii=False)]
     return changes, params
 
 

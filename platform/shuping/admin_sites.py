@@ -205,19 +205,6 @@ class VillageAdmin(CountyModelAdmin):
     search_fields = ("name",)
 
 
-@admin.register(ref.Body, site=county_site)
-class BodyAdmin(CountyModelAdmin):
-    list_display = ("name", "kind", "township", "village")
-    list_filter = ("kind", "township")
-    search_fields = ("name",)
-
-
-@admin.register(ref.Official, site=county_site)
-class OfficialAdmin(CountyModelAdmin):
-    list_display = ("name", "post", "body")
-    search_fields = ("name", "post")
-
-
 @admin.register(ref.RosterMember, site=county_site)
 class RosterMemberAdmin(CountyModelAdmin):
     list_display = ("name", "category", "guest_kind", "village", "affiliation", "gender", "id_suffix")

@@ -84,9 +84,14 @@ def database(home: Path, *, log: bool = True) -> Iterator[str]:
 
 
 def _setup_django(url: str, home: Path | None = None) -> None:
+    # The embedded default keeps its own generated key next to its data. With
+    # a DATABASE_URL of its own (hosted) the key must come from the
+    # environment like the workers' (settings refuse to start without it):
+    # a key made up here would sign what no worker accepts.
+    embedded = "DATABASE_URL" not in os.environ
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shuping.settings")
-    if home is not None and "SHUPING_SECRET_KEY" not in os.environ:
+    if embedded and home is not None and "SHUPING_SECRET_KEY" not in os.environ:
         keyfile = home / "secret_key"
         if not keyfile.exists():
             home.mkdir(parents=True, exist_ok=True)
@@ -142,6 +147,8 @@ def cmd_county_create(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home) as url:
         _setup_django(url, home)
+        from django.conf import settings
+
         from tenants.provisioning import ProvisioningError, create_county
 
         _migrate_all()
@@ -156,7 +163,7 @@ def cmd_county_create(args: argparse.Namespace) -> int:
             f"created county {county.schema_name} in {time.monotonic() - started:.1f} s",
         )
         for host in args.domain:
-            print(f"  http://{host}:8000/")
+            print(f"  https://{host}/" if settings.SHUPING_HTTPS else f"  http://{host}:8000/")
     return 0
 
 
@@ -292,6 +299,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             env["SHUPING_TEST_PG_HOME"] = str(root)
         env["DATABASE_URL"] = url
         env["SHUPING_TEST_DATABASE"] = "1"
+        # One key for the run, shared by pytest and every server it starts;
+        # settings refuse to start without one.
+        env.setdefault("SHUPING_SECRET_KEY", secrets.token_urlsafe(50))
         subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True)
         result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], env=env)
         return result.returncode

@@ -7,12 +7,14 @@ county, and it is created only once: a second start keeps what is there.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime
 
 from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from accounts.roles import LANDING
 from common.county import use_public_schema
 from live import screen_links
 from tenants.models import County
@@ -69,35 +71,33 @@ def ensure_operator(username: str, password: str) -> User:
 
 
 def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, representatives_per_village: int = 32) -> None:
-    """Fill the current county schema with townships, villages, bodies, officials and rosters."""
-    from meetings.models import Body, Official, RosterMember, Township, Village, VoterCategory
+    """Fill the current county schema with townships, villages and rosters, and register bodies and officials.
+
+    Bodies and officials enter through the registry's doors (meetings.actions.registry),
+    as the organization department's page would register them.
+    """
+    from meetings.models import RosterMember, Township, Village, VoterCategory
 
     rng = random.Random(seed)
     for township_name, village_names in TOWNSHIPS.items():
         township = Township.objects.create(name=township_name)
-        committee = Body.objects.create(
-            name=f"{township_name}党委", kind=Body.Kind.TOWNSHIP_PARTY_COMMITTEE, township=township
-        )
-        Official.objects.create(name=_person(rng), post="乡镇党委书记", body=committee)
-        Official.objects.create(name=_person(rng), post="乡镇党委副书记", body=committee)
+        committee = _register_body(f"{township_name}党委", "township_party_committee", township_id=township.pk)
+        _register_official(rng, committee, "乡镇党委书记")
+        _register_official(rng, committee, "乡镇党委副书记")
         for village_name in village_names:
             kind = Village.Kind.COMMUNITY if village_name.endswith("社区") else Village.Kind.VILLAGE
             village = Village.objects.create(township=township, name=village_name, kind=kind)
             short = village_name
-            branch = Body.objects.create(
-                name=f"{short}党支部", kind=Body.Kind.PARTY_BRANCH, township=township, village=village
+            branch = _register_body(f"{short}党支部", "party_branch", village_id=village.pk)
+            committee_body = _register_body(
+                f"{short}{'居委会' if kind == Village.Kind.COMMUNITY else '村委会'}", "village_committee",
+                village_id=village.pk,
             )
-            committee_body = Body.objects.create(
-                name=f"{short}{'居委会' if kind == Village.Kind.COMMUNITY else '村委会'}",
-                kind=Body.Kind.VILLAGE_COMMITTEE,
-                township=township,
-                village=village,
-            )
-            Official.objects.create(name=_person(rng), post="党支部书记", body=branch)
-            Official.objects.create(name=_person(rng), post="党支部委员", body=branch)
-            Official.objects.create(name=_person(rng), post="村委会主任", body=committee_body)
-            Official.objects.create(name=_person(rng), post="村委会委员（妇女主任）", body=committee_body)
-            Official.objects.create(name=_person(rng), post="村务监督委员会主任", body=committee_body)
+            _register_official(rng, branch, "党支部书记")
+            _register_official(rng, branch, "党支部委员")
+            _register_official(rng, committee_body, "村委会主任")
+            _register_official(rng, committee_body, "村委会委员（妇女主任）")
+            _register_official(rng, committee_body, "村务监督委员会主任")
             members = [
                 RosterMember(village=village, name=_person(rng), category=VoterCategory.PARTY_MEMBER)
                 for _ in range(members_per_village + rng.randint(-6, 6))
@@ -142,6 +142,37 @@ def create_demo_accounts() -> None:
         create_county_account(username=username, password=DEMO_PASSWORD, role=str(role), display_name=name, by="demo")
 
 
+# The demo's registry entries get ids from their names (fixed, like the rest of
+# the demo), and its commands fixed ids: a second run is a replay of the first.
+DEMO_POSTS_FROM = date(2024, 1, 1)
+
+
+def _demo_uuid(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo:" + ":".join(map(str, parts)))
+
+
+def _register_body(name: str, kind: str, *, township_id: int | None = None, village_id: int | None = None) -> str:
+    from accounts.roles import platform_actor
+    from meetings.actions.registry import check_register_body
+
+    return check_register_body(
+        actor=platform_actor("demo"), name=name, kind=kind, township_id=township_id, village_id=village_id,
+        body_id="bd" + _demo_uuid("body", name).hex[:12], command_id=_demo_uuid("register-body", name),
+    )
+
+
+def _register_official(rng: random.Random, body_id: str, post: str) -> str:
+    from accounts.roles import platform_actor
+    from meetings.actions.registry import FirstPost, check_register_official
+
+    name = _person(rng)
+    return check_register_official(
+        actor=platform_actor("demo"), name=name, first_post=FirstPost(body_id, post, DEMO_POSTS_FROM),
+        official_id="of" + _demo_uuid("official", body_id, post).hex[:12],
+        command_id=_demo_uuid("register-official", body_id, post),
+    )
+
+
 def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     """Provision the demo county once; return (url, role, username, password) for each login."""
     ensure_operator(OPERATOR_USERNAME, DEMO_PASSWORD)
@@ -156,10 +187,12 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
         ensure_rehearsal_meeting()
     base = f"http://{DEMO_DOMAIN}:{port}"
     logins = [(f"http://localhost:{port}/admin/", "平台运营 / operator", OPERATOR_USERNAME, DEMO_PASSWORD)]
-    logins.append((f"{base}/", "演示县首页 / demo county", "", ""))
-    logins += [(f"{base}/admin/", label, username, DEMO_PASSWORD) for username, _n, _r, label in DEMO_ACCOUNTS]
+    logins.append((f"{base}/", "演示县首页（在此登录）/ demo county: log in here", "", ""))
+    # Each account logs in on the county's home page and lands on its own page (accounts.roles.LANDING).
+    logins += [(f"{base}{LANDING[role]}", label, username, DEMO_PASSWORD) for username, _n, role, label in DEMO_ACCOUNTS]
     logins.append((f"{base}/api/docs/", "接口文档 / API docs", "", ""))
     logins.append((f"{base}/dashboard/", "县区总览 / county dashboard", "zuzhibu", DEMO_PASSWORD))
+    logins.append((f"{base}/registry/", "干部与组织名录 / officials and bodies", "zuzhibu", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/teller/", "演练会议·计票员 / rehearsal: teller", "teller", DEMO_PASSWORD))
     # A fresh screen link on every start (a link ends with the meeting's day, county time).
@@ -180,14 +213,14 @@ def ensure_rehearsal_meeting() -> None:
     county's log is an ordinary one; created once, kept across restarts (the
     fixed command ids make a second start a replay of the first).
     """
-    import uuid
     from datetime import timedelta
 
     from accounts.roles import platform_actor
     from events import reading
     from meetings.actions.rounds import check_open_round
     from meetings.actions.setup import check_announce_meeting, check_schedule_meeting
-    from meetings.models import Official, Village
+    from meetings.models import Village
+    from meetings.registry.selectors import village_officials
     from meetings.streams import meeting_stream, now
 
     if reading.stream_version(meeting_stream(REHEARSAL_MEETING)):
@@ -200,10 +233,9 @@ def ensure_rehearsal_meeting() -> None:
         actor=demo, name="2026年度直评村官（演示）", year=2026, variant="zhi_ping_cun_guan", rules=None,
         command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "shuping-demo-round")),
     )
-    officials = list(Official.objects.filter(body__village=village).order_by("pk")[:7])
-    subjects = [
-        {"subject_id": f"o{o.pk}", "name": f"{o.post} {o.name}", "level": "village"} for o in officials
-    ] or [{"subject_id": "cun_shuji", "name": "村党支部书记", "level": "village"}]
+    # Subjects refer to the registry: the same ids will name these people in next year's meetings.
+    subjects: list[dict[str, object]] = [{"official_id": official_id} for official_id in village_officials(village.pk)[:7]]
+    subjects = subjects or [{"subject_id": "cun_shuji", "name": "村党支部书记", "level": "village"}]
     starts = now() + timedelta(days=3, hours=1)
     place = f"{village.name}党群服务中心"
     check_schedule_meeting(

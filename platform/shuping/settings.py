@@ -5,9 +5,12 @@ Configuration comes from the environment:
                       and `shuping test` set it for their embedded server)
   REDIS_URL           turns on the Redis channel layer (hosted, several workers)
   SHUPING_SECRET_KEY  signing key (the embedded default keeps one in .shuping/); it
-                      also seals the ballot box: keep it while a ballot is open
+                      also seals the ballot box: keep it while a ballot is open.
+                      Required: without a real one nothing starts (shuping.hosted)
   SHUPING_SECRET_KEY_FALLBACKS  former keys, comma-separated, during a change
-  SHUPING_DEBUG       "1" for Django's debug pages
+  SHUPING_DEBUG       "1" for Django's debug pages (development only)
+  SHUPING_HTTPS       "1" behind an HTTPS reverse proxy: Secure cookies, HSTS,
+                      redirect to https, X-Forwarded-Proto trusted (docs/hosting.md)
   SHUPING_ALLOWED_HOSTS  comma-separated; default allows localhost names
 """
 
@@ -16,6 +19,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+from csp.constants import NONE, SELF
+
+from shuping import hosted
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PLATFORM_DIR.parent
@@ -49,15 +56,8 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
-DEBUG = os.environ.get("SHUPING_DEBUG", "") == "1"
-SECRET_KEY = os.environ.get("SHUPING_SECRET_KEY", "")
-if not SECRET_KEY:
-    # Only the embedded default and tests come here; the CLI sets a persistent
-    # key for `shuping run`. Hosted deployments must set SHUPING_SECRET_KEY.
-    SECRET_KEY = "insecure-development-key-" + "x" * 32
-# Secrets replaced by SECRET_KEY, comma-separated: still accepted for signatures
-# and for opening ballots sealed before the change (meetings/ballot_box.py).
-SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SHUPING_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
+DEBUG = hosted.switch(os.environ, "SHUPING_DEBUG")
+# SECRET_KEY and its fallbacks: in the hosted-mode block at the end.
 
 ALLOWED_HOSTS = [
     host.strip()
@@ -137,6 +137,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "shuping.admin_language.AdminInChineseMiddleware",  # the admin in zh-Hans whatever the browser asks
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -259,4 +260,54 @@ LOGGING = {
     "formatters": {"request": {"format": "%(levelname)s %(name)s [request %(request_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "request"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+}
+
+# -- Hosted mode: secret key, HTTPS, CSP ----------------------------------------------
+# Secure by default: these hold for every start, and docs/hosting.md lists each
+# switch and what it turns on. `manage.py check --deploy` is clean with
+# infra/hosted.env (tests/unit/test_hosted_settings.py).
+
+# No real key, no start (outside SHUPING_DEBUG=1): a fixed fallback key would let
+# anyone forge screen, console and dashboard tokens. Former keys still verify
+# signatures and open ballots sealed before a change (meetings/ballot_box.py).
+SECRET_KEY = hosted.secret_key(os.environ, debug=DEBUG)
+SECRET_KEY_FALLBACKS = hosted.secret_key_fallbacks(os.environ, debug=DEBUG)
+
+# One switch for a deployment behind an HTTPS reverse proxy (infra/hosted.env).
+# The proxy terminates TLS and must overwrite X-Forwarded-Proto on every request;
+# the workers must be reachable through the proxy only, since Django then takes
+# that header's word for the scheme (request.is_secure(), and so every link
+# built from the request: QR slips, hall-screen links).
+SHUPING_HTTPS = hosted.switch(os.environ, "SHUPING_HTTPS")
+if SHUPING_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The proxy's health probe talks plain HTTP to a worker directly.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # A year, for the county host names below the platform's domain as well.
+    # preload only allows the domain's owner to submit it to browsers' lists.
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# A Content-Security-Policy on every answer (django-csp), outermost so that
+# error pages carry it too. Pages load scripts and styles from /static/ only:
+# no inline script, no inline style, no eval; websockets go to the page's own
+# host ('self' covers ws: and wss: there).
+MIDDLEWARE.insert(0, "csp.middleware.CSPMiddleware")
+INSTALLED_APPS.append("csp")  # its checks refuse the old CSP_* settings
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
 }

@@ -1,8 +1,9 @@
 """URLs served on a county's host name (schema = that county)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from meetings.registry.pages import registry_page
 from shuping import views
 from shuping.admin_sites import county_site
 
@@ -12,12 +13,17 @@ urlpatterns = [
     path("", views.county_home, name="county_home"),
     path("healthz", views.health, name="health"),
     path("admin/", county_site.urls),
+    path("registry/", registry_page, name="registry"),
     path("", include("live.urls")),
     path("", include("staff.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    # The split view serves Swagger UI's starter script as a file (?script), and
+    # our template its styles: the Content-Security-Policy allows no inline ones.
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", permission_classes=[], template_name="shuping/api_docs.html",
+        ),
         name="api-docs",
     ),
 ]

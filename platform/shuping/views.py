@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from accounts.roles import LANDING
 from common.county import current_schema
 from meetings.models import RosterMember, Township, Village
 
@@ -21,6 +22,8 @@ def county_home(request: HttpRequest) -> HttpResponse:
         "townships": townships,
         "village_count": Village.objects.count(),
         "roster_count": RosterMember.objects.exclude(category="guest").count(),
+        # a logged-in person's own page (accounts.roles.LANDING); the login form otherwise
+        "landing": LANDING.get(str(getattr(request.user, "role", ""))) if request.user.is_authenticated else None,
     }
     return render(request, "shuping/county_home.html", context)
 

@@ -155,20 +155,46 @@ def hall(hall_server: LiveServer, make_county: Any, django_db_blocker: Any) -> H
     return Hall(hall_server, county, django_db_blocker)
 
 
+# Every document of every test reports what the Content-Security-Policy refused
+# (the securitypolicyviolation event) on the console, where Contexts collects it.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+CSP_MARK = "CSP violation:"
+
+
 class Contexts:
-    """Fresh browser contexts (own cookies and storage) for one test; all closed after it."""
+    """Fresh browser contexts (own cookies and storage) for one test; all closed after it.
+
+    What a page throws lands in `errors`, what its Content-Security-Policy
+    refused lands in `csp` (Chromium's own console line, and the page's
+    violation event); the fixture fails the test on either.
+    """
 
     def __init__(self, browser: Any) -> None:
         self.browser = browser
         self.made: list[Any] = []
         self.errors: list[str] = []
+        self.csp: list[str] = []
 
     def new(self, **options: Any) -> Any:
         context = self.browser.new_context(locale="zh-CN", **options)
         context.set_default_timeout(CEILING_MS)
-        context.on("page", lambda page: page.on("pageerror", lambda error: self.errors.append(str(error))))
+        context.add_init_script(CSP_REPORTER)
+        context.on("page", self._watch)
         self.made.append(context)
         return context
+
+    def _watch(self, page: Any) -> None:
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if text.startswith(CSP_MARK) or "Content Security Policy" in text:
+            self.csp.append(text)
 
     def desk(self) -> Any:
         return self.new(**DESK)
@@ -190,6 +216,7 @@ def contexts(browser: Any) -> Iterator[Contexts]:
     yield made
     made.close()
     assert not made.errors, f"JavaScript errors in the pages: {made.errors}"
+    assert not made.csp, f"Content-Security-Policy violations in the pages: {made.csp}"
 
 
 @pytest.fixture(scope="package")

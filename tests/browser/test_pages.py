@@ -65,7 +65,9 @@ def test_roles_and_the_chinese_forbidden_page(hall: Any, contexts: Any, artifact
     page.fill("#id_username", observer)
     page.fill("#id_password", password)
     page.click("#login-submit")
-    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page).to_have_url(re.compile(r"/meetings/$"))  # an observer's own page: the read-only list
+    expect(page.locator(f"tr[data-meeting={meeting_id}]")).to_contain_text("已公告", use_inner_text=True)
+    page.goto(hall.url("/dashboard/"))
     row = page.locator(f"tr[data-meeting={meeting_id}]")
     expect(row).to_contain_text("已公告", use_inner_text=True)
     expect(row.locator("a")).to_have_count(0)  # an observer opens no meeting page, nor mints a screen link

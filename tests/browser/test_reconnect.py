@@ -65,7 +65,7 @@ def test_screen_catches_up_after_the_server_dropped_it(hall: Any, contexts: Any,
     expect(screen.locator("#live-banner")).to_have_text("网络中断，正在重连…", use_inner_text=True)
     cast(hall, meeting_id, codes[1:])
     # At least one reconnection attempt fails while the server is unreachable.
-    screen.wait_for_function("window.shupingLive.reconnects >= 1 && !window.shupingLive.connected")
+    screen.wait_for_function("() => window.shupingLive.reconnects >= 1 && !window.shupingLive.connected")
     assert turnout(screen) == "已投 1/4"
     assert live(screen, "live.fatal") is None
 
@@ -88,12 +88,12 @@ def test_a_silent_connection_is_dropped_when_no_pong_comes(hall: Any, contexts: 
     # A second client on the page with short timings becomes window.shupingLive.
     page.evaluate(f"""import('/static/js/live.js').then(m => m.connectLive({{
         path: '/ws/m/{meeting_id}/screen/', token: '{token}', onState: () => {{}}, pingMs: 300, pongMs: 800 }}))""")
-    page.wait_for_function("window.shupingLive.messages.filter(m => m.type === 'pong').length >= 2")
+    page.wait_for_function("() => window.shupingLive.messages.filter(m => m.type === 'pong').length >= 2")
 
     proxy.freeze()
-    page.wait_for_function("window.shupingLive.lastClose && window.shupingLive.lastClose.reason === 'no pong'")
+    page.wait_for_function("() => window.shupingLive.lastClose && window.shupingLive.lastClose.reason === 'no pong'")
     assert live(page, "live.connected") is False
     proxy.thaw()
     cast(hall, meeting_id, codes[:1])
-    page.wait_for_function("window.shupingLive.connected && window.shupingLive.state.turnout.cast === 1", timeout=60_000)
+    page.wait_for_function("() => window.shupingLive.connected && window.shupingLive.state.turnout.cast === 1", timeout=60_000)
     assert live(page, "live.reconnects") >= 1

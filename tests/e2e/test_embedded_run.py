@@ -7,6 +7,7 @@ behind: each ends with no postgres process of the data folder left running.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +111,9 @@ def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir:
     assert run.stop(signal.SIGINT) == 0
     assert "demo.localhost" in run.output and "shuping-demo" in run.output
     assert "/api/meetings/demo_rehearsal/" in run.output
+    # The county's demo logins point at each role's own page, never at the admin (only the operators' does).
+    assert "/workspace/   zuzhibu / shuping-demo" in run.output and "/my/batches/   teller / shuping-demo" in run.output
+    assert not re.search(r"demo\.localhost:\d+/admin/", run.output)
     assert _postgres_of(data_dir) == []
     print(f"cold start ready in {elapsed:.1f} s")
 

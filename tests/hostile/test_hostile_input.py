@@ -312,6 +312,8 @@ def test_a_form_without_its_csrf_token_gets_a_chinese_page(hall: Hall) -> None:
 @pytest.mark.parametrize("path", ["/ws/nope/", "/ws/m/%00/screen/", "/ws/m/a%00b/phone/", "/ws/m/" + "a" * 65 + "/teller/",
                                   "/", "/api/meetings/"])
 def test_unknown_websocket_paths_get_an_error_message_and_a_close(hall: Hall, path: str) -> None:
+    server_log = Path(hall.server.log.name)
+    logged_before = len(server_log.read_bytes())
     screen = Screen(hall.server, county_host(hall.county), path)
     try:
         message = screen.next()
@@ -319,3 +321,6 @@ def test_unknown_websocket_paths_get_an_error_message_and_a_close(hall: Hall, pa
         assert screen.next() is None and screen.close_code == 4404
     finally:
         screen.close()
+    # A clean refusal, not a server error: nothing of it in the server's log.
+    logged = server_log.read_bytes()[logged_before:].decode("utf-8", "replace")
+    assert "Traceback" not in logged and "ERROR" not in logged, logged[-2000:]

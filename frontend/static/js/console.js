@@ -4,7 +4,7 @@
 import { t, esc, pick } from "./i18n.js";
 import { command, uuid4 } from "./api.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { CATEGORY_NAMES, category, fingerprint, phase, renderResults, tick } from "./results.js";
+import { CATEGORY_NAMES, category, fingerprint, phase, renderResults, sizeBars, tick } from "./results.js";
 import { commander, copyText, messages, renderKeep, setOptions } from "./ui.js";
 
 const root = document.getElementById("console");
@@ -189,7 +189,10 @@ function renderCodes(state) {
     : `<p class="muted">${t("暂无纸质选票批次", "No paper batches")}</p>`;
 
   $("results-card").hidden = !state.results;
-  if (state.results) renderKeep($("results"), renderResults(state.results, state));
+  if (state.results) {
+    renderKeep($("results"), renderResults(state.results, state));
+    sizeBars($("results"));
+  }
   $("console-fingerprint").innerHTML = fingerprint(state.head_hash);
 }
 
@@ -321,7 +324,12 @@ $("print-slips").addEventListener("click", async () => {
   const body = { category: form.elements.category.value, count: Number(form.elements.count.value) };
   if (!window.confirm(pick(`生成 ${body.count} 个测评码并打印？`, `Issue ${body.count} codes and print them?`))) return;
   const sheet = window.open("", "_blank");
-  if (sheet) sheet.document.write(`<p style="font:20px sans-serif">${pick("正在生成测评码…", "Issuing codes…")}</p>`);
+  if (sheet) {
+    // Text and CSSOM, not markup with a style attribute: the window inherits this page's CSP.
+    const wait = sheet.document.body.appendChild(sheet.document.createElement("p"));
+    wait.textContent = pick("正在生成测评码…", "Issuing codes…");
+    wait.style.font = "20px sans-serif";
+  }
   const key = uuid4();
   try {
     const html = await command(M + "codes/slips/", body, { key, as: "text" });

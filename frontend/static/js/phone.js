@@ -10,7 +10,7 @@
 import { t, esc, applyPlaceholders, pick } from "./i18n.js";
 import { errorHtml, isRetryable, postOnce } from "./api.js";
 import { backoffSeconds, connectLive } from "./live.js";
-import { renderResults } from "./results.js";
+import { renderResults, sizeBars } from "./results.js";
 
 const root = document.getElementById("phone");
 const meetingId = root.dataset.meeting;
@@ -158,9 +158,10 @@ function render() {
   }
   if (state && state.results && ["receipt", "voted", "waiting"].includes(app.view)) html += resultsView(state);
   if (app.code && app.view !== "enter") {
-    html += `<p class="muted" style="margin-top:2rem">${t("测评码", "Code")} ${esc(app.code.slice(0, 4))}-••••-•••• · <a href="#" id="change-code">${t("换一个测评码", "Use another code")}</a></p>`;
+    html += `<p class="muted code-footer">${t("测评码", "Code")} ${esc(app.code.slice(0, 4))}-••••-•••• · <a href="#" id="change-code">${t("换一个测评码", "Use another code")}</a></p>`;
   }
   $("view").innerHTML = html;
+  sizeBars($("view"));
   applyPlaceholders($("view"));
 }
 

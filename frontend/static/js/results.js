@@ -63,7 +63,7 @@ export function renderResults(results, { scale, criteria }) {
       const tone = grade.favourable ? "good" : grade.unfavourable ? "bad" : "mid";
       return `<div class="bar-row ${tone}" data-grade="${esc(grade.id)}" data-count="${count}">
         <span class="label">${t(grade.name_zh, grade.name_en)}</span>
-        <span class="bar"><i style="width:${width.toFixed(2)}%"></i></span>
+        <span class="bar"><i data-width="${width.toFixed(2)}"></i></span>
         <span class="num"><b class="count">${count}</b> ${unit} <span class="pct">${esc(percent)}</span></span>
       </div>`;
     }).join("");
@@ -88,6 +88,13 @@ export function renderResults(results, { scale, criteria }) {
       · ${t("应参评", "eligible")} ${results.eligible} · ${t("参评率", "participation")} <b>${esc(results.participation_percent)}</b>
     </div>
     <div class="subject-results">${subjects}</div>${flagged}`;
+}
+
+// The pages' Content-Security-Policy refuses style attributes in markup, so a
+// bar's width is set through the CSSOM (which the policy allows) once the
+// results' HTML is in the page: call this on the element that holds it.
+export function sizeBars(root) {
+  for (const bar of root.querySelectorAll(".bar i[data-width]")) bar.style.width = `${bar.dataset.width}%`;
 }
 
 export function fingerprint(hash) {

@@ -1,7 +1,7 @@
 // The hall screen (会场大屏): read-only, 1920x1080, legible from the back of the hall.
 import { t, esc } from "./i18n.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { category, fingerprint, phase, renderResults, tick } from "./results.js";
+import { category, fingerprint, phase, renderResults, sizeBars, tick } from "./results.js";
 
 const root = document.getElementById("screen");
 const meetingId = root.dataset.meeting;
@@ -104,6 +104,7 @@ function render(state) {
   root.dataset.phase = state.phase;
   root.classList.toggle("with-results", Boolean(state.results));
   $("stage").innerHTML = stageHtml(state);
+  sizeBars($("stage"));
   sideHtml(state);
   $("fingerprint").innerHTML = fingerprint(state.head_hash);
   fitResults();

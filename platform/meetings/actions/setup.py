@@ -17,8 +17,9 @@ from events.types import DomainEvent
 from meetings.actions._run import on_meeting
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import InvalidCommand
-from meetings.events import RosterEntry, SubjectEntry
+from meetings.events import RosterEntry
 from meetings.models import RosterMember
+from meetings.registry.subjects import subject_entry
 from meetings.streams import MEETING_PREFIX, load_round, meeting_stream, now
 
 
@@ -47,12 +48,16 @@ def check_schedule_meeting(
 
     The roster is the given entries plus, with `village_id`, that village's
     roster from the county's directory (a snapshot: later edits of the
-    directory do not change the meeting).
+    directory do not change the meeting). A subject is named for this
+    meeting ({subject_id, name, level, kind}) or refers to the county's
+    registry ({official_id} or {body_id}; meetings.registry.subjects):
+    an unknown official or body, or an official whose posts have all ended,
+    is refused and nothing is appended.
     """
     require(actor, "schedule_meeting")
     rules = load_round(round_id).state.require_rules()
     new_id = meeting_id or f"m{uuid.uuid4().hex[:12]}"
-    subject_entries = [SubjectEntry(**x) for x in subjects]
+    subject_entries = [subject_entry(x) for x in subjects]
     roster_entries = [RosterEntry(**x) for x in roster]
     if village_id is not None:
         roster_entries += _roster_of_village(village_id)

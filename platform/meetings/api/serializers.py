@@ -43,10 +43,15 @@ class RoundIn(StrictSerializer):
 
 
 class SubjectIn(StrictSerializer):
-    subject_id = Ident()
-    name = serializers.CharField(max_length=200)
-    level = serializers.ChoiceField(choices=["township", "village"])
-    kind = serializers.ChoiceField(choices=["person", "body"], default="person")
+    """A subject named for this meeting (subject_id, name, level, kind), or a registry reference
+    (official_id or body_id; subject_id and level then default to the registry's)."""
+
+    subject_id = Ident(required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    level = serializers.ChoiceField(choices=["township", "village"], required=False)
+    kind = serializers.ChoiceField(choices=["person", "body"], required=False)
+    official_id = Ident(required=False, help_text="名录中的干部编号")
+    body_id = Ident(required=False, help_text="名录中的组织编号")
 
 
 class RosterIn(StrictSerializer):

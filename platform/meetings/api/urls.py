@@ -7,6 +7,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 import common.paths  # noqa: F401 - registers the `id` and `num` path converters
 from common.api import LimitedJSONParser
 from meetings.api import conduct, lean, meetings, reference, rounds, voters, voting
+from meetings.registry import api as registry
 
 # Ids in paths take only what an id can be (common.paths): anything else is a 404.
 M = "meetings/<id:meeting_id>/"
@@ -39,6 +40,14 @@ urlpatterns = [
     path(M + "codes/", voting.CodesApi.as_view()),
     path(M + "codes/slips/", voting.CodeSlipsApi.as_view()),
     path("rosters/import/", reference.RosterImportApi.as_view()),
+    path("registry/bodies/", registry.BodiesApi.as_view()),
+    path("registry/bodies/<id:body_id>/rename/", registry.BodyRenameApi.as_view()),
+    path("registry/officials/", registry.OfficialsApi.as_view()),
+    path("registry/officials/<id:official_id>/", registry.OfficialApi.as_view()),
+    path("registry/officials/<id:official_id>/subjects/", registry.OfficialSubjectsApi.as_view()),
+    path("registry/officials/<id:official_id>/posts/", registry.AssignPostApi.as_view()),
+    path("registry/officials/<id:official_id>/posts/<num:post_no>/end/", registry.EndPostApi.as_view()),
+    path("registry/officials/<id:official_id>/correct/", registry.CorrectOfficialApi.as_view()),
     path(M + "ballot/open/", voting.OpenBallotApi.as_view()),
     path(M + "ballot/close/", voting.CloseBallotApi.as_view()),
     path(M + "paper-batches/", voting.PaperBatchApi.as_view()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -103,7 +104,10 @@ def test_sheet_has_one_qr_svg_and_printed_code_per_slip() -> None:
     assert html.count('class="slip"') == 5
     for code in codes:
         assert html.count(code) == 1  # printed once under its QR
-    assert "@page" in html and "size: A4" in html and "dashed" in html
+    # The A4 layout is a stylesheet of its own (the pages' CSP allows no inline style).
+    assert 'href="/static/css/code_slips.css"' in html
+    css = (Path(__file__).resolve().parents[3] / "frontend/static/css/code_slips.css").read_text(encoding="utf-8")
+    assert "@page" in css and "size: A4" in css and "dashed" in css
     assert html.count("东关村2026年度述职评议大会") >= 5
     assert html.count(">党员<") == 5
     # the ballot URL with the code is not in the page as text: only the SVG paths encode it

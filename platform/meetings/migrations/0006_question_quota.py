@@ -13,5 +13,5 @@ CREATE TABLE meetings_question_quota (
 
 
 class Migration(migrations.Migration):
-    dependencies = [("meetings", "0004_ballot_box_sealed")]
+    dependencies = [("meetings", "0005_registry_records_bodies_and_officials")]
     operations = [migrations.RunSQL(FORWARD, "DROP TABLE IF EXISTS meetings_question_quota;")]

@@ -1,0 +1,96 @@
+"""Each county role's own page after login, and the county's workspace.
+
+The organization department (county_admin) lands on the workspace, a host on
+the meetings they may run, a teller on the paper batches waiting for them, an
+auditor on the list of logs, an observer on a read-only list
+(accounts.roles.LANDING). Pages only read, through meetings.desks, from the
+projections; every command goes from the hall pages to the API.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from accounts.roles import LANDING
+from live.pages import LOGIN_URL, hall_error, page_for
+from live.workbook import round_workbook
+from meetings import desks
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def landing_url(user: object) -> str | None:
+    """The page a logged-in account lands on, or None when its role has none."""
+    if not getattr(user, "is_active", False):
+        return None
+    return LANDING.get(str(getattr(user, "role", "")))
+
+
+@never_cache
+def desk(request: HttpRequest) -> HttpResponse:
+    """/desk/: to the logged-in person's own page (the brand link and the error pages point here)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), LOGIN_URL)
+    url = landing_url(request.user)
+    if url is None:
+        return hall_error(
+            request, status=403, code="no_page_for_role",
+            zh="您的账号没有可用的县区角色，无法打开任何页面。请联系县委组织部管理员分配角色。",
+            en="Your account has no county role, so no page opens for it. Ask the county administrator for a role.",
+        )
+    return HttpResponseRedirect(url)
+
+
+def _page(request: HttpRequest, template: str, **context: object) -> HttpResponse:
+    return render(request, f"hall/{template}.html", {"county": request.tenant, **context})  # type: ignore[attr-defined]
+
+
+@never_cache
+@page_for("workspace")
+def workspace(request: HttpRequest) -> HttpResponse:
+    return _page(request, "workspace", **desks.workspace())
+
+
+@never_cache
+@page_for("results_export")
+def results_export(request: HttpRequest, round_id: str) -> HttpResponse:
+    """The round's announced results as .xlsx (live.workbook)."""
+    data = desks.round_results(round_id)
+    if data is None:
+        return hall_error(request, status=404, code="unknown_round", zh="没有这个述评活动。", en="No such round.")
+    response = HttpResponse(round_workbook(data), content_type=XLSX)
+    filename = f"{data['name']}-测评结果.xlsx"
+    response["Content-Disposition"] = (
+        f"attachment; filename=\"round-{round_id}-results.xlsx\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return response
+
+
+@never_cache
+@page_for("my_meetings")
+def my_meetings(request: HttpRequest) -> HttpResponse:
+    return _page(request, "my_meetings", **desks.host_meetings(today=timezone.localdate()))
+
+
+@never_cache
+@page_for("my_batches")
+def my_batches(request: HttpRequest) -> HttpResponse:
+    return _page(request, "my_batches", meetings=desks.teller_batches(teller=request.user.get_username()))
+
+
+@never_cache
+@page_for("audit")
+def audit(request: HttpRequest) -> HttpResponse:
+    return _page(request, "audit", meetings=desks.meetings_all())
+
+
+@never_cache
+@page_for("meetings")
+def meetings(request: HttpRequest) -> HttpResponse:
+    return _page(request, "meetings", meetings=desks.meetings_all())

@@ -1,0 +1,229 @@
+"""Reads for each county role's own page and for the county's workspace.
+
+Everything here comes from the projections (proj_meeting_board, proj_rounds)
+in a fixed number of queries, whatever the number of meetings: a county's
+year-end round puts hundreds of meetings on these pages.
+
+Participation (参评率) has one definition on these pages, the one the results
+carry (meetings.domain.tally): ballots counted / eligible voters, where
+eligible = the roster members of the categories that grade + checked-in
+attendees who are not on the roster. It exists once results are announced;
+before that a page shows who checked in and what was cast, never a rate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from meetings.domain.errors import PHASE_NAMES_ZH
+
+PHASES = ("scheduled", "announced", "opened", "ballot_open", "ballot_closed", "results_announced", "closed")
+IN_PROGRESS = frozenset({"opened", "ballot_open", "ballot_closed", "results_announced"})
+PAPER_ENTRY_PHASES = ("ballot_open", "ballot_closed")  # meetings.domain.aggregate ALLOWED_PHASES
+CATEGORY_NAMES = {
+    "party_member": ("党员", "Party members"),
+    "representative": ("村民代表", "Village representatives"),
+    "guest": ("列席人员", "Invited guests"),
+    "other": ("合并组", "Pooled group"),
+}
+NO_ROUND = ""  # meetings recorded before rounds existed
+
+
+def _rows(sql: str, params: Sequence[Any] = (), *, json_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        for name in json_columns:
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return rows
+
+
+_LIST = (
+    "SELECT meeting_id, round_id, title, township, village, starts_at, place, phase, present_total,"
+    " ballots_cast, paper_ballots, ballots_counted, participation, flagged, version, head_hash, paper_batches,"
+    " (results ->> 'eligible')::int AS eligible FROM proj_meeting_board"
+)
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    starts = timezone.localtime(row["starts_at"]) if row["starts_at"] else None
+    row["starts"] = starts
+    row["starts_on"] = starts.date() if starts else None
+    row["phase_zh"] = PHASE_NAMES_ZH.get(row["phase"], row["phase"])
+    row["round_id"] = row["round_id"] or NO_ROUND
+    row["flagged_names"] = [f["name"] for f in row["flagged"]]
+    row["results_out"] = row["phase"] in ("results_announced", "closed")
+    return row
+
+
+def meetings_all() -> list[dict[str, Any]]:
+    """Every meeting of the county, earliest first (one query)."""
+    rows = _rows(_LIST + " ORDER BY starts_at NULLS LAST, meeting_id", json_columns=("flagged", "paper_batches"))
+    return [_shape(row) for row in rows]
+
+
+def host_meetings(*, today: date) -> dict[str, list[dict[str, Any]]]:
+    """A host's meetings: today's and those under way, then upcoming (soonest first), then past (latest first).
+
+    There is no per-meeting host assignment yet (accounts.roles lets every host
+    run every meeting of the county), so this is every meeting a host may run.
+    """
+    now_, upcoming, past = [], [], []
+    for row in meetings_all():
+        day = row["starts_on"]
+        if row["phase"] in IN_PROGRESS or day == today:
+            now_.append(row)
+        elif row["phase"] != "closed" and (day is None or day > today):
+            upcoming.append(row)
+        else:
+            past.append(row)
+    past.reverse()
+    return {"today": now_, "upcoming": upcoming, "past": past}
+
+
+def teller_batches(*, teller: str) -> list[dict[str, Any]]:
+    """Meetings whose paper ballots can be entered now, each with its batches and what waits for `teller`."""
+    rows = _rows(
+        _LIST + " WHERE phase = ANY(%s) ORDER BY starts_at NULLS LAST, meeting_id",
+        [list(PAPER_ENTRY_PHASES)], json_columns=("flagged", "paper_batches"),
+    )
+    meetings = []
+    for row in map(_shape, rows):
+        batches = []
+        for number, batch in sorted(row["paper_batches"].items(), key=lambda item: int(item[0])):
+            tellers = sorted(batch.get("tellers", {}))
+            mine = teller in tellers
+            batches.append({
+                "number": int(number), "status": batch["status"], "tellers": tellers, "entered_by_me": mine,
+                # pending and not yet mine: it needs my (second) entry; a mismatch needs everyone to look again
+                "waits_for_me": (batch["status"] == "pending" and not mine) or batch["status"] == "mismatch",
+            })
+        row["batches"] = batches
+        row["waiting"] = sum(1 for b in batches if b["waits_for_me"])
+        meetings.append(row)
+    return meetings
+
+
+def _phase_index(phase: str) -> int:
+    return PHASES.index(phase) if phase in PHASES else 0
+
+
+def workspace() -> dict[str, Any]:
+    """The county's workspace: rounds with progress, their meetings, flagged subjects, grades per township.
+
+    Three queries: rounds, meetings, and the grade counts summed per round and township in PostgreSQL.
+    """
+    rounds = _rows(
+        "SELECT round_id, name, year, variant, rules FROM proj_rounds ORDER BY year DESC, opened_at DESC, round_id",
+        json_columns=("rules",),
+    )
+    by_round: dict[str, dict[str, Any]] = {}
+    for r in rounds:
+        by_round[r["round_id"]] = {**r, "meetings": [], "flagged": [], "chart": []}
+    for row in meetings_all():
+        target = by_round.get(row["round_id"])
+        if target is None:
+            target = by_round.setdefault(NO_ROUND, {
+                "round_id": NO_ROUND, "name": "未归入活动的会议", "year": None, "variant": "", "rules": {},
+                "meetings": [], "flagged": [], "chart": [],
+            })
+        target["meetings"].append(row)
+        target["flagged"] += [
+            {"meeting_id": row["meeting_id"], "township": row["township"], "village": row["village"], "name": name}
+            for name in row["flagged_names"]
+        ]
+    for r in by_round.values():
+        stages = [_phase_index(m["phase"]) for m in r["meetings"]]
+        r["progress"] = {
+            "scheduled": len(stages),
+            "announced": sum(1 for s in stages if s >= PHASES.index("announced")),
+            "held": sum(1 for s in stages if s >= PHASES.index("opened")),
+            "results_announced": sum(1 for s in stages if s >= PHASES.index("results_announced")),
+        }
+    for (round_id, township), counts in _grades_per_township().items():
+        target = by_round.get(round_id)
+        if target is not None:
+            target["chart"].append(_bar(township, counts, target["rules"]))
+    return {"rounds": list(by_round.values())}
+
+
+def _grades_per_township() -> dict[tuple[str, str], dict[str, int]]:
+    """Marks per grade, summed over every subject and criterion of the announced results, per round and township."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT COALESCE(b.round_id, ''), b.township, g.key, sum(g.value::int)
+            FROM proj_meeting_board b
+            CROSS JOIN LATERAL jsonb_array_elements(b.results -> 'subjects') s
+            CROSS JOIN LATERAL jsonb_each(s -> 'counts') c
+            CROSS JOIN LATERAL jsonb_each_text(c.value) g
+            WHERE b.results IS NOT NULL
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            """
+        )
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for round_id, township, grade, marks in cursor.fetchall():
+            out.setdefault((round_id, township), {})[grade] = int(marks)
+    return out
+
+
+def grade_names(rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The grades of a round's scale in order (id, name_zh, name_en, favourable, unfavourable)."""
+    scale = rules.get("scale") or {}
+    return list(scale.get("grades") or [])
+
+
+def _bar(township: str, counts: dict[str, int], rules: dict[str, Any]) -> dict[str, Any]:
+    """One township's stacked bar: each grade's share of all marks, in the scale's order."""
+    known = grade_names(rules)
+    order = [g["id"] for g in known] + sorted(set(counts) - {g["id"] for g in known})
+    names = {g["id"]: g for g in known}
+    total = sum(counts.values())
+    parts = []
+    offset = 0.0  # where the part starts, in percent: the bar is drawn as SVG, no style attributes (CSP)
+    for grade in order:
+        n = counts.get(grade, 0)
+        g = names.get(grade, {})
+        share = 100 * n / total if total else 0.0
+        parts.append({
+            "grade": grade, "name_zh": g.get("name_zh", grade), "name_en": g.get("name_en", grade), "marks": n,
+            "percent": round(share, 1), "offset": f"{offset:.2f}", "width": f"{share:.2f}", "tone": _tone(g),
+        })
+        offset += share
+    return {"township": township, "total": total, "parts": parts}
+
+
+def _tone(grade: dict[str, Any]) -> str:
+    if grade.get("favourable"):
+        return "good"
+    if grade.get("unfavourable"):
+        return "bad"
+    return "mid"
+
+
+def round_results(round_id: str) -> dict[str, Any] | None:
+    """A round and the announced results of its meetings (the ResultsAnnounced payloads), for the export.
+
+    None when there is no such round. Two queries.
+    """
+    found = _rows("SELECT round_id, name, year, rules FROM proj_rounds WHERE round_id = %s", [round_id],
+                  json_columns=("rules",))
+    if not found:
+        return None
+    meetings = _rows(
+        "SELECT meeting_id, title, township, village, starts_at, phase, head_hash, results FROM proj_meeting_board"
+        " WHERE round_id = %s AND results IS NOT NULL ORDER BY township, village, starts_at, meeting_id",
+        [round_id], json_columns=("results",),
+    )
+    for row in meetings:
+        row["starts"] = timezone.localtime(row["starts_at"]) if row["starts_at"] else None
+    return {**found[0], "meetings": meetings}
