@@ -65,6 +65,27 @@ MUTANTS = [
         "brackets = raw.translate(_OPEN_AS_SQUARE, _NOT_A_BRACKET)",
         "tests/unit/test_limits.py",
     ),
+    (
+        "a count read by a connecting socket kept from the sockets already in the room",
+        "platform/live/relay.py",
+        "            if self.cast > known:",
+        "            if False:",
+        "tests/live/test_relay.py",
+    ),
+    (
+        "a websocket that may send frames without a budget",
+        "platform/live/consumers.py",
+        "        if not self.budget.take(time.monotonic()):",
+        "        if False:",
+        "tests/live/test_floods.py",
+    ),
+    (
+        "the durable embedded server committing asynchronously",
+        "platform/shuping/embedded_pg.py",
+        '            "-c max_locks_per_transaction=256",\n        ]',
+        '            "-c max_locks_per_transaction=256",\n            "-c synchronous_commit=off",\n        ]',
+        "tests/e2e/test_crash.py",
+    ),
 ]
 
 

@@ -94,6 +94,8 @@ POLICY: dict[str, frozenset[str]] = {
     "page:registry": _ADMIN,
     # each role's own page after login (live.desks; LANDING below says which is whose)
     "page:workspace": _ADMIN,
+    "page:round_new": _ADMIN,  # live.rounds: open a round from a preset
+    "page:round": _ADMIN,  # live.rounds: a round's rules and meetings
     "page:results_export": _AUDIT,
     "page:my_meetings": _HOSTS,
     "page:my_batches": _TELLERS,

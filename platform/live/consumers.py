@@ -32,9 +32,9 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from common import tokens
+from common import limits, tokens
 from common.refusal import Refusal
-from live import bus, relay, screen_links
+from live import bus, flood, relay, screen_links
 from live.scope import in_county
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.room: relay.Room | None = None
         self.sub = relay.Subscriber(self.kind, self.base_send)
         self.last_resync = float("-inf")
+        self.budget = flood.FrameBudget(now=time.monotonic())
+        self.closing = False
         await self.accept()
         try:
             self.county = self._county()
@@ -138,20 +140,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- client -> server -------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
-        if size > MAX_CLIENT_MESSAGE or bytes_data is not None:
-            await self.close(code=1009)
+        # Cheapest checks first: a flood is judged before any frame is parsed.
+        if self.closing:
+            return  # frames already queued behind the one that closed the socket
+        if not self.budget.take(time.monotonic()):
+            await self.shut("too_many_messages", "消息过于频繁，连接已关闭", "too many messages; connection closed", 4429)
             return
-        try:
-            message = json.loads(text_data or "")
-            kind = message.get("type") if isinstance(message, dict) else None
-        except ValueError:
-            kind = None
+        if bytes_data is not None:
+            await self.shut("bad_message", "只接受文本消息", "only text messages are accepted", 1003)
+            return
+        raw = (text_data or "").encode("utf-8", "replace")
+        if len(raw) > MAX_CLIENT_MESSAGE:
+            await self.shut("message_too_big", "消息过大", "message too big", 1009)
+            return
+        kind = _message_type(raw)
+        if kind not in ("ping", "resync"):
+            # The protocol has two messages; anything else is a broken or hostile client.
+            await self.shut("bad_message", "无法识别的消息", "unknown message", 4400)
+            return
         if self.room is None:
             return
         if kind == "ping":
             await self.send(json.dumps({"type": "pong", "version": self.sub.version}))
-        elif kind == "resync":
+        else:
             # A hall-screen link is shared widely: one socket asking in a loop
             # must not keep the database busy. A read at most every
             # RESYNC_SECONDS; a request sooner is answered when the room next
@@ -160,9 +171,22 @@ class LiveConsumer(AsyncWebsocketConsumer):
             if now - self.last_resync >= RESYNC_SECONDS:
                 self.last_resync = now
                 await self.room.send_fresh(self.sub)
-        else:
-            await self.send(json.dumps({"type": "error", "code": "unknown_message",
-                                        "message": "无法识别的消息", "message_en": "unknown message"}))
+
+    async def shut(self, code: str, zh: str, en: str, close_code: int) -> None:
+        """Close a socket whose client broke the protocol: the error message, then the close code."""
+        self.closing = True
+        log.info("live socket closed: %s (%s)", code, close_code)
+        await self.refuse(code, zh, en, close_code)
+
+
+def _message_type(raw: bytes) -> str | None:
+    """The ``type`` of a client frame, or None for anything that is not a JSON object with one."""
+    try:
+        message = limits.loads(raw)  # bounded depth: 4 KiB of "[" must not reach a RecursionError
+    except Refusal:
+        return None
+    kind = message.get("type") if isinstance(message, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 class ScreenConsumer(LiveConsumer):

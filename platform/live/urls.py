@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import desks, pages
+from live import desks, pages, rounds
 
 M = "hall/<id:meeting_id>/"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("desk/", desks.desk, name="desk"),
     path("workspace/", desks.workspace, name="workspace"),
     path("workspace/rounds/<id:round_id>/results.xlsx", desks.results_export, name="results-export"),
+    path("rounds/new/", rounds.round_new, name="round-new"),
+    path("rounds/<id:round_id>/", rounds.round_page, name="round"),
     path("my/meetings/", desks.my_meetings, name="my-meetings"),
     path("my/batches/", desks.my_batches, name="my-batches"),
     path("audit/", desks.audit, name="audit"),

@@ -227,3 +227,21 @@ def round_results(round_id: str) -> dict[str, Any] | None:
     for row in meetings:
         row["starts"] = timezone.localtime(row["starts_at"]) if row["starts_at"] else None
     return {**found[0], "meetings": meetings}
+
+
+def round_page(round_id: str) -> dict[str, Any] | None:
+    """A round (name, year, variant, rules, who opened it) and its meetings, earliest first; None if unknown.
+
+    Two queries, both on projections.
+    """
+    found = _rows(
+        "SELECT round_id, name, year, variant, rules, opened_at, opened_by FROM proj_rounds WHERE round_id = %s",
+        [round_id], json_columns=("rules",),
+    )
+    if not found:
+        return None
+    rows = _rows(
+        _LIST + " WHERE round_id = %s ORDER BY starts_at NULLS LAST, meeting_id", [round_id],
+        json_columns=("flagged", "paper_batches"),
+    )
+    return {**found[0], "meetings": [_shape(row) for row in rows]}

@@ -186,3 +186,33 @@ def test_a_burst_reaches_every_socket_as_one_shared_frame_per_window() -> None:
         assert GROUP not in relay.rooms
 
     asyncio.run(scenario())
+
+
+def test_a_count_that_a_new_socket_read_reaches_the_sockets_already_there() -> None:
+    """A socket that connects (or resyncs) while voting reads the count from the database.
+
+    Found by the flood test (tests/live/test_floods.py): when that read saw
+    ballots whose notice had not come yet, the room took the higher count as
+    known, the notice then brought nothing new, and the screens already
+    there kept the old count until the next ballot or the minute's refresh.
+    Phones connect all through a vote, so the last count of a meeting could
+    stay off the hall screens for a minute.
+    """
+
+    async def scenario() -> None:
+        hall = Hall()
+        layer = InMemoryChannelLayer()
+        relay = Relay(layer, hall.build, refresh=3600)  # no refresh: the repair must not be the minute's
+        screens = [Socket() for _ in range(3)]
+        for socket in screens:
+            await join(relay, socket)
+        hall.cast = 7  # seven ballots committed; their notice is still on its way
+        phone = Socket("phone")
+        await join(relay, phone)
+        assert phone.shown() == 7
+        await layer.group_send(GROUP, {"type": "meeting.turnout", "cast": 7, "version": 5})
+        await until(lambda: all(s.shown() == 7 for s in screens))
+        for socket in screens:
+            assert socket.counts() == [0, 7]
+
+    asyncio.run(scenario())

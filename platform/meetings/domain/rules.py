@@ -10,7 +10,7 @@ reads back, raising `RulesInvalid` with a stable code and a Chinese message.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -158,6 +158,13 @@ class Rules:
     @classmethod
     def from_data(cls, data: Any) -> Rules:
         """Read and validate rules; raise RulesInvalid naming the first problem."""
+        rules = cls.parse(data)
+        rules.validate()
+        return rules
+
+    @classmethod
+    def parse(cls, data: Any) -> Rules:
+        """Read rules of the right shape without judging them (a form lists every `problems()` at once)."""
         d = _obj(data, "rules")
         scale_d = _obj(d.get("scale"), "scale")
         grades = tuple(
@@ -181,7 +188,7 @@ class Rules:
             for c in (_obj(x, "criteria") for x in _list(d.get("criteria"), "criteria"))
         )
         graders_d = _obj(d.get("graders"), "graders")
-        rules = cls(
+        return cls(
             variant=_ident(d.get("variant"), "variant"),
             scale=scale,
             criteria=criteria,
@@ -207,64 +214,74 @@ class Rules:
             min_group_size=_int(d.get("min_group_size", 5), "min_group_size"),
             admonish_threshold=_fraction(d.get("admonish_threshold", "3/10"), "admonish_threshold"),
         )
-        rules.validate()
-        return rules
 
     def validate(self) -> None:
-        """Raise RulesInvalid if the rules are inconsistent."""
+        """Raise RulesInvalid if the rules are inconsistent (the first problem)."""
+        for problem in self._problems():
+            raise problem
+
+    def problems(self) -> list[RulesInvalid]:
+        """Every inconsistency, each naming its rules field in `details["field"]` (e.g. "quorum.party_member")."""
+        return list(self._problems())
+
+    def _problems(self) -> Iterator[RulesInvalid]:
+        # Each problem names its field (details["field"]), so a form can show it next to that field.
+        def problem(zh: str, en: str, *, code: str, field: str) -> RulesInvalid:
+            return RulesInvalid(zh, en, code=code, details={"field": field})
+
         grade_ids = [g.id for g in self.scale.grades]
         if len(grade_ids) < 2:
-            raise RulesInvalid("评价等次至少需要两档", "a scale needs at least two grades", code="scale_too_small")
-        for ids, what_zh, what_en in (
-            (grade_ids, "评价等次", "grade"),
-            ([c.id for c in self.criteria], "测评指标", "criterion"),
-            (list(self.voter_categories), "参评类别", "voter category"),
+            yield problem("评价等次至少需要两档", "a scale needs at least two grades", code="scale_too_small", field="scale")
+        for ids, what_zh, what_en, where in (
+            (grade_ids, "评价等次", "grade", "scale"),
+            ([c.id for c in self.criteria], "测评指标", "criterion", "criteria"),
+            (list(self.voter_categories), "参评类别", "voter category", "voter_categories"),
         ):
-            for ident in ids:
-                if not IDENTIFIER.match(ident):
-                    raise RulesInvalid(f"{what_zh}编号“{ident}”须为英文标识符", f"{what_en} id {ident!r} must be an identifier", code="invalid_identifier")
-            if len(set(ids)) != len(ids):
-                raise RulesInvalid(f"{what_zh}编号重复", f"duplicate {what_en} ids", code="duplicate_id")
+            bad = [ident for ident in ids if not IDENTIFIER.match(ident)]
+            if bad:
+                yield problem(f"{what_zh}编号“{bad[0]}”须为英文标识符", f"{what_en} id {bad[0]!r} must be an identifier", code="invalid_identifier", field=where)
+            elif len(set(ids)) != len(ids):
+                yield problem(f"{what_zh}编号重复", f"duplicate {what_en} ids", code="duplicate_id", field=where)
         if any(g.favourable and g.unfavourable for g in self.scale.grades):
-            raise RulesInvalid("同一等次不能既是好评又是差评", "a grade cannot be both favourable and unfavourable", code="grade_both_ways")
+            yield problem("同一等次不能既是好评又是差评", "a grade cannot be both favourable and unfavourable", code="grade_both_ways", field="scale")
         if not self.criteria:
-            raise RulesInvalid("至少需要一项测评指标", "at least one criterion is needed", code="no_criteria")
+            yield problem("至少需要一项测评指标", "at least one criterion is needed", code="no_criteria", field="criteria")
         if not self.voter_categories:
-            raise RulesInvalid("至少需要一个参评类别", "at least one voter category is needed", code="no_voter_categories")
+            yield problem("至少需要一个参评类别", "at least one voter category is needed", code="no_voter_categories", field="voter_categories")
         known = set(self.voter_categories)
         if "other" in known:
-            raise RulesInvalid("“other”为保留的合并组名", "'other' is reserved for merged small groups", code="reserved_category")
+            yield problem("“other”为保留的合并组名", "'other' is reserved for merged small groups", code="reserved_category", field="voter_categories")
         if not self.graders:
-            raise RulesInvalid("须规定各层级由谁评议", "graders per level are required", code="no_graders")
+            yield problem("须规定各层级由谁评议", "graders per level are required", code="no_graders", field="graders")
         for level, cats in self.graders.items():
             if level not in LEVELS:
-                raise RulesInvalid(f"未知的层级“{level}”", f"unknown level {level!r}", code="unknown_level")
-            if not cats:
-                raise RulesInvalid(f"层级“{level}”没有评议人", f"level {level!r} has no graders", code="no_graders")
+                yield problem(f"未知的层级“{level}”", f"unknown level {level!r}", code="unknown_level", field="graders")
+            elif not cats:
+                yield problem(f"层级“{level}”没有评议人", f"level {level!r} has no graders", code="no_graders", field=f"graders.{level}")
             for cat in cats:
                 if cat not in known:
-                    raise RulesInvalid(f"评议人类别“{cat}”不在参评类别中", f"grader category {cat!r} is not a voter category", code="unknown_category")
+                    yield problem(f"评议人类别“{cat}”不在参评类别中", f"grader category {cat!r} is not a voter category", code="unknown_category", field=f"graders.{level}")
         for cat, weight in self.category_weights.items():
             if cat not in known:
-                raise RulesInvalid(f"权重中的类别“{cat}”不在参评类别中", f"weighted category {cat!r} is not a voter category", code="unknown_category")
-            if weight <= 0:
-                raise RulesInvalid("权重须为正整数", "weights must be positive integers", code="invalid_weight")
+                yield problem(f"权重中的类别“{cat}”不在参评类别中", f"weighted category {cat!r} is not a voter category", code="unknown_category", field=f"category_weights.{cat}")
+            elif weight <= 0:
+                yield problem("权重须为正整数", "weights must be positive integers", code="invalid_weight", field=f"category_weights.{cat}")
         for q in self.quorum:
             if q.category not in known:
-                raise RulesInvalid(f"法定人数规则中的类别“{q.category}”不在参评类别中", f"quorum category {q.category!r} is not a voter category", code="unknown_category")
-            if q.min_count < 0 or not 0 <= q.min_share <= 1:
-                raise RulesInvalid("法定人数须为非负数，比例在0到1之间", "quorum counts must be >= 0 and shares within [0, 1]", code="invalid_quorum")
+                yield problem(f"法定人数规则中的类别“{q.category}”不在参评类别中", f"quorum category {q.category!r} is not a voter category", code="unknown_category", field=f"quorum.{q.category}")
+            elif q.min_count < 0 or not 0 <= q.min_share <= 1:
+                yield problem("法定人数须为非负数，比例在0到1之间", "quorum counts must be >= 0 and shares within [0, 1]", code="invalid_quorum", field=f"quorum.{q.category}")
         for level, seconds in self.time_limits.items():
             if level not in LEVELS or seconds <= 0:
-                raise RulesInvalid("述职时限须为正的秒数，层级为 township 或 village", "time limits are positive seconds per level township/village", code="invalid_time_limit")
+                yield problem("述职时限须为正的秒数，层级为 township 或 village", "time limits are positive seconds per level township/village", code="invalid_time_limit", field=f"time_limits.{level}")
         if self.announce_lead_days < 0:
-            raise RulesInvalid("提前公告天数不能为负", "announcement lead days cannot be negative", code="invalid_lead_days")
+            yield problem("提前公告天数不能为负", "announcement lead days cannot be negative", code="invalid_lead_days", field="announce_lead_days")
         if self.reveal not in REVEAL_POLICIES:
-            raise RulesInvalid("公布方式须为 at_close 或 live", "reveal must be at_close or live", code="invalid_reveal")
+            yield problem("公布方式须为 at_close 或 live", "reveal must be at_close or live", code="invalid_reveal", field="reveal")
         if self.min_group_size < 1:
-            raise RulesInvalid("最小分组人数至少为1", "min_group_size must be at least 1", code="invalid_min_group_size")
+            yield problem("最小分组人数至少为1", "min_group_size must be at least 1", code="invalid_min_group_size", field="min_group_size")
         if not 0 < self.admonish_threshold <= 1:
-            raise RulesInvalid("诫勉谈话阈值须在0到1之间", "the admonishment threshold must be within (0, 1]", code="invalid_threshold")
+            yield problem("诫勉谈话阈值须在0到1之间", "the admonishment threshold must be within (0, 1]", code="invalid_threshold", field="admonish_threshold")
 
 
 # -- presets -----------------------------------------------------------------------
@@ -373,7 +390,10 @@ def _fraction_text(value: Fraction) -> str:
 
 
 def _bad(path: str, what_zh: str, what_en: str) -> RulesInvalid:
-    return RulesInvalid(f"规则字段 {path} 应为{what_zh}", f"rules field {path} must be {what_en}", code="rules_field_invalid")
+    return RulesInvalid(
+        f"规则字段 {path} 应为{what_zh}", f"rules field {path} must be {what_en}", code="rules_field_invalid",
+        details={"field": path},
+    )
 
 
 def _obj(value: Any, path: str) -> dict[str, Any]:

@@ -103,3 +103,29 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_every_rules_problem_names_its_field_and_all_are_listed_at_once() -> None:
+    import dataclasses
+
+    bad = dataclasses.replace(
+        preset("shuang_shu_shuang_ping"), criteria=(), category_weights={"party_member": 1, "representative": 0},
+        quorum=(QuorumRule("party_member", min_share=Fraction(3, 2)),), admonish_threshold=Fraction(6, 5),
+    )
+    found = {(p.code, p.details["field"]) for p in bad.problems()}
+    assert found == {
+        ("no_criteria", "criteria"), ("invalid_weight", "category_weights.representative"),
+        ("invalid_quorum", "quorum.party_member"), ("invalid_threshold", "admonish_threshold"),
+    }
+    with pytest.raises(RulesInvalid) as first:
+        bad.validate()
+    assert first.value.code == "no_criteria"  # validate still raises the first one
+    assert preset("zhi_ping_cun_guan").problems() == []
+
+
+def test_a_rules_field_of_the_wrong_shape_is_named() -> None:
+    data = preset("zhi_ping_cun_guan").to_data()
+    data["min_group_size"] = "5"
+    with pytest.raises(RulesInvalid) as refused:
+        Rules.from_data(data)
+    assert refused.value.details == {"field": "min_group_size"}
