@@ -196,8 +196,10 @@ def setup_meetings(admin: Api, chair: Api, meetings: int, voters: int) -> list[t
             "round_id": round_id, "title": f"基准测试会{n}", "township": "柳林乡", "village": f"第{n}村",
             "starts_at": starts, "place": "村部",
             "subjects": [{"subject_id": sid, "name": name, "level": "village"} for sid, name in SUBJECTS],
-            "roster": [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"} for i in range(10)]
-            + [{"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(30)],
+            # A roster member for every code: codes stop at the category's roster (meetings.domain.counts).
+            "roster": [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"}
+                       for i in range(max(10, voters))]
+            + [{"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(max(30, voters))],
         }, 201)["meeting_id"]
         m = f"meetings/{mid}/"
         chair.post(m + "announce/", {"starts_at": starts, "place": "村部", "agenda": ["述职", "测评"], "channels": ["广播"]})

@@ -251,15 +251,22 @@ def setup_meeting(admin: Api, host: Api, batches: list[tuple[str, int]]) -> tupl
     round_id = admin.post("rounds/", {"name": "基准测试（大屏）", "year": 2026, "variant": "zhi_ping_cun_guan"},
                           201)["round_id"]
     starts = (datetime.now(UTC) + timedelta(days=4)).isoformat()
+    # Codes stop at the category's roster (meetings.domain.counts): a roster member for every code.
+    wanted = dict(batches)
+    roster = list(ROSTER)
+    for category, prefix, name in (("party_member", "pm", "党员"), ("representative", "rep", "代表")):
+        have = sum(1 for m in roster if m["category"] == category)
+        roster += [{"member_id": f"{prefix}{i}", "name": f"{name}{i}", "category": category}
+                   for i in range(have, wanted.get(category, 0))]
     mid = admin.post("meetings/", {
         "round_id": round_id, "title": "基准测试会（大屏）", "township": "柳林乡", "village": "柳林村",
         "starts_at": starts, "place": "村部",
         "subjects": [{"subject_id": sid, "name": name, "level": "village"} for sid, name in SUBJECTS],
-        "roster": ROSTER,
+        "roster": roster,
     }, 201)["meeting_id"]
     m = f"meetings/{mid}/"
     host.post(m + "announce/", {"starts_at": starts, "place": "村部", "agenda": ["述职", "测评"], "channels": ["广播"]})
-    for member in ROSTER:
+    for member in roster:
         host.post(m + "check-in/", {"member_id": member["member_id"]})
     host.post(m + "open/")
     for sid, _name in SUBJECTS:

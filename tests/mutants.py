@@ -86,6 +86,20 @@ MUTANTS = [
         '            "-c max_locks_per_transaction=256",\n            "-c synchronous_commit=off",\n        ]',
         "tests/e2e/test_crash.py",
     ),
+    (
+        "the code cap forgetting the batches issued before",
+        "platform/meetings/domain/counts.py",
+        "base, already = self.may_vote(category), self.codes_of(category)",
+        "base, already = self.may_vote(category), 0",
+        "tests/unit/meetings/test_meeting_counts.py",
+    ),
+    (
+        "a count decision holding for counts it was not taken on",
+        "platform/meetings/domain/counts.py",
+        "return not over or (self.count_decision is not None and list(self.count_decision.categories) == over)",
+        "return not over or self.count_decision is not None",
+        "tests/unit/meetings/test_meeting_counts.py",
+    ),
 ]
 
 

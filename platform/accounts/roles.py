@@ -66,6 +66,8 @@ POLICY: dict[str, frozenset[str]] = {
     "answer_question": _HOSTS,
     "defer_question": _HOSTS,
     "issue_ballot_codes": _HOSTS,
+    "mark_codes_printed": _HOSTS,
+    "accept_count_discrepancy": _HOSTS,
     "open_ballot": _HOSTS,
     "close_ballot": _HOSTS,
     "enter_paper_batch": _TELLERS,

@@ -24,7 +24,14 @@ from typing import Any
 from events.repository import Loaded
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import PHASE_NAMES_ZH
-from meetings.selectors import dashboard_meetings, meeting_summary, results_body, turnout
+from meetings.selectors import (
+    code_batches,
+    count_check,
+    dashboard_meetings,
+    meeting_summary,
+    results_body,
+    turnout,
+)
 from meetings.streams import load_meeting
 
 PHASE_NAMES_EN = {
@@ -67,6 +74,7 @@ def _questions(meeting: Meeting) -> list[dict[str, Any]]:
             "asked_by": q.asked_by,
             "answer": q.answer,
             "deferred": q.deferred,
+            "promise": q.promise,
             "due_on": q.due_on,
         }
         for q in meeting.questions.values()
@@ -89,6 +97,8 @@ def _base(meeting_id: str, loaded: Loaded[Meeting], kind: str) -> dict[str, Any]
         "subjects": [
             {"subject_id": x.subject_id, "name": x.name, "level": x.level, "kind": x.kind} for x in meeting.subjects
         ],
+        "starts_at": meeting.starts_at.isoformat() if meeting.starts_at else None,
+        "place": meeting.place,
         "current_report": _current_report(meeting),
         "reports_done": [
             {"subject_id": r.subject_id, "duration_seconds": r.duration_seconds, "overtime_seconds": r.overtime_seconds}
@@ -97,6 +107,8 @@ def _base(meeting_id: str, loaded: Loaded[Meeting], kind: str) -> dict[str, Any]
         ],
         "questions": _questions(meeting),
         "turnout": turnout(meeting_id, meeting),
+        # Counts only (never which ballot): what the close says when ballots exceed attendance.
+        "count_check": count_check(meeting),
         "scale": rules.to_data()["scale"] if rules else None,
         "criteria": rules.to_data()["criteria"] if rules else None,
         "results": results_body(loaded) if meeting.phase in REVEALED else None,
@@ -143,6 +155,9 @@ def console(meeting_id: str) -> dict[str, Any]:
         reports=summary["reports"],
         paper_batches=summary["paper_batches"],
         voter_categories=list(meeting.rules.voter_categories) if meeting.rules else [],
+        code_batches=code_batches(meeting),
+        codes_by_category={c: {"issued": meeting.codes_of(c), "may_vote": meeting.may_vote(c)}
+                           for c in (meeting.rules.voter_categories if meeting.rules else ())},
     )
     return body
 

@@ -209,12 +209,32 @@ class CommentRecorded(DomainEvent):
 # -- ballot ------------------------------------------------------------------------------------
 
 
-@event_type(version=1)
+@event_type(version=2)
 @dataclass(frozen=True)
 class BallotCodesIssued(DomainEvent):
+    """One batch of codes; batches are numbered 1, 2, ... in the order of these events."""
+
     category: str
     count: int
     code_hashes: list[str]  # SHA-256 hex of each one-time code; never the codes
+    # v2: the margin over the category's roster the host stated for this batch
+    # (spare slips for spoiled ones); 0 for batches recorded before v2.
+    margin: int = 0
+
+
+@upcaster("BallotCodesIssued", from_version=1)
+def _ballot_codes_issued_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    data["margin"] = 0
+    return data
+
+
+@event_type(version=1)
+@dataclass(frozen=True)
+class BallotCodesPrinted(DomainEvent):
+    """The host confirms a batch of codes was printed (or written out): it leaves the print list."""
+
+    batch_no: int
+    at: str
 
 
 @event_type(version=1)
@@ -261,6 +281,28 @@ class PaperBatchMismatchDetected(DomainEvent):
 class BallotClosed(DomainEvent):
     at: str
     phone_ballots: int
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    category: str
+    ballots: int  # ballots counted with codes of this category
+    present: int  # people of this category checked in
+
+
+@event_type(version=1)
+@dataclass(frozen=True)
+class CountDiscrepancyAccepted(DomainEvent):
+    """The host's recorded decision to announce although ballots exceed attendance (收回票数 > 到会人数).
+
+    `categories` are the counts the decision was taken on; if they change
+    afterwards (another paper batch), a new decision is needed.
+    """
+
+    reason: str
+    actor: str
+    categories: list[CategoryCount]
+    at: str
 
 
 # -- results ----------------------------------------------------------------------------------

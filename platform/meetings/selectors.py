@@ -161,13 +161,40 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
         "questions": [
             {
                 "question_id": q.question_id, "subject_id": q.subject_id, "text": q.text, "asked_by": q.asked_by,
-                "answer": q.answer, "deferred": q.deferred, "due_on": q.due_on,
+                "answer": q.answer, "deferred": q.deferred, "promise": q.promise, "due_on": q.due_on,
             }
             for q in meeting.questions.values()
         ],
         "comments": len(meeting.comments),
         "codes_issued": len(meeting.issued),
+        "code_batches": code_batches(meeting),
+        "count_check": count_check(meeting),
         "paper_batches": {str(n): st for n, st in meeting.paper_batches().items()},
+    }
+
+
+def code_batches(meeting: Meeting) -> list[dict[str, Any]]:
+    """Every batch of codes issued, in order, and whether it was printed (no codes: they are never kept)."""
+    return [
+        {"batch_no": b.batch_no, "category": b.category, "count": b.count, "margin": b.margin, "printed": b.printed}
+        for b in meeting.code_batches
+    ]
+
+
+def count_check(meeting: Meeting) -> dict[str, Any] | None:
+    """Once the ballot closed: ballots counted against people present, per category (收回票数 ≤ 到会人数)."""
+    if meeting.phase not in ("ballot_closed", "results_announced", "closed") or meeting.rules is None:
+        return None
+    ballots = meeting.ballots_by_category()
+    decision = meeting.count_decision
+    return {
+        "categories": [
+            {"category": category, "ballots": ballots.get(category, 0), "present": len(meeting.checked_in.get(category, {}))}
+            for category in meeting.rules.voter_categories
+        ],
+        "over": [{"category": c.category, "ballots": c.ballots, "present": c.present} for c in meeting.over_attendance()],
+        "accepted": meeting.over_attendance_accepted(),
+        "decision": {"reason": decision.reason, "actor": decision.actor, "at": decision.at} if decision else None,
     }
 
 

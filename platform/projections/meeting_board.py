@@ -39,6 +39,7 @@ MEETING_EVENTS = frozenset({
     "MeetingOpened", "ReportStarted", "ReportEnded", "CommentRecorded", "QuestionAsked", "QuestionAnswered",
     "BallotCodesIssued", "BallotOpened", "BallotCast", "PaperBatchEntered", "PaperBatchReconciled",
     "PaperBatchMismatchDetected", "BallotClosed", "ResultsAnnounced", "MeetingClosed",
+    "BallotCodesPrinted", "CountDiscrepancyAccepted",  # change only the version and head
 })
 
 

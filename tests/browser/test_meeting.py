@@ -22,6 +22,9 @@ def phase_is(page: Page, zh: str) -> None:
     expect(page.locator("#phase")).to_have_text(zh, use_inner_text=True)
 
 
+PLACE = "柳林村村委会会议室"  # where tests.live.server.demo_meeting announces its meetings
+
+
 def vote(phone: Page, grades: dict[str, str]) -> int:
     """Tap a grade for each subject on the phone's form; return how many choices are marked."""
     expect(phone.locator("#ballot-form")).to_be_visible()
@@ -52,6 +55,11 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     screen = contexts.screen().new_page()
     screen.goto(screen_url)
     phase_is(screen, "已公告")
+    # before the meeting the screen says when, where and who reports first
+    info = screen.locator("#info-panel")
+    expect(info.locator("[data-info=time]")).to_have_text(re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d$"), use_inner_text=True)
+    expect(info.locator("[data-info=place]")).to_have_text(PLACE, use_inner_text=True)
+    expect(info.locator("[data-info=next]")).to_have_text(SUBJECTS[0][1], use_inner_text=True)
 
     # -- check-in: both party members (4/5 of 2), a guest; representatives short: override --------
     for member_id in ("pm0", "pm1"):
@@ -76,6 +84,7 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     expect(console.locator(f"[data-start-report={second}]")).to_be_disabled()
     console.click(f"[data-start-report={first}]")
     expect(screen.locator("#speaker")).to_have_text(SUBJECTS[0][1], use_inner_text=True)
+    expect(screen.locator("#info-panel [data-info=next]")).to_have_text(SUBJECTS[1][1], use_inner_text=True)
     # Events, not sleeps: the clock leaves 08:00 for 07:5x, then its next tick is lower still.
     expect(screen.locator("#timer")).to_have_text(re.compile(r"^07:5\d$"), use_inner_text=True)
     shown = screen.locator("#timer").inner_text()
@@ -131,7 +140,7 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     console.select_option("#code-category", "party_member")
     console.fill("#codes-form input[name=count]", "2")
     console.click("#codes-form button[type=submit]")
-    codes = console.locator("#codes [data-code]")
+    codes = console.locator("#code-batches [data-code]")
     expect(codes).to_have_count(2)
     code_a, code_b = codes.all_inner_texts()
 
@@ -149,6 +158,9 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     expect(screen.locator("#questions-panel")).to_contain_text("低保评定名单", use_inner_text=True)
     console.click("[data-cmd=ballot-open]")
     phase_is(console, "测评进行中")
+    # the phase buttons stay in reach at the bottom of the console
+    console.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    expect(console.locator("[data-cmd=ballot-close]")).to_be_in_viewport()
     expect(phone_a.locator("#ballot-form")).to_be_visible()
 
     phone_b = contexts.phone().new_page()
@@ -182,6 +194,8 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     expect(screen.locator("#turnout")).to_have_text(re.compile(r"^已投 2/3"), use_inner_text=True)
     console.click("[data-cmd=ballot-close]")
     phase_is(console, "测评已结束")
+    expect(console.locator("#count-check")).to_contain_text("收回票数未超过到会人数", use_inner_text=True)
+    expect(console.locator("#count-check li[data-category=party_member]")).to_contain_text("收回 2 票 / 到会 2 人", use_inner_text=True)
     expect(screen.locator("[data-head-hash]")).to_have_text(re.compile(r"^[0-9a-f]{64}$"), use_inner_text=True)
     console.click("[data-cmd=announce-results]")
     phase_is(screen, "结果已公布")
@@ -211,6 +225,12 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     console.click("[data-cmd=close-meeting]")
     phase_is(console, "会议已结束")
     phase_is(screen, "会议已结束")
+    # the question deferred with a promise is answered after the meeting, from the console
+    books = console.locator("[data-question]", has_text="账目")
+    books.locator("textarea[name=answer]").fill("全年账目已于村务公开栏公布。")
+    books.locator("button[type=submit]").click()
+    expect(books).to_contain_text("已答复：全年账目已于村务公开栏公布。", use_inner_text=True)
+    expect(books).to_contain_text("承诺会后答复", use_inner_text=True)
     console.screenshot(path=str(artifacts / "console-closed.png"), full_page=True)
 
     # the county dashboard lists the meeting with its results summary

@@ -91,19 +91,32 @@ def test_roles_and_the_chinese_forbidden_page(hall: Any, contexts: Any, artifact
     expect(page).to_have_url(re.compile(r"/login/\?next=/dashboard/"))
 
 
-def test_english_on_request_and_remembered(hall: Any, contexts: Any) -> None:
+def test_the_screen_speaks_the_language_of_its_link_and_desk_pages_remember_the_choice(hall: Any, contexts: Any) -> None:
     meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
-    page = contexts.screen().new_page()
-    page.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
+    screen_url = hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}")
+    context = contexts.screen()
+    page = context.new_page()
+    page.goto(screen_url)
     expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
-    page.click("[data-lang-toggle]")
+    expect(page.locator("[data-lang-toggle]")).to_have_count(0)  # read-only: nothing to press
+    page.goto(screen_url + "&lang=en")
     expect(page.locator("#phase")).to_have_text("announced", use_inner_text=True)
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.reload()
-    expect(page.locator("#phase")).to_have_text("announced", use_inner_text=True)
-    page.click("[data-lang-toggle]")
+    # A language chosen earlier on this device does not change what the link says.
+    page.evaluate("localStorage.setItem('shuping.lang', 'en')")
+    page.goto(screen_url)
     expect(page.locator("#phase")).to_have_text("已公告", use_inner_text=True)
-    assert page.evaluate("localStorage.getItem('shuping.lang')") == "zh"
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+
+    desk = contexts.desk().new_page()
+    desk.goto(hall.url("/login/"))
+    expect(desk.locator("h1")).to_contain_text("登录述评平台", use_inner_text=True)
+    desk.click("[data-lang-toggle]")
+    expect(desk.locator("html")).to_have_attribute("lang", "en")
+    desk.reload()
+    expect(desk.locator("html")).to_have_attribute("lang", "en")
+    desk.click("[data-lang-toggle]")
+    assert desk.evaluate("localStorage.getItem('shuping.lang')") == "zh"
 
     phone = contexts.phone().new_page()
     phone.goto(hall.url(f"/v/{meeting_id}"))
@@ -115,8 +128,8 @@ def test_english_on_request_and_remembered(hall: Any, contexts: Any) -> None:
     expect(phone.locator("#notice")).to_contain_text("测评码无效", use_inner_text=True)
 
 
-def test_console_prints_code_slips(hall: Any, contexts: Any) -> None:
-    meeting_id, _, _ = hall.meeting(party_members=1, representatives=0)
+def test_console_prints_code_slips(hall: Any, contexts: Any, artifacts: Any) -> None:
+    meeting_id, _, _ = hall.meeting(party_members=2, representatives=3)
     username, password = hall.user("host")
     page = contexts.desk().new_page()
     page.on("dialog", lambda dialog: dialog.accept())
@@ -133,3 +146,32 @@ def test_console_prints_code_slips(hall: Any, contexts: Any) -> None:
     expect(sheet.locator(".slip")).to_have_count(3)
     expect(sheet.locator(".slip .category").first).to_have_text("村民代表")
     expect(page.locator("#codes-issued")).to_contain_text("已发 3 个", use_inner_text=True)
+    # Every batch stays listed until marked printed: the slips' batch, then two more issued here.
+    batch = page.locator("#code-batches tr[data-batch='1']")
+    expect(batch).to_contain_text("未打印", use_inner_text=True)
+    page.select_option("#code-category", "party_member")
+    page.fill("#codes-form input[name=count]", "1")
+    page.click("#codes-form button[type=submit]")
+    expect(page.locator("[data-codes-batch='2'] [data-code]")).to_have_count(1)
+    page.fill("#codes-form input[name=count]", "2")
+    page.click("#codes-form button[type=submit]")
+    expect(page.locator("#messages")).to_contain_text("党员测评码不能超过名册人数加余量", use_inner_text=True)
+    page.fill("#codes-form input[name=margin]", "1")
+    page.click("#codes-form button[type=submit]")
+    expect(page.locator("[data-codes-batch='3'] [data-code]")).to_have_count(2)
+    expect(page.locator("[data-codes-batch='2'] [data-code]")).to_have_count(1)  # the second batch hides nothing
+    page.reload()  # the codes stay in this tab until printed
+    expect(page.locator("[data-codes-batch='2'] [data-code]")).to_have_count(1)
+    with page.expect_popup() as opened_again:
+        page.click("[data-print-batch='2']")
+    expect(opened_again.value.locator(".slip")).to_have_count(1)
+    with page.expect_popup() as paper:
+        page.click("[data-print-paper='3']")
+    expect(paper.value.locator("section.ballot")).to_have_count(2)  # one A4 paper ballot per code
+    expect(paper.value.locator("section.ballot").first).to_contain_text("民主测评票", use_inner_text=True)
+    paper.value.screenshot(path=str(artifacts / "paper-ballot.png"), full_page=False)
+    page.click("[data-printed-batch='2']")
+    expect(page.locator("#code-batches tr[data-batch='2']")).to_contain_text("已打印", use_inner_text=True)
+    expect(page.locator("[data-codes-batch='2']")).to_have_count(0)
+    expect(page.locator("#code-batches tr[data-batch='3']")).to_contain_text("未打印", use_inner_text=True)
+    assert "2" not in page.evaluate(f"Object.keys(JSON.parse(sessionStorage.getItem('shuping.codes.{meeting_id}') || '{{}}'))")

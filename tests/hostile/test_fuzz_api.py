@@ -69,7 +69,7 @@ def _schema_operations(server: LiveServer, county: Any) -> set[str]:
 def test_every_operation_was_fuzzed_as_every_identity(fuzz) -> None:
     hall, result, _ = fuzz
     operations = _schema_operations(hall.server, hall.county)
-    assert len(operations) == 43, sorted(operations)
+    assert len(operations) == 47, sorted(operations)
     assert result.operations == operations, operations ^ result.operations
     assert len(result.sent) >= MIN_REQUESTS, result.summary()
     for identity in hall.identities:

@@ -38,6 +38,11 @@ function unresolvedBatches(state) {
   return Object.entries(state.paper_batches || {}).filter(([, status]) => status !== "reconciled");
 }
 
+// Ballots over attendance (收回票数 > 到会人数) with no decision recorded on these counts.
+function countsUndecided(state) {
+  return Boolean(state.count_check && !state.count_check.accepted);
+}
+
 // -- phase buttons ---------------------------------------------------------------------------
 
 function phaseChecks(state) {
@@ -52,8 +57,9 @@ function phaseChecks(state) {
     ],
     "ballot-close": [state.phase === "ballot_open", ""],
     "announce-results": [
-      state.phase === "ballot_closed" && unresolvedBatches(state).length === 0,
-      unresolvedBatches(state).length ? t("纸质选票批次尚未核对一致", "Paper batches are not reconciled") : "",
+      state.phase === "ballot_closed" && unresolvedBatches(state).length === 0 && !countsUndecided(state),
+      unresolvedBatches(state).length ? t("纸质选票批次尚未核对一致", "Paper batches are not reconciled")
+        : countsUndecided(state) ? t("收回票数多于到会人数，须先登记处理决定", "More ballots than people present: record a decision first") : "",
     ],
     "close-meeting": [state.phase === "results_announced", ""],
   };
@@ -76,6 +82,27 @@ function renderPhase(state) {
     ? `<p class="turnout-line" id="turnout">${t("已投", "Cast")} <b>${turnout.cast || 0}</b>/${turnout.eligible || 0}` +
       `${turnout.paper ? ` · ${t("纸质", "paper")} ${turnout.paper}` : ""} · ${t("已发测评码", "codes issued")} ${turnout.codes || 0}</p>`
     : "";
+  renderCountCheck(state);
+}
+
+// After the close: ballots counted against people checked in, per category; an excess
+// blocks the results until the host records a decision with a reason (an event).
+function renderCountCheck(state) {
+  const check = state.count_check;
+  if (!check) { renderKeep($("count-check"), ""); return; }
+  const rows = check.categories.map((c) => {
+    const over = c.ballots > c.present;
+    return `<li class="${over ? "no" : ""}" data-category="${esc(c.category)}">${category(c.category)}${t("：", ": ")}${t("收回", "ballots")} <b>${c.ballots}</b> ${t("票", "")} / ${t("到会", "present")} <b>${c.present}</b> ${t("人", "")}${over ? ` ${t("（票数多于人数）", "(more ballots than people)")}` : ""}</li>`;
+  }).join("");
+  let verdict;
+  if (!check.over.length) verdict = `<p class="ok">${t("收回票数未超过到会人数", "Ballots do not exceed attendance")}</p>`;
+  else if (check.accepted) verdict = `<p><span class="ok">${t("已登记处理决定：", "Decision recorded: ")}</span>${esc(check.decision.reason)}</p>`;
+  else verdict = `<div class="notice error" id="count-over"><b>${t("收回票数多于到会人数", "More ballots than people checked in")}</b>${t("。须登记处理决定和理由（记入日志）后才能公布结果。", ". Record a decision with its reason (it goes into the log) before the results can be announced.")}
+      <form id="accept-count-form" class="stack space-above-s">
+        <textarea name="reason" maxlength="500" required data-ph-zh="例如：经核对，两名党员未经签到入场，已补登记" data-ph-en="e.g. two members came in without checking in; verified"></textarea>
+        <div><button type="submit" class="primary small">${t("登记处理决定", "Record the decision")}</button></div>
+      </form></div>`;
+  renderKeep($("count-check"), `<ul class="quorum-list">${rows}</ul>${verdict}`);
 }
 
 // -- check-in and quorum -----------------------------------------------------------------------
@@ -152,7 +179,14 @@ function renderAgenda(state) {
   const who = new Map(attendees.slice(1));
   const questions = (state.questions || []).map((q) => {
     let body;
-    if (q.answer === null) {
+    if (q.answer === null && q.deferred) {
+      // Recorded for a later answer: the promise, and the answer when it comes (also after the meeting).
+      body = `<div>${t("承诺会后答复", "Promised")}（${esc(q.due_on || "")}${t("前", "")}）：${esc(q.promise || "")}</div>
+        <form class="stack" data-answer="${esc(q.question_id)}">
+          <textarea name="answer" data-key="${esc(q.question_id)}" maxlength="5000" data-ph-zh="答复内容" data-ph-en="The answer"></textarea>
+          <div><button type="submit" class="small" ${canAnswer || state.phase === "closed" ? "" : "disabled"}>${t("登记答复", "Record the answer")}</button></div>
+        </form>`;
+    } else if (q.answer === null) {
       body = `<form class="stack" data-answer="${esc(q.question_id)}">
           <textarea name="answer" data-key="${esc(q.question_id)}" maxlength="5000" data-ph-zh="当场答复内容" data-ph-en="Answer on the spot"></textarea>
           <div class="row"><button type="submit" class="small" ${canAnswer ? "" : "disabled"}>${t("当场答复", "Answer now")}</button>
@@ -161,7 +195,8 @@ function renderAgenda(state) {
           <button type="button" class="small" data-defer="${esc(q.question_id)}" ${canAnswer ? "" : "disabled"}>${t("登记会后答复", "Defer with a promise")}</button></div>
         </form>`;
     } else if (q.deferred) {
-      body = `<div>${t("承诺会后答复", "Promised")}（${esc(q.due_on || "")}${t("前", "")}）：${esc(q.answer)}</div>`;
+      body = `<div class="muted">${t("承诺会后答复", "Promised")}（${esc(q.due_on || "")}${t("前", "")}）：${esc(q.promise || "")}</div>
+        <div><span class="ok">${t("已答复", "Answered")}：</span>${esc(q.answer)}</div>`;
     } else {
       body = `<div><span class="ok">${t("已答复", "Answered")}：</span>${esc(q.answer)}</div>`;
     }
@@ -181,6 +216,9 @@ function renderCodes(state) {
   for (const button of $("codes-form").querySelectorAll("button")) button.disabled = !allowed;
   const turnout = state.turnout || {};
   $("codes-issued").innerHTML = t(`已发 ${turnout.codes || 0} 个`, `${turnout.codes || 0} issued`);
+  $("code-limits").innerHTML = Object.entries(state.codes_by_category || {}).map(([c, n]) =>
+    `${category(c)} ${t("已发", "issued")} ${n.issued} / ${t("名册", "roster")} ${n.may_vote}`).join(" · ");
+  renderBatches(state);
 
   const batches = Object.entries(state.paper_batches || {});
   const names = { pending: t("待第二人录入", "awaiting a second entry"), reconciled: t("核对一致", "reconciled"), mismatch: t("核对不一致", "mismatch") };
@@ -194,6 +232,53 @@ function renderCodes(state) {
     sizeBars($("results"));
   }
   $("console-fingerprint").innerHTML = fingerprint(state.head_hash);
+}
+
+// -- code batches: every batch stays listed until marked printed --------------------------------------
+// Plain codes exist only in this tab (sessionStorage: gone when it closes) until their batch is printed.
+
+const HELD = `shuping.codes.${meetingId}`;
+
+function heldCodes() {
+  try { return JSON.parse(sessionStorage.getItem(HELD) || "{}"); } catch (e) { return {}; }
+}
+
+function holdCodes(batchNo, answer) {
+  const held = heldCodes();
+  held[batchNo] = { category: answer.category, codes: answer.codes, urls: answer.urls };
+  try { sessionStorage.setItem(HELD, JSON.stringify(held)); } catch (e) { /* private mode: this render only */ }
+}
+
+function dropCodes(batchNo) {
+  const held = heldCodes();
+  delete held[batchNo];
+  try { sessionStorage.setItem(HELD, JSON.stringify(held)); } catch (e) { /* nothing kept */ }
+}
+
+function renderBatches(state) {
+  const batches = state.code_batches || [];
+  const held = heldCodes();
+  for (const b of batches) if (b.printed && held[b.batch_no]) dropCodes(b.batch_no);
+  const rows = batches.map((b) => {
+    const here = held[b.batch_no];
+    const status = b.printed ? `<span class="ok">✓ ${t("已打印", "printed")}</span>`
+      : `<span class="no">${t("未打印", "not printed")}</span>`;
+    let actions = "";
+    if (!b.printed) {
+      actions = (here ? `<button type="button" class="small" data-print-batch="${b.batch_no}">${t("打印二维码单", "Print QR slips")}</button> ` +
+        `<button type="button" class="small" data-print-paper="${b.batch_no}">${t("打印纸质测评票", "Print paper ballots")}</button> ` : "") +
+        `<button type="button" class="small" data-printed-batch="${b.batch_no}">${t("登记已打印", "Mark printed")}</button>` +
+        (here ? "" : ` <span class="muted">${t("（明码不在本页：已在打印窗口中，或本页已关闭过）", "(codes not in this page: in the print window, or this tab was closed)")}</span>`);
+    }
+    const codes = !b.printed && here
+      ? `<tr><td colspan="5"><ol class="codes-list" data-codes-batch="${b.batch_no}">${here.codes.map((code, i) =>
+        `<li><a href="${esc(here.urls[i])}" target="_blank" rel="noopener noreferrer" data-code="${esc(code)}">${esc(code)}</a></li>`).join("")}</ol></td></tr>` : "";
+    return `<tr data-batch="${b.batch_no}" data-printed="${b.printed ? "1" : "0"}"><td class="num">${b.batch_no}</td><td>${category(b.category)}</td>
+      <td class="num">${b.count}${b.margin ? ` <small class="muted">${t(`含余量${b.margin}`, `margin ${b.margin}`)}</small>` : ""}</td><td>${status}</td><td>${actions}</td></tr>${codes}`;
+  }).join("");
+  renderKeep($("code-batches"), batches.length
+    ? `<table class="grid"><thead><tr><th>${t("批次", "Batch")}</th><th>${t("类别", "Category")}</th><th>${t("数量", "Count")}</th><th>${t("打印", "Printed")}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+    : "");
 }
 
 function render(state) {
@@ -237,7 +322,12 @@ $("phase-buttons").addEventListener("click", (event) => {
 root.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target || target.disabled) return;
-  if (target.dataset.checkin) run(M + "check-in/", { member_id: target.dataset.checkin }, { busy: target });
+  if (target.dataset.printBatch) printBatch(Number(target.dataset.printBatch), "codes/sheet/");
+  else if (target.dataset.printPaper) printBatch(Number(target.dataset.printPaper), "codes/paper-forms/");
+  else if (target.dataset.printedBatch) {
+    if (!window.confirm(pick(`确认第 ${target.dataset.printedBatch} 批测评码已打印？登记后本页不再保留其明码。`, `Batch ${target.dataset.printedBatch} printed? This page then forgets its codes.`))) return;
+    run(M + `codes/${target.dataset.printedBatch}/printed/`, {}, { busy: target, ok: () => dropCodes(target.dataset.printedBatch) });
+  } else if (target.dataset.checkin) run(M + "check-in/", { member_id: target.dataset.checkin }, { busy: target });
   else if (target.dataset.startReport) run(M + "reports/start/", { subject_id: target.dataset.startReport }, { busy: target });
   else if (target.dataset.endReport) run(M + "reports/end/", { subject_id: target.dataset.endReport }, { busy: target });
   else if (target.dataset.defer) {
@@ -254,6 +344,12 @@ root.addEventListener("click", (event) => {
 
 root.addEventListener("submit", (event) => {
   const form = event.target;
+  if (form.id === "accept-count-form") {
+    event.preventDefault();
+    const reason = form.elements.reason.value.trim();
+    if (reason) run(M + "results/accept-count/", { reason }, { busy: form });
+    return;
+  }
   if (form.dataset.answer) {
     event.preventDefault();
     const answer = form.elements.answer.value.trim();
@@ -305,23 +401,49 @@ $("question-form").addEventListener("submit", (event) => {
 $("codes-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.target;
-  const body = { category: form.elements.category.value, count: Number(form.elements.count.value) };
+  const body = codesBody(form);
   run(M + "codes/", body, {
     busy: form,
     ok: (answer) => {
-      const items = answer.codes.map((code, i) =>
-        `<li><a href="${esc(answer.urls[i])}" target="_blank" rel="noopener noreferrer" data-code="${esc(code)}">${esc(code)}</a></li>`).join("");
-      $("codes-output").innerHTML = `<div class="notice info">${t(`已生成 ${answer.codes.length} 个“`, `${answer.codes.length} codes for `)}${category(answer.category)}${t("”测评码（仅显示一次）", " (shown once)")}</div><ol class="codes-list" id="codes">${items}</ol>`;
+      holdCodes(answer.batch_no, answer);
+      $("codes-output").innerHTML = `<div class="notice info">${t(`已生成第 ${answer.batch_no} 批 ${answer.codes.length} 个“`, `Batch ${answer.batch_no}: ${answer.codes.length} codes for `)}${category(answer.category)}${t("”测评码，见上表；打印后请登记", "; see the table above and mark it printed once printed")}</div>`;
+      if (live.state) renderBatches(live.state);
     },
   });
 });
+
+function codesBody(form) {
+  return { category: form.elements.category.value, count: Number(form.elements.count.value), margin: Number(form.elements.margin.value) || 0 };
+}
+
+// Print the codes of a batch this page holds, as QR slips or as paper ballots (one A4 form
+// per code): the server draws the page and records nothing.
+async function printBatch(batchNo, what) {
+  const here = heldCodes()[batchNo];
+  if (!here) return;
+  const sheet = window.open("", "_blank");
+  if (sheet) {
+    // Text and CSSOM, not markup with a style attribute: the window inherits this page's CSP.
+    const wait = sheet.document.body.appendChild(sheet.document.createElement("p"));
+    wait.textContent = pick("正在生成打印单…", "Preparing the sheet…");
+    wait.style.font = "20px sans-serif";
+  }
+  try {
+    const html = await command(M + what, { codes: here.codes }, { as: "text" });
+    if (sheet) { sheet.document.open(); sheet.document.write(html); sheet.document.close(); }
+    else notes.error({ code: "popup_blocked", message_zh: "浏览器阻止了弹出窗口，请允许本站弹出窗口后重试", message_en: "The browser blocked the pop-up window; allow pop-ups and retry" });
+  } catch (error) {
+    if (sheet) sheet.close();
+    notes.error(error);
+  }
+}
 
 // The slips endpoint answers with an A4 page of QR slips. It is a POST with
 // JSON (the API's only body format), so the page fetches it and shows it in
 // a window opened right away (a window opened after an await is blocked).
 $("print-slips").addEventListener("click", async () => {
   const form = $("codes-form");
-  const body = { category: form.elements.category.value, count: Number(form.elements.count.value) };
+  const body = codesBody(form);
   if (!window.confirm(pick(`生成 ${body.count} 个测评码并打印？`, `Issue ${body.count} codes and print them?`))) return;
   const sheet = window.open("", "_blank");
   if (sheet) {

@@ -17,6 +17,40 @@ function nextSubject(state) {
   return (state.subjects || []).find((s) => !done.has(s.subject_id) && (!state.current_report || state.current_report.subject_id !== s.subject_id));
 }
 
+// The meeting's time as the county reads it (China Standard Time), e.g. 2026年12月6日 09:00.
+export function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  return t(`${parts.year}年${Number(parts.month)}月${Number(parts.day)}日 ${parts.hour}:${parts.minute}`,
+    `${parts.year}-${parts.month.padStart(2, "0")}-${parts.day.padStart(2, "0")} ${parts.hour}:${parts.minute}`);
+}
+
+const BEFORE_VOTING = ["scheduled", "announced", "opened"];
+
+// Time, place and the next speaker, before and during the meeting's reports.
+function infoHtml(state) {
+  if (!BEFORE_VOTING.includes(state.phase)) return "";
+  const next = nextSubject(state);
+  return `<dl class="info">
+      <dt>${t("时间", "Time")}</dt><dd data-info="time">${when(state.starts_at)}</dd>
+      <dt>${t("地点", "Place")}</dt><dd data-info="place">${esc(state.place || "")}</dd>
+      <dt>${t("下一位述职", "Next to report")}</dt><dd data-info="next">${next ? esc(next.name) : t("（无）", "(none)")}</dd>
+    </dl>`;
+}
+
+// After the close, when ballots exceed attendance (counts only, never which ballot).
+function countCheckHtml(state) {
+  const check = state.count_check;
+  if (!check || !check.over.length) return "";
+  const over = check.over.map((c) => `${category(c.category)}${t(`收回${c.ballots}票，到会${c.present}人`, `: ${c.ballots} ballots, ${c.present} present`)}`).join(t("；", "; "));
+  return `<div class="count-over ${check.accepted ? "accepted" : ""}" id="count-over">${t("收回票数多于到会人数", "More ballots than people checked in")}${t("：", ": ")}${over}。
+    ${check.accepted ? t("主持人已登记处理决定。", "The host recorded a decision.") : t("待主持人登记处理决定后公布结果。", "Results wait for the host's recorded decision.")}</div>`;
+}
+
 export function turnoutHtml(turnout) {
   const cast = Number(turnout.cast) || 0;
   const paper = Number(turnout.paper) || 0;
@@ -50,6 +84,7 @@ function stageHtml(state) {
     return `<div class="ballot-stage">
         <div class="speaker-label">${t("投票已结束，正在核对计票", "Voting has closed; counting")}</div>
         <div class="turnout-huge" id="turnout-big">${turnoutHtml(turnout)}</div>
+        ${countCheckHtml(state)}
       </div>`;
   }
   if (state.phase === "opened") {
@@ -65,10 +100,13 @@ function stageHtml(state) {
   return `<div class="waiting">
       <div class="speaker-label">${t("会议即将开始", "The meeting will begin shortly")}</div>
       <div class="speaker-name small">${esc(state.title)}</div>
+      <div class="meeting-when">${when(state.starts_at)} · ${esc(state.place || "")}</div>
     </div>`;
 }
 
 function sideHtml(state) {
+  $("info-panel").innerHTML = infoHtml(state);
+  $("info-panel").hidden = !BEFORE_VOTING.includes(state.phase);
   const turnout = state.turnout || {};
   const voting = ["ballot_open", "ballot_closed", "results_announced", "closed"].includes(state.phase);
   // Present = everyone checked in, guests too. The snapshot has no such field:
@@ -87,11 +125,13 @@ function sideHtml(state) {
     : t("尚未达到法定人数", "Quorum not yet met");
   $("quorum-panel").innerHTML = quorum ? `<h3>${t("法定人数", "Quorum")}</h3><ul class="quorum">${quorum}</ul><p class="verdict ${state.quorum_met || state.quorum_override ? "ok" : "no"}">${verdict}</p>` : "";
 
-  const questions = [...(state.questions || [])].sort((a, b) => (a.answer === null ? 0 : 1) - (b.answer === null ? 0 : 1));
+  // Open questions first, then those promised for later, then the answered ones.
+  const rank = (q) => (q.answer !== null ? 2 : q.deferred ? 1 : 0);
+  const questions = [...(state.questions || [])].sort((a, b) => rank(a) - rank(b));
   const items = questions.slice(0, 8).map((q) => {
-    const status = q.answer === null ? t("待答复", "open")
-      : q.deferred ? t(`会后答复（${q.due_on || ""}前）`, `to be answered by ${q.due_on || ""}`) : t("已答复", "answered");
-    return `<li class="${q.answer === null ? "open" : "done"}"><span class="q-to">${t("问", "To")} ${esc(q.subject_name)}</span> ${esc(q.text)} <span class="q-status">${status}</span></li>`;
+    const status = q.answer !== null ? t("已答复", "answered")
+      : q.deferred ? t(`会后答复（${q.due_on || ""}前）`, `to be answered by ${q.due_on || ""}`) : t("待答复", "open");
+    return `<li class="${rank(q) === 0 ? "open" : "done"}"><span class="q-to">${t("问", "To")} ${esc(q.subject_name)}</span> ${esc(q.text)} <span class="q-status">${status}</span></li>`;
   }).join("");
   $("questions-panel").innerHTML = `<h3>${t("质询提问", "Questions")} <small>${questions.length}</small></h3>` +
     (items ? `<ol class="questions">${items}</ol>` : `<p class="muted">${t("暂无提问", "No questions yet")}</p>`);

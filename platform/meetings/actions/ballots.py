@@ -177,7 +177,18 @@ def check_close_ballot(*, actor: Actor, meeting_id: str, command_id: CommandRef)
     return on_meeting(meeting_id, decide, actor=actor, command_id=command_id, exclusive=True)
 
 
+def check_accept_count_discrepancy(
+    *, actor: Actor, meeting_id: str, reason: str, command_id: CommandRef
+) -> Outcome[Meeting]:
+    """Record the host's decision, with a reason, to announce although ballots exceed attendance."""
+    require(actor, "accept_count_discrepancy")
+    return on_meeting(
+        meeting_id, lambda m: m.accept_count_discrepancy(reason=reason, actor=actor.name or "", now=now()),
+        actor=actor, command_id=command_id,
+    )
+
+
 def check_announce_results(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
-    """Announce the tally (refused while a paper batch is pending or mismatched)."""
+    """Announce the tally (refused while a paper batch is unresolved or ballots exceed attendance undecided)."""
     require(actor, "announce_results")
     return on_meeting(meeting_id, lambda m: m.announce_results(now=now()), actor=actor, command_id=command_id)

@@ -121,9 +121,17 @@ class DeferIn(StrictSerializer):
     due_on = serializers.DateField()
 
 
+MARGIN_HELP = "名册人数之外的余量（备用票）/ spare codes over the category's roster, recorded with the batch"
+
+
 class CodesIn(StrictSerializer):
     category = Ident()
     count = serializers.IntegerField(min_value=1, max_value=2000)
+    margin = serializers.IntegerField(min_value=0, max_value=50, default=0, help_text=MARGIN_HELP)
+
+
+class CodeSheetIn(StrictSerializer):
+    codes = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1, max_length=2000)
 
 
 class PaperBallotIn(StrictSerializer):

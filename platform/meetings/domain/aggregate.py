@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from events.types import DomainEvent
+from meetings.domain.counts import CodeBatch
 from meetings.domain.errors import (
     AlreadyCheckedIn,
     InvalidCommand,
@@ -51,8 +52,10 @@ from meetings.events import (
     BallotCast,
     BallotClosed,
     BallotCodesIssued,
+    BallotCodesPrinted,
     BallotOpened,
     CommentRecorded,
+    CountDiscrepancyAccepted,
     MeetingAnnounced,
     MeetingClosed,
     MeetingConfigured,
@@ -85,13 +88,16 @@ ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
     "end_report": ("opened",),
     "record_comment": ("opened",),
     "ask_question": ("opened",),
-    "answer_question": ("opened", "ballot_open", "ballot_closed", "results_announced"),
+    # A question deferred (recorded for a later answer) is answered later: after the meeting too.
+    "answer_question": ("opened", "ballot_open", "ballot_closed", "results_announced", "closed"),
     "defer_question": ("opened", "ballot_open", "ballot_closed", "results_announced"),
     "issue_ballot_codes": ("announced", "opened", "ballot_open"),
+    "mark_codes_printed": ("announced", "opened", "ballot_open", "ballot_closed"),
     "open_ballot": ("opened",),
     "cast_ballot": ("ballot_open",),
     "close_ballot": ("ballot_open",),
     "enter_paper_batch": ("ballot_open", "ballot_closed"),
+    "accept_count_discrepancy": ("ballot_closed",),
     "announce_results": ("ballot_closed",),
     "close_meeting": ("results_announced",),
 }
@@ -116,9 +122,10 @@ class Question:
     subject_id: str
     text: str
     asked_by: str | None
-    answer: str | None = None
-    deferred: bool = False
-    due_on: str | None = None
+    answer: str | None = None  # the answer, on the spot or later
+    deferred: bool = False  # recorded for a later answer
+    promise: str | None = None  # when deferred: what was promised ...
+    due_on: str | None = None  # ... and by when (YYYY-MM-DD)
 
 
 
@@ -133,6 +140,8 @@ class Meeting(Voting):
     rules: Rules | None = None
     subjects: list[SubjectEntry] = field(default_factory=list)
     roster: dict[str, RosterEntry] = field(default_factory=dict)
+    starts_at: datetime | None = None  # as scheduled, then as announced
+    place: str = ""
     announced_starts_at: datetime | None = None
     lead_time_override_reason: str | None = None
     checked_in: dict[str, dict[str, str]] = field(default_factory=dict)  # category -> id -> name
@@ -142,6 +151,8 @@ class Meeting(Voting):
     comments: list[CommentRecorded] = field(default_factory=list)
     questions: dict[str, Question] = field(default_factory=dict)
     issued: dict[str, str] = field(default_factory=dict)  # code hash -> category
+    code_batches: list[CodeBatch] = field(default_factory=list)  # in issue order: batch n at n - 1
+    count_decision: CountDiscrepancyAccepted | None = None
     phone_ballots: dict[str, BallotCast] = field(default_factory=dict)
     paper_entries: dict[int, list[PaperEntry]] = field(default_factory=dict)
     results: ResultsAnnounced | None = None
@@ -165,13 +176,16 @@ class Meeting(Voting):
             self.meeting_id = event.meeting_id
             self.title = event.title
             self.round_id = event.round_id
+            self.starts_at = _parse(event.starts_at)
+            self.place = event.place
         elif isinstance(event, MeetingConfigured):
             self.rules = Rules.from_data(event.rules)
             self.subjects = list(event.subjects)
             self.roster = {entry.member_id: entry for entry in event.roster}
         elif isinstance(event, MeetingAnnounced):
             self.phase = "announced"
-            self.announced_starts_at = _parse(event.starts_at)
+            self.announced_starts_at = self.starts_at = _parse(event.starts_at)
+            self.place = event.place
             self.lead_time_override_reason = event.lead_time_override_reason
         elif isinstance(event, AttendeeCheckedIn):
             self.checked_in.setdefault(event.category, {})[event.attendee_id] = event.name
@@ -194,12 +208,20 @@ class Meeting(Voting):
             self.questions[event.question_id] = Question(event.question_id, event.subject, event.text, event.asked_by)
         elif isinstance(event, QuestionAnswered):
             question = self.questions[event.question_id]
-            question.answer = event.answer
-            question.deferred = event.deferred
-            question.due_on = event.due_on
+            if event.deferred:
+                question.deferred = True
+                question.promise = event.answer
+                question.due_on = event.due_on
+            else:
+                question.answer = event.answer
         elif isinstance(event, BallotCodesIssued):
             for code_hash in event.code_hashes:
                 self.issued[code_hash] = event.category
+            self.code_batches.append(CodeBatch(len(self.code_batches) + 1, event.category, event.count, event.margin))
+        elif isinstance(event, BallotCodesPrinted):
+            self.code_batches[event.batch_no - 1].printed = True
+        elif isinstance(event, CountDiscrepancyAccepted):
+            self.count_decision = event
         elif isinstance(event, BallotOpened):
             self.phase = "ballot_open"
         elif isinstance(event, BallotCast):
@@ -293,6 +315,7 @@ class Meeting(Voting):
         """Fix rules, subjects (in report order) and the roster snapshot; repeatable until announced."""
         self._require_phase("configure", action_zh="修改会议配置", action_en="configure the meeting")
         rules.validate()
+        rules.require_offered()
         if not subjects:
             raise InvalidCommand("至少需要一个述评对象", "at least one subject is needed")
         seen: set[str] = set()
@@ -435,16 +458,22 @@ class Meeting(Voting):
         return [QuestionAsked(question_id=question_id, text=text, subject=subject_id, asked_by=asked_by)]
 
     def answer_question(self, *, question_id: str, answer: str) -> list[DomainEvent]:
-        """Answer on the spot."""
+        """Answer on the spot, or later a question recorded for a later answer (also after the meeting)."""
         self._require_phase("answer_question", action_zh="答复问题", action_en="answer a question")
-        self._open_question(question_id)
+        question = self._open_question(question_id)
+        if self.phase == "closed" and not question.deferred:
+            raise InvalidCommand(
+                "会议已结束，只能答复登记为会后答复的问题", "after the meeting only deferred questions can be answered",
+                code="question_not_deferred",
+            )
         require_text(answer, "答复内容", "answer")
         return [QuestionAnswered(question_id=question_id, answer=answer, deferred=False, due_on=None)]
 
     def defer_question(self, *, question_id: str, promise: str, due_on: str) -> list[DomainEvent]:
         """Record the question for a later answer: what is promised and by when (YYYY-MM-DD)."""
-        self._require_phase("defer_question", action_zh="答复问题", action_en="answer a question")
-        self._open_question(question_id)
+        self._require_phase("defer_question", action_zh="登记会后答复", action_en="defer a question")
+        if self._open_question(question_id).deferred:
+            raise InvalidCommand("该问题已登记为会后答复", "the question is already deferred", code="question_deferred")
         require_text(promise, "承诺答复内容", "promise")
         try:
             datetime.strptime(due_on, "%Y-%m-%d")
@@ -457,8 +486,9 @@ class Meeting(Voting):
         if question is None:
             raise UnknownQuestion("没有这个问题", f"no question {question_id!r}")
         if question.answer is not None:
-            raise InvalidCommand("该问题已答复或已登记待答复", "the question has already been answered or deferred")
+            raise InvalidCommand("该问题已答复", "the question has already been answered", code="question_answered")
         return question
+
     def close_meeting(self, *, now: datetime) -> list[DomainEvent]:
         self._require_phase("close_meeting", action_zh="结束会议", action_en="close the meeting")
         return [MeetingClosed(at=iso(now))]

@@ -103,6 +103,24 @@ class PaperBatchesUnresolved(DomainError):
     code = "paper_batches_unresolved"
 
 
+class CodesOverRoster(DomainError):
+    code = "codes_over_roster"
+
+
+class BallotsExceedAttendance(DomainError):
+    code = "ballots_exceed_attendance"
+
+
+class UnknownCodeBatch(DomainError):
+    code = "unknown_code_batch"
+    http_status = 404
+
+
+class CodeBatchPrinted(DomainError):
+    code = "code_batch_printed"
+    http_status = 409
+
+
 class UnknownMeeting(DomainError):
     code = "unknown_meeting"
     http_status = 404

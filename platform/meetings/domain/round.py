@@ -42,4 +42,5 @@ class Round:
             raise InvalidCommand("该述评活动已经发起", f"round {round_id} is already open")
         require_text(name, "活动名称", "name")
         rules.validate()
+        rules.require_offered()
         return [RoundOpened(round_id=round_id, name=name, year=year, rules=rules.to_data())]

@@ -215,6 +215,23 @@ class Rules:
             admonish_threshold=_fraction(d.get("admonish_threshold", "3/10"), "admonish_threshold"),
         )
 
+    def require_offered(self) -> None:
+        """Refuse what rules may say but the platform does not do (checked when rules are chosen).
+
+        The reveal policy "live" (tallies on the screen while voting goes on)
+        is read from old logs but not offered: a tally that moves with each
+        ballot tells whoever watches the screen how the last voter voted, and
+        one coarse enough not to (rounded, only after many ballots) tells the
+        hall little. Results are shown the moment the ballot closes (001).
+        """
+        if self.reveal != "at_close":
+            raise RulesInvalid(
+                "不支持投票中实时公布结果（live）：实时变动的计票会让旁观者推算出刚投的一票；结果在投票结束后当场公布",
+                "the reveal policy 'live' is not offered: a tally moving with each ballot reveals the last one;"
+                " results are shown when the ballot closes",
+                code="reveal_not_offered",
+            )
+
     def validate(self) -> None:
         """Raise RulesInvalid if the rules are inconsistent (the first problem)."""
         for problem in self._problems():

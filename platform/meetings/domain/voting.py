@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Protocol
 
 from events.types import DomainEvent
+from meetings.domain.counts import Counts
 from meetings.domain.errors import (
     BallotInvalid,
     CodeAlreadyUsed,
@@ -123,7 +124,7 @@ class PaperEntry:
     ballots: dict[str, dict[str, dict[str, str]]]  # code hash -> marks
 
 
-class Voting:
+class Voting(Counts):
     """The voting part of the meeting aggregate (mixed into Meeting, which holds the state)."""
 
     # The meeting's state this part reads (fields of Meeting).
@@ -298,8 +299,12 @@ class Voting:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def issue_ballot_codes(self, *, category: str, code_hashes: list[str]) -> list[DomainEvent]:
-        """Record the hashes of one-time codes handed to voters of a category (codes are made elsewhere)."""
+    def issue_ballot_codes(self, *, category: str, code_hashes: list[str], margin: int = 0) -> list[DomainEvent]:
+        """Record the hashes of one-time codes for voters of a category (codes are made elsewhere).
+
+        The category's codes may not exceed who may vote plus the stated
+        margin (meetings.domain.counts).
+        """
         self._require_phase("issue_ballot_codes", action_zh="发放测评码", action_en="issue ballot codes")
         rules = self.require_rules()
         if category not in rules.voter_categories:
@@ -311,10 +316,13 @@ class Voting:
                 raise InvalidCommand("测评码摘要须为64位小写十六进制", "code hashes must be 64 lowercase hex digits")
         if len(set(code_hashes)) != len(code_hashes) or any(c in self.issued for c in code_hashes):
             raise InvalidCommand("测评码重复", "a code hash is issued twice")
+        self.require_code_room(category=category, count=len(code_hashes), margin=margin)
         # Sorted, not in the order the codes were made: that is the order of the
         # printed slips, and whoever saw the slips handed out could otherwise
         # link each ballot in the published log to a voter.
-        return [BallotCodesIssued(category=category, count=len(code_hashes), code_hashes=sorted(code_hashes))]
+        return [BallotCodesIssued(
+            category=category, count=len(code_hashes), code_hashes=sorted(code_hashes), margin=margin,
+        )]
 
     def open_ballot(self, *, now: datetime) -> list[DomainEvent]:
         """Open voting: all reports done, no report running, quorum met or overridden."""
@@ -403,7 +411,8 @@ class Voting:
         return events
 
     def announce_results(self, *, now: datetime) -> list[DomainEvent]:
-        """Announce the tally (blocked while a paper batch is pending or mismatched)."""
+        """Announce the tally: refused while a paper batch is pending or mismatched, and while
+        ballots exceed attendance without a recorded decision (meetings.domain.counts)."""
         self._require_phase("announce_results", action_zh="公布结果", action_en="announce results")
         unresolved = {n: s for n, s in self.paper_batches().items() if s != "reconciled"}
         if unresolved:
@@ -412,6 +421,7 @@ class Voting:
                 f"纸质选票尚未核对一致：{listed}",
                 f"paper batches not reconciled: {', '.join(f'{n} ({s})' for n, s in unresolved.items())}",
             )
+        self.require_counts_add_up()
         return [results_event(self.compute_results(), now=now)]
 
     # -- the count ------------------------------------------------------------------------------

@@ -173,7 +173,8 @@ def test_a_stale_cached_state_does_not_refuse_what_the_current_one_accepts(count
     voter = Api(county_a)
     voter.post(f"v/{mid}/ballot/", {"code": plain[0], "marks": MARKS}, expect=201)  # caches the state
     # Codes issued after that state was cached: unknown to it, known to the meeting.
-    more = host.post(f"meetings/{mid}/codes/", {"category": "representative", "count": 2}, expect=200)["codes"]
+    more = host.post(f"meetings/{mid}/codes/", {"category": "representative", "count": 2, "margin": 2},
+                     expect=200)["codes"]
     answer = voter.post(f"v/{mid}/ballot/", {"code": more[0], "marks": MARKS}, expect=201)
     assert answer["repeated"] is False
     assert len(sealed(county_a, mid)) == 2

@@ -25,7 +25,7 @@ from events import reading, repository, store
 from events.records import ConcurrencyConflict
 from meetings import ballot_box, codes
 from meetings.actions import ballots, conduct, paper, setup
-from meetings.actions.codes import check_issue_ballot_codes
+from meetings.actions.codes import check_issue_ballot_codes, check_mark_codes_printed
 from meetings.actions.rounds import check_open_round
 from meetings.domain.aggregate import Meeting
 from meetings.events import AttendeeCheckedIn
@@ -136,6 +136,8 @@ def test_every_door_leaves_every_projection_equal_to_a_rebuild(county: Any) -> N
     plain = check_issue_ballot_codes(actor=HOST, meeting_id=mid, category="representative", count=6,
                                      command_id=cid()).plain
     assert_projections_equal_a_rebuild()
+    check_mark_codes_printed(actor=HOST, meeting_id=mid, batch_no=1, command_id=cid())
+    assert_projections_equal_a_rebuild()
     ballots.check_open_ballot(actor=HOST, meeting_id=mid, command_id=cid())
     for code in plain[:4]:
         ballots.check_cast_ballot(actor=A_VOTER, meeting_id=mid, code=code, marks=MARKS)
@@ -146,6 +148,9 @@ def test_every_door_leaves_every_projection_equal_to_a_rebuild(county: Any) -> N
         paper.check_enter_paper_batch(actor=teller, meeting_id=mid, batch_no=1,
                                       ballots=[{"code": c, "marks": MARKS} for c in plain[4:]], command_id=cid())
         assert_projections_equal_a_rebuild()
+    # Six representatives' ballots and none checked in: the host records a decision before announcing.
+    ballots.check_accept_count_discrepancy(actor=HOST, meeting_id=mid, reason="代表签到表遗失，经核对名册", command_id=cid())
+    assert_projections_equal_a_rebuild()
     ballots.check_announce_results(actor=HOST, meeting_id=mid, command_id=cid())
     assert_projections_equal_a_rebuild()
     conduct.check_close_meeting(actor=HOST, meeting_id=mid, command_id=cid())

@@ -60,7 +60,8 @@ def test_code_slips_print_once_and_store_only_hashes(county_a) -> None:
         "round_id": round_id, "title": "杨庄村述评大会", "township": "柳林乡", "village": "杨庄村",
         "starts_at": (datetime.now(UTC) + timedelta(days=4)).isoformat(), "place": "村部",
         "subjects": [{"subject_id": "cun_shuji", "name": "书记", "level": "village"}],
-        "roster": [{"member_id": "pm0", "name": "党员", "category": "party_member"}],
+        "roster": [{"member_id": "pm0", "name": "党员", "category": "party_member"}]
+        + [{"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(30)],
     }, expect=201)["meeting_id"]
     early = host.post(f"meetings/{mid}/codes/slips/", {"category": "representative", "count": 30})
     assert early.status == 409 and early.error_code == "wrong_phase"  # codes come after the announcement

@@ -37,6 +37,7 @@ from meetings.domain.errors import (
     UnknownQuestion,
     WrongPhase,
 )
+from meetings.domain.voting import SealedBallot
 from meetings.events import (
     AttendeeCheckedIn,
     BallotOpened,
@@ -66,9 +67,11 @@ COMMANDS: dict[str, tuple[Command, set[str]]] = {
     "end_report": (lambda m: m.end_report(subject_id="zhibu", now=T0), {"opened"}),
     "record_comment": (lambda m: m.record_comment(comment_id="c1", subject_id="zhibu", text="好", author=None, now=T0), {"opened"}),
     "ask_question": (lambda m: m.ask_question(question_id="q9", subject_id="zhibu", text="路呢？", asked_by=None), {"opened"}),
-    "answer_question": (lambda m: m.answer_question(question_id="q9", answer="修"), {"opened", "ballot_open", "ballot_closed", "results_announced"}),
+    "answer_question": (lambda m: m.answer_question(question_id="q9", answer="修"), {"opened", "ballot_open", "ballot_closed", "results_announced", "closed"}),
     "defer_question": (lambda m: m.defer_question(question_id="q9", promise="下周答复", due_on="2026-03-20"), {"opened", "ballot_open", "ballot_closed", "results_announced"}),
-    "issue_ballot_codes": (lambda m: m.issue_ballot_codes(category="guest", code_hashes=[code("g")]), {"announced", "opened", "ballot_open"}),
+    "issue_ballot_codes": (lambda m: m.issue_ballot_codes(category="guest", code_hashes=[code("g")], margin=1), {"announced", "opened", "ballot_open"}),
+    "mark_codes_printed": (lambda m: m.mark_codes_printed(batch_no=1, now=T0), {"announced", "opened", "ballot_open", "ballot_closed"}),
+    "accept_count_discrepancy": (lambda m: m.accept_count_discrepancy(reason="核实为一人误投两张", actor="host", now=T0), {"ballot_closed"}),
     "open_ballot": (lambda m: m.open_ballot(now=T0), {"opened"}),
     "cast_ballot": (lambda m: m.cast_ballot(code_hash=PARTY_CODES[4], marks={}), {"ballot_open"}),
     "close_ballot": (lambda m: m.close_ballot(sealed_ballots=[], now=T0), {"ballot_open"}),
@@ -101,6 +104,25 @@ def _with_open_question(phase: str) -> Meeting:
     return Meeting.from_events([*events[:opened], asked, *events[opened:]])
 
 
+def _deferred_question(phase: str) -> Meeting:
+    """As _with_open_question, the question recorded for a later answer (the only kind answered after the close)."""
+    meeting = _with_open_question(phase)
+    if phase != "closed":
+        return meeting
+    events = events_until(phase)
+    opened = next(i for i, e in enumerate(events) if isinstance(e, MeetingOpened)) + 1
+    asked = QuestionAsked(question_id="q9", text="村道什么时候修？", subject="zhibu", asked_by=None)
+    deferred = QuestionAnswered(question_id="q9", answer="会后答复", deferred=True, due_on="2026-03-20")
+    return Meeting.from_events([*events[:opened], asked, deferred, *events[opened:]])
+
+
+def _over_attendance(phase: str) -> Meeting:
+    """Closed with five party members' ballots and four party members checked in."""
+    present = ["p1", "p2", "p3", "p4", "r1", "r2", "r3"]
+    sealed = [SealedBallot(code_hash=c, marks=marks("hao")) for c in PARTY_CODES]
+    return meeting_at(phase, present=present, sealed=sealed)
+
+
 def _reporting(phase: str) -> Meeting:
     run = Run(events_until(phase))
     run.do(run.meeting.start_report(subject_id="zhibu", now=T0))
@@ -112,8 +134,9 @@ def _reporting(phase: str) -> Meeting:
 READY: dict[str, Callable[[str], Meeting]] = {
     "sign_in": lambda phase: meeting_at(phase, present=["p1"]),
     "end_report": _reporting,
-    "answer_question": _with_open_question,
+    "answer_question": _deferred_question,
     "defer_question": _with_open_question,
+    "accept_count_discrepancy": _over_attendance,
     "open_ballot": lambda phase: Meeting.from_events(events_until("ballot_open")[:-1]),  # reports done, quorum met
 }
 SUCCEEDS: dict[str, Command] = {  # where the refusal table's arguments could not succeed
@@ -276,10 +299,34 @@ def test_questions_answered_on_the_spot_or_deferred_with_a_promise() -> None:
     [deferred] = run.do(run.meeting.defer_question(question_id="q2", promise="会后核实后书面答复", due_on="2026-03-20"))
     assert deferred == QuestionAnswered(question_id="q2", answer="会后核实后书面答复", deferred=True, due_on="2026-03-20")
     assert run.meeting.questions["q2"].deferred and run.meeting.questions["q2"].due_on == "2026-03-20"
-    with pytest.raises(InvalidCommand):
-        run.meeting.answer_question(question_id="q2", answer="again")
+    with pytest.raises(InvalidCommand) as deferred_again:
+        run.meeting.defer_question(question_id="q2", promise="再议", due_on="2026-03-30")
+    assert deferred_again.value.code == "question_deferred"
+    with pytest.raises(InvalidCommand) as again:
+        run.meeting.answer_question(question_id="q1", answer="again")
+    assert again.value.code == "question_answered"
     with pytest.raises(UnknownQuestion):
         run.meeting.answer_question(question_id="q7", answer="?")
+
+
+def test_a_deferred_question_is_answered_later_even_after_the_meeting_closed() -> None:
+    run = Run(events_until("opened"))
+    run.do(run.meeting.ask_question(question_id="q1", subject_id="wang", text="低保名单为何不公示？", asked_by=None))
+    run.do(run.meeting.ask_question(question_id="q2", subject_id="wang", text="村道何时修？", asked_by=None))
+    run.do(run.meeting.defer_question(question_id="q1", promise="会后核实后书面答复", due_on="2026-03-20"))
+    for event in events_until("closed")[len(events_until("opened")):]:
+        run.do([event])
+    assert run.meeting.phase == "closed"
+    [answered] = run.do(run.meeting.answer_question(question_id="q1", answer="已于3月18日张榜公示"))
+    assert answered == QuestionAnswered(question_id="q1", answer="已于3月18日张榜公示", deferred=False, due_on=None)
+    question = run.meeting.questions["q1"]
+    assert (question.answer, question.promise, question.due_on) == ("已于3月18日张榜公示", "会后核实后书面答复", "2026-03-20")
+    with pytest.raises(InvalidCommand) as info:  # answered once
+        run.meeting.answer_question(question_id="q1", answer="again")
+    assert info.value.code == "question_answered"
+    with pytest.raises(InvalidCommand) as not_deferred:  # after the close, only what was promised for later
+        run.meeting.answer_question(question_id="q2", answer="会后才答")
+    assert not_deferred.value.code == "question_not_deferred" and "会后答复" in not_deferred.value.message_zh
 
 
 def test_a_full_run_produces_events_that_pass_their_schemas() -> None:
