@@ -94,6 +94,8 @@ POLICY: dict[str, frozenset[str]] = {
     "page:staff": _ADMIN,
     "page:county_admin_site": _ADMIN,
     "page:registry": _ADMIN,
+    "page:schedule": _ADMIN,  # live.schedule: a township's village meetings in one form
+    "page:announce": _HOSTS,  # live.announce: announce a meeting; its printable notice
     # each role's own page after login (live.desks; LANDING below says which is whose)
     "page:workspace": _ADMIN,
     "page:round_new": _ADMIN,  # live.rounds: open a round from a preset

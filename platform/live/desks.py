@@ -75,7 +75,13 @@ def results_export(request: HttpRequest, round_id: str) -> HttpResponse:
 @never_cache
 @page_for("my_meetings")
 def my_meetings(request: HttpRequest) -> HttpResponse:
-    return _page(request, "my_meetings", **desks.host_meetings(today=timezone.localdate()))
+    return _page(request, "my_meetings", **desks.host_meetings(today=timezone.localdate(), host=_host_of(request)))
+
+
+def _host_of(request: HttpRequest) -> str | None:
+    """The logged-in host's user name; None for the county administrator, who sees every meeting."""
+    user = request.user
+    return user.get_username() if getattr(user, "role", "") == "host" else None
 
 
 @never_cache

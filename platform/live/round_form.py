@@ -113,7 +113,8 @@ class RoundForm(forms.Form):
     scale = forms.ChoiceField(choices=[(s.id, s.name_zh) for s in SCALES.values()], error_messages=REQUIRED)
     threshold = _percent()
     lead_days = _count(min_value=0, max_value=365)
-    reveal = forms.ChoiceField(choices=list(REVEAL_NAMES.items()), error_messages=REQUIRED)
+    # "live" stays in REVEAL_NAMES for rounds opened before it was refused; the form no longer offers it.
+    reveal = forms.ChoiceField(choices=[("at_close", REVEAL_NAMES["at_close"])], error_messages=REQUIRED)
     min_group_size = _count(max_value=10_000)
 
     def __init__(self, *args: Any, base: Rules, **kwargs: Any) -> None:

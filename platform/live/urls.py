@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import desks, pages, rounds
+from live import announce, desks, pages, rounds, schedule
 
 M = "hall/<id:meeting_id>/"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("workspace/rounds/<id:round_id>/results.xlsx", desks.results_export, name="results-export"),
     path("rounds/new/", rounds.round_new, name="round-new"),
     path("rounds/<id:round_id>/", rounds.round_page, name="round"),
+    path("rounds/<id:round_id>/schedule/", schedule.schedule_page, name="round-schedule"),
+    path(M + "announce/", announce.announce_page, name="hall-announce"),
+    path(M + "announcement.pdf", announce.announcement_pdf, name="hall-announcement-pdf"),
     path("my/meetings/", desks.my_meetings, name="my-meetings"),
     path("my/batches/", desks.my_batches, name="my-batches"),
     path("audit/", desks.audit, name="audit"),

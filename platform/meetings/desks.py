@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from meetings.domain.errors import PHASE_NAMES_ZH
+from meetings.streams import load_meeting
 
 PHASES = ("scheduled", "announced", "opened", "ballot_open", "ballot_closed", "results_announced", "closed")
 IN_PROGRESS = frozenset({"opened", "ballot_open", "ballot_closed", "results_announced"})
@@ -50,7 +51,7 @@ def _rows(sql: str, params: Sequence[Any] = (), *, json_columns: Sequence[str] =
 _LIST = (
     "SELECT meeting_id, round_id, title, township, village, starts_at, place, phase, present_total,"
     " ballots_cast, paper_ballots, ballots_counted, participation, flagged, version, head_hash, paper_batches,"
-    " (results ->> 'eligible')::int AS eligible FROM proj_meeting_board"
+    " (results ->> 'eligible')::int AS eligible, host FROM proj_meeting_board"
 )
 
 
@@ -71,14 +72,21 @@ def meetings_all() -> list[dict[str, Any]]:
     return [_shape(row) for row in rows]
 
 
-def host_meetings(*, today: date) -> dict[str, list[dict[str, Any]]]:
+def host_meetings(*, today: date, host: str | None = None) -> dict[str, Any]:
     """A host's meetings: today's and those under way, then upcoming (soonest first), then past (latest first).
 
-    There is no per-meeting host assignment yet (accounts.roles lets every host
-    run every meeting of the county), so this is every meeting a host may run.
+    With `host`, the meetings given to that account (MeetingScheduled v3) come
+    first in each group and are marked `mine`; meetings given to another host
+    are left out, and meetings with no host (older ones, or "host later") stay
+    listed, since any host of the county may run them (accounts.roles).
     """
-    now_, upcoming, past = [], [], []
+    now_: list[dict[str, Any]] = []
+    upcoming: list[dict[str, Any]] = []
+    past: list[dict[str, Any]] = []
     for row in meetings_all():
+        if host is not None and row["host"] not in (None, host):
+            continue
+        row["mine"] = host is not None and row["host"] == host
         day = row["starts_on"]
         if row["phase"] in IN_PROGRESS or day == today:
             now_.append(row)
@@ -87,7 +95,9 @@ def host_meetings(*, today: date) -> dict[str, list[dict[str, Any]]]:
         else:
             past.append(row)
     past.reverse()
-    return {"today": now_, "upcoming": upcoming, "past": past}
+    # stable sort: mine first, the order within each part kept
+    return {name: sorted(rows, key=lambda r: not r["mine"]) for name, rows in
+            (("today", now_), ("upcoming", upcoming), ("past", past))}
 
 
 def teller_batches(*, teller: str) -> list[dict[str, Any]]:
@@ -245,3 +255,22 @@ def round_page(round_id: str) -> dict[str, Any] | None:
         json_columns=("flagged", "paper_batches"),
     )
     return {**found[0], "meetings": [_shape(row) for row in rows]}
+
+
+def meeting_notice(meeting_id: str) -> dict[str, Any] | None:
+    """What a meeting's announcement shows: its board row (time, place, township, village, host) and, from
+    its state, the subjects, the lead time of its rules and what was announced. None for an unknown meeting."""
+    rows = _rows(_LIST + " WHERE meeting_id = %s", [meeting_id], json_columns=("flagged", "paper_batches"))
+    if not rows:
+        return None
+    row = _shape(rows[0])
+    state = load_meeting(meeting_id).state
+    announced = state.announcement
+    row["subjects"] = [{"name": s.name, "post": s.post, "kind": s.kind} for s in state.subjects]
+    row["lead_days"] = state.rules.announce_lead_days if state.rules else None
+    row["announcement"] = None if announced is None else {
+        "agenda": list(announced.agenda), "channels": list(announced.channels),
+        "announced_at": timezone.localtime(datetime.fromisoformat(announced.announced_at)),
+        "override_reason": announced.lead_time_override_reason,
+    }
+    return row

@@ -15,7 +15,7 @@ from events.chain import canonical_json
 from events.types import DomainEvent, event_type, upcaster
 
 
-@event_type(version=2)
+@event_type(version=3)
 @dataclass(frozen=True)
 class MeetingScheduled(DomainEvent):
     meeting_id: str
@@ -27,11 +27,20 @@ class MeetingScheduled(DomainEvent):
     # v2: the round (活动) the meeting belongs to; None for meetings recorded
     # before v2, which did not say.
     round_id: str | None = None
+    # v3: the account (user name, role host) who is to run the meeting; None
+    # for meetings recorded before v3 and for those scheduled without a host.
+    host: str | None = None
 
 
 @upcaster("MeetingScheduled", from_version=1)
 def _meeting_scheduled_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     data["round_id"] = None
+    return data
+
+
+@upcaster("MeetingScheduled", from_version=2)
+def _meeting_scheduled_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    data["host"] = None
     return data
 
 

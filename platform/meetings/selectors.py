@@ -130,6 +130,7 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
         "meeting_id": meeting.meeting_id,
         "round_id": meeting.round_id,
         "title": meeting.title,
+        "host": meeting.host,
         "phase": meeting.phase,
         "version": meeting.version,
         "rules": rules.to_data() if rules else None,

@@ -55,17 +55,17 @@ class MeetingBoard(Projection):
             cursor.execute(
                 """
                 INSERT INTO proj_meeting_board (stream_id, meeting_id, title, township, village, round_id,
-                                                starts_at, place, version, head_hash, last_event_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s)
+                                                starts_at, place, version, head_hash, last_event_at, host)
+                VALUES (%s, %s, %s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
                 ON CONFLICT (stream_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
                     title = EXCLUDED.title, township = EXCLUDED.township, village = EXCLUDED.village,
                     round_id = EXCLUDED.round_id, starts_at = EXCLUDED.starts_at, place = EXCLUDED.place,
                     version = EXCLUDED.version, head_hash = EXCLUDED.head_hash,
-                    last_event_at = EXCLUDED.last_event_at
+                    last_event_at = EXCLUDED.last_event_at, host = EXCLUDED.host
                 """,
                 [event.stream_id, data["meeting_id"], data["title"], data["township"], data["village"],
                  data.get("round_id"), data["starts_at"], data["place"], event.stream_version, event.hash,
-                 event.recorded_at],
+                 event.recorded_at, data.get("host")],
             )
             return
         changes, params = _changes(event.type, data)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from accounts.roles import Actor, require
+from django.contrib.auth import get_user_model
+
+from accounts.roles import Actor, Role, require
 from common.commands import CommandRef
 from events import repository
 from events.repository import Outcome
@@ -42,6 +44,7 @@ def check_schedule_meeting(
     roster: Sequence[dict[str, Any]] = (),
     village_id: int | None = None,
     meeting_id: str | None = None,
+    host: str | None = None,
     command_id: CommandRef,
 ) -> Scheduled:
     """Schedule a meeting of a round and fix its rules (the round's), subjects and roster.
@@ -52,9 +55,13 @@ def check_schedule_meeting(
     meeting ({subject_id, name, level, kind}) or refers to the county's
     registry ({official_id} or {body_id}; meetings.registry.subjects):
     an unknown official or body, or an official whose posts have all ended,
-    is refused and nothing is appended.
+    is refused and nothing is appended. `host` names the account (role
+    host) that is to run the meeting; an unknown or non-host account is
+    refused.
     """
     require(actor, "schedule_meeting")
+    if host is not None:
+        _require_host(host)
     rules = load_round(round_id).state.require_rules()
     new_id = meeting_id or f"m{uuid.uuid4().hex[:12]}"
     subject_entries = [subject_entry(x) for x in subjects]
@@ -67,7 +74,7 @@ def check_schedule_meeting(
             meeting,
             lambda m: m.schedule(
                 meeting_id=new_id, title=title, township=township, village=village,
-                starts_at=starts_at, place=place, round_id=round_id,
+                starts_at=starts_at, place=place, round_id=round_id, host=host,
             ),
             lambda m: m.configure(rules=rules, subjects=subject_entries, roster=roster_entries),
         )
@@ -120,3 +127,17 @@ def _roster_of_village(village_id: int) -> list[RosterEntry]:
     if not members.exists():
         raise InvalidCommand("该村花名册为空", "the village's roster is empty", code="empty_roster")
     return [RosterEntry(member_id=f"p{m.pk}", name=m.name, category=m.category) for m in members]
+
+
+def _require_host(username: str) -> None:
+    """Refuse a host who is not an active host account of this county."""
+    if not host_accounts().filter(username=username).exists():
+        raise InvalidCommand(
+            f"“{username}”不是本县的主持人账号", f"{username!r} is not a host account of this county",
+            code="unknown_host",
+        )
+
+
+def host_accounts() -> Any:
+    """The county's active accounts with the role host (whom a meeting may be given to)."""
+    return get_user_model().objects.filter(role=Role.HOST.value, is_active=True).order_by("username")

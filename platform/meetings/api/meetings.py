@@ -38,7 +38,7 @@ class MeetingsApi(APIView):
             actor=actor_of(request), round_id=data["round_id"], meeting_id=data.get("meeting_id"),
             title=data["title"], township=data["township"], village=data["village"], starts_at=data["starts_at"],
             place=data["place"], subjects=data["subjects"], roster=data.get("roster") or [],
-            village_id=data.get("village_id"), command_id=command_id(request),
+            village_id=data.get("village_id"), host=data.get("host"), command_id=command_id(request),
         )
         return Response(
             outcome_body(scheduled.outcome, meeting_id=scheduled.meeting_id), status=status.HTTP_201_CREATED

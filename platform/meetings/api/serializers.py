@@ -71,6 +71,8 @@ class MeetingIn(StrictSerializer):
     place = serializers.CharField(max_length=200)
     subjects = SubjectIn(many=True)
     roster = RosterIn(many=True, required=False)
+    host = serializers.CharField(max_length=150, required=False, allow_null=True,
+                                 help_text="主持人账号（角色为主持人）/ the host account that runs it")
 
 
 class AnnounceIn(StrictSerializer):

@@ -144,6 +144,8 @@ class Meeting(Voting):
     place: str = ""
     announced_starts_at: datetime | None = None
     lead_time_override_reason: str | None = None
+    host: str | None = None  # the account to run it (MeetingScheduled v3), None when not assigned
+    announcement: MeetingAnnounced | None = None  # what was published: agenda, channels (the printable notice)
     checked_in: dict[str, dict[str, str]] = field(default_factory=dict)  # category -> id -> name
     quorum_override: str | None = None
     reports: dict[str, Report] = field(default_factory=dict)
@@ -178,6 +180,7 @@ class Meeting(Voting):
             self.round_id = event.round_id
             self.starts_at = _parse(event.starts_at)
             self.place = event.place
+            self.host = event.host
         elif isinstance(event, MeetingConfigured):
             self.rules = Rules.from_data(event.rules)
             self.subjects = list(event.subjects)
@@ -187,6 +190,7 @@ class Meeting(Voting):
             self.announced_starts_at = self.starts_at = _parse(event.starts_at)
             self.place = event.place
             self.lead_time_override_reason = event.lead_time_override_reason
+            self.announcement = event
         elif isinstance(event, AttendeeCheckedIn):
             self.checked_in.setdefault(event.category, {})[event.attendee_id] = event.name
         elif isinstance(event, QuorumOverrideApproved):
@@ -300,14 +304,14 @@ class Meeting(Voting):
 
     def schedule(
         self, *, meeting_id: str, title: str, township: str, village: str, starts_at: datetime, place: str,
-        round_id: str | None = None,
+        round_id: str | None = None, host: str | None = None,
     ) -> list[DomainEvent]:
         self._require_phase("schedule", action_zh="重复安排会议", action_en="schedule the meeting again")
         require_text(title, "会议名称", "title")
         return [
             MeetingScheduled(
                 meeting_id=meeting_id, title=title, township=township, village=village,
-                starts_at=iso(starts_at), place=place, round_id=round_id,
+                starts_at=iso(starts_at), place=place, round_id=round_id, host=host,
             )
         ]
 
