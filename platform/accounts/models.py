@@ -16,7 +16,9 @@ from common.county import current_schema
 
 
 class User(AbstractUser):
-    role = models.CharField("角色 / role", max_length=20, choices=Role.choices)
+    # The effective role; blank until one is granted. In a county it is written by the staff
+    # projection (staff.projection) from the county-staff stream, never by a form.
+    role = models.CharField("角色 / role", max_length=20, choices=Role.choices, blank=True)
     display_name = models.CharField("姓名 / name", max_length=50, blank=True)
 
     class Meta:

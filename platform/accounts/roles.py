@@ -73,6 +73,7 @@ POLICY: dict[str, frozenset[str]] = {
     "enter_paper_batch": _TELLERS,
     "announce_results": _HOSTS,
     "close_meeting": _HOSTS,
+    "revoke_screen_links": _HOSTS,
     "cast_ballot": _VOTERS,
     "ask_question_anonymously": _VOTERS,
     # reads
@@ -83,7 +84,15 @@ POLICY: dict[str, frozenset[str]] = {
     "page:dashboard": COUNTY_ROLES,
     "page:console": _HOSTS,
     "page:teller": _TELLERS,
-    "page:screen_open": COUNTY_ROLES,
+    "page:screen_open": _HOSTS,  # a hall-screen link is minted by whoever runs the meeting
+    # the county's staff (staff.actions): who holds which role
+    "grant_role": _ADMIN,
+    "confirm_role_grant": _ADMIN,
+    "decline_role_grant": _ADMIN,
+    "revoke_role": _ADMIN,
+    "deactivate_account": _ADMIN,
+    "page:staff": _ADMIN,
+    "page:county_admin_site": _ADMIN,
     "page:registry": _ADMIN,
     "page:schedule": _ADMIN,  # live.schedule: a township's village meetings in one form
     "page:announce": _HOSTS,  # live.announce: announce a meeting; its printable notice

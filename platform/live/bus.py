@@ -174,6 +174,10 @@ def on_committed(committed: Committed) -> None:
         meeting_group(committed.county, meeting_id),
         {"type": "meeting.changed", "version": committed.last_version, "types": committed.types[-20:]},
     )
+    if "ScreenLinksRevoked" in committed.types:
+        # Screens connected with a link minted before the revocation are closed (live.relay).
+        revoked_at = committed.first_version + len(committed.types) - 1 - committed.types[::-1].index("ScreenLinksRevoked")
+        send(meeting_group(committed.county, meeting_id), {"type": "meeting.screens_revoked", "from": revoked_at})
     send(county_group(committed.county), {"type": "county.changed"})
 
 

@@ -34,7 +34,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from common import limits, tokens
 from common.refusal import Refusal
-from live import bus, flood, relay
+from live import bus, flood, relay, screen_links
+from live.scope import in_county
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         try:
             self.county = self._county()
             self.meeting_id = self._meeting_id()
-            tokens.check(self._token(), county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+            await self.authorize(self._token())
             # Subscribe first, then read: a change committed after the read reaches the room.
             self.room = await relay.relay().join(self.sub, group=self._group(), county=self.county,
                                                  meeting_id=self.meeting_id, versioned=self.versioned)
+            await self.joined(self._token())
             await self.room.send_fresh(self.sub)
         except tokens.TokenRefused as refused:
             await self.refuse(refused.code, refused.message_zh, refused.message_en, 4403)
@@ -95,6 +97,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # after a failed connect, so leave the room here or it stays open.
             self._leave()
             raise
+
+    async def authorize(self, token: str | None) -> None:
+        """Raise TokenRefused unless the token opens this page (screens check more: ScreenConsumer)."""
+        tokens.check(token, county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+
+    async def joined(self, token: str | None) -> None:
+        """Called once the socket is in its room, before its first snapshot."""
 
     def _county(self) -> str:
         if not self.scope.get("origin_ok", False):
@@ -182,6 +191,18 @@ def _message_type(raw: bytes) -> str | None:
 
 class ScreenConsumer(LiveConsumer):
     kind = "screen"
+
+    async def authorize(self, token: str | None) -> None:
+        # Also not revoked (live.screen_links): a database read, in the county's schema.
+        tokens.check(token, county=self.county, meeting_id=self.meeting_id, kind=self.kind)
+        self.sub.generation = await in_county(
+            self.county, screen_links.check, token, county=self.county, meeting_id=self.meeting_id
+        )
+
+    async def joined(self, token: str | None) -> None:
+        # A revocation that committed between the check above and joining the
+        # room sent its notice before this socket could hear it: check again.
+        await in_county(self.county, screen_links.check, token, county=self.county, meeting_id=self.meeting_id)
 
 
 class PhoneConsumer(LiveConsumer):

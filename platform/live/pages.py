@@ -26,7 +26,8 @@ from accounts.roles import LANDING, may
 from common import tokens
 from common.county import current_schema
 from common.refusal import Refusal
-from meetings.streams import meeting
+from live import screen_links
+from meetings.streams import meeting, now
 
 LOGIN_URL = "/login/"
 
@@ -70,7 +71,7 @@ def _meeting_title(request: HttpRequest, meeting_id: str) -> str | HttpResponse:
 
 
 def _screen_url(request: HttpRequest, meeting_id: str) -> str:
-    token = tokens.issue(county=current_schema(), meeting_id=meeting_id, kind="screen")
+    token = screen_links.mint(meeting_id, now=now())
     return request.build_absolute_uri(f"/hall/{meeting_id}/screen/?{urlencode({'t': token})}")
 
 
@@ -115,6 +116,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 @page_for("console")
 def console(request: HttpRequest, meeting_id: str) -> HttpResponse:
+    title = _meeting_title(request, meeting_id)  # an unknown meeting: its 404 page, before minting a link
+    if isinstance(title, HttpResponse):
+        return title
     return _staff_page(request, meeting_id, "console", screen_url=_screen_url(request, meeting_id))
 
 
@@ -141,7 +145,7 @@ def _staff_page(request: HttpRequest, meeting_id: str, kind: str, **extra: Any) 
 @never_cache
 @page_for("screen_open")
 def screen_open(request: HttpRequest, meeting_id: str) -> HttpResponse:
-    """From the dashboard: a fresh hall-screen link for a logged-in county user."""
+    """From the dashboard: a fresh hall-screen link for a host or the county administrator."""
     title = _meeting_title(request, meeting_id)
     if isinstance(title, HttpResponse):
         return title
@@ -154,11 +158,12 @@ def screen(request: HttpRequest, meeting_id: str) -> HttpResponse:
     token = request.GET.get("t")
     try:
         tokens.check(token, county=current_schema(), meeting_id=meeting_id, kind="screen")
+        title = _meeting_title(request, meeting_id)
+        if isinstance(title, HttpResponse):
+            return title
+        screen_links.check(token, county=current_schema(), meeting_id=meeting_id)
     except tokens.TokenRefused as refused:
         return hall_error(request, status=403, code=refused.code, zh=refused.message_zh, en=refused.message_en)
-    title = _meeting_title(request, meeting_id)
-    if isinstance(title, HttpResponse):
-        return title
     return render(request, "hall/screen.html", {"meeting_id": meeting_id, "title": title, "live_token": token})
 
 

@@ -97,7 +97,7 @@ class Subscriber:
     """One socket as its room sees it: how to send to it and what it was sent last."""
 
     __slots__ = ("kind", "send", "version", "seq", "cast", "phase", "eligible", "paper", "last_sent",
-                 "ready", "inflight", "timer", "gone")
+                 "ready", "inflight", "timer", "gone", "generation")
 
     def __init__(self, kind: str, send: Send) -> None:
         self.kind = kind
@@ -113,6 +113,7 @@ class Subscriber:
         self.inflight: asyncio.Task[None] | None = None  # a send waiting for the socket's buffer
         self.timer: asyncio.TimerHandle | None = None
         self.gone = False
+        self.generation = 0  # a screen's link generation (live.screen_links)
 
     def shown(self, body: dict[str, Any], seq: int) -> None:
         self.version = int(body.get("version", 0))
@@ -228,7 +229,26 @@ class Room:
             return
         elif kind == "county.changed":
             self.stale = True
+        elif kind == "meeting.screens_revoked":
+            self.revoke_screens(int(message.get("from", 0)))
+            return
         self._schedule()
+
+    def revoke_screens(self, generation: int) -> None:
+        """Close the screens whose link is older than `generation` (the host revoked the links)."""
+        refused = encode({"type": "error", "code": "token_revoked", "message": "此大屏链接已被主持人作废",
+                          "message_en": "this hall-screen link was revoked by the host"})
+        for sub in [s for s in self.subs if s.kind == "screen" and s.generation < generation]:
+            self.relay.leave(self, sub)
+
+            async def close(sub: Subscriber = sub) -> None:
+                try:
+                    await sub.send(refused)
+                    await sub.send({"type": "websocket.close", "code": 4403})
+                except Exception:  # already gone
+                    pass
+
+            keep(asyncio.ensure_future(close()))
 
     def turnout(self, cast: int, version: int) -> None:
         """`cast` ballots were sealed (read after their commit), at stream `version`: pass it on now.

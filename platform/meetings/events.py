@@ -359,6 +359,14 @@ class MeetingClosed(DomainEvent):
     at: str
 
 
+@event_type(version=1)
+@dataclass(frozen=True)
+class ScreenLinksRevoked(DomainEvent):
+    """Every hall-screen link minted before this event stops working (open screens are disconnected)."""
+
+    at: str
+
+
 # -- rounds (a stream of their own: round-<round_id>) --------------------------------------
 
 

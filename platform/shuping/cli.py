@@ -181,6 +181,31 @@ def cmd_county_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_county_admin(args: argparse.Namespace) -> int:
+    """A county's first administrator: the platform grants the role (no second person exists yet)."""
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from django.db import transaction
+        from django_tenants.utils import schema_context
+
+        from accounts.models import User
+        from shuping.demo import create_county_account
+        from tenants.models import County
+
+        if not County.objects.filter(schema_name=args.slug).exclude(schema_name="public").exists():
+            print(f"错误：没有县区 {args.slug} / no county {args.slug}", file=sys.stderr)
+            return 2
+        password = args.password or secrets.token_urlsafe(12)
+        with schema_context(args.slug), transaction.atomic():
+            if User.objects.filter(username=args.username).exists():
+                print(f"错误：账号 {args.username} 已存在 / the account exists", file=sys.stderr)
+                return 2
+            create_county_account(username=args.username, password=password, role="county_admin", by="cli")
+        _say(f"县区管理员 {args.username} 密码 {password}", f"county administrator {args.username} password {password}")
+    return 0
+
+
 def cmd_operator_create(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home, log=False) as url:
@@ -428,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--domain", action="append", required=True)
     create.set_defaults(func=cmd_county_create)
     county.add_parser("list", help="列出县区 / list counties").set_defaults(func=cmd_county_list)
+    county_admin = county.add_parser("admin", help="县区首位管理员 / a county's first administrator")
+    county_admin.add_argument("slug")
+    county_admin.add_argument("username")
+    county_admin.add_argument("--password")
+    county_admin.set_defaults(func=cmd_county_admin)
 
     operator = sub.add_parser("operator", help="运营账号 / operator accounts").add_subparsers(
         dest="operator_command", required=True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
@@ -16,8 +16,8 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from accounts.roles import LANDING
-from common import tokens
 from common.county import use_public_schema
+from live import screen_links
 from tenants.models import County
 from tenants.provisioning import create_county
 
@@ -123,6 +123,28 @@ def populate_reference_data(*, seed: int = 7, members_per_village: int = 36, rep
             RosterMember.objects.bulk_create(members)
 
 
+def create_county_account(*, username: str, password: str, role: str, display_name: str = "", by: str) -> None:
+    """An account of the current county whose role the platform grants directly (recorded as platform:<by>).
+
+    For the demo and for a county's first administrator (`shuping county admin`):
+    no county account is a superuser or holds Django permissions.
+    """
+    from accounts.roles import platform_actor
+    from staff.actions.grants import check_grant_role
+
+    user = User(username=username, display_name=display_name)
+    user.set_password(password)
+    user.save()
+    check_grant_role(actor=platform_actor(by), username=username, role=role, command_id=None)
+
+
+def create_demo_accounts() -> None:
+    """The demo county's staff, granted by the platform, so the county's staff log shows who granted them."""
+    for username, name, role, _label in DEMO_ACCOUNTS:
+        validate_password(DEMO_PASSWORD, User(username=username, display_name=name))  # held to the validators too
+        create_county_account(username=username, password=DEMO_PASSWORD, role=str(role), display_name=name, by="demo")
+
+
 # The demo's registry entries get ids from their names (fixed, like the rest of
 # the demo), and its commands fixed ids: a second run is a replay of the first.
 DEMO_POSTS_FROM = date(2024, 1, 1)
@@ -163,12 +185,7 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
         create_county(slug=DEMO_SLUG, name=DEMO_NAME, domains=[DEMO_DOMAIN])
         with schema_context(DEMO_SLUG), transaction.atomic():
             populate_reference_data()
-            for username, name, role, _label in DEMO_ACCOUNTS:
-                user = User(username=username, display_name=name, role=role, is_staff=True)
-                user.is_superuser = role == Role.COUNTY_ADMIN
-                validate_password(DEMO_PASSWORD, user)
-                user.set_password(DEMO_PASSWORD)
-                user.save()
+            create_demo_accounts()
     with schema_context(DEMO_SLUG):
         ensure_rehearsal_meeting()
     base = f"http://{DEMO_DOMAIN}:{port}"
@@ -181,8 +198,9 @@ def ensure_demo(*, port: int = 8000) -> list[tuple[str, str, str, str]]:
     logins.append((f"{base}/registry/", "干部与组织名录 / officials and bodies", "zuzhibu", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/console/", "演练会议·主持人 / rehearsal: host console", "host", DEMO_PASSWORD))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/teller/", "演练会议·计票员 / rehearsal: teller", "teller", DEMO_PASSWORD))
-    # A fresh screen link on every start (tokens expire after three days).
-    screen_token = tokens.issue(county=DEMO_SLUG, meeting_id=REHEARSAL_MEETING, kind="screen")
+    # A fresh screen link on every start (a link ends with the meeting's day, county time).
+    with schema_context(DEMO_SLUG):
+        screen_token = screen_links.mint(REHEARSAL_MEETING, now=datetime.now(UTC))
     logins.append((f"{base}/hall/{REHEARSAL_MEETING}/screen/?t={screen_token}", "演练会议·会场大屏 / rehearsal: hall screen", "", ""))
     logins.append((f"{base}/v/{REHEARSAL_MEETING}", "演练会议·手机投票（测评码由主持人生成）/ rehearsal: phone (codes from the console)", "", ""))
     return logins

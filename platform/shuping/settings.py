@@ -98,6 +98,7 @@ TENANT_APPS = [
     "events",
     "projections.apps.ProjectionsConfig",
     "meetings.apps.MeetingsConfig",
+    "staff.apps.StaffConfig",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS] + ["live.apps.LiveConfig"]
 

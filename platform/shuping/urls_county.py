@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", county_site.urls),
     path("registry/", registry_page, name="registry"),
     path("", include("live.urls")),
+    path("", include("staff.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's starter script as a file (?script), and
     # our template its styles: the Content-Security-Policy allows no inline ones.

@@ -169,3 +169,16 @@ def test_screens_on_two_workers_follow_a_burst_through_one_subscription_per_work
         closed = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "ballot_closed")
         assert closed["turnout"]["cast"] == len(ballots)
         screen.close()
+
+
+def test_revoking_the_links_through_worker_a_closes_a_screen_on_worker_b(workers, live_county, django_db_blocker) -> None:
+    a, b = workers
+    with django_db_blocker.unblock():
+        admin, host = HttpApi(a, live_county, "county_admin"), HttpApi(a, live_county, "host")
+    mid = demo_meeting(admin, host)["meeting_id"]
+    screen = screen_on(b, live_county, mid)
+    assert screen.until(lambda m: m["type"] == "snapshot")["phase"] == "announced"
+    host.post(f"meetings/{mid}/screen-links/revoke/", expect=200)
+    assert screen.until(lambda m: m["type"] == "error")["code"] == "token_revoked"
+    screen.next()
+    assert screen.close_code == 4403

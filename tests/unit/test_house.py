@@ -39,6 +39,7 @@ FLOORS: tuple[str, ...] = (
     "events",
     "tenants",
     "projections",
+    "staff",
     "meetings",
     "live",
     "shuping",

@@ -470,6 +470,17 @@ $("print-slips").addEventListener("click", async () => {
   }
 });
 
+$("revoke-screen-links").addEventListener("click", async () => {
+  if (!window.confirm(t("作废后，已打开的大屏会断开，旧链接不能再用。确定作废吗？",
+    "Open screens will be disconnected and old links stop working. Revoke?"))) return;
+  try {
+    await command(M + "screen-links/revoke/", {});
+    window.location.reload();  // the page mints a new link
+  } catch (error) {
+    notes.error(error);
+  }
+});
+
 $("copy-screen-url").addEventListener("click", async () => {
   const ok = await copyText($("screen-url").value, $("screen-url"));
   if (ok) notes.info(t("大屏链接已复制", "Screen link copied"));

@@ -62,7 +62,8 @@ function links(meeting) {
   const out = [];
   if (HOSTS.includes(role)) out.push(`<a href="/hall/${m}/console/">${t("主持人控制台", "Console")}</a>`);
   if (role === "teller") out.push(`<a href="/hall/${m}/teller/">${t("纸质选票录入", "Teller")}</a>`);
-  out.push(`<a href="/hall/${m}/screen/open/" target="_blank" rel="noopener">${t("会场大屏", "Hall screen")}</a>`);
+  // Hall-screen links are minted by those who run the meeting (accounts/roles.py, page:screen_open).
+  if (HOSTS.includes(role)) out.push(`<a href="/hall/${m}/screen/open/" target="_blank" rel="noopener">${t("会场大屏", "Hall screen")}</a>`);
   return out.join(" · ");
 }
 

@@ -12,14 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from accounts.roles import Actor, require
 from common.commands import CommandRef
 from common.county import current_schema
+from common.refusal import Refusal
 from events import reading, repository
 from events.records import ConcurrencyConflict
 from events.repository import Outcome
 from events.types import DomainEvent
-from meetings import ballot_box, codes
+from meetings import ballot_box, codes, question_quota
 from meetings.actions._run import on_meeting
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import CodeAlreadyUsed, DomainError
@@ -127,16 +130,28 @@ def check_cast_ballot(*, actor: Actor, meeting_id: str, code: str, marks: dict[s
 def check_ask_question_anonymously(
     *, actor: Actor, meeting_id: str, code: str, subject_id: str, text: str
 ) -> tuple[str, Outcome[Meeting]]:
-    """A voter's question from the phone: the code shows they may ask; nothing records who asked."""
+    """A voter's question from the phone: the code shows they may ask; nothing records who asked.
+
+    At most question_quota.limit() questions per code and meeting: one more is
+    refused (429, question_limit) and appends nothing. The count is taken in
+    the append's transaction, so a question the meeting refuses costs none.
+    """
     require(actor, "ask_question_anonymously")
     code_hash = codes.typed_code_hash(current_schema(), meeting_id, code)
     load_meeting(meeting_id).state.voter_category(code_hash)
     question_id = f"q{uuid.uuid4().hex[:12]}"
-    outcome = on_meeting(
-        meeting_id,
-        lambda m: m.ask_question(question_id=question_id, subject_id=subject_id, text=text, asked_by=None),
-        actor=actor, command_id=None,
-    )
+    with transaction.atomic():
+        if not question_quota.take(meeting_id=meeting_id, code_hash=code_hash):
+            raise Refusal(
+                f"每个测评码在本次会议中最多提问 {question_quota.limit()} 次，请把更多问题交给主持人",
+                f"a ballot code may ask at most {question_quota.limit()} questions in this meeting",
+                code="question_limit", http_status=429,
+            )
+        outcome = on_meeting(
+            meeting_id,
+            lambda m: m.ask_question(question_id=question_id, subject_id=subject_id, text=text, asked_by=None),
+            actor=actor, command_id=None,
+        )
     return question_id, outcome
 
 

@@ -107,6 +107,12 @@ def check_defer_question(
     )
 
 
+def check_revoke_screen_links(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
+    """Revoke the meeting's hall-screen links: the page and the websocket refuse them from now on."""
+    require(actor, "revoke_screen_links")
+    return on_meeting(meeting_id, lambda m: m.revoke_screen_links(now=now()), actor=actor, command_id=command_id)
+
+
 def check_close_meeting(*, actor: Actor, meeting_id: str, command_id: CommandRef) -> Outcome[Meeting]:
     require(actor, "close_meeting")
     return on_meeting(meeting_id, lambda m: m.close_meeting(now=now()), actor=actor, command_id=command_id)

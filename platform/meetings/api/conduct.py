@@ -47,6 +47,12 @@ class OpenMeetingApi(MeetingCommandApi):
         return conduct.check_open_meeting(**door)
 
 
+@command("作废大屏链接 / revoke hall-screen links", s.EmptyIn, action="revoke_screen_links")
+class RevokeScreenLinksApi(MeetingCommandApi):
+    def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:
+        return conduct.check_revoke_screen_links(**door)
+
+
 @command("开始述职 / start report", s.SubjectRefIn, action="start_report")
 class StartReportApi(MeetingCommandApi):
     def run(self, data: dict[str, Any], **door: Any) -> Outcome[Any]:

@@ -27,6 +27,7 @@ urlpatterns = [
     path(M + "guests/", conduct.GuestCheckInApi.as_view()),
     path(M + "quorum-override/", conduct.QuorumOverrideApi.as_view()),
     path(M + "open/", conduct.OpenMeetingApi.as_view()),
+    path(M + "screen-links/revoke/", conduct.RevokeScreenLinksApi.as_view()),
     path(M + "reports/start/", conduct.StartReportApi.as_view()),
     path(M + "reports/end/", conduct.EndReportApi.as_view()),
     path(M + "comments/", conduct.CommentApi.as_view()),

@@ -69,6 +69,7 @@ from meetings.events import (
     ReportStarted,
     ResultsAnnounced,
     RosterEntry,
+    ScreenLinksRevoked,
     SubjectEntry,
 )
 
@@ -157,6 +158,7 @@ class Meeting(Voting):
     phone_ballots: dict[str, BallotCast] = field(default_factory=dict)
     paper_entries: dict[int, list[PaperEntry]] = field(default_factory=dict)
     results: ResultsAnnounced | None = None
+    screen_links_from: int = 0  # screen links minted at an earlier version were revoked
     version: int = 0  # number of events folded
 
     # -- folding --------------------------------------------------------------------------
@@ -240,6 +242,8 @@ class Meeting(Voting):
             self.results = event
         elif isinstance(event, MeetingClosed):
             self.phase = "closed"
+        elif isinstance(event, ScreenLinksRevoked):
+            self.screen_links_from = self.version
         # PaperBatchReconciled / PaperBatchMismatchDetected record what the status
         # (derived from the entries) was at that point; there is nothing more to fold.
 
@@ -492,6 +496,10 @@ class Meeting(Voting):
     def close_meeting(self, *, now: datetime) -> list[DomainEvent]:
         self._require_phase("close_meeting", action_zh="结束会议", action_en="close the meeting")
         return [MeetingClosed(at=iso(now))]
+
+    def revoke_screen_links(self, *, now: datetime) -> list[DomainEvent]:
+        """Revoke every hall-screen link minted so far (in any phase: a leaked link must be stoppable)."""
+        return [ScreenLinksRevoked(at=iso(now))]
 
 
 
