@@ -43,7 +43,7 @@ from tests.live.server import REPO, LiveServer, demo_meeting, marks_for, to_ball
 KILLS = ["postgres", "postgres", "server"] * 5  # 10 postmaster kills, 5 server kills
 CASTERS = 8
 ACKS_BETWEEN_KILLS = 8  # ballots acknowledged since the last restart before the next kill (and a head): mid-burst
-CODES_PER_CATEGORY = 1000  # codes need no check-in: the hall checks in only the quorum's 35
+CODES_PER_CATEGORY = 250  # codes stop at the roster (plus a margin): the meeting seats this many of each; a run uses ~220
 PACE = 0.1  # seconds a phone waits between ballots: eight of them cast up to ~80 a second
 CEILING = 60.0  # seconds: only a hung test waits this long for anything
 SECRET = "crash-test-secret-key-not-for-production-0123456789"
@@ -273,7 +273,7 @@ def test_kills_of_postgres_and_the_server_mid_burst_lose_no_acknowledged_ballot_
     try:
         admin, host = Api(hall, county["tokens"]["county_admin"]), Api(hall, county["tokens"]["host"])
         voter, auditor = Api(hall, None), Api(hall, county["tokens"]["auditor"])
-        meeting = demo_meeting(admin, host)
+        meeting = demo_meeting(admin, host, party_members=CODES_PER_CATEGORY, representatives=CODES_PER_CATEGORY)
         codes = to_ballot_open(host, meeting, codes_per_category=CODES_PER_CATEGORY)
         roll = demo_meeting(admin, host, party_members=5, representatives=300, title="点名会")
         setup_s = time.monotonic() - started

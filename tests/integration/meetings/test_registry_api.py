@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
+from accounts.models import User
 from accounts.roles import platform_actor
 from events.reading import stream_version
 from meetings.actions.registry import (
@@ -107,7 +108,7 @@ def test_the_same_person_keeps_one_id_across_two_rounds(county_a) -> None:
 
     # The organization department's page shows the same history in the official's row.
     with schema_context(county_a.schema_name):
-        assert admin.client.login(username=admin.username, password="pw-" + admin.username)
+        admin.client.force_login(User.objects.get(username=admin.username))
     page = admin.client.get("/registry/?q=王建国", HTTP_HOST=admin.host)
     assert page.status_code == 200
     html = page.content.decode()
@@ -177,7 +178,7 @@ def test_the_registry_projection_rebuilds_equal_to_live(county_a) -> None:
 def test_a_form_sent_twice_registers_once_and_a_changed_resend_is_refused(county_a) -> None:
     admin = Api(county_a, "county_admin")
     with schema_context(county_a.schema_name):
-        assert admin.client.login(username=admin.username, password="pw-" + admin.username)
+        admin.client.force_login(User.objects.get(username=admin.username))
     name = f"赵敏{uuid.uuid4().hex[:4]}"
     form = {"form": "official", "official-command_id": str(uuid.uuid4()), "official-name": name, "official-gender": "female"}
     for _ in range(2):  # a double click

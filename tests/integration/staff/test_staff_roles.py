@@ -98,7 +98,7 @@ def test_one_county_admin_cannot_make_a_second_teller_to_enter_both_copies_of_a_
     # The admin site offers a name and a password, nothing that grants power; what is posted anyway is ignored.
     sock = f"sock_{uuid.uuid4().hex[:6]}"
     created = site.post("/admin/accounts/user/add/", {
-        "username": sock, "display_name": "影子", "password1": "pw-" + sock, "password2": "pw-" + sock,
+        "username": sock, "display_name": "影子", "password1": "Shadow-pw-" + sock + "-9", "password2": "Shadow-pw-" + sock + "-9",
         "role": "teller", "is_superuser": "on", "is_staff": "on",
     }, HTTP_HOST=host)
     assert created.status_code == 302, created.content[:1000]
