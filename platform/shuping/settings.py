@@ -99,6 +99,7 @@ TENANT_APPS = [
     "projections.apps.ProjectionsConfig",
     "meetings.apps.MeetingsConfig",
     "staff.apps.StaffConfig",
+    "followup.apps.FollowupConfig",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS] + ["live.apps.LiveConfig"]
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("registry/", registry_page, name="registry"),
     path("", include("live.urls")),
     path("", include("staff.urls")),
+    path("", include("followup.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's starter script as a file (?script), and
     # our template its styles: the Content-Security-Policy allows no inline ones.

@@ -1,0 +1,8 @@
+"""After the meeting: public notices, objections, filing, interviews and the rectification ledger.
+
+The same shape as `meetings`: plain-Python aggregates decide, doors
+(`followup/actions/`) authorize through accounts.roles and append through
+events.repository, projections are the read models, pages read them through
+selectors. Time (notice periods, deadlines, overdue states) moves through the
+job queue (`followup/jobs.py`), which runs the sweepers of `followup/sweeps.py`.
+"""
