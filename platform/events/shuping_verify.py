@@ -13,8 +13,9 @@ module, so the two always say the same. It checks, in file order:
 * the count: every ``ResultsAnnounced`` is recounted from the ballots and
   paper batches before it in the same log; any difference is named with the
   subject and the figure;
-* completeness: a log that contains its ``MeetingClosed`` must end there
-  (only the events the meeting allows after its close may follow).
+* completeness: a log that contains its ``MeetingClosed`` must hold its
+  results before it and end there (only the events the meeting allows after
+  its close may follow).
 
 Exit status: 0 verified; 1 tampered, invalid or miscounted; 2 unreadable
 file or bad arguments; 3 verified, but the trusted heads pin a prefix only.
@@ -396,8 +397,10 @@ class MeetingFold:
     issued: dict[str, str] = field(default_factory=dict)  # code hash -> category
     phone: dict[str, Any] = field(default_factory=dict)  # code hash -> marks
     paper: dict[int, dict[str, Any]] = field(default_factory=dict)  # batch -> teller -> {code: marks}
+    announced: int = 0  # ResultsAnnounced events so far
 
     def apply(self, kind: str, data: dict[str, Any]) -> None:
+        self.announced += kind == "ResultsAnnounced"
         if kind == "MeetingConfigured":
             self.rules, self.subjects = data["rules"], data["subjects"]
             self.roster = {entry["member_id"]: entry["category"] for entry in data["roster"]}
@@ -572,6 +575,9 @@ def _meeting_problems(event: LogEvent, fold: MeetingFold, closed_at: int | None)
     if closed_at is not None and event.type not in AFTER_CLOSE:
         return [("events_after_close", f"{event.type} after the meeting was closed at version {closed_at}: "
                  "a closed meeting's log ends at its close", f"会议已在第 {closed_at} 版结束，之后不应再有 {event.type}")]
+    if event.type == "MeetingClosed" and not fold.announced:
+        return [("close_without_results", "the meeting is closed but no results were announced before",
+                 "会议已结束，但此前没有公布结果")]
     if event.type != "ResultsAnnounced":
         return []
     try:

@@ -220,6 +220,14 @@ def test_a_closed_meeting_must_end_at_its_close() -> None:
     assert report.problems[0].version == len(lines) + 1
 
 
+def test_a_closed_meeting_without_its_results_is_refused() -> None:
+    lines = [line for line in finished() if line["type"] != "ResultsAnnounced"]
+    for version, line in enumerate(lines, start=1):
+        line["version"] = version
+    report = verify_lines(chained(lines))
+    assert [p.code for p in report.problems] == ["close_without_results"] and report.problems[0].version == len(lines)
+
+
 def test_a_late_answer_to_a_deferred_question_may_follow_the_close() -> None:
     lines = finished()
     [late] = as_lines([QuestionAnswered(question_id="q1", answer="已书面答复", deferred=False)])
