@@ -30,11 +30,11 @@ from events.chain import GENESIS_HASH, event_hash, format_recorded_at
 from events.log_check import verify_lines
 from events.types import load
 from meetings.domain.aggregate import Meeting
-from meetings.domain.errors import BallotInvalid, RulesInvalid
+from meetings.domain.errors import BallotInvalid, InvalidCommand, RulesInvalid
 from meetings.domain.rules import SCALE_CHENZHI, SCALE_HAO, SCALE_MANYI, Grade, Rules, Scale, preset
 from meetings.domain.tally import CountedBallot, results_event, tally
 from meetings.domain.voting import SealedBallot
-from meetings.events import PaperBallot, ResultsAnnounced
+from meetings.events import PaperBallot, ResultsAnnounced, SubjectEntry
 
 # SUBJECTS: zhibu (村党支部, a body) and wang (王建国, a person).
 TWO_SCALES = with_rules(scales={"body": SCALE_HAO, "person": SCALE_CHENZHI}, min_group_size=1)
@@ -109,6 +109,14 @@ def test_shuang_shu_shuang_ping_grades_bodies_and_persons_apart_and_the_other_pr
     for variant, scale in (("si_ge_shuang_xiang", SCALE_HAO), ("zhi_ping_cun_guan", SCALE_CHENZHI),
                            ("dianping_qunzhong_pingyi", SCALE_MANYI)):
         assert preset(variant).distinct_scales() == (scale,), variant
+
+
+def test_a_subject_of_no_known_kind_is_refused_when_the_meeting_is_configured() -> None:
+    meeting = Meeting.from_events(events_until("scheduled", rules=TWO_SCALES)[:1])  # scheduled, not configured
+    robot = SubjectEntry(subject_id="robot", name="机器人", level="village", kind="machine")
+    with pytest.raises(InvalidCommand) as refused:
+        meeting.configure(rules=TWO_SCALES, subjects=[*SUBJECTS, robot], roster=[])
+    assert "person（个人）或 body（组织）" in refused.value.message_zh
 
 
 # -- the ballot ---------------------------------------------------------------------------------
