@@ -27,7 +27,7 @@ from meeting_given import (
 )
 
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
-from events.log_check import verify_lines
+from events.shuping_verify import verify_lines
 from events.types import load
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import BallotInvalid, InvalidCommand, RulesInvalid
