@@ -73,6 +73,17 @@ def _uploads(request: HttpRequest) -> list[Upload]:
     return [Upload(name=str(f.name or ""), data=f.read(MAX_BYTES + 1)) for f in files]
 
 
+def _within_upload_limit(request: HttpRequest) -> None:
+    """Refuse a body larger than every allowed file together before Django reads it onto the disk."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_FILES * MAX_BYTES + 256 * 1024:
+        raise Refusal(f"上传内容过大：一次最多{MAX_FILES}个文件，每个不超过{MAX_BYTES // (1024 * 1024)}MB",
+                      "the upload is too large", code="upload_too_large", http_status=413)
+
+
 @never_cache
 def ledger_page(request: HttpRequest) -> HttpResponse:
     gate = _gate(request)
@@ -136,6 +147,7 @@ def ledger_item_page(request: HttpRequest, item_id: str) -> HttpResponse:
     error: Refusal | None = None
     if request.method == "POST":
         try:
+            _within_upload_limit(request)
             _item_do(request, Actor.of_user(user), item_id)
             return HttpResponseRedirect(f"/ledger/{item_id}/")
         except Refusal as refused:
@@ -145,11 +157,13 @@ def ledger_item_page(request: HttpRequest, item_id: str) -> HttpResponse:
         return render(request, "hall/error.html", {
             "status": 404, "code": "unknown_item", "message_zh": "找不到该整改事项。", "message_en": "No such ledger item.",
         }, status=404)
+    # A body refused for its size is never parsed, not even to refill the form.
+    posted: Any = request.POST if error and error.code != "upload_too_large" else {}
     context = {
         "item": item,
         "error": error,
-        "failed_op": request.POST.get("op") if error else None,
-        "posted": request.POST if error else {},
+        "failed_op": posted.get("op") if posted else None,
+        "posted": posted,
         "may_write": may(user.role, "add_measure"),
         "max_mb": MAX_BYTES // (1024 * 1024),
         "today": timezone.localdate(),

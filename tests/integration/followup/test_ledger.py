@@ -300,3 +300,12 @@ def test_the_county_pages_and_the_excel_export(county: Any, meeting: str) -> Non
     assert login(county, "host").get("/ledger/", HTTP_HOST=host).status_code == 403
     workspace = admin.get("/workspace/", HTTP_HOST=host).content.decode()
     assert "待办诫勉谈话" in workspace
+
+
+def test_a_body_larger_than_every_file_together_is_refused_before_it_is_read(county: Any, meeting: str) -> None:
+    item = new_item(meeting)
+    admin = login(county, "county_admin")
+    response = admin.generic("POST", f"/ledger/{item}/", b"x" * 64, content_type="multipart/form-data; boundary=x",
+                             HTTP_HOST=host_of(county), CONTENT_LENGTH=str(40 * 1024 * 1024))
+    assert response.status_code == 413 and "上传内容过大" in response.content.decode()
+    assert events_of(item) == 1
