@@ -66,11 +66,11 @@ def interviews_list(*, today: date) -> list[dict[str, Any]]:
 
 
 def interviews_due(*, today: date, host: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Interviews not yet held, split into due and overdue; with `host`, only of that host's meetings."""
+    """Interviews not yet held, split into due and overdue; with `host`, of that host's meetings and unassigned ones."""
     sql = _LIST + " WHERE i.state = 'opened'"
     params: list[Any] = []
     if host is not None:
-        sql += " AND b.host = %s"
+        sql += " AND (b.host = %s OR b.host IS NULL)"  # as on "my meetings": an unassigned meeting is any host's
         params.append(host)
     rows = [_shape(r, today) for r in _rows(sql + " ORDER BY i.due_on, i.interview_id", params)]
     return {"due": [r for r in rows if not r["overdue"]], "overdue": [r for r in rows if r["overdue"]]}
