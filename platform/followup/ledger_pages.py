@@ -111,7 +111,8 @@ def ledger_page(request: HttpRequest) -> HttpResponse:
         "source_kinds": SOURCE_KINDS,
         "may_write": may(user.role, "raise_ledger_item"),
         "error": error,
-        "posted": request.POST if error else {},
+        # A refused form keeps what was typed; a link from an interview fills in where the problem came from.
+        "posted": request.POST if error else request.GET,
         "command_id": uuid.uuid4(),
     }
     return render(request, "followup/ledger.html", context, status=error.http_status if error else 200)

@@ -66,10 +66,11 @@ def test_a_flagged_result_leads_to_an_interview_and_a_two_measure_item_shown_in_
         .to_have_text("已交整改方案")
     page.screenshot(path=str(artifacts / "ledger-interview.png"), full_page=True)
 
-    # A ledger item from the interview, with two measures.
-    page.goto(hall.url("/ledger/"))
-    page.select_option("select[name=meeting_id]", meeting_id)
-    page.select_option("select[name=source_kind]", "interview")
+    # A ledger item from the interview (its link fills in the meeting and the source), with two measures.
+    page.locator("section.interview", has_text=VILLAGE).locator("a", has_text="列入整改台账").click()
+    expect(page.locator("select[name=meeting_id]")).to_have_value(meeting_id)
+    expect(page.locator("select[name=source_kind]")).to_have_value("interview")
+    expect(page.locator("textarea[name=problem]")).to_have_value("指出群众反映的村务公开不及时问题")
     page.fill("textarea[name=problem]", "村务公开不及时，群众不了解集体收支")
     page.fill("textarea[name=note]", NOTE)
     page.click("button[name=raise]")
