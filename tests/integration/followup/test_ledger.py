@@ -311,3 +311,23 @@ def test_a_body_larger_than_every_file_together_is_refused_before_it_is_read(cou
                              HTTP_HOST=host_of(county), CONTENT_LENGTH=str(40 * 1024 * 1024))
     assert response.status_code == 413 and "上传内容过大" in response.content.decode()
     assert events_of(item) == 1
+
+
+def test_hostile_form_input_is_a_clear_refusal_never_a_500(county: Any, meeting: str) -> None:
+    item = new_item(meeting)
+    admin, host = login(county, "county_admin"), host_of(county)
+    for form in (
+        {"op": "measure", "text": "修路\x00", "owner": "王", "deadline": "2027-01-01"},
+        {"op": "measure", "text": "修路", "owner": "王", "deadline": "2027-02-30"},
+        {"op": "complete", "measure_no": "99999999999999999999", "evidence": "x"},
+        {"op": "complete", "measure_no": "一", "evidence": "x"},
+        {"op": "review", "passed": "yes"},
+        {"op": "drop_table"},
+    ):
+        response = admin.post(f"/ledger/{item}/", {**form, "command_id": "not-a-uuid"}, HTTP_HOST=host)
+        assert 400 <= response.status_code < 500, (form, response.status_code)
+        assert 'data-testid="ledger-error"' in response.content.decode()
+    raised = admin.post("/ledger/", {"meeting_id": "no_such_meeting", "source_kind": "comment", "problem": "p",
+                                     "command_id": cid()}, HTTP_HOST=host)
+    assert raised.status_code == 404 and "找不到该会议" in raised.content.decode()
+    assert events_of(item) == 1
