@@ -8,6 +8,7 @@ on the county's host name.
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -331,3 +332,31 @@ def test_hostile_form_input_is_a_clear_refusal_never_a_500(county: Any, meeting:
                                      "command_id": cid()}, HTTP_HOST=host)
     assert raised.status_code == 404 and "找不到该会议" in raised.content.decode()
     assert events_of(item) == 1
+
+
+def test_two_workers_sweeping_at_once_open_each_interview_once(county: Any) -> None:
+    mids = [announced_meeting(township="双河镇", village=f"{n}号村") for n in range(3)]
+    schema = county.schema_name
+    start, results, errors = threading.Barrier(2), [], []
+
+    def sweep() -> None:
+        try:
+            with schema_context(schema):
+                start.wait(10)
+                results.append(run_sweepers(datetime(2026, 12, 2, 8, tzinfo=UTC))["interviews"])
+        except Exception as exc:  # reported below: a thread's exception would be lost
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=sweep) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert not errors
+    opened = [i for i in interviews_selectors.interviews_list(today=TODAY) if i["meeting_id"] in mids]
+    assert sorted(i["meeting_id"] for i in opened) == sorted(mids)
+    assert sum(results) == 3, results  # each interview counted by the one worker that recorded it
+    for interview in opened:
+        assert reading.stream_version(f"interview-{interview['interview_id']}") == 1
