@@ -105,6 +105,17 @@ POLICY: dict[str, frozenset[str]] = {
     "page:my_batches": _TELLERS,
     "page:audit": _AUDIT,
     "page:meetings": COUNTY_ROLES,
+    # interviews and the rectification ledger (followup.actions.interviews, .ledger)
+    "open_interview": frozenset(),  # by the rule only: the platform's sweeper opens it
+    "hold_interview": _ADMIN,
+    "file_rectification_plan": _ADMIN,
+    "raise_ledger_item": _ADMIN,
+    "add_measure": _ADMIN,
+    "complete_measure": _ADMIN,
+    "mark_measures_overdue": frozenset(),  # by the clock only: the platform's sweeper records it
+    "review_ledger_item": _ADMIN,
+    "page:ledger": _AUDIT,
+    "page:interviews": _AUDIT,
 }
 
 # Where each county role lands after logging in (a page it may open, above).
