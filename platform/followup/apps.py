@@ -1,3 +1,11 @@
+"""After the meeting: public notices, objections, filing, interviews and the rectification ledger.
+
+The same shape as `meetings`: plain-Python aggregates decide, doors
+(`followup/actions/`) authorize through accounts.roles and append through
+events.repository, projections are the read models, pages read them through
+selectors. Time (notice periods, deadlines, overdue states) moves through the
+job queue (`followup/jobs.py`), which runs the sweepers of `followup/sweeps.py`.
+"""
 from django.apps import AppConfig
 
 
@@ -5,3 +13,7 @@ class FollowupConfig(AppConfig):
     name = "followup"
     verbose_name = "结果运用 / After the meeting"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The notice: its event types, its projection and the sweeper of its periods.
+        from followup import events, periods, projection  # noqa: F401
