@@ -28,6 +28,12 @@ from followup.events import (
     ResultsFiled,
 )
 
+STREAM_PREFIX = "notices-"
+
+
+def notices_stream(meeting_id: str) -> str:
+    return f"{STREAM_PREFIX}{meeting_id}"
+
 
 def iso(moment: datetime) -> str:
     return moment.isoformat()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 
 from events.records import RecordedEvent
+from followup.notices import STREAM_PREFIX
 from projections.runtime import Cursor, Projection, register
-
-STREAM_PREFIX = "notices-"
 
 
 def _meeting_of(event: RecordedEvent) -> str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
+from followup.selectors import filing_overview
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
@@ -54,7 +55,8 @@ def _page(request: HttpRequest, template: str, **context: object) -> HttpRespons
 @never_cache
 @page_for("workspace")
 def workspace(request: HttpRequest) -> HttpResponse:
-    return _page(request, "workspace", **desks.workspace())
+    late = len(filing_overview(timezone.now())["late"])  # the notices desk's own count, shown on its link
+    return _page(request, "workspace", **desks.workspace(), notices_late=late)
 
 
 @never_cache

@@ -22,8 +22,7 @@ from events.types import DomainEvent
 from followup import selectors
 from followup.drafting import notice_draft
 from followup.events import NoticePublished, ObjectionRaised
-from followup.notices import MeetingNotices, iso
-from followup.projection import STREAM_PREFIX
+from followup.notices import MeetingNotices, iso, notices_stream
 from followup.working_days import period_end
 
 MAX_TITLE = 100
@@ -33,10 +32,6 @@ MAX_CONTACT = 100
 MAX_ANSWER = 2000
 MAX_ID = 64
 MAX_WORKING_DAYS = 30
-
-
-def notices_stream(meeting_id: str) -> str:
-    return f"{STREAM_PREFIX}{meeting_id}"
 
 
 def _who(actor: Actor) -> str:

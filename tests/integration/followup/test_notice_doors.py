@@ -24,9 +24,9 @@ from followup.actions.notices import (
     check_file_results,
     check_publish_notice,
     check_raise_objection,
-    notices_stream,
 )
 from followup.drafting import closing_head, notice_draft
+from followup.notices import notices_stream
 from followup.periods import SWEEPER
 from followup.sweeps import run_sweepers
 from meetings.streams import load_meeting
