@@ -99,3 +99,16 @@ def test_filing_waits_for_the_period_and_happens_once_with_the_notices_head() ->
     state.apply(filed)
     refusal("already_filed", lambda: state.file(filing_id="f2", by="z", now=end))
     refusal("results_filed", lambda: state.publish(published("n2", supersedes="n1")))
+
+
+def test_the_rounds_rules_carry_the_notice_period_and_old_rules_read_as_five_days() -> None:
+    from meetings.domain.rules import PRESETS, Rules
+
+    rules = PRESETS["zhi_ping_cun_guan"]
+    assert rules.notice_working_days == 5 and rules.to_data()["notice_working_days"] == 5
+    seven = Rules.from_data(rules.to_data() | {"notice_working_days": 7})
+    assert seven.notice_working_days == 7 and Rules.from_data(seven.to_data()) == seven
+    old = {k: v for k, v in rules.to_data().items() if k != "notice_working_days"}  # a log from before the field
+    assert Rules.from_data(old).notice_working_days == 5
+    bad = Rules.parse(rules.to_data() | {"notice_working_days": 0})
+    assert [(p.code, p.details["field"]) for p in bad.problems()] == [("invalid_notice_period", "notice_working_days")]
