@@ -1,12 +1,19 @@
 """A notice in Chromium: the county publishes it from the workspace, the public reads it and objects on a
-phone without logging in, the county answers, and the public page shows the answer without the contact."""
+phone without logging in, the county answers, and the public page shows the answer without the contact.
+
+The hall screen (after the close), the public page and the downloaded PDF show one head hash.
+"""
 
 from __future__ import annotations
 
+import io
+import re
+from pathlib import Path
 from typing import Any
 
 from django_tenants.utils import schema_context
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from meetings.streams import load_meeting
 from tests.integration.followup.closed_meeting import closed_meeting
@@ -14,12 +21,18 @@ from tests.integration.followup.closed_meeting import closed_meeting
 CONTACT = "13700001234"
 
 
-def test_the_county_publishes_the_public_objects_and_reads_the_answer(hall: Any, contexts: Any,
-                                                                       artifacts: Any) -> None:
+def test_the_county_publishes_the_public_objects_and_reads_the_answer(hall: Any, contexts: Any, artifacts: Any,
+                                                                       tmp_path: Path) -> None:
     with hall.db(), schema_context(hall.county.schema_name):
         meeting_id = closed_meeting(village="梨花村")
-        head_at_close = load_meeting(meeting_id).head  # what the hall screen shows once the meeting is closed
+        head_at_close = load_meeting(meeting_id).head
+        token = hall.screen_token(meeting_id)
     name, password = hall.user("county_admin")
+
+    # The hall screen, after the close, shows the head the notice must carry.
+    screen = contexts.screen().new_page()
+    screen.goto(hall.url(f"/hall/{meeting_id}/screen/?t={token}"))
+    expect(screen.locator("[data-head-hash]")).to_have_text(head_at_close, use_inner_text=True)
 
     desk = contexts.desk().new_page()
     desk.goto(hall.url("/login/?next=/workspace/"))
@@ -41,6 +54,12 @@ def test_the_county_publishes_the_public_objects_and_reads_the_answer(hall: Any,
     phone.click("text=关于梨花村述职评议结果的公示")
     expect(phone.locator("#head-hash")).to_have_text(head_at_close)
     expect(phone.locator("#results")).to_contain_text("须诫勉谈话")
+    with phone.expect_download() as download:
+        phone.click("#pdf")
+    saved = tmp_path / "notice.pdf"
+    download.value.save_as(saved)
+    printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(saved.read_bytes())).pages)
+    assert re.findall(r"\b[0-9a-f]{64}\b", printed) == [head_at_close]
     phone.fill("#objection-text", "第三组的计票与现场唱票不一致，请复核")
     phone.fill("#objection-contact", CONTACT)
     phone.click("#objection-submit")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +21,12 @@ from django_tenants.utils import schema_context
 from pypdf import PdfReader
 
 from accounts.models import User
+from events.export import export_stream_to_file
 from followup import selectors
 from followup.drafting import closing_head
 from followup.public import QR_BORDER, QR_SCALE
+from live.snapshots import screen
+from meetings.streams import meeting_stream
 from tests.conftest import host_of
 from tests.integration.followup.closed_meeting import closed_meeting
 
@@ -85,14 +92,24 @@ def test_the_county_publishes_and_anyone_reads_objects_and_sees_the_answer_witho
     assert unknown.status_code == 404 and "找不到该异议" in unknown.content.decode()
 
 
-def test_the_pdf_prints_the_head_hash_in_full_and_a_qr_code(county: Any) -> None:
+def test_the_pdf_prints_the_head_hash_in_full_and_a_qr_code(county: Any, tmp_path: Path) -> None:
     mid = closed_meeting()
+    on_the_screen = screen(mid)["head_hash"]  # the hall screen, once the meeting is closed
     notice_id = publish_from_desk(admin(county), mid)
     pdf = public(county).get(f"/gongshi/{notice_id}/notice.pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     reader = PdfReader(io.BytesIO(pdf.content))
     text = "".join(page.extract_text() for page in reader.pages)
-    assert closing_head(mid)[0] in text.replace(" ", "").replace("\n", "")
+    [printed] = re.findall(r"\b[0-9a-f]{64}\b", text)
+    assert printed == on_the_screen == closing_head(mid)[0]
+    # An auditor: the meeting's exported log verifies against the hash read from the paper.
+    exported = tmp_path / "meeting.jsonl"
+    export_stream_to_file(meeting_stream(mid), exported)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    verified = subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(exported), "--head", printed],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "trusted head found" in verified.stdout
     assert "村党支部书记 张德明" in text and "公示" in text and f"/gongshi/{notice_id}/" in text
     [image] = [image for page in reader.pages for image in page.images]
     assert qr_modules(image.image) == segno.make(f"http://{host_of(county)}/gongshi/{notice_id}/", error="m").matrix
