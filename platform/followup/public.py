@@ -33,6 +33,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.roles import A_MEMBER_OF_PUBLIC
 from common.api import keyed_command_id
 from common.county import current_schema
+from common.limits import clean_text
 from common.refusal import Refusal
 from followup import selectors
 from followup.actions.notices import MAX_CONTACT, MAX_OBJECTION, check_raise_objection
@@ -48,9 +49,24 @@ class ObjectionThrottle(SimpleRateThrottle):
     scope = "objection"
     rate = "5/hour"
 
+    def get_ident(self, request: Any) -> str:
+        """The client's address as the login throttle reads it, never a header the client wrote.
+
+        DRF's own get_ident trusts X-Forwarded-For unless NUM_PROXIES is set,
+        so a client could name a new address with each request. Here the
+        address is the TCP peer's or, behind SHUPING_LOGIN_PROXY_COUNT
+        reverse proxies, the one the nearest of them appended.
+        """
+        proxies = int(getattr(settings, "AXES_IPWARE_PROXY_COUNT", 0) or 0)
+        if proxies:
+            hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+            if len(hops) >= proxies:
+                return hops[-proxies]
+        return str(request.META.get("REMOTE_ADDR", ""))
+
     def get_cache_key(self, request: Any, view: Any) -> str:
         county = current_schema()
-        ident = str(self.get_ident(request))
+        ident = self.get_ident(request)
         digest = hmac.new(settings.SECRET_KEY.encode(), f"{county}\x00{ident}".encode(), hashlib.sha256).hexdigest()
         return f"throttle_objection_{county}_{digest[:32]}"
 
@@ -86,9 +102,15 @@ def notice_detail(request: HttpRequest, notice_id: str) -> HttpResponse:
         "county": request.tenant, "n": notice, "objections": selectors.objections(notice_id=notice_id),  # type: ignore[attr-defined]
         "open": notice["superseded_by"] is None and notice["ended_at"] is None and now < notice["period_ends"],
         "error": error, "sent": sent, "command_id": uuid.uuid4(), "max_text": MAX_OBJECTION,
-        "max_contact": MAX_CONTACT, "text": request.POST.get("text", "") if error else "",
+        "max_contact": MAX_CONTACT, "text": _refill(request) if error else "",
     }
     return render(request, "followup/public_notice.html", context, status=error.http_status if error else 200)
+
+
+def _refill(request: HttpRequest) -> str:
+    """The refused objection's text to fill the form again: only clean text of a bounded size is ever echoed."""
+    text = request.POST.get("text", "")
+    return text if clean_text(text) and len(text) <= MAX_OBJECTION else ""
 
 
 def _object(request: HttpRequest, notice_id: str) -> None:

@@ -149,7 +149,9 @@ def test_objections_are_limited_per_address_and_the_address_is_not_kept(county: 
     notice_id = publish_from_desk(admin(county), mid)
     cache.clear()
     anyone = Client(HTTP_HOST=host_of(county), REMOTE_ADDR="203.0.113.77")
-    codes = [anyone.post(f"/gongshi/{notice_id}/", {"command_id": str(uuid.uuid4()), "text": f"异议{i}"}).status_code
+    # A client that names another address in X-Forwarded-For each time is still one address.
+    codes = [anyone.post(f"/gongshi/{notice_id}/", {"command_id": str(uuid.uuid4()), "text": f"异议{i}"},
+                         HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
              for i in range(6)]
     assert codes == [302] * 5 + [429]
     assert len(selectors.objections(notice_id=notice_id)) == 5
@@ -159,6 +161,19 @@ def test_objections_are_limited_per_address_and_the_address_is_not_kept(county: 
         cursor.execute("SELECT count(*) FROM events WHERE data::text LIKE '%203.0.113%'"
                        " OR metadata::text LIKE '%203.0.113%'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_hostile_objections_get_a_chinese_400_and_append_nothing(county: Any) -> None:
+    mid = closed_meeting()
+    notice_id = publish_from_desk(admin(county), mid)
+    cache.clear()
+    anyone = public(county)
+    for fields in ({"text": "异\x00议"}, {"text": "长" * 2001}, {"text": "异议", "contact": "9" * 101},
+                   {"text": ""}):
+        answer = anyone.post(f"/gongshi/{notice_id}/", {"command_id": "not-a-uuid", **fields})
+        assert answer.status_code == 400, fields
+        assert 'data-error-code="' in answer.content.decode()
+    assert selectors.objections(notice_id=notice_id) == []
 
 
 def test_the_county_pages_need_an_administrator(county: Any) -> None:
