@@ -83,6 +83,16 @@ def periods_due(now: datetime) -> list[dict[str, Any]]:
                  " AND period_ends <= %s ORDER BY period_ends, notice_id", [now])
 
 
+def late_count(now: datetime) -> int:
+    """How many meetings are late (as in `filing_overview`), in one query: what the workspace's link shows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM proj_notices n WHERE n.superseded_by IS NULL AND n.period_ends <= %s"
+            " AND NOT EXISTS (SELECT 1 FROM proj_filings f WHERE f.meeting_id = n.meeting_id)", [now],
+        )
+        return int(cursor.fetchone()[0])
+
+
 def filing_overview(now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Meetings after their results, by where they stand: to publish, in notice, late, filed.
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
-from followup.selectors import filing_overview
+from followup.selectors import late_count
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
@@ -55,8 +55,7 @@ def _page(request: HttpRequest, template: str, **context: object) -> HttpRespons
 @never_cache
 @page_for("workspace")
 def workspace(request: HttpRequest) -> HttpResponse:
-    late = len(filing_overview(timezone.now())["late"])  # the notices desk's own count, shown on its link
-    return _page(request, "workspace", **desks.workspace(), notices_late=late)
+    return _page(request, "workspace", **desks.workspace(), notices_late=late_count(timezone.now()))
 
 
 @never_cache
