@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,20 @@ import segno
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from pypdf import PdfReader
 
 from accounts.models import User
 from events.export import export_stream_to_file
 from followup import selectors
-from followup.drafting import closing_head
+from followup.actions.notices import check_publish_notice
+from followup.drafting import closing_head, notice_draft
 from followup.public import QR_BORDER, QR_SCALE
 from live.snapshots import screen
 from meetings.streams import meeting_stream
 from tests.conftest import host_of
-from tests.integration.followup.closed_meeting import closed_meeting
+from tests.integration.followup.closed_meeting import ADMIN, cid, closed_meeting
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +176,21 @@ def test_hostile_objections_get_a_chinese_400_and_append_nothing(county: Any) ->
         answer = anyone.post(f"/gongshi/{notice_id}/", {"command_id": "not-a-uuid", **fields})
         assert answer.status_code == 400, fields
         assert 'data-error-code="' in answer.content.decode()
+    assert selectors.objections(notice_id=notice_id) == []
+
+
+def test_an_objection_to_a_closed_notice_gets_a_chinese_409_and_appends_nothing(county: Any) -> None:
+    mid = closed_meeting()
+    draft = notice_draft(mid)
+    long_ago = timezone.now() - timedelta(days=30)
+    notice_id = check_publish_notice(actor=ADMIN, meeting_id=mid, title=draft.title, text=draft.text, now=long_ago,
+                                     command_id=cid())
+    anyone = public(county)
+    page = anyone.get(f"/gongshi/{notice_id}/").content.decode()
+    assert 'id="objection-form"' not in page and "公示期已结束" in page
+    late = anyone.post(f"/gongshi/{notice_id}/", {"command_id": str(uuid.uuid4()), "text": "晚到的异议"})
+    assert late.status_code == 409 and 'data-error-code="notice_closed"' in late.content.decode()
+    assert "公示期已结束，不能再提出异议" in late.content.decode()
     assert selectors.objections(notice_id=notice_id) == []
 
 
