@@ -27,7 +27,7 @@ from events.export import export_stream_to_file
 from followup import selectors
 from followup.actions.notices import check_publish_notice
 from followup.drafting import closing_head, notice_draft
-from followup.public import QR_BORDER, QR_SCALE
+from followup.public import QR_BORDER, QR_SCALE, pdf_cache_key
 from live.snapshots import screen
 from meetings.streams import meeting_stream
 from tests.conftest import host_of
@@ -113,6 +113,10 @@ def test_the_pdf_prints_the_head_hash_in_full_and_a_qr_code(county: Any, tmp_pat
                               capture_output=True, text=True, env=env, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "trusted head found" in verified.stdout
+    # Drawn once: a published notice never changes, and the public page must not let anyone burn a CPU second
+    # per request.
+    cached = cache.get(pdf_cache_key(notice_id=notice_id, url=f"http://{host_of(county)}/gongshi/{notice_id}/"))
+    assert cached == pdf.content
     assert "村党支部书记 张德明" in text and "公示" in text and f"/gongshi/{notice_id}/" in text
     [image] = [image for page in reader.pages for image in page.images]
     assert qr_modules(image.image) == segno.make(f"http://{host_of(county)}/gongshi/{notice_id}/", error="m").matrix
