@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
 from followup.interviews_selectors import interviews_due
+from followup.selectors import late_count
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
@@ -56,7 +57,7 @@ def _page(request: HttpRequest, template: str, **context: object) -> HttpRespons
 @page_for("workspace")
 def workspace(request: HttpRequest) -> HttpResponse:
     interviews = interviews_due(today=timezone.localdate())
-    return _page(request, "workspace", interviews=interviews, **desks.workspace())
+    return _page(request, "workspace", interviews=interviews, **desks.workspace(), notices_late=late_count(timezone.now()))
 
 
 @never_cache

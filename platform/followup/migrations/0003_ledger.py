@@ -63,5 +63,5 @@ DROP TABLE IF EXISTS proj_followup_interviews;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("followup", "0001_initial")]
+    dependencies = [("followup", "0002_notices")]
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -135,6 +135,7 @@ class Rules:
     reveal: str = "at_close"
     min_group_size: int = 5
     admonish_threshold: Fraction = Fraction(3, 10)
+    notice_working_days: int = 5  # the public notice's period (公示期), in working days
 
     def scale_for(self, kind: str) -> Scale:
         """The scale a subject of this kind ("body", "person") is graded on.
@@ -180,6 +181,7 @@ class Rules:
             "reveal": self.reveal,
             "min_group_size": self.min_group_size,
             "admonish_threshold": _fraction_text(self.admonish_threshold),
+            "notice_working_days": self.notice_working_days,
         }
 
     @classmethod
@@ -234,6 +236,7 @@ class Rules:
             reveal=_text(d.get("reveal", "at_close"), "reveal"),
             min_group_size=_int(d.get("min_group_size", 5), "min_group_size"),
             admonish_threshold=_fraction(d.get("admonish_threshold", "3/10"), "admonish_threshold"),
+            notice_working_days=_int(d.get("notice_working_days", 5), "notice_working_days"),
         )
 
     def require_offered(self) -> None:
@@ -315,6 +318,8 @@ class Rules:
             yield problem("最小分组人数至少为1", "min_group_size must be at least 1", code="invalid_min_group_size", field="min_group_size")
         if not 0 < self.admonish_threshold <= 1:
             yield problem("诫勉谈话阈值须在0到1之间", "the admonishment threshold must be within (0, 1]", code="invalid_threshold", field="admonish_threshold")
+        if not 1 <= self.notice_working_days <= 30:
+            yield problem("公示期须为1至30个工作日", "the notice period must be 1 to 30 working days", code="invalid_notice_period", field="notice_working_days")
 
     def _scale_problems(self, problem: Callable[..., RulesInvalid]) -> Iterator[RulesInvalid]:
         for kind in self.scales:
