@@ -1,7 +1,8 @@
 """A 双述双评 round from the first page to the Excel file, played by the county's people in real Chromium (issue 13).
 
 The organization department (县委组织部) logs in on the county's home page,
-opens a round from the preset with its rules adjusted, schedules a
+opens a round from the preset (bodies graded 好…差, persons 称职…不称职) with
+its rules adjusted, schedules a
 township's villages in one form and announces one meeting from the
 workspace. The meeting's host logs in, runs it from the console (check-in,
 reports, a question, ballot codes, the ballot) while phones, each a browser
@@ -40,8 +41,8 @@ ADMIN = Actor("zuzhibu", "county_admin")
 VILLAGES = ("东岗村", "西岗村", "南岗村")
 SECRETARIES = ("周德明", "吴振华", "郑国强")
 PARTY, REPS = 3, 3  # per village; the round's minimum group size is set to 3 so each category is tallied alone
-# What each phone means to give, by the labels a voter reads: the first label the ballot offers wins, so the
-# helper fits the one scale of today's preset (好/较好/一般/差) and a persons' scale (称职/基本称职/不称职).
+# What each phone means to give, by the labels a voter reads: the first label the ballot offers wins, so one
+# choice fits a body's scale (好/较好/一般/差) and a person's (称职/基本称职/不称职), whichever a subject has.
 GOOD = ("好", "称职")
 POOR = ("差", "不称职")
 
@@ -169,27 +170,40 @@ def _grade_names(rules: Any) -> dict[str, str]:
 
 
 def workbook_rows(data: bytes, rules: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """{(subject id, category cell): {"ballots", "counts": {criterion: {grade: n}}, ...}} of the results sheet."""
+    """{(subject id, category cell): {"ballots", "counts": {criterion: {grade: n}}, "favourable", ...}} of the results.
+
+    Columns are found by their headers: the counts are the "criterion·grade" columns after the ballots,
+    the rates, score and flag are named (a rate's header starts with 好评率 or 差评率).
+    """
     sheet = load_workbook(io.BytesIO(data), read_only=True)["测评结果"]
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     header_at = next(i for i, row in enumerate(rows) if row and row[0] == "乡镇 / Township")
     header = [str(cell or "") for cell in rows[header_at]]
     criteria = {c["name_zh"]: c["id"] for c in rules["criteria"]}
     grades = _grade_names(rules)
-    first, last = header.index("票数 / Ballots") + 1, header.index("好评率 / Favourable")
+    first = header.index("票数 / Ballots") + 1
+    last = next(i for i in range(first, len(header)) if "·" not in header[i])
     columns = []
     for title in header[first:last]:
         criterion, _, grade = title.partition("·")
         columns.append((criteria[criterion], grades[grade]))
+    named = {"favourable": next(i for i, h in enumerate(header) if h.startswith("好评率")),
+             "unfavourable": next(i for i, h in enumerate(header) if h.startswith("差评率")),
+             "score": header.index("得分 / Score"), "flagged": header.index("诫勉谈话 / Flagged")}
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows[header_at + 1:]:
         if not row or row[5] is None:
             continue
         counts: dict[str, dict[str, int]] = {}
         for (criterion, grade), value in zip(columns, row[first:last], strict=True):
-            counts.setdefault(criterion, {})[grade] = value
-        found[(row[5], row[6])] = {"ballots": row[7], "counts": counts, "rest": row[last:last + 4]}
+            if value:  # a subject has no marks in the grades of another subject's scale
+                counts.setdefault(criterion, {})[grade] = value
+        found[(row[5], row[6])] = {"ballots": row[7], "counts": counts, **{k: row[i] for k, i in named.items()}}
     return found
+
+
+def _nonzero(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {c: {g: n for g, n in per.items() if n} for c, per in counts.items() if any(per.values())}
 
 
 def test_the_county_runs_a_shuang_shu_shuang_ping_round_from_the_first_page_to_the_excel_file(
@@ -221,6 +235,10 @@ def test_the_county_runs_a_shuang_shu_shuang_ping_round_from_the_first_page_to_t
     expect(desk.locator("#done")).to_be_visible()
     expect(desk.locator("#round-page h1")).to_contain_text(round_name, use_inner_text=True)
     round_id = re.search(r"/rounds/([^/]+)/", desk.url).group(1)  # type: ignore[union-attr]
+    scales = desk.locator("[data-rule=scale]")  # the preset grades bodies and persons on scales of their own
+    expect(scales.locator("[data-kind=body]")).to_contain_text("好 / 较好 / 一般 / 差", use_inner_text=True)
+    expect(scales.locator("[data-kind=person]")).to_contain_text("称职 / 基本称职 / 不称职", use_inner_text=True)
+    expect(desk.locator("[data-rule=min_group_size]")).to_contain_text("3 人", use_inner_text=True)
     journey.shot(desk, "round")
 
     # -- schedule the township's villages in one form ---------------------------------------------------
@@ -344,7 +362,7 @@ def test_the_county_runs_a_shuang_shu_shuang_ping_round_from_the_first_page_to_t
     # -- the API's results, the screen's split and the Excel file agree -----------------------------------
     results = hall.api("observer").get(f"meetings/{meeting_id}/results/")
     assert results["ballots_counted"] == PARTY + REPS
-    assert results["flagged_subjects"] == [person_id]  # 3 of 6 ballots 差: 50% against the 30% line
+    assert results["flagged_subjects"] == [person_id]  # 3 of 6 ballots 不称职: 50% against the 30% line
     by_subject = {s["subject_id"]: s for s in results["subjects"]}
     for subject_id, subject in by_subject.items():
         card = screen.locator(f".subject-result[data-subject='{subject_id}']")
@@ -370,16 +388,17 @@ def test_the_county_runs_a_shuang_shu_shuang_ping_round_from_the_first_page_to_t
     for subject_id, subject in by_subject.items():
         total = sheet[(subject_id, "全体 / All")]
         assert total["ballots"] == subject["ballots"]
-        assert total["counts"] == subject["counts"]
-        favourable, unfavourable, score, flagged = total["rest"]
-        assert [favourable, unfavourable] == [subject["favourable_percent"], subject["unfavourable_percent"]]
-        assert flagged == ("是 / yes" if subject["flagged"] else "否 / no")
+        assert total["counts"] == _nonzero(subject["counts"])
+        assert [total["favourable"], total["unfavourable"]] == [subject["favourable_percent"],
+                                                                subject["unfavourable_percent"]]
+        assert total["flagged"] == ("是 / yes" if subject["flagged"] else "否 / no")
         # the API gives the exact score (a fraction), the file the announced one rounded to a tenth
-        assert abs(Fraction(str(score)) - Fraction(subject["score"])) <= Fraction(1, 20), (score, subject["score"])
+        assert abs(Fraction(str(total["score"])) - Fraction(subject["score"])) <= Fraction(1, 20), (
+            total["score"], subject["score"])
         for group in subject["groups"]:
             [row] = [v for (sid, label), v in sheet.items() if sid == subject_id and label.startswith(
                 {"party_member": "党员", "representative": "村民代表"}[group["group_id"]])]
-            assert row["ballots"] == group["ballots"] and row["counts"] == group["counts"]
+            assert row["ballots"] == group["ballots"] and row["counts"] == _nonzero(group["counts"])
 
     # -- no county user's page went to the Django admin -------------------------------------------------
     assert journey.requests, "no requests were recorded"
