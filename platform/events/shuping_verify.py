@@ -778,7 +778,8 @@ def verify_archive(path: Any, *, trusted_heads: Sequence[str] = ()) -> ArchiveRe
             report.problems.append(_archive_problem(
                 "manifest_hash_mismatch", f"manifest.sha256 does not hold the manifest's SHA-256 {digest}",
                 f"manifest.sha256 与清单的 SHA-256（{digest}）不一致"))
-        found: dict[str, TrustedHead] = {}
+        # The manifest's digest, written down at the export, pins the whole archive like a head.
+        found = {digest: TrustedHead(digest, True)} if digest in heads else {}
         for entry in manifest["streams"]:
             verdict = StreamVerdict(entry["stream"], entry["file"], None)
             report.streams.append(verdict)
@@ -835,7 +836,8 @@ def archive_summary(report: ArchiveReport) -> list[str]:
         problem = (log.problems[0] if log is not None and log.problems else verdict.problems[0])
         lines.append(f"  [失败 / FAILED] {verdict.stream}{_where(problem)}: {problem.message_zh} / {problem.message}")
     for trusted in report.trusted_heads:
-        state = f"found at version {trusted.version}" if trusted.found else "NOT found"
+        state = "NOT found" if not trusted.found else "is the manifest's" if trusted.version is None else (
+            f"found at version {trusted.version}")
         lines.append(f"  可信头哈希 / trusted head {state}: {trusted.hash}")
     return lines
 
