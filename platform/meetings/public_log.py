@@ -54,7 +54,9 @@ def _pseudonymizer(county: str, stream_id: str) -> Callable[[str], str]:
 def _public_data(kind: str, data: dict[str, Any], pseudonym: Callable[[str], str]) -> dict[str, Any]:
     """What a redacted event keeps: what the recount reads, and nothing that names a voter."""
     if kind == "MeetingConfigured":
-        roster = [{"member_id": pseudonym(m["member_id"]), "category": m["category"]} for m in data["roster"]]
+        # Sorted by pseudonym: the roster's own order (by name, by member number) would give the names back.
+        roster = sorted(({"member_id": pseudonym(m["member_id"]), "category": m["category"]} for m in data["roster"]),
+                        key=lambda m: m["member_id"])
         return {"rules": data["rules"], "subjects": data["subjects"], "roster": roster}
     if kind == "AttendeeCheckedIn":
         return {"attendee_id": pseudonym(data["attendee_id"]), "category": data["category"]}

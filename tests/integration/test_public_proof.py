@@ -69,6 +69,11 @@ def test_the_public_log_names_no_voter_coarsens_their_times_and_passes_the_verif
     assert {line["type"] for line in redacted} == {"MeetingConfigured", "AttendeeCheckedIn"}
     assert all(_HOUR.match(line["recorded_at"]) and line["metadata"] == {} for line in redacted)
     assert all("name" not in line["data"] for line in redacted if line["type"] == "AttendeeCheckedIn")
+    [roster] = [line["data"]["roster"] for line in redacted if line["type"] == "MeetingConfigured"]
+    pseudonyms = [m["member_id"] for m in roster]
+    assert len(pseudonyms) == len(ROSTER) and pseudonyms == sorted(pseudonyms)  # the roster's order is not kept
+    checked_in = {line["data"]["attendee_id"] for line in redacted if line["type"] == "AttendeeCheckedIn"}
+    assert checked_in == set(pseudonyms)  # the same member, the same pseudonym: the recount's eligible still adds up
     cast = [line for line in lines[1:] if line["type"] == "BallotCast"]
     assert [line["data"]["receipt"] for line in cast] == [receipt for receipt, _ in ballots]
     assert all(not line["redacted"] for line in cast)
@@ -167,3 +172,22 @@ def test_the_notice_can_link_to_the_proof(published) -> None:
     links = proof_links("m1")
     assert links == {"public_log": "/yanzheng/logs/m1.jsonl", "receipt_lookup": "/yanzheng/", "verifier": "/shuping-verify.py"}
     assert Path(__file__).resolve().parents[2].joinpath("frontend/templates/proof/_links.html").is_file()
+
+
+def test_the_downloaded_verifier_says_what_shuping_log_verify_says_of_a_public_log(published, django_db_blocker, tmp_path) -> None:
+    county, _ballots = published
+    program, log = tmp_path / "shuping-verify.py", tmp_path / "public.jsonl"
+    with django_db_blocker.unblock():
+        program.write_bytes(_client(county).get("/shuping-verify.py").content)
+    log.write_bytes(_download(county, django_db_blocker).content)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    alone = subprocess.run([sys.executable, "-I", "-S", str(program), str(log)], capture_output=True, text=True,
+                           encoding="utf-8", env=env, timeout=60, check=False)
+    platform = subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(log)], capture_output=True,
+                              text=True, encoding="utf-8", env=env, timeout=60, check=False)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert (alone.returncode, alone.stdout) == (platform.returncode, platform.stdout)
+    last = max(json.loads(line)["version"] for line in log.read_text(encoding="utf-8").splitlines()[1:]
+               if json.loads(line)["redacted"])
+    assert last == 12  # schedule, configuration, announcement, nine check-ins
+    assert "第 13 版起的事件由哈希完整证明" in alone.stdout
