@@ -24,7 +24,7 @@ hashed manifest, section 15) the same way.
 
 Exit status: 0 verified; 1 tampered, invalid or miscounted; 2 unreadable
 file or bad arguments; 3 verified, but the trusted heads pin a prefix only.
-The specification is docs/event-log-format.md (sections 8 and 13), not this code.
+The specification is docs/event-log-format.md (sections 8 and 13 to 15), not this code.
 """
 
 from __future__ import annotations
