@@ -36,7 +36,7 @@ import re
 import sys
 import tarfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any, TextIO
 
@@ -697,6 +697,53 @@ def verify_file(path: Any, *, trusted_heads: Sequence[str] = ()) -> VerifyReport
         return verify_lines(handle, trusted_heads=trusted_heads)
 
 
+def _kept(kind: str, full: dict[str, Any], public: dict[str, Any], pseudonyms: dict[str, str],
+          roster: set[str]) -> bool:
+    """Whether a redacted event's published data is what section 14.1 keeps of the recorded data."""
+    if kind == "MeetingConfigured":
+        roster.update(m["member_id"] for m in public["roster"])
+        return (public["rules"], public["subjects"]) == (full["rules"], full["subjects"]) and sorted(
+            m["category"] for m in public["roster"]) == sorted(m["category"] for m in full["roster"])
+    if kind == "AttendeeCheckedIn":  # one member, one pseudonym; in the roster exactly when the member is
+        known = pseudonyms.setdefault(full["attendee_id"], public["attendee_id"])
+        return known == public["attendee_id"] and public["category"] == full["category"]
+    kept = {"QuestionAsked": ("question_id", "text", "subject"), "CommentRecorded": ("comment_id", "subject_id", "text")}
+    return public == {k: full[k] for k in kept.get(kind, ()) if k in full}
+
+
+def compare_public(public_path: Any, full_path: Any) -> list[Problem]:
+    """Problems of a public log that is not the redaction (section 14.1) of this full log; [] if it is."""
+    with open(public_path, "rb") as p_handle, open(full_path, "rb") as f_handle:
+        public, full = [parse_json_line(x) for x in p_handle], [parse_json_line(x) for x in f_handle]
+    keys = ("county", "stream", "event_count", "head_hash")
+    if [public[0].get(k) for k in keys] != [full[0].get(k) for k in keys] or len(public) != len(full):
+        return [Problem(1, None, None, "public_mismatch", "the public log is not of the same stream and head as the full log",
+                        "公开日志与完整日志不是同一记录流、同一末端哈希")]
+    problems: list[Problem] = []
+    pseudonyms: dict[str, str] = {}
+    roster: set[str] = set()
+    members: set[str] = set()
+    for line_no, (p, f) in enumerate(zip(public[1:], full[1:], strict=True), start=2):
+        same = all(p.get(k) == f.get(k) for k in ("position", "stream", "version", "type", "schema_version", "prev_hash", "hash"))
+        if f.get("type") == "MeetingConfigured":
+            members = {m["member_id"] for m in f["data"]["roster"]}
+        if not p.get("redacted"):
+            same = same and all(p.get(k) == f.get(k) for k in ("data", "metadata", "recorded_at"))
+        else:
+            try:
+                same = same and p["metadata"] == {} and p["recorded_at"] == f["recorded_at"][:13] + ":00:00.000000Z" and _kept(
+                    f["type"], f["data"], p["data"], pseudonyms, roster)
+                if f["type"] == "AttendeeCheckedIn":
+                    same = same and (f["data"]["attendee_id"] in members) == (p["data"]["attendee_id"] in roster)
+            except (KeyError, TypeError):
+                same = False
+        if not same:
+            problems.append(Problem(line_no, f.get("position"), f.get("version"), "public_mismatch",
+                                    "this event of the public log is not the recorded one, or not redacted as section 14.1 says",
+                                    "公开日志中的这条事件与完整日志不符，或未按第 14.1 节去除个人信息"))
+    return problems
+
+
 # -- a county-year archive (section 15) ---------------------------------------------------------
 
 MANIFEST_KEYS = frozenset({"format", "format_version", "county", "year", "exported_at", "streams"})
@@ -912,6 +959,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "shuping-verify") -> int
     parser.add_argument("file", help="导出的 JSON Lines 文件 / the exported JSON Lines file")
     parser.add_argument("--head", dest="heads", action="extend", nargs="+", default=[], metavar="HASH",
                         help="在平台之外公布的头哈希（可多次给出） / a head hash published outside the platform (repeatable)")
+    parser.add_argument("--full", metavar="FULL_LOG", help="与完整日志比对公开日志（审计人员） / compare a public log "
+                        "with the full log it was made from (auditors, section 14.2)")
     parser.add_argument("--json", action="store_true", help="以 JSON 输出报告 / print the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -925,7 +974,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "shuping-verify") -> int
                 _emit(line, sys.stdout)
             return 0 if archive.ok else 1
         report = verify_file(args.file, trusted_heads=heads)
-    except (OSError, tarfile.TarError) as exc:
+        if args.full:
+            full = verify_file(args.full, trusted_heads=heads)
+            report.problems += [replace(p, message=f"full log: {p.message}", message_zh=f"完整日志：{p.message_zh}")
+                                for p in full.problems]
+            if report.public and not report.problems and not full.problems:  # what the chain cannot check (14.2)
+                report.problems += compare_public(args.file, args.full)
+            report.ok = not report.problems
+    except (OSError, tarfile.TarError, BadLine) as exc:
         _emit(f"无法读取文件 / cannot read file {args.file}: {getattr(exc, 'strerror', None) or exc}", sys.stderr)
         return 2
     if args.json:

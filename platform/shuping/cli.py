@@ -340,6 +340,8 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     argv = [args.file]
     for head in args.head or []:
         argv += ["--head", head]
+    if args.full:
+        argv += ["--full", args.full]
     if args.json:
         argv.append("--json")
     return verify_main(argv, prog="shuping log verify")
@@ -498,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = log.add_parser("verify", help="离线校验导出的日志 / verify an exported log offline")
     verify.add_argument("file")
     verify.add_argument("--head", action="append", help="a head hash recorded outside the platform")
+    verify.add_argument("--full", help="the full log a public log was made from (auditors: compare the two)")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_log_verify)
 

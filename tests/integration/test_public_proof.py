@@ -20,6 +20,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
+from events.export import export_stream_to_file
 from events.records import NO_STREAM
 from events.shuping_verify import verify_file, verify_lines
 from events.store import append
@@ -191,3 +192,30 @@ def test_the_downloaded_verifier_says_what_shuping_log_verify_says_of_a_public_l
                if json.loads(line)["redacted"])
     assert last == 12  # schedule, configuration, announcement, nine check-ins
     assert "第 13 版起的事件由哈希完整证明" in alone.stdout
+
+
+def test_an_auditor_with_the_full_log_catches_a_doctored_redacted_event(published, django_db_blocker, tmp_path) -> None:
+    """A redacted event's data is not hashed: the public chain cannot catch a change there; the full log does."""
+    county, _ballots = published
+    full, public, doctored = tmp_path / "full.jsonl", tmp_path / "public.jsonl", tmp_path / "doctored.jsonl"
+    with django_db_blocker.unblock(), schema_context(county.schema_name):
+        export_stream_to_file("meeting-m1", full)
+        connection.close()
+    public.write_bytes(_download(county, django_db_blocker).content)
+    assert _verify(public, "--full", full).returncode == 0
+    lines = public.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if '"AttendeeCheckedIn"' in line)
+    changed = json.loads(lines[index])
+    changed["data"]["category"] = "guest"  # a roster member's check-in: the recount's figures do not change
+    lines[index] = json.dumps(changed, ensure_ascii=False)
+    doctored.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _verify(doctored).returncode == 0  # the public chain alone cannot see it (section 14.2)
+    result = _verify(doctored, "--full", full)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"校验失败 / FAILED at line {index + 1} ") and "未按第 14.1 节去除个人信息" in result.stdout
+
+
+def _verify(path: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    return subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(path), *map(str, args)],
+                          capture_output=True, text=True, encoding="utf-8", env=env, timeout=60, check=False)
