@@ -17,6 +17,8 @@ other pages (the public notice) include to link here.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 from typing import Any
@@ -27,10 +29,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
-from rest_framework.throttling import SimpleRateThrottle
 
 from common.county import current_schema
 from common.refusal import Refusal
+from followup.public import ObjectionThrottle
 from live.pages import hall_error
 from meetings.public_log import export_public_log, published_meeting, receipt_lookup
 
@@ -38,16 +40,26 @@ _RECEIPT = re.compile(r"[0-9a-f]{64}\Z")
 MAX_INPUT = 200  # characters of the receipt field read at all
 
 
-class ReceiptLookupThrottle(SimpleRateThrottle):
-    """Lookups per client address and county (DRF's throttle over Django's cache; per process)."""
+class ReceiptLookupThrottle(ObjectionThrottle):
+    """Lookups per client address and county (DRF's throttle over Django's cache; per process).
+
+    The address is read as the objection and login throttles read it (never
+    a header the client wrote) and kept in the cache only as an HMAC.
+    """
 
     scope = "receipt_lookup"
+
+    def __init__(self) -> None:
+        self.rate = self.get_rate()  # read at each request (tests change it), not the objections' class rate
+        self.num_requests, self.duration = self.parse_rate(self.rate)
 
     def get_rate(self) -> str:
         return str(getattr(settings, "RECEIPT_LOOKUP_RATE", "20/min"))
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        return f"throttle:receipt:{current_schema()}:{self.get_ident(request)}"
+        county = current_schema()
+        ident = f"{county}\x00{self.get_ident(request)}".encode()
+        return f"throttle_receipt_{county}_{hmac.new(settings.SECRET_KEY.encode(), ident, hashlib.sha256).hexdigest()[:32]}"
 
 
 def proof_links(meeting_id: str) -> dict[str, str]:

@@ -165,6 +165,9 @@ def test_lookups_are_rate_limited_per_address(published, django_db_blocker) -> N
     assert statuses == [200, 200, 200]
     assert response.status_code == 429 and "查询过于频繁" in page
     assert _lookup(county, django_db_blocker, "cd" * 32, "192.0.2.45")[0].status_code == 200
+    with django_db_blocker.unblock():  # a header the client writes does not make it another address
+        forged = _client(county, address).post("/yanzheng/", {"receipt": "cd" * 32}, HTTP_X_FORWARDED_FOR="10.9.8.7")
+    assert forged.status_code == 429
 
 
 def test_the_notice_can_link_to_the_proof(published) -> None:
