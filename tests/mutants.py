@@ -121,6 +121,27 @@ MUTANTS = [
         'd["problem"], d["note"], d["raised_by"], __import__("django.utils.timezone").utils.timezone.now()],',
         "tests/integration/followup/test_ledger_rebuild.py",
     ),
+    (
+        "the public log publishing check-ins as recorded (voters' names)",
+        "platform/meetings/public_log.py",
+        '"ResultsAnnounced", "MeetingClosed", "ScreenLinksRevoked", "QuestionAnswered",',
+        '"ResultsAnnounced", "MeetingClosed", "ScreenLinksRevoked", "QuestionAnswered", "AttendeeCheckedIn",',
+        "tests/integration/test_public_proof.py",
+    ),
+    (
+        "the public roster in its recorded order (which gives the names back)",
+        "platform/meetings/public_log.py",
+        'key=lambda m: m["member_id"])',
+        'key=lambda m: 0)',
+        "tests/integration/test_public_proof.py",
+    ),
+    (
+        "an archive's streams not held to the manifest's heads",
+        "platform/events/shuping_verify.py",
+        "if log.ok and claims != (",
+        "if False and claims != (",
+        "tests/integration/test_county_year_archive.py",
+    ),
 ]
 
 

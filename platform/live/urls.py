@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import announce, desks, pages, rounds, schedule
+from live import announce, desks, pages, proof, rounds, schedule
 
 M = "hall/<id:meeting_id>/"
 
@@ -30,4 +30,7 @@ urlpatterns = [
     path(M + "screen/open/", pages.screen_open, name="hall-screen-open"),
     path("v/<id:meeting_id>", pages.phone, name="hall-phone"),
     path("v/<id:meeting_id>/", pages.phone),
+    # public proof, without login (live.proof)
+    path("yanzheng/", proof.receipt_page, name="proof-receipt"),
+    path("yanzheng/logs/<id:meeting_id>.jsonl", proof.public_log, name="proof-public-log"),
 ]

@@ -7,7 +7,8 @@
     shuping operator create USERNAME
     shuping test [PYTEST ARGS]       run the test suite against a throwaway PostgreSQL
     shuping log export --county X --stream S [-o FILE]
-    shuping log verify FILE [--head HASH]   verify an exported log offline (no database)
+    shuping log export --county X --year Y -o FILE.tar   every stream of the county's year, one archive
+    shuping log verify FILE|ARCHIVE [--head HASH]   verify an exported log or archive offline (no database)
     shuping projections rebuild [--county X] [--projection P]
     shuping manage ARGS              any Django management command
 
@@ -339,6 +340,8 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     argv = [args.file]
     for head in args.head or []:
         argv += ["--head", head]
+    if args.full:
+        argv += ["--full", args.full]
     if args.json:
         argv.append("--json")
     return verify_main(argv, prog="shuping log verify")
@@ -366,6 +369,8 @@ def cmd_log_export(args: argparse.Namespace) -> int:
 
         _county_names(args.county)
         with schema_context(args.county):
+            if args.year is not None:
+                return _export_year(args)
             if stream_version(args.stream) == 0:
                 print(f"错误 [unknown_stream]: 县区 {args.county} 没有记录流 {args.stream} / no such stream", file=sys.stderr)
                 return 2
@@ -377,6 +382,25 @@ def cmd_log_export(args: argparse.Namespace) -> int:
                     f"已导出 {header['event_count']} 个事件到 {args.output}，末端哈希 {header['head_hash']}",
                     f"exported {header['event_count']} events, head {header['head_hash']}",
                 )
+    return 0
+
+
+def _export_year(args: argparse.Namespace) -> int:
+    from events.archive import export_county_year
+
+    if args.output in (None, "-"):
+        print("错误 [output_required]: 归档须写入文件（-o FILE.tar） / an archive needs -o FILE.tar", file=sys.stderr)
+        return 2
+    if not 1900 <= args.year <= 9999:
+        print(f"错误 [invalid_year]: 年份 {args.year} 无效 / invalid year", file=sys.stderr)
+        return 2
+    done = export_county_year(year=args.year, path=Path(args.output), progress=lambda line: print(line, file=sys.stderr, flush=True))
+    entries = done["manifest"]["streams"]
+    _say(
+        f"已导出 {args.county} 县 {args.year} 年的 {len(entries)} 个记录流、{sum(e['event_count'] for e in entries)} 个事件到 {args.output}；"
+        f"清单 SHA-256 {done['manifest_sha256']}（请另行记下）",
+        f"exported {len(entries)} streams of {args.year}; manifest sha256 {done['manifest_sha256']} (write it down elsewhere)",
+    )
     return 0
 
 
@@ -476,12 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify = log.add_parser("verify", help="离线校验导出的日志 / verify an exported log offline")
     verify.add_argument("file")
     verify.add_argument("--head", action="append", help="a head hash recorded outside the platform")
+    verify.add_argument("--full", help="the full log a public log was made from (auditors: compare the two)")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_log_verify)
 
-    export = log.add_parser("export", help="导出一个记录流 / export one stream as JSON Lines")
+    export = log.add_parser("export", help="导出一个记录流或一县一年 / export one stream, or a county's year as one archive")
     export.add_argument("--county", required=True)
-    export.add_argument("--stream", required=True)
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stream")
+    which.add_argument("--year", type=int, help="every stream with an event in that year (China time), as a tar archive")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_log_export)
 
