@@ -17,14 +17,18 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from meetings.desks import CATEGORY_NAMES, grade_names
+from meetings.domain.groups import (
+    ELIGIBLE_RULE_EN,
+    ELIGIBLE_RULE_ZH,
+    PARTICIPATION_RULE_EN,
+    PARTICIPATION_RULE_ZH,
+)
 
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="E8EEF7")
 FLAG_FILL = PatternFill("solid", fgColor="FCE4E4")
 PARTICIPATION = (
-    "参评率 = 计入的有效票数 ÷ 应参评人数（名册上参与测评类别的人数 + 到会的名册外列席人员）。"
-    " / Participation = ballots counted ÷ eligible voters (roster members of the grading categories"
-    " + checked-in attendees not on the roster)."
+    f"{PARTICIPATION_RULE_ZH}（{ELIGIBLE_RULE_ZH}）。 / {PARTICIPATION_RULE_EN} ({ELIGIBLE_RULE_EN})."
 )
 GROUPS = (
     "分类统计：党员与村民代表分别计票；人数少于最小分组人数的类别并入合并组，以免推知个人投票。"
@@ -101,7 +105,7 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     summary = book.create_sheet("会议")
     summary.append(["乡镇 / Township", "村（社区）/ Village", "会议 / Meeting", "会议编号 / Meeting id",
                     "计入票数 / Counted", "手机票 / Phone", "纸质票 / Paper", "应参评人数 / Eligible",
-                    "参评率 / Participation", "需诫勉谈话 / Flagged", "日志末端哈希 / Log head hash"])
+                    f"{PARTICIPATION_RULE_ZH} / Participation", "需诫勉谈话 / Flagged", "日志末端哈希 / Log head hash"])
     for cell in summary[1]:
         cell.font, cell.fill = HEAD, HEAD_FILL
     for meeting in meetings:

@@ -1,0 +1,120 @@
+"""One denominator for participation (参评率): the same figure on the hall screen, the dashboard, the workspace,
+the results API and the workbook, against real PostgreSQL.
+
+The meeting is built so that each tempting denominator gives another rate:
+14 on the roster (6 party members, 8 representatives), 12 present (5 + 6 and
+one invited guest), 11 ballots. Eligible voters (roster + guests checked in
+off the roster) = 15: 11/15 = 73.3%; over those present it would be 91.7%,
+over the roster alone 78.6%.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import openpyxl
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from accounts.roles import A_VOTER, Actor
+from live import snapshots
+from meetings import desks, selectors
+from meetings.actions import ballots, conduct, setup
+from meetings.actions.codes import check_issue_ballot_codes
+from meetings.actions.rounds import check_open_round
+from meetings.streams import now
+from projections.runtime import get, rebuild
+from tests.conftest import host_of
+
+ADMIN = Actor("zuzhibu", "county_admin")
+HOST = Actor("host", "host")
+SUBJECTS = [{"subject_id": "shuji", "name": "村党支部书记 王建国", "level": "village"}]
+PARTY = [{"member_id": f"p{i}", "name": f"党员{i}", "category": "party_member"} for i in range(6)]
+REPS = [{"member_id": f"r{i}", "name": f"代表{i}", "category": "representative"} for i in range(8)]
+
+
+def cid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture(scope="module")
+def county(make_county: Callable[..., Any], django_db_blocker: Any) -> Iterator[Any]:
+    made = make_county("participation")
+    with django_db_blocker.unblock(), schema_context(made.schema_name):
+        yield made
+        connection.close()
+
+
+def admin_client(county: Any) -> Client:
+    name = f"zuzhibu_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=name, password=f"pw-{name}-Shuping1", role="county_admin")
+    client = Client(HTTP_HOST=host_of(county))
+    assert client.post("/login/", {"username": name, "password": f"pw-{name}-Shuping1"}).status_code == 302
+    return client
+
+
+def test_participation_is_one_figure_on_every_page_that_shows_it(county: Any) -> None:
+    round_id = check_open_round(actor=ADMIN, name="2026年度直评村官", year=2026, variant="zhi_ping_cun_guan", rules=None,
+                                command_id=cid())
+    mid = setup.check_schedule_meeting(
+        actor=ADMIN, round_id=round_id, title="柳林村直评村官大会", township="柳林乡", village="柳林村",
+        starts_at=now() + timedelta(days=5), place="村委会", subjects=SUBJECTS, roster=PARTY + REPS, command_id=cid(),
+    ).meeting_id
+    setup.check_announce_meeting(actor=HOST, meeting_id=mid, starts_at=now() + timedelta(days=5), place="村委会",
+                                 agenda=["述职", "测评"], channels=["公开栏"], command_id=cid())
+    for member in PARTY[:5] + REPS[:6]:
+        conduct.check_check_in(actor=HOST, meeting_id=mid, member_id=member["member_id"], command_id=cid())
+    conduct.check_check_in_guest(actor=HOST, meeting_id=mid, guest_id="g1", name="县妇联 张红", command_id=cid())
+    conduct.check_override_quorum(actor=HOST, meeting_id=mid, reason="村民代表外出务工", command_id=cid())
+    conduct.check_open_meeting(actor=HOST, meeting_id=mid, command_id=cid())
+    conduct.check_start_report(actor=HOST, meeting_id=mid, subject_id="shuji", command_id=cid())
+    conduct.check_end_report(actor=HOST, meeting_id=mid, subject_id="shuji", command_id=cid())
+    codes = [code for category, n in (("party_member", 5), ("representative", 6), ("guest", 1))
+             for code in check_issue_ballot_codes(actor=HOST, meeting_id=mid, category=category, count=n,
+                                                  command_id=cid()).plain]
+    ballots.check_open_ballot(actor=HOST, meeting_id=mid, command_id=cid())
+    voted = codes[1:]  # one party member does not vote: 11 ballots
+    for code in voted:
+        ballots.check_cast_ballot(actor=A_VOTER, meeting_id=mid, code=code, marks={"shuji": {"zongti": "chenzhi"}})
+
+    # While voting: the screen and the dashboard count against the same 15, and say who is present.
+    live = snapshots.screen(mid)["turnout"]
+    assert (live["cast"], live["eligible"], live["present"]) == (11, 15, 12)
+    [row] = [m for m in selectors.dashboard_meetings() if m["meeting_id"] == mid]
+    assert (row["turnout"]["cast"], row["turnout"]["eligible"]) == (11, 15)
+
+    ballots.check_close_ballot(actor=HOST, meeting_id=mid, command_id=cid())
+    ballots.check_announce_results(actor=HOST, meeting_id=mid, command_id=cid())
+
+    screen = snapshots.screen(mid)
+    figures = {"screen": (screen["results"]["eligible"], screen["results"]["participation_percent"])}
+    assert screen["results"]["participation"]["rule_zh"] == "参评率＝收回票数÷应参评人数"
+    assert screen["turnout"]["eligible"] == 15
+    [row] = [m for m in selectors.dashboard_meetings() if m["meeting_id"] == mid]
+    figures["dashboard"] = (row["turnout"]["eligible"], row["participation"])
+    [shown] = [m for r in desks.workspace()["rounds"] for m in r["meetings"] if m["meeting_id"] == mid]
+    figures["workspace"] = (shown["eligible"], shown["participation"])
+
+    client = admin_client(county)
+    api = client.get(f"/api/meetings/{mid}/results/")
+    assert api.status_code == 200, api.content
+    figures["api"] = (api.json()["eligible"], api.json()["participation_percent"])
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/workspace/rounds/{round_id}/results.xlsx").content))
+    [meeting_row] = [r for r in book["会议"].iter_rows(min_row=2, values_only=True) if r[3] == mid]
+    figures["workbook"] = (meeting_row[7], meeting_row[8])
+    assert set(figures.values()) == {(15, "73.3%")}, figures
+    # ... and each says which denominator it is
+    assert "参评率＝收回票数÷应参评人数" in client.get("/workspace/").content.decode()
+    assert "参评率＝收回票数÷应参评人数" in client.get("/dashboard/").content.decode()
+    assert book["会议"].cell(row=1, column=9).value.startswith("参评率＝收回票数÷应参评人数")
+
+    # The board's eligible voters are rebuilt from the log to the same number.
+    report = rebuild(get("meeting_board"))
+    assert report.identical, (report.only_live, report.only_rebuilt)
