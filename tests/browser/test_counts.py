@@ -35,6 +35,11 @@ def test_ballots_over_attendance_wait_for_the_hosts_recorded_decision(hall: Any,
     expect(console.locator("#phase")).to_have_text("测评进行中", use_inner_text=True)
     screen = contexts.screen().new_page()
     screen.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
+    # While voting the screen counts against the eligible voters (3 on the roster), never "3/1", and says
+    # plainly that more ballots came in than people checked in.
+    expect(screen.locator("#turnout")).to_have_text("已投 3/3", use_inner_text=True)
+    expect(screen.locator("[data-present]")).to_have_text("到会 1 人", use_inner_text=True)
+    expect(screen.locator("[data-count-over]")).to_contain_text("收回票数（3）多于到会人数（1）", use_inner_text=True)
 
     console.click("[data-cmd=ballot-close]")
     expect(console.locator("#phase")).to_have_text("测评已结束", use_inner_text=True)

@@ -1,0 +1,119 @@
+"""The hall screen at 1920x1080 with a full results page: 10 subjects on 5 criteria, the 双评 split and a
+pooled group, in Chinese and in English. Nothing may be cut off or lie outside the screen."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+SURNAMES = "王李张刘陈杨赵黄周吴"
+POSTS = ["村党支部书记", "村委会主任", "村党支部副书记", "村委会副主任", "村监委会主任",
+         "村妇联主席", "村委会委员（兼报账员）", "村党支部组织委员", "村团支部书记", "村民兵连长"]
+SUBJECTS = [(f"s{i}", f"{SURNAMES[i]}建华（{post}）") for i, post in enumerate(POSTS)]
+PARTY, REPS, GUESTS = 6, 5, 2  # guests (<5) are pooled with the smallest group: the representatives
+
+# Every visible element that holds text of its own must show all of it inside
+# its box, and inside the 1920x1080 window; returns what fails, for the message.
+CUT_OFF = """
+() => {
+  const bad = [];
+  const W = window.innerWidth, H = window.innerHeight;
+  for (const el of document.querySelectorAll("#screen *")) {
+    if (!el.getClientRects().length) continue;  // not rendered (the other language, hidden panels)
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const r = el.getBoundingClientRect();
+    const name = `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")}`;
+    const text = el.textContent.trim().slice(0, 40);
+    if (style.display !== "inline" && el.scrollWidth > el.clientWidth + 1) bad.push(`overflows its box: ${name} "${text}" ${el.scrollWidth}>${el.clientWidth}`);
+    const where = `${Math.round(r.left)},${Math.round(r.top)}-${Math.round(r.right)},${Math.round(r.bottom)}`;
+    if (r.right > W + 1 || r.bottom > H + 1 || r.left < -1 || r.top < -1) bad.push(`outside the screen: ${name} "${text}" ${where}`);
+    // ... or clipped by a box that hides its overflow (the stage under the footer)
+    for (let up = el.parentElement; up && up.id !== "screen"; up = up.parentElement) {
+      if (getComputedStyle(up).overflow === "visible") continue;
+      const c = up.getBoundingClientRect();
+      if (r.bottom > c.bottom + 1 || r.right > c.right + 1) bad.push(`clipped: ${name} "${text}" ${where} by ${up.tagName.toLowerCase()}.${[...up.classList].join(".")}`);
+      break;
+    }
+  }
+  return bad;
+}
+"""
+
+
+def full_meeting(hall: Any) -> str:
+    """A 双述双评 meeting with guests grading too, run by the API to announced results; returns its id."""
+    admin, host, voter = hall.api("county_admin"), hall.api("host"), hall.api(None)
+    rules = admin.get("presets/")["shuang_shu_shuang_ping"]
+    rules["voter_categories"] = ["party_member", "representative", "guest"]
+    rules["graders"] = {level: ["party_member", "representative", "guest"] for level in rules["graders"]}
+    round_id = admin.post("rounds/", {"name": "2026年度双述双评", "year": 2026, "variant": "shuang_shu_shuang_ping",
+                                      "rules": rules}, expect=201)["round_id"]
+    roster = [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"} for i in range(PARTY)]
+    roster += [{"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(REPS)]
+    starts = (datetime.now(UTC) + timedelta(days=4)).isoformat()
+    mid = admin.post("meetings/", {
+        "round_id": round_id, "title": "柳林乡柳林村2026年度双述双评大会", "township": "柳林乡", "village": "柳林村",
+        "starts_at": starts, "place": "柳林村村委会会议室",
+        "subjects": [{"subject_id": sid, "name": name, "level": "village"} for sid, name in SUBJECTS],
+        "roster": roster,
+    }, expect=201)["meeting_id"]
+    m = f"meetings/{mid}/"
+    host.post(m + "announce/", {"starts_at": starts, "place": "柳林村村委会会议室", "agenda": ["述职", "测评"],
+                                "channels": ["公开栏"]}, expect=200)
+    for member in roster:
+        host.post(m + "check-in/", {"member_id": member["member_id"]}, expect=200)
+    for i in range(GUESTS):
+        host.post(m + "guests/", {"guest_id": f"g{i}", "name": f"列席{i}"}, expect=200)
+    host.post(m + "quorum-override/", {"reason": "测试：村民代表不足30人"}, expect=200)
+    host.post(m + "open/", expect=200)
+    for sid, _ in SUBJECTS:
+        host.post(m + "reports/start/", {"subject_id": sid}, expect=200)
+        host.post(m + "reports/end/", {"subject_id": sid}, expect=200)
+    codes = [code for category, n in (("party_member", PARTY), ("representative", REPS), ("guest", GUESTS))
+             for code in host.post(m + "codes/", {"category": category, "count": n}, expect=200)["codes"]]
+    host.post(m + "ballot/open/", expect=200)
+    pick = random.Random(13)
+    criteria = [c["id"] for c in rules["criteria"]]
+    grades = [g["id"] for g in rules["scale"]["grades"]]
+    for code in codes:
+        marks = {sid: {c: pick.choice(grades) for c in criteria} for sid, _ in SUBJECTS}
+        voter.post(f"v/{mid}/ballot/", {"code": code, "marks": marks}, expect=201)
+    host.post(m + "ballot/close/", expect=200)
+    host.post(m + "results/announce/", expect=200)
+    return mid
+
+
+def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_languages(
+    hall: Any, contexts: Any, artifacts: Any,
+) -> None:
+    mid = full_meeting(hall)
+    results = hall.api("county_admin").get(f"meetings/{mid}/results/")
+    groups = {(g["group_id"], tuple(g["categories"])) for g in results["subjects"][0]["groups"]}
+    assert groups == {("party_member", ("party_member",)), ("other", ("representative", "guest"))}
+    screen = contexts.screen()
+    for lang, heading, note, formula in (
+        ("zh", "党员评议", "列席人员不足5人，已并入村民代表合并计票", "得分的计算方法"),
+        ("en", "Evaluation by Party members", "fewer than 5 ballots of invited guests: merged with village representatives",
+         "How the score is computed"),
+    ):
+        page: Page = screen.new_page()
+        page.goto(hall.url(f"/hall/{mid}/screen/?t={hall.screen_token(mid)}" + ("&lang=en" if lang == "en" else "")))
+        expect(page.locator(".subject-result")).to_have_count(len(SUBJECTS))
+        split = page.locator("#split")
+        expect(split).to_contain_text(heading, use_inner_text=True)
+        expect(split.locator(".group-split")).to_have_count(2)
+        expect(split.locator(".group-split[data-group=other] tbody tr")).to_have_count(len(SUBJECTS))
+        expect(split.locator(".merge-note")).to_contain_text(note, use_inner_text=True)
+        expect(page.locator("#score-formula summary")).to_have_text(formula, use_inner_text=True)
+        expect(page.locator("[data-participation-rule]")).to_be_visible()
+        page.wait_for_timeout(300)  # the results' fit to the screen runs after the render
+        page.screenshot(path=str(artifacts / f"screen-results-1920-{lang}.png"))
+        cut = page.evaluate(CUT_OFF)
+        assert cut == [], "\n".join(cut)
+        page.close()
