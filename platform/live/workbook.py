@@ -17,12 +17,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from meetings.desks import CATEGORY_NAMES, grade_names
+from meetings.domain.errors import RulesInvalid
 from meetings.domain.groups import (
     ELIGIBLE_RULE_EN,
     ELIGIBLE_RULE_ZH,
     PARTICIPATION_RULE_EN,
     PARTICIPATION_RULE_ZH,
+    score_formula,
 )
+from meetings.domain.rules import Rules
 
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="E8EEF7")
@@ -117,7 +120,7 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     _widths(summary, [10, 12, 28, 18, 10, 10, 10, 12, 12, 24, 66])
 
     notes = book.create_sheet("说明")
-    for line in (PARTICIPATION, GROUPS,
+    for line in (PARTICIPATION, GROUPS, *_formula(rules),
                  "只含已公布结果的会议；数字即各会议公布时记录在日志中的结果。"
                  " / Only meetings whose results were announced; the numbers are those recorded in each log."):
         notes.append([line])
@@ -126,6 +129,15 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _formula(rules: dict[str, Any]) -> list[str]:
+    """The score's formula under the round's rules (zh / en), or nothing for rules this version cannot read."""
+    try:
+        zh, en = score_formula(Rules.from_data(rules))
+    except RulesInvalid:
+        return []
+    return [f"{zh} / {en}"]
 
 
 def _widths(sheet: Any, widths: list[int]) -> None:

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 SURNAMES = "王李张刘陈杨赵黄周吴"
@@ -89,10 +90,15 @@ def full_meeting(hall: Any) -> str:
     return mid
 
 
+@pytest.fixture(scope="module")
+def announced(hall: Any) -> str:
+    return full_meeting(hall)
+
+
 def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_languages(
-    hall: Any, contexts: Any, artifacts: Any,
+    hall: Any, contexts: Any, artifacts: Any, announced: str,
 ) -> None:
-    mid = full_meeting(hall)
+    mid = announced
     results = hall.api("county_admin").get(f"meetings/{mid}/results/")
     groups = {(g["group_id"], tuple(g["categories"])) for g in results["subjects"][0]["groups"]}
     assert groups == {("party_member", ("party_member",)), ("other", ("representative", "guest"))}
@@ -117,3 +123,22 @@ def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_l
         cut = page.evaluate(CUT_OFF)
         assert cut == [], "\n".join(cut)
         page.close()
+
+
+def test_the_workspace_opens_a_meetings_results_per_voter_group(hall: Any, contexts: Any, artifacts: Any,
+                                                               announced: str) -> None:
+    username, password = hall.user("county_admin")
+    page = contexts.desk().new_page()
+    page.goto(hall.url("/login/?next=/workspace/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-submit")
+    page.click(f"tr[data-meeting={announced}] a[data-results]")
+    first = page.locator(f"section[data-subject={SUBJECTS[0][0]}]")
+    expect(first.locator("tr[data-group=party_member] th")).to_have_text("党员评议", use_inner_text=True)
+    expect(first.locator("tr[data-group=other] th")).to_have_text("合并评议（村民代表、列席人员）", use_inner_text=True)
+    expect(first.locator(".merge-note")).to_contain_text("列席人员不足5人，已并入村民代表合并计票", use_inner_text=True)
+    expect(page.locator("[data-participation-rule]")).to_contain_text("参评率＝收回票数÷应参评人数", use_inner_text=True)
+    page.click("#score-formula summary")
+    expect(page.locator("#score-formula")).to_contain_text("得分＝Σ（组权重×组平均分）÷Σ组权重", use_inner_text=True)
+    page.screenshot(path=str(artifacts / "workspace-meeting-results.png"), full_page=True)

@@ -52,34 +52,44 @@ def county(make_county: Callable[..., Any], django_db_blocker: Any) -> Iterator[
         connection.close()
 
 
-def admin_client(county: Any) -> Client:
-    name = f"zuzhibu_{uuid.uuid4().hex[:6]}"
-    User.objects.create_user(username=name, password=f"pw-{name}-Shuping1", role="county_admin")
+def client_of(county: Any, role: str = "county_admin") -> Client:
+    name = f"{role}_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=name, password=f"pw-{name}-Shuping1", role=role)
     client = Client(HTTP_HOST=host_of(county))
     assert client.post("/login/", {"username": name, "password": f"pw-{name}-Shuping1"}).status_code == 302
     return client
 
 
-def test_participation_is_one_figure_on_every_page_that_shows_it(county: Any) -> None:
+def meeting_to_ballot(*, present: tuple[int, int], guests: int, title: str = "柳林村直评村官大会") -> tuple[str, str, list[str]]:
+    """A 直评村官 meeting of PARTY + REPS, `present` of them and `guests` checked in, a code each, voting open.
+
+    Returns (round id, meeting id, codes: party members', representatives', guests' in this order).
+    """
     round_id = check_open_round(actor=ADMIN, name="2026年度直评村官", year=2026, variant="zhi_ping_cun_guan", rules=None,
                                 command_id=cid())
     mid = setup.check_schedule_meeting(
-        actor=ADMIN, round_id=round_id, title="柳林村直评村官大会", township="柳林乡", village="柳林村",
+        actor=ADMIN, round_id=round_id, title=title, township="柳林乡", village="柳林村",
         starts_at=now() + timedelta(days=5), place="村委会", subjects=SUBJECTS, roster=PARTY + REPS, command_id=cid(),
     ).meeting_id
     setup.check_announce_meeting(actor=HOST, meeting_id=mid, starts_at=now() + timedelta(days=5), place="村委会",
                                  agenda=["述职", "测评"], channels=["公开栏"], command_id=cid())
-    for member in PARTY[:5] + REPS[:6]:
+    for member in PARTY[:present[0]] + REPS[:present[1]]:
         conduct.check_check_in(actor=HOST, meeting_id=mid, member_id=member["member_id"], command_id=cid())
-    conduct.check_check_in_guest(actor=HOST, meeting_id=mid, guest_id="g1", name="县妇联 张红", command_id=cid())
+    for i in range(guests):
+        conduct.check_check_in_guest(actor=HOST, meeting_id=mid, guest_id=f"g{i}", name=f"列席{i}", command_id=cid())
     conduct.check_override_quorum(actor=HOST, meeting_id=mid, reason="村民代表外出务工", command_id=cid())
     conduct.check_open_meeting(actor=HOST, meeting_id=mid, command_id=cid())
     conduct.check_start_report(actor=HOST, meeting_id=mid, subject_id="shuji", command_id=cid())
     conduct.check_end_report(actor=HOST, meeting_id=mid, subject_id="shuji", command_id=cid())
-    codes = [code for category, n in (("party_member", 5), ("representative", 6), ("guest", 1))
-             for code in check_issue_ballot_codes(actor=HOST, meeting_id=mid, category=category, count=n,
-                                                  command_id=cid()).plain]
+    codes = [code for category, n in (("party_member", present[0]), ("representative", present[1]), ("guest", guests))
+             if n for code in check_issue_ballot_codes(actor=HOST, meeting_id=mid, category=category, count=n,
+                                                        command_id=cid()).plain]
     ballots.check_open_ballot(actor=HOST, meeting_id=mid, command_id=cid())
+    return round_id, mid, codes
+
+
+def test_participation_is_one_figure_on_every_page_that_shows_it(county: Any) -> None:
+    round_id, mid, codes = meeting_to_ballot(present=(5, 6), guests=1)
     voted = codes[1:]  # one party member does not vote: 11 ballots
     for code in voted:
         ballots.check_cast_ballot(actor=A_VOTER, meeting_id=mid, code=code, marks={"shuji": {"zongti": "chenzhi"}})
@@ -102,7 +112,7 @@ def test_participation_is_one_figure_on_every_page_that_shows_it(county: Any) ->
     [shown] = [m for r in desks.workspace()["rounds"] for m in r["meetings"] if m["meeting_id"] == mid]
     figures["workspace"] = (shown["eligible"], shown["participation"])
 
-    client = admin_client(county)
+    client = client_of(county)
     api = client.get(f"/api/meetings/{mid}/results/")
     assert api.status_code == 200, api.content
     figures["api"] = (api.json()["eligible"], api.json()["participation_percent"])
@@ -114,7 +124,37 @@ def test_participation_is_one_figure_on_every_page_that_shows_it(county: Any) ->
     assert "参评率＝收回票数÷应参评人数" in client.get("/workspace/").content.decode()
     assert "参评率＝收回票数÷应参评人数" in client.get("/dashboard/").content.decode()
     assert book["会议"].cell(row=1, column=9).value.startswith("参评率＝收回票数÷应参评人数")
+    notes = [row[0] for row in book["说明"].iter_rows(values_only=True)]
+    assert any(line.startswith("得分＝Σ（组权重×组平均分）÷Σ组权重") for line in notes), notes  # where the score is
 
     # The board's eligible voters are rebuilt from the log to the same number.
     report = rebuild(get("meeting_board"))
     assert report.identical, (report.only_live, report.only_rebuilt)
+
+
+def test_the_workspace_shows_a_meetings_results_per_voter_group_and_says_why_one_was_merged(county: Any) -> None:
+    _, mid, codes = meeting_to_ballot(present=(6, 5), guests=2, title="东关村直评村官大会")
+    client = client_of(county)
+    assert client.get(f"/workspace/meetings/{mid}/results/").status_code == 404  # not announced yet
+    grades = ["chenzhi"] * 5 + ["bu_chenzhi"] + ["chenzhi"] * 4 + ["jiben_chenzhi"] + ["bu_chenzhi"] * 2
+    for code, grade in zip(codes, grades, strict=True):
+        ballots.check_cast_ballot(actor=A_VOTER, meeting_id=mid, code=code, marks={"shuji": {"zongti": grade}})
+    ballots.check_close_ballot(actor=HOST, meeting_id=mid, command_id=cid())
+    ballots.check_announce_results(actor=HOST, meeting_id=mid, command_id=cid())
+
+    api = client.get(f"/api/meetings/{mid}/results/").json()
+    groups = {g["group_id"]: g for g in api["subjects"][0]["groups"]}
+    # 6 party members alone; 2 guests (fewer than 5) merged with the 5 representatives, the smallest group
+    assert (groups["party_member"]["ballots"], groups["other"]["ballots"]) == (6, 7)
+    assert (groups["party_member"]["unfavourable_percent"], groups["other"]["unfavourable_percent"]) == ("16.7%", "28.6%")
+    assert groups["other"]["note_zh"] == "列席人员不足5人，已并入村民代表合并计票（本组：村民代表、列席人员）"
+    assert groups["party_member"]["note_zh"] is None and groups["party_member"]["label_zh"] == "党员评议"
+
+    workspace = client.get("/workspace/").content.decode()
+    assert f'href="/workspace/meetings/{mid}/results/"' in workspace
+    page = client.get(f"/workspace/meetings/{mid}/results/").content.decode()
+    for text in ("党员评议", "合并评议（村民代表、列席人员）", groups["other"]["note_zh"], "16.7%", "28.6%",
+                 "参评率＝收回票数÷应参评人数", "得分的计算方法", api["subjects"][0]["name"]):
+        assert text in page, text
+    assert client_of(county, "auditor").get(f"/workspace/meetings/{mid}/results/").status_code == 200
+    assert client_of(county, "host").get(f"/workspace/meetings/{mid}/results/").status_code == 403

@@ -40,6 +40,18 @@ ELIGIBLE_RULE_ZH = "应参评人数＝名册中参加测评类别的人数＋到
 ELIGIBLE_RULE_EN = "eligible voters = roster members of the grading categories + checked-in attendees not on the roster"
 
 
+# What the seeds call a scale's favourable and unfavourable rates (the hall's results.js says the same).
+RATE_NAMES = {
+    "hao_jiaohao_yiban_cha": (("好评率", "favourable rate"), ("差评率", "poor rate")),
+    "chenzhi": (("称职率", "competent rate"), ("不称职率", "incompetent rate")),
+    "manyi": (("满意率", "satisfied rate"), ("不满意率", "dissatisfied rate")),
+}
+
+
+def rate_names(scale_id: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return RATE_NAMES.get(scale_id, (("好评率", "favourable rate"), ("差评率", "unfavourable rate")))
+
+
 def category_name_en(category: str) -> str:
     return CATEGORY_NAMES_EN.get(category, category)
 
