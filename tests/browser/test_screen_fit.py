@@ -47,8 +47,8 @@ CUT_OFF = """
 """
 
 
-def full_meeting(hall: Any) -> str:
-    """A 双述双评 meeting with guests grading too, run by the API to announced results; returns its id."""
+def full_meeting(hall: Any) -> tuple[str, str]:
+    """A 双述双评 meeting with guests grading too, run by the API to announced results; returns its id and a used code."""
     admin, host, voter = hall.api("county_admin"), hall.api("host"), hall.api(None)
     rules = admin.get("presets/")["shuang_shu_shuang_ping"]
     rules["voter_categories"] = ["party_member", "representative", "guest"]
@@ -87,18 +87,18 @@ def full_meeting(hall: Any) -> str:
         voter.post(f"v/{mid}/ballot/", {"code": code, "marks": marks}, expect=201)
     host.post(m + "ballot/close/", expect=200)
     host.post(m + "results/announce/", expect=200)
-    return mid
+    return mid, codes[0]
 
 
 @pytest.fixture(scope="module")
-def announced(hall: Any) -> str:
+def announced(hall: Any) -> tuple[str, str]:
     return full_meeting(hall)
 
 
 def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_languages(
-    hall: Any, contexts: Any, artifacts: Any, announced: str,
+    hall: Any, contexts: Any, artifacts: Any, announced: tuple[str, str],
 ) -> None:
-    mid = announced
+    mid, _ = announced
     results = hall.api("county_admin").get(f"meetings/{mid}/results/")
     groups = {(g["group_id"], tuple(g["categories"])) for g in results["subjects"][0]["groups"]}
     assert groups == {("party_member", ("party_member",)), ("other", ("representative", "guest"))}
@@ -126,14 +126,15 @@ def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_l
 
 
 def test_the_workspace_opens_a_meetings_results_per_voter_group(hall: Any, contexts: Any, artifacts: Any,
-                                                               announced: str) -> None:
+                                                               announced: tuple[str, str]) -> None:
+    mid, _ = announced
     username, password = hall.user("county_admin")
     page = contexts.desk().new_page()
     page.goto(hall.url("/login/?next=/workspace/"))
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("#login-submit")
-    page.click(f"tr[data-meeting={announced}] a[data-results]")
+    page.click(f"tr[data-meeting={mid}] a[data-results]")
     first = page.locator(f"section[data-subject={SUBJECTS[0][0]}]")
     expect(first.locator("tr[data-group=party_member] th")).to_have_text("党员评议", use_inner_text=True)
     expect(first.locator("tr[data-group=other] th")).to_have_text("合并评议（村民代表、列席人员）", use_inner_text=True)
@@ -142,3 +143,17 @@ def test_the_workspace_opens_a_meetings_results_per_voter_group(hall: Any, conte
     page.click("#score-formula summary")
     expect(page.locator("#score-formula")).to_contain_text("得分＝Σ（组权重×组平均分）÷Σ组权重", use_inner_text=True)
     page.screenshot(path=str(artifacts / "workspace-meeting-results.png"), full_page=True)
+
+
+def test_a_voters_phone_shows_the_split_without_scrolling_sideways(hall: Any, contexts: Any, artifacts: Any,
+                                                                  announced: tuple[str, str]) -> None:
+    mid, code = announced
+    phone = contexts.phone().new_page()
+    phone.goto(hall.url(f"/v/{mid}#{code}"))
+    split = phone.locator("#phone-results #split")
+    expect(split).to_contain_text("党员评议", use_inner_text=True)
+    expect(split.locator(".merge-note")).to_contain_text("列席人员不足5人", use_inner_text=True)
+    expect(phone.locator("#phone-results #score-formula")).to_have_count(1)
+    width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    phone.screenshot(path=str(artifacts / "phone-results-split.png"), full_page=True)
+    assert width[0] <= width[1], f"the phone's page is {width[0]} px wide in a {width[1]} px window"

@@ -80,8 +80,10 @@ function renderPhase(state) {
   $("phase-hint").innerHTML = hints.join(" ");
   const turnout = state.turnout || {};
   $("turnout-line").innerHTML = ["ballot_open", "ballot_closed", "results_announced", "closed"].includes(state.phase)
-    ? `<p class="turnout-line" id="turnout">${t("已投", "Cast")} <b>${turnout.cast || 0}</b>/${turnout.eligible || 0}` +
-      `${turnout.paper ? ` · ${t("纸质", "paper")} ${turnout.paper}` : ""} · ${t("已发测评码", "codes issued")} ${turnout.codes || 0}</p>`
+    ? `<p class="turnout-line" id="turnout">${t("已投", "Cast")} <b>${(turnout.cast || 0) + (turnout.paper || 0)}</b>/${turnout.eligible || 0}` +
+      ` <small class="muted">${t("（分母＝应参评人数，同参评率）", "(over eligible voters, as participation)")}</small>` +
+      `${turnout.paper ? ` · ${t("含纸质", "paper")} ${turnout.paper}` : ""} · ${t("到会", "present")} ${turnout.present || 0}` +
+      ` · ${t("已发测评码", "codes issued")} ${turnout.codes || 0}</p>`
     : "";
   renderCountCheck(state);
 }
