@@ -10,41 +10,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.fit import CUT_OFF
+
 SURNAMES = "王李张刘陈杨赵黄周吴"
 POSTS = ["村党支部书记", "村委会主任", "村党支部副书记", "村委会副主任", "村监委会主任",
          "村妇联主席", "村委会委员（兼报账员）", "村党支部组织委员", "村团支部书记", "村民兵连长"]
 SUBJECTS = [(f"s{i}", f"{SURNAMES[i]}建华（{post}）") for i, post in enumerate(POSTS)]
 PARTY, REPS, GUESTS = 6, 5, 2  # guests (<5) are pooled with the smallest group: the representatives
-
-# Every visible element that holds text of its own must show all of it inside
-# its box, and inside the 1920x1080 window; returns what fails, for the message.
-CUT_OFF = """
-() => {
-  const bad = [];
-  const W = window.innerWidth, H = window.innerHeight;
-  for (const el of document.querySelectorAll("#screen *")) {
-    if (!el.getClientRects().length) continue;  // not rendered (the other language, hidden panels)
-    const style = getComputedStyle(el);
-    if (style.visibility === "hidden") continue;
-    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    if (!own) continue;
-    const r = el.getBoundingClientRect();
-    const name = `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")}`;
-    const text = el.textContent.trim().slice(0, 40);
-    if (style.display !== "inline" && el.scrollWidth > el.clientWidth + 1) bad.push(`overflows its box: ${name} "${text}" ${el.scrollWidth}>${el.clientWidth}`);
-    const where = `${Math.round(r.left)},${Math.round(r.top)}-${Math.round(r.right)},${Math.round(r.bottom)}`;
-    if (r.right > W + 1 || r.bottom > H + 1 || r.left < -1 || r.top < -1) bad.push(`outside the screen: ${name} "${text}" ${where}`);
-    // ... or clipped by a box that hides its overflow (the stage under the footer)
-    for (let up = el.parentElement; up && up.id !== "screen"; up = up.parentElement) {
-      if (getComputedStyle(up).overflow === "visible") continue;
-      const c = up.getBoundingClientRect();
-      if (r.bottom > c.bottom + 1 || r.right > c.right + 1) bad.push(`clipped: ${name} "${text}" ${where} by ${up.tagName.toLowerCase()}.${[...up.classList].join(".")}`);
-      break;
-    }
-  }
-  return bad;
-}
-"""
 
 
 def full_meeting(hall: Any) -> tuple[str, str]:

@@ -60,7 +60,8 @@ def client_of(county: Any, role: str = "county_admin") -> Client:
     return client
 
 
-def meeting_to_ballot(*, present: tuple[int, int], guests: int, title: str = "柳林村直评村官大会") -> tuple[str, str, list[str]]:
+def meeting_to_ballot(*, present: tuple[int, int], guests: int, title: str = "柳林村直评村官大会",
+                      invited: tuple[dict[str, str], ...] = ()) -> tuple[str, str, list[str]]:
     """A 直评村官 meeting of PARTY + REPS, `present` of them and `guests` checked in, a code each, voting open.
 
     Returns (round id, meeting id, codes: party members', representatives', guests' in this order).
@@ -69,11 +70,12 @@ def meeting_to_ballot(*, present: tuple[int, int], guests: int, title: str = "�
                                 command_id=cid())
     mid = setup.check_schedule_meeting(
         actor=ADMIN, round_id=round_id, title=title, township="柳林乡", village="柳林村",
-        starts_at=now() + timedelta(days=5), place="村委会", subjects=SUBJECTS, roster=PARTY + REPS, command_id=cid(),
+        starts_at=now() + timedelta(days=5), place="村委会", subjects=SUBJECTS, roster=PARTY + REPS + list(invited),
+        command_id=cid(),
     ).meeting_id
     setup.check_announce_meeting(actor=HOST, meeting_id=mid, starts_at=now() + timedelta(days=5), place="村委会",
                                  agenda=["述职", "测评"], channels=["公开栏"], command_id=cid())
-    for member in PARTY[:present[0]] + REPS[:present[1]]:
+    for member in PARTY[:present[0]] + REPS[:present[1]] + list(invited):
         conduct.check_check_in(actor=HOST, meeting_id=mid, member_id=member["member_id"], command_id=cid())
     for i in range(guests):
         conduct.check_check_in_guest(actor=HOST, meeting_id=mid, guest_id=f"g{i}", name=f"列席{i}", command_id=cid())
@@ -158,3 +160,16 @@ def test_the_workspace_shows_a_meetings_results_per_voter_group_and_says_why_one
         assert text in page, text
     assert client_of(county, "auditor").get(f"/workspace/meetings/{mid}/results/").status_code == 200
     assert client_of(county, "host").get(f"/workspace/meetings/{mid}/results/").status_code == 403
+
+
+def test_a_guest_on_the_roster_is_counted_once_live_and_after_a_rebuild(county: Any) -> None:
+    invited = ({"member_id": "gr1", "name": "县妇联 张红", "category": "guest"},)
+    _, mid, _ = meeting_to_ballot(present=(6, 8), guests=1, invited=invited, title="南街社区直评村官大会")
+    # 6 + 8 + the invited guest on the roster (checked in: no second count) + one guest off the roster
+    assert snapshots.screen(mid)["turnout"]["eligible"] == 16
+    [row] = [m for m in selectors.dashboard_meetings() if m["meeting_id"] == mid]
+    assert row["turnout"]["eligible"] == 16
+    report = rebuild(get("meeting_board"))
+    assert report.identical, (report.only_live, report.only_rebuilt)
+    [row] = [m for m in selectors.dashboard_meetings() if m["meeting_id"] == mid]
+    assert row["turnout"]["eligible"] == 16
