@@ -100,6 +100,34 @@ MUTANTS = [
         "return not over or self.count_decision is not None",
         "tests/unit/meetings/test_meeting_counts.py",
     ),
+    (
+        "the live turnout divided by those present, not by the eligible voters",
+        "platform/meetings/selectors.py",
+        '"eligible": meeting.eligible_voters() if meeting.rules else 0,',
+        '"eligible": present,',
+        "tests/integration/test_participation.py",
+    ),
+    (
+        "the board counting a checked-in guest from the roster a second time",
+        "platform/projections/meeting_board.py",
+        "CASE WHEN grading_guests AND NOT roster_guests ? %s THEN 1 ELSE 0 END",
+        "CASE WHEN grading_guests AND %s::text IS NOT NULL THEN 1 ELSE 0 END",
+        "tests/integration/test_participation.py",
+    ),
+    (
+        "a pooled group that does not say which categories it pooled",
+        "platform/meetings/domain/tally.py",
+        "pooled = tuple(c for c in categories if c in small) if group_id == OTHER else ()",
+        "pooled = ()",
+        "tests/unit/meetings/test_groups.py",
+    ),
+    (
+        "the hall screen not shrinking results that do not fit",
+        "frontend/static/js/screen.js",
+        "  if (fits(1)) return;",
+        "  return;",
+        "tests/browser/test_screen_fit.py",
+    ),
 ]
 
 
