@@ -1,6 +1,6 @@
 """The event log of a county: append-only storage, reading, the one repository, and the hash chain.
 
-chain, types, log_format, log_check and verify are plain Python (an auditor
-runs the verifier with no Django and no database); records, reading, store,
+chain, types, shuping_verify and verify are plain Python (an auditor
+runs the verifier, one standard-library file, with no Django and no database); records, reading, store,
 repository, export and grants use Django's connection to the county's schema.
 """

@@ -188,10 +188,37 @@ def _grades_per_township() -> dict[tuple[str, str], dict[str, int]]:
     return out
 
 
-def grade_names(rules: dict[str, Any]) -> list[dict[str, Any]]:
-    """The grades of a round's scale in order (id, name_zh, name_en, favourable, unfavourable)."""
+def round_scales(rules: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Subject kind -> scale (as in Rules.to_data) of a round's rules; rules of one "scale" give it to every kind."""
+    if rules.get("scales"):
+        return dict(rules["scales"])
     scale = rules.get("scale") or {}
-    return list(scale.get("grades") or [])
+    return {"body": scale, "person": scale} if scale else {}
+
+
+def scale_of(rules: dict[str, Any], scale_id: str | None) -> dict[str, Any]:
+    """The scale named by a result's scale_id; results recorded before they named it had the rules' one scale."""
+    scales = round_scales(rules)
+    for scale in scales.values():
+        if scale.get("id") == scale_id:
+            return scale
+    return scales.get("person") or {}
+
+
+def grade_names(rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The grades of a round's scales in order (id, name_zh, name_en, favourable, unfavourable), each once.
+
+    With a scale per kind (bodies 好/较好/一般/差, persons 称职/基本称职/不称职) the
+    grades of both follow each other: bodies' scale first.
+    """
+    grades: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for kind in ("body", "person"):
+        for grade in (round_scales(rules).get(kind) or {}).get("grades") or []:
+            if grade.get("id") not in seen:
+                seen.add(grade.get("id"))
+                grades.append(grade)
+    return grades
 
 
 def _bar(township: str, counts: dict[str, int], rules: dict[str, Any]) -> dict[str, Any]:
@@ -291,20 +318,22 @@ def meeting_results(meeting_id: str) -> dict[str, Any] | None:
     loaded = load_meeting(meeting_id)
     rules = loaded.state.require_rules()
     body = results_body(loaded)
-    grades = [{"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in rules.scale.grades]
+    scales = {scale.id: scale for scale in rules.distinct_scales()}
     scores = {s["subject_id"]: s["score"] for s in (body["announced"] or {}).get("subjects", [])}
     subjects = []
     for subject in body["subjects"]:
+        scale = scales[subject["scale_id"]]  # each subject on its own scale (a body 好…差, a person 称职…不称职)
+        grades = [{"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in scale.grades]
         total = {"label_zh": "全体", "label_en": "All ballots", "ballots": subject["ballots"], "total": True,
                  "grade_percent": [subject["grade_percent"].get(g["id"], "—") for g in grades],
                  "favourable_percent": subject["favourable_percent"],
                  "unfavourable_percent": subject["unfavourable_percent"], "score": scores.get(subject["subject_id"])}
         groups = [{**g, "total": False, "grade_percent": [g["grade_percent"].get(x["id"], "—") for x in grades]}
                   for g in subject["groups"]]
-        subjects.append({"subject_id": subject["subject_id"], "name": subject["name"], "flagged": subject["flagged"],
-                         "rows": [total, *groups]})
-    (fav_zh, fav_en), (unfav_zh, unfav_en) = rate_names(rules.scale.id)
-    return {
-        "meeting": _shape(rows[0]), "results": body, "grades": grades, "subjects": subjects,
-        "rate_names": {"fav_zh": fav_zh, "fav_en": fav_en, "unfav_zh": unfav_zh, "unfav_en": unfav_en},
-    }
+        (fav_zh, fav_en), (unfav_zh, unfav_en) = rate_names(scale.id)
+        subjects.append({
+            "subject_id": subject["subject_id"], "name": subject["name"], "flagged": subject["flagged"],
+            "grades": grades, "columns": len(grades) + 5, "rows": [total, *groups],
+            "rate_names": {"fav_zh": fav_zh, "fav_en": fav_en, "unfav_zh": unfav_zh, "unfav_en": unfav_en},
+        })
+    return {"meeting": _shape(rows[0]), "results": body, "subjects": subjects}

@@ -33,7 +33,7 @@ from meetings.domain.groups import (
     merge_note,
     score_formula,
 )
-from meetings.domain.rules import Rules
+from meetings.domain.rules import Rules, Scale
 from meetings.domain.tally import GroupTally, display_percent
 from meetings.streams import load_meeting
 
@@ -236,6 +236,7 @@ def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
     results = meeting.compute_results()
     announced = meeting.results
     formula_zh, formula_en = score_formula(rules)
+    scales = {scale.id: scale for scale in rules.distinct_scales()}
     return {
         "ballots_counted": results.ballots_counted,
         "phone_ballots": results.phone_ballots,
@@ -248,8 +249,8 @@ def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
         "flagged_subjects": results.flagged_subjects,
         "subjects": [
             {
-                "subject_id": r.subject_id, "name": r.name, "ballots": r.ballots, "counts": r.counts,
-                "groups": [_group_body(g, rules) for g in r.groups],
+                "subject_id": r.subject_id, "name": r.name, "scale_id": r.scale_id, "ballots": r.ballots, "counts": r.counts,
+                "groups": [_group_body(g, rules, scales[r.scale_id]) for g in r.groups],
                 "grade_percent": {k: display_percent(v) for k, v in r.grade_rates.items()},
                 "favourable_percent": display_percent(r.favourable_rate),
                 "unfavourable_percent": display_percent(r.unfavourable_rate),
@@ -267,9 +268,9 @@ def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
     }
 
 
-def _group_body(group: GroupTally, rules: Rules) -> dict[str, Any]:
-    """One group of a subject's results: counts, its rates, its heading and, when pooled, why."""
-    rates = group_rates(group.counts, rules.scale)
+def _group_body(group: GroupTally, rules: Rules, scale: Scale) -> dict[str, Any]:
+    """One group of a subject's results (graded on `scale`): counts, its rates, its heading and, when pooled, why."""
+    rates = group_rates(group.counts, scale)
     label_zh, label_en = group_label(group.group_id, group.categories)
     note = merge_note(categories=group.categories, small=group.pooled, min_group_size=rules.min_group_size)
     return {
@@ -292,8 +293,10 @@ def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
     rules = meeting.require_rules().to_data()
     return {
         "meeting_id": meeting_id, "title": meeting.title, "phase": meeting.phase, "category": category,
-        "scale": rules["scale"], "criteria": rules["criteria"],
-        "subjects": [{"subject_id": x.subject_id, "name": x.name} for x in meeting.subjects_graded_by(category)],
+        # Each subject is graded on its kind's scale: scales[subject.kind].
+        "scales": rules["scales"], "criteria": rules["criteria"],
+        "subjects": [{"subject_id": x.subject_id, "name": x.name, "kind": x.kind}
+                     for x in meeting.subjects_graded_by(category)],
         "voted": code_hash in meeting.phone_ballots or ballot_box.holds(meeting_id, code_hash),
         # Opens the phone page's websocket (read-only, this meeting only).
         "live_token": tokens.issue(county=county, meeting_id=meeting_id, kind="phone"),

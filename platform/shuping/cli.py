@@ -333,14 +333,15 @@ def _replace_db(url: str, name: str) -> str:
 def cmd_log_verify(args: argparse.Namespace) -> int:
     # Offline on purpose: no Django, no database. An auditor can run this on
     # an exported file on a machine that has never seen the platform.
-    from events.verify import main as verify_main
+    # The same module as the downloadable shuping-verify program: one implementation.
+    from events.shuping_verify import main as verify_main
 
     argv = [args.file]
     for head in args.head or []:
         argv += ["--head", head]
     if args.json:
         argv.append("--json")
-    return verify_main(argv)
+    return verify_main(argv, prog="shuping log verify")
 
 
 def _county_names(only: str | None) -> list[str]:

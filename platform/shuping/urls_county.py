@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("meetings.api.urls")),
     path("", views.county_home, name="county_home"),
     path("healthz", views.health, name="health"),
+    path("shuping-verify.py", views.verifier_download, name="verifier_download"),
     path("admin/", county_site.urls),
     path("registry/", registry_page, name="registry"),
     path("", include("live.urls")),

@@ -8,6 +8,7 @@ from shuping.admin_sites import operator_site
 urlpatterns = [
     path("", views.public_home, name="public_home"),
     path("healthz", views.health, name="health"),
+    path("shuping-verify.py", views.verifier_download, name="verifier_download"),
     path("admin/", operator_site.urls),
 ]
 

@@ -1,11 +1,17 @@
-"""Server-rendered pages of the foundation: the public landing and a county's home."""
+"""Server-rendered pages of the foundation: the public landing, a county's home, the verifier download."""
 
 from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
+import events.shuping_verify
 from accounts.roles import LANDING
 from common.county import current_schema
 from meetings.models import RosterMember, Township, Village
@@ -35,3 +41,19 @@ def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok", "schema": current_schema()})
+
+
+@cache
+def _verifier() -> bytes:
+    return Path(events.shuping_verify.__file__).read_bytes()
+
+
+@require_safe
+def verifier_download(request: HttpRequest) -> HttpResponse:
+    """The offline verifier (events/shuping_verify.py, one standard-library file), for anyone, without login."""
+    body = _verifier()
+    response = HttpResponse(body, content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="shuping-verify.py"'
+    # The digest lets an auditor compare the download with the copy in the repository.
+    response["X-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+    return response

@@ -15,7 +15,9 @@ from tests.browser.fit import CUT_OFF
 SURNAMES = "王李张刘陈杨赵黄周吴"
 POSTS = ["村党支部书记", "村委会主任", "村党支部副书记", "村委会副主任", "村监委会主任",
          "村妇联主席", "村委会委员（兼报账员）", "村党支部组织委员", "村团支部书记", "村民兵连长"]
-SUBJECTS = [(f"s{i}", f"{SURNAMES[i]}建华（{post}）") for i, post in enumerate(POSTS)]
+# Two bodies graded 好…差 and eight persons graded 称职…不称职 (双述双评 grades each kind on its own scale).
+SUBJECTS = [("b0", "柳林村党支部", "body"), ("b1", "柳林村村民委员会", "body")]
+SUBJECTS += [(f"s{i}", f"{SURNAMES[i]}建华（{post}）", "person") for i, post in enumerate(POSTS[:8])]
 PARTY, REPS, GUESTS = 6, 5, 2  # guests (<5) are pooled with the smallest group: the representatives
 
 
@@ -33,7 +35,7 @@ def full_meeting(hall: Any) -> tuple[str, str]:
     mid = admin.post("meetings/", {
         "round_id": round_id, "title": "柳林乡柳林村2026年度双述双评大会", "township": "柳林乡", "village": "柳林村",
         "starts_at": starts, "place": "柳林村村委会会议室",
-        "subjects": [{"subject_id": sid, "name": name, "level": "village"} for sid, name in SUBJECTS],
+        "subjects": [{"subject_id": sid, "name": name, "level": "village", "kind": kind} for sid, name, kind in SUBJECTS],
         "roster": roster,
     }, expect=201)["meeting_id"]
     m = f"meetings/{mid}/"
@@ -45,7 +47,7 @@ def full_meeting(hall: Any) -> tuple[str, str]:
         host.post(m + "guests/", {"guest_id": f"g{i}", "name": f"列席{i}"}, expect=200)
     host.post(m + "quorum-override/", {"reason": "测试：村民代表不足30人"}, expect=200)
     host.post(m + "open/", expect=200)
-    for sid, _ in SUBJECTS:
+    for sid, _, _ in SUBJECTS:
         host.post(m + "reports/start/", {"subject_id": sid}, expect=200)
         host.post(m + "reports/end/", {"subject_id": sid}, expect=200)
     codes = [code for category, n in (("party_member", PARTY), ("representative", REPS), ("guest", GUESTS))
@@ -53,9 +55,9 @@ def full_meeting(hall: Any) -> tuple[str, str]:
     host.post(m + "ballot/open/", expect=200)
     pick = random.Random(13)
     criteria = [c["id"] for c in rules["criteria"]]
-    grades = [g["id"] for g in rules["scale"]["grades"]]
+    grades = {kind: [g["id"] for g in scale["grades"]] for kind, scale in rules["scales"].items()}
     for code in codes:
-        marks = {sid: {c: pick.choice(grades) for c in criteria} for sid, _ in SUBJECTS}
+        marks = {sid: {c: pick.choice(grades[kind]) for c in criteria} for sid, _, kind in SUBJECTS}
         voter.post(f"v/{mid}/ballot/", {"code": code, "marks": marks}, expect=201)
     host.post(m + "ballot/close/", expect=200)
     host.post(m + "results/announce/", expect=200)
@@ -88,6 +90,9 @@ def test_results_of_ten_subjects_with_the_split_fit_a_1920x1080_screen_in_both_l
         expect(split.locator(".group-split")).to_have_count(2)
         expect(split.locator(".group-split[data-group=other] tbody tr")).to_have_count(len(SUBJECTS))
         expect(split.locator(".merge-note")).to_contain_text(note, use_inner_text=True)
+        if lang == "zh":  # a group's table names both scales' rates: bodies 好评率, persons 称职率
+            expect(split.locator(".group-split").first.locator("thead")).to_contain_text("好评率／称职率",
+                                                                                     use_inner_text=True)
         expect(page.locator("#score-formula summary")).to_have_text(formula, use_inner_text=True)
         expect(page.locator("[data-participation-rule]")).to_be_visible()
         page.wait_for_timeout(300)  # the results' fit to the screen runs after the render
@@ -107,10 +112,12 @@ def test_the_workspace_opens_a_meetings_results_per_voter_group(hall: Any, conte
     page.fill("#id_password", password)
     page.click("#login-submit")
     page.click(f"tr[data-meeting={mid}] a[data-results]")
-    first = page.locator(f"section[data-subject={SUBJECTS[0][0]}]")
+    first = page.locator(f"section[data-subject={SUBJECTS[2][0]}]")  # a person: 称职…不称职
     expect(first.locator("tr[data-group=party_member] th")).to_have_text("党员评议", use_inner_text=True)
     expect(first.locator("tr[data-group=other] th")).to_have_text("合并评议（村民代表、列席人员）", use_inner_text=True)
     expect(first.locator(".merge-note")).to_contain_text("列席人员不足5人，已并入村民代表合并计票", use_inner_text=True)
+    expect(first.locator("thead")).to_contain_text("不称职率", use_inner_text=True)  # each subject's own scale
+    expect(page.locator(f"section[data-subject={SUBJECTS[0][0]}] thead")).to_contain_text("差评率", use_inner_text=True)
     expect(page.locator("[data-participation-rule]")).to_contain_text("参评率＝收回票数÷应参评人数", use_inner_text=True)
     page.click("#score-formula summary")
     expect(page.locator("#score-formula")).to_contain_text("得分＝Σ（组权重×组平均分）÷Σ组权重", use_inner_text=True)

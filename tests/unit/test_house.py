@@ -46,6 +46,9 @@ FLOORS: tuple[str, ...] = (
     "shuping",
 )
 MAX_LINES = 600
+# The one file allowed more: the verifier an auditor downloads must be a single
+# file (issue 15: chain, head, completeness and recount in one program).
+LONGER_FILES: dict[str, int] = {"events.shuping_verify": 800}
 MAX_UPWARD_ARROWS = 2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -269,7 +272,7 @@ def cycle_report(house: House) -> list[str]:
 
 def big_files(house: House, max_lines: int = MAX_LINES) -> list[str]:
     """Files over max_lines lines, longest first."""
-    over = [(n, name) for name, n in house.lines.items() if n > max_lines]
+    over = [(n, name) for name, n in house.lines.items() if n > LONGER_FILES.get(name, max_lines)]
     return [f"{house.show(name)}: {n} lines" for n, name in sorted(over, reverse=True)]
 
 

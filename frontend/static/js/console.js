@@ -4,7 +4,7 @@
 import { t, esc, pick } from "./i18n.js";
 import { command, uuid4 } from "./api.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { CATEGORY_NAMES, category, fingerprint, phase, rateNames, renderResults, sizeBars, tick } from "./results.js";
+import { CATEGORY_NAMES, category, fingerprint, phase, rateNames, renderResults, scaleOf, sizeBars, tick } from "./results.js";
 import { participationRuleHtml, scoreFormulaHtml, splitHtml } from "./groups.js";
 import { commander, copyText, messages, renderKeep, setOptions } from "./ui.js";
 
@@ -232,7 +232,7 @@ function renderCodes(state) {
   $("results-card").hidden = !state.results;
   if (state.results) {
     renderKeep($("results"), renderResults(state.results, state) + participationRuleHtml(state.results.participation) +
-      splitHtml(state.results, rateNames(state.scale)) + scoreFormulaHtml(state.results.score_formula));
+      splitHtml(state.results, (subject) => rateNames(scaleOf(subject, state))) + scoreFormulaHtml(state.results.score_formula));
     sizeBars($("results"));
   }
   $("console-fingerprint").innerHTML = fingerprint(state.head_hash);

@@ -31,8 +31,15 @@ export function splitTables(results) {
   return { split, tables: [...tables.values()], notes: [...notes.values()] };
 }
 
-function tableHtml({ group, rows }, names) {
-  const [fav, unfav] = names;
+// A table's subjects may be graded on different scales (a body 好…差, a person
+// 称职…不称职): its columns name each scale's rate, e.g. 好评率／称职率.
+function columnNames(rows, namesOf) {
+  const joined = (index, lang) => [...new Set(rows.map(({ subject }) => namesOf(subject)[index][lang]))].join("／");
+  return [[joined(0, 0), joined(0, 1)], [joined(1, 0), joined(1, 1)]];
+}
+
+function tableHtml({ group, rows }, namesOf) {
+  const [fav, unfav] = columnNames(rows, namesOf);
   const body = rows.map(({ subject, group: g }) => `<tr data-subject="${esc(subject.subject_id)}">
       <th scope="row" class="who">${esc(subject.name)}</th>
       <td class="n" data-ballots>${g.ballots}</td>
@@ -46,15 +53,15 @@ function tableHtml({ group, rows }, names) {
     </section>`;
 }
 
-// `names`: [[好评率, favourable], [差评率, unfavourable]] as the scale calls them (results.js rateNames).
-export function splitHtml(results, names) {
+// `namesOf(subject)`: [[好评率, favourable], [差评率, poor]] as the subject's scale calls them (results.js rateNames).
+export function splitHtml(results, namesOf) {
   if (!results) return "";
   const { split, tables, notes } = splitTables(results);
   if (!split) return "";
   const noteHtml = notes.map((g) => `<p class="merge-note" data-pooled="${esc((g.pooled || []).join(" "))}">${t(g.note_zh, g.note_en)}</p>`).join("");
   return `<div class="split" id="split" data-testid="split">
       <h3 class="split-title">${t("分类评议结果（双评：分别计票）", "Results per voter group (tallied separately)")}</h3>
-      <div class="split-tables">${tables.map((table) => tableHtml(table, names)).join("")}</div>
+      <div class="split-tables">${tables.map((table) => tableHtml(table, namesOf)).join("")}</div>
       ${noteHtml}
     </div>`;
 }

@@ -1,7 +1,7 @@
 // The hall screen (会场大屏): read-only, 1920x1080, legible from the back of the hall.
 import { t, esc } from "./i18n.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { category, fingerprint, phase, rateNames, renderResults, sizeBars, tick } from "./results.js";
+import { category, fingerprint, phase, rateNames, renderResults, scaleOf, sizeBars, tick } from "./results.js";
 import { participationRuleHtml, scoreFormulaHtml, splitHtml } from "./groups.js";
 
 const root = document.getElementById("screen");
@@ -87,7 +87,7 @@ function stageHtml(state) {
     return `<h2 class="stage-title">${t("测评结果", "Results")}</h2>
       <div class="results big${(state.results.subjects || []).length > COMPACT_FROM ? " compact" : ""}">${renderResults(state.results, state)}
         ${participationRuleHtml(state.results.participation)}
-        ${splitHtml(state.results, rateNames(state.scale))}
+        ${splitHtml(state.results, (subject) => rateNames(scaleOf(subject, state)))}
         ${scoreFormulaHtml(state.results.score_formula, { open: true })}</div>`;
   }
   const report = state.current_report;

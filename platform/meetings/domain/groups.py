@@ -127,8 +127,10 @@ def group_rates(counts: Mapping[str, Mapping[str, int]], scale: Scale) -> GroupR
 
 def score_formula(rules: Rules) -> tuple[str, str]:
     """How the score shown next to the rates is computed, in one Chinese and one English sentence."""
-    points_zh = "、".join(f"{g.name_zh}{g.points}分" for g in rules.scale.grades)
-    points_en = ", ".join(f"{g.name_en} {g.points}" for g in rules.scale.grades)
+    # Every scale of the rules (bodies and persons may be graded on their own)
+    scales = rules.distinct_scales()
+    points_zh = "；".join("、".join(f"{g.name_zh}{g.points}分" for g in scale.grades) for scale in scales)
+    points_en = "; ".join(", ".join(f"{g.name_en} {g.points}" for g in scale.grades) for scale in scales)
     graders = []
     for categories in rules.graders.values():
         graders += [c for c in categories if c not in graders]

@@ -57,12 +57,12 @@ def test_a_groups_rates_pool_its_criteria_like_the_subjects() -> None:
     rules = with_rules()
     counts = {"sixiang_jianshe": {"hao": 3, "jiaohao": 1, "yiban": 0, "cha": 1},
               "gongzuo_jixiao": {"hao": 1, "jiaohao": 1, "yiban": 1, "cha": 2}}
-    rates = group_rates(counts, rules.scale)
+    rates = group_rates(counts, rules.scale_for("body"))
     assert rates.favourable_rate == Fraction(6, 10)
     assert rates.unfavourable_rate == Fraction(3, 10)
     assert rates.grade_rates == {"hao": Fraction(4, 10), "jiaohao": Fraction(2, 10), "yiban": Fraction(1, 10),
                                  "cha": Fraction(3, 10)}
-    assert group_rates({}, rules.scale).favourable_rate is None
+    assert group_rates({}, rules.scale_for("body")).favourable_rate is None
 
 
 def test_the_score_formula_names_the_points_and_weights_of_the_rules() -> None:
