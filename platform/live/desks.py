@@ -76,6 +76,17 @@ def results_export(request: HttpRequest, round_id: str) -> HttpResponse:
 
 
 @never_cache
+@page_for("results_export")  # who may export a round's results may read one meeting's
+def meeting_results(request: HttpRequest, meeting_id: str) -> HttpResponse:
+    """One meeting's results split by voter group (双评), with the participation rule and the score's formula."""
+    data = desks.meeting_results(meeting_id)
+    if data is None:
+        return hall_error(request, status=404, code="results_not_announced",
+                          zh="没有这个会议，或其结果尚未公布。", en="No such meeting, or its results are not announced yet.")
+    return _page(request, "meeting_results", **data)
+
+
+@never_cache
 @page_for("my_meetings")
 def my_meetings(request: HttpRequest) -> HttpResponse:
     today, host = timezone.localdate(), _host_of(request)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("desk/", desks.desk, name="desk"),
     path("workspace/", desks.workspace, name="workspace"),
     path("workspace/rounds/<id:round_id>/results.xlsx", desks.results_export, name="results-export"),
+    path("workspace/meetings/<id:meeting_id>/results/", desks.meeting_results, name="meeting-results"),
     path("rounds/new/", rounds.round_new, name="round-new"),
     path("rounds/<id:round_id>/", rounds.round_page, name="round"),
     path("rounds/<id:round_id>/schedule/", schedule.schedule_page, name="round-schedule"),
