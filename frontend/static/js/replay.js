@@ -82,7 +82,7 @@ function talliesHtml(state) {
       <td class="num">${esc(s.favourable_percent)}</td><td class="num">${s.ballots}</td></tr>`;
   }).join("");
   return `${head}<table class="grid" id="tally-table"><thead><tr><th>${t("对象", "Subject")}</th>${
-    grades.map((g) => `<th class="num">${t(g.name_zh, g.name_en)}</th>`).join("")}<th class="num">${t("好评率", "favourable")}</th><th class="num">${t("有效票", "ballots")}</th></tr></thead>
+    grades.map((g) => `<th class="num">${t(g.name_zh, g.name_en)}</th>`).join("")}<th class="num">${t("好评率（称职率）", "favourable rate")}</th><th class="num">${t("有效票", "ballots")}</th></tr></thead>
     <tbody>${rows}</tbody></table>
     <p>${t("收回选票", "Ballots counted")} <b data-counted>${results.ballots_counted}</b> · ${t("参评率", "participation")} ${esc(results.participation_percent)}</p>`;
 }
@@ -93,10 +93,18 @@ function show(index, state) {
   $("tally-state").innerHTML = talliesHtml(state);
   $("replay-position").innerHTML = positionHtml(index, state);
   for (const item of items) item.classList.toggle("current", item === items[index]);
-  items[index].scrollIntoView({ block: "nearest" });
+  scrollTimeline(items[index]);
   $("replay-at").value = state.at;
   root.dataset.version = String(state.version);
   root.dataset.index = String(index);
+}
+
+// Bring the current step into the timeline's own view, without scrolling the page.
+function scrollTimeline(item) {
+  const list = $("timeline");
+  const top = item.offsetTop; // the list is positioned: offsets are within it
+  if (top < list.scrollTop) list.scrollTop = top;
+  else if (top + item.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = top + item.offsetHeight - list.clientHeight;
 }
 
 async function go(index) {
