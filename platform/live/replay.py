@@ -19,6 +19,7 @@ ballot came when.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ from meetings.domain.errors import UnknownMeeting
 from meetings.domain.rules import category_name_zh
 from meetings.selectors import from_log_only
 from meetings.streams import meeting_stream
+
+# More ballots than any meeting's close writes (the largest meetings have a few hundred voters).
+MAX_BALLOTS_RUN = 100_000
 
 # Snapshot fields a replay cannot equal, and why: the rest equals the live snapshot.
 REPLAY_CLOCK_FIELDS = {"server_now": "the server's clock: a replay reads the recorded time of its last event"}
@@ -151,12 +155,14 @@ def fold_to(meeting_id: str, version: int) -> tuple[Loaded[Meeting], RecordedEve
     log; one inside the close's run of phone ballots folds the whole run (no
     page ever showed a part of it, and a part in code-hash order means nothing).
     """
-    events = read_stream(meeting_stream(meeting_id))
+    stream = meeting_stream(meeting_id)
+    events = read_stream(stream, limit=max(1, version))
     if not events:
         raise UnknownMeeting(meeting_id)
-    end = min(max(1, version), len(events))
-    while end < len(events) and events[end - 1].type == "BallotCast" and events[end].type == "BallotCast":
-        end += 1
+    if events[-1].type == "BallotCast":  # inside or at the end of the close's run: read the rest of the run
+        more = read_stream(stream, from_version=len(events) + 1, limit=MAX_BALLOTS_RUN)
+        events += itertools.takewhile(lambda e: e.type == "BallotCast", more)
+    end = len(events)
     meeting = Meeting()
     for event in events[:end]:
         meeting.apply(event.typed())

@@ -188,7 +188,10 @@ def test_only_the_auditor_and_the_county_admin_open_a_replay_and_a_foreign_meeti
         assert 'id="replay-slider"' in html and 'data-verdict="verified"' in html and html.count("<li data-index=") > 20
         state = client.get(f"/audit/{mid}/at/?v={last}").json()
         assert state["version"] == last and state["screen"]["results"]["ballots_counted"] == len(PARTY + REPS)
-        assert client.get(f"/audit/{mid}/at/?v=abc").json()["error"]["code"] == "bad_version"
+        for bad in ("abc", "0", "-1", "1e3", "９", "99999999999", "1%00"):
+            answer = client.get(f"/audit/{mid}/at/?v={bad}")
+            assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_version", bad
+        assert client.get(f"/audit/{mid}/at/?v={last + 50}").json()["version"] == last  # past the end: the whole log
         assert client.get(f"/audit/{mid}/at/").status_code == 400
     for role in ("host", "observer", "teller"):
         client = login(county, role)
