@@ -96,6 +96,7 @@ def _verdict(county: str, stream_id: str, head: str, *, fresh: bool = False) -> 
         if isinstance(found, Verdict):
             return found
     verdict = verify_stream(stream_id)
-    # Filed under the head the export saw (appends may have moved it since the head was read).
-    cache.set(_key(county, stream_id, verdict.head_hash or head), verdict, VERDICT_SECONDS)
+    # Filed under the stored head it was asked for: a failed verdict's own head_hash is that of the
+    # last event that passed, and appends since the head was read only make the entry unused.
+    cache.set(_key(county, stream_id, head), verdict, VERDICT_SECONDS)
     return verdict

@@ -236,3 +236,26 @@ def test_the_list_of_logs_shows_each_head_and_the_verifiers_verdict_with_a_repla
     html = auditor.get("/audit/").content.decode()
     row = html[html.index(f'data-meeting="{ongoing}"'):]
     assert read_stream(meeting_stream(ongoing))[-1].hash in row[:row.index("</tr>")]
+
+
+def test_a_log_edited_behind_the_platforms_back_fails_on_the_replay_page_and_then_in_the_list(county: Any) -> None:
+    mid = new_meeting("槐树村")
+    to_results(mid)
+    auditor = login(county, "auditor")
+    assert 'data-verdict="verified"' in row_of(auditor.get("/audit/").content.decode(), mid)
+    # The table's owner switches the trigger off and changes one ballot; the stored head does not move.
+    first_ballot = version_after(mid, "BallotCast")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete")
+        cursor.execute("""UPDATE events SET data = jsonb_set(data, '{marks,zhuren,zongti}', '"bu_chenzhi"')
+                           WHERE stream_id = %s AND stream_version = %s""", [meeting_stream(mid), first_ballot])
+        cursor.execute("ALTER TABLE events ENABLE TRIGGER events_no_update_or_delete")
+    page = auditor.get(f"/audit/{mid}/").content.decode()  # one meeting's page verifies afresh
+    assert 'data-verdict="failed"' in page and "日志校验失败" in page
+    row = row_of(auditor.get("/audit/").content.decode(), mid)
+    assert 'data-verdict="failed"' in row and 'data-problem="hash_mismatch"' in row
+
+
+def row_of(html: str, meeting_id: str) -> str:
+    row = html[html.index(f'data-meeting="{meeting_id}"'):]
+    return row[:row.index("</tr>")]
