@@ -39,7 +39,10 @@ from meetings.streams import meeting_stream
 MAX_BALLOTS_RUN = 100_000
 
 # Snapshot fields a replay cannot equal, and why: the rest equals the live snapshot.
-REPLAY_CLOCK_FIELDS = {"server_now": "the server's clock: a replay reads the recorded time of its last event"}
+REPLAY_CLOCK_FIELDS: dict[str, tuple[str, str]] = {
+    "server_now": ("服务器时钟：重放取该位置最后一条事件的记录时间",
+                   "the server's clock: a replay reads the recorded time of its last event"),
+}
 
 EVENT_NAMES: dict[str, tuple[str, str]] = {
     "MeetingScheduled": ("安排会议", "meeting scheduled"),

@@ -25,10 +25,14 @@ def finished_meeting(hall: Any, contexts: Any) -> tuple[str, str]:
     codes = host.post(m + "codes/", {"category": "party_member", "count": 6}, expect=200)["codes"]
     host.post(m + "ballot/open/", expect=200)
     voter = hall.api(None)
-    for n, code in enumerate(codes):
+    for n, code in enumerate(codes[:4]):
         grade = "bu_chenzhi" if n < 2 else "chenzhi"
         voter.post(f"v/{meeting_id}/ballot/", {"code": code, "marks": {sid: {"zongti": grade} for sid, _ in SUBJECTS}},
                    expect=201)
+    # Two ballots on paper, entered by two tellers.
+    batch = [{"code": code, "marks": {sid: {"zongti": "jiben_chenzhi"} for sid, _ in SUBJECTS}} for code in codes[4:]]
+    for _teller in range(2):
+        hall.api("teller").post(m + "paper-batches/", {"batch_no": 1, "ballots": batch}, expect=200)
     screen = contexts.screen().new_page()
     screen.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
     expect(screen.locator("#phase")).to_have_text("测评进行中", use_inner_text=True)
@@ -92,7 +96,9 @@ def test_the_auditor_steps_through_a_finished_meeting_and_sees_the_screen_as_it_
     page.locator("#timeline li[data-type=BallotClosed] button").click()
     expect(page.locator("#screen #phase")).to_have_text("测评已结束", use_inner_text=True)
     expect(page.locator("#screen [data-head-hash]")).to_have_text(head_at_close)
-    expect(page.locator("#tally-state [data-phone]")).to_have_text("6")
+    expect(page.locator("#tally-state [data-phone]")).to_have_text("4")
+    expect(page.locator("#tally-state [data-paper]")).to_have_text("2")
+    expect(page.locator("#console-state [data-batch='1']")).to_have_text("第 1 批：核对一致", use_inner_text=True)
     page.screenshot(path=str(artifacts / "replay-ballot-closed.png"), full_page=True)
     # While voting, the replay has no phone count: the ballots were sealed outside the log.
     page.locator("#timeline li[data-type=BallotOpened] button").click()

@@ -12,6 +12,7 @@ const meetingId = root.dataset.meeting;
 const slider = document.getElementById("replay-slider");
 const items = [...document.querySelectorAll("#timeline li")];
 const $ = (id) => document.getElementById(id);
+const BATCH_STATUS = { pending: ["待第二人录入", "pending"], reconciled: ["核对一致", "reconciled"], mismatch: ["录入不一致", "mismatch"] };
 let asked = 0; // the latest request: older answers arriving late are dropped
 
 function clamp(index) {
@@ -46,7 +47,7 @@ function consoleHtml(c) {
   const codes = (c.code_batches || []).map((b) =>
     `<li>${category(b.category)} ${b.count}${b.printed ? t("（已打印）", " (printed)") : ""}</li>`).join("");
   const batches = Object.entries(c.paper_batches || {}).map(([n, status]) =>
-    `<li data-batch="${esc(n)}">${t(`第 ${n} 批`, `batch ${n}`)}: ${esc(status)}</li>`).join("");
+    `<li data-batch="${esc(n)}" data-status="${esc(status)}">${t(`第 ${n} 批：`, `batch ${n}: `)}${t(...(BATCH_STATUS[status] || [status, status]))}</li>`).join("");
   const verdict = c.quorum_met ? t("已达法定人数", "quorum met")
     : c.quorum_override ? t("经主持人批准继续", "quorum overridden") : t("未达法定人数", "quorum not met");
   return `<dl class="replay-facts">
