@@ -103,5 +103,8 @@ def test_the_auditor_steps_through_a_finished_meeting_and_sees_the_screen_as_it_
     # While voting, the replay has no phone count: the ballots were sealed outside the log.
     page.locator("#timeline li[data-type=BallotOpened] button").click()
     expect(page.locator("#tally-state [data-phone-sealed]")).to_be_visible()
+    expect(page.locator("#sealed-note")).to_be_visible()
+    page.screenshot(path=str(artifacts / "replay-voting.png"), full_page=True)
     page.click("[data-step=last]")
     expect(page.locator("#screen #phase")).to_have_text("结果已公布", use_inner_text=True)
+    expect(page.locator("#sealed-note")).to_be_hidden()

@@ -93,6 +93,7 @@ function show(index, state) {
   $("console-state").innerHTML = consoleHtml(state.console);
   $("tally-state").innerHTML = talliesHtml(state);
   $("replay-position").innerHTML = positionHtml(index, state);
+  $("sealed-note").hidden = !state.phone_ballots_sealed;
   for (const item of items) item.classList.toggle("current", item === items[index]);
   scrollTimeline(items[index]);
   $("replay-at").value = state.at;
