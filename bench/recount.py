@@ -54,7 +54,7 @@ def meeting_events(total: int) -> list[Any]:
 
     rng = random.Random(15)
     rules = Rules(
-        variant="custom", scale=SCALE_CHENZHI,
+        variant="custom", scales={"body": SCALE_CHENZHI, "person": SCALE_CHENZHI},
         criteria=tuple(Criterion(f"c{i}", f"指标{i}") for i in range(5)),
         voter_categories=("party_member", "representative", "guest"),
         graders={"village": ("party_member", "representative", "guest"), "township": ("party_member", "representative")},
@@ -95,7 +95,7 @@ def meeting_events(total: int) -> list[Any]:
     for q in range(total - len(log) - reserve):  # an odd count: one question left unanswered
         do(meeting.ask_question(question_id=f"x{q}", text="补充提问", subject_id="s0", asked_by=None))
     do(meeting.open_ballot(now=T0 + timedelta(hours=2)))
-    grades = rules.scale.grade_ids
+    grades = rules.scale_for("person").grade_ids
 
     def marks(category: str) -> dict[str, dict[str, str]]:
         return {s.subject_id: {c.id: rng.choice(grades) for c in rules.criteria} for s in meeting.subjects_graded_by(category)}

@@ -100,6 +100,27 @@ MUTANTS = [
         "return not over or self.count_decision is not None",
         "tests/unit/meetings/test_meeting_counts.py",
     ),
+    (
+        "an evidence file typed by its name instead of its bytes",
+        "platform/followup/ledger_files.py",
+        'if data.startswith(b"%PDF-"):',
+        'if data.startswith(b"%PDF-") or name.lower().endswith(".jpg"):',
+        "tests/unit/test_ledger_domain.py",
+    ),
+    (
+        "a done measure marked overdue by the sweeper",
+        "platform/followup/ledger.py",
+        "if not m.done and not m.overdue and m.deadline < today]",
+        "if not m.overdue and m.deadline < today]",
+        "tests/unit/test_ledger_domain.py",
+    ),
+    (
+        "the ledger's item rows timed by the wall clock instead of the event",
+        "platform/followup/ledger_projection.py",
+        'd["problem"], d["note"], d["raised_by"], event.recorded_at],',
+        'd["problem"], d["note"], d["raised_by"], __import__("django.utils.timezone").utils.timezone.now()],',
+        "tests/integration/followup/test_ledger_rebuild.py",
+    ),
 ]
 
 

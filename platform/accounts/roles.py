@@ -33,6 +33,7 @@ class Role(models.TextChoices):
 
 COUNTY_ROLES = frozenset(role.value for role in Role if role != Role.OPERATOR)
 VOTER = "voter"  # not an account: whoever holds a ballot code
+PUBLIC = "public"  # not an account: anyone reading a public notice (no name, no address recorded)
 PLATFORM = "platform"  # not an account: the platform acting from code (demo, CLI)
 
 _ADMIN = frozenset({Role.COUNTY_ADMIN.value})
@@ -41,6 +42,7 @@ _DESK = _HOSTS | {Role.TELLER.value}  # who checks people in at the door
 _TELLERS = frozenset({Role.TELLER.value})
 _AUDIT = frozenset({Role.AUDITOR.value, Role.COUNTY_ADMIN.value})
 _VOTERS = frozenset({VOTER})
+_PUBLIC = frozenset({PUBLIC})
 
 POLICY: dict[str, frozenset[str]] = {
     # commands: the doors of meetings.actions
@@ -106,6 +108,24 @@ POLICY: dict[str, frozenset[str]] = {
     "page:audit": _AUDIT,
     "page:replay": _AUDIT,  # live.audit: a meeting's log replayed, position by position
     "page:meetings": COUNTY_ROLES,
+    # interviews and the rectification ledger (followup.actions.interviews, .ledger)
+    "open_interview": frozenset(),  # by the rule only: the platform's sweeper opens it
+    "hold_interview": _ADMIN,
+    "file_rectification_plan": _ADMIN,
+    "raise_ledger_item": _ADMIN,
+    "add_measure": _ADMIN,
+    "complete_measure": _ADMIN,
+    "mark_measures_overdue": frozenset(),  # by the clock only: the platform's sweeper records it
+    "review_ledger_item": _ADMIN,
+    "page:ledger": _AUDIT,
+    "page:interviews": _AUDIT,
+    # after the meeting (followup.actions.notices): the public notice, objections, filing
+    "publish_notice": _ADMIN,
+    "answer_objection": _ADMIN,
+    "file_results": _ADMIN,
+    "raise_objection": _PUBLIC,
+    "end_notice_period": frozenset(),  # time ends a period: only the platform's sweeper
+    "page:notices": _ADMIN,
 }
 
 # Where each county role lands after logging in (a page it may open, above).
@@ -142,6 +162,7 @@ class Actor:
 
 ANONYMOUS = Actor(name=None, role="")
 A_VOTER = Actor(name=None, role=VOTER)
+A_MEMBER_OF_PUBLIC = Actor(name=None, role=PUBLIC)
 
 
 def platform_actor(name: str) -> Actor:

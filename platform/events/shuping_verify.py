@@ -323,7 +323,9 @@ def display_decimal(value: Fraction | None) -> str:
 
 
 def scale_of(rules: dict[str, Any], subject: dict[str, Any]) -> dict[str, Any]:
-    """The scale a subject is graded on: the one place that says so (today one scale per meeting)."""
+    """The scale a subject is graded on: its kind's scale (rules.scales), or the one scale of older rules."""
+    if "scales" in rules:
+        return rules["scales"][subject.get("kind", "person")]
     return rules["scale"]
 
 
@@ -343,7 +345,8 @@ def group_categories(min_size: int, per_category: dict[str, int], graders: Seque
 
 def _subject_outcome(rules: dict[str, Any], subject: dict[str, Any], ballots: list[tuple[str, Any]],
                      per_category: dict[str, int]) -> dict[str, Any]:
-    grades = scale_of(rules, subject)["grades"]
+    scale = scale_of(rules, subject)
+    grades = scale["grades"]
     criteria = [c["id"] for c in rules["criteria"]]
     weights = rules.get("category_weights", {})
     sid = subject["subject_id"]
@@ -381,6 +384,7 @@ def _subject_outcome(rules: dict[str, Any], subject: dict[str, Any], ballots: li
         "unfavourable_percent": display_percent(unfavourable_rate),
         "score_numerator": exact.numerator, "score_denominator": exact.denominator,
         "score": display_decimal(score),
+        "scale_id": scale["id"],
         "flagged": unfavourable_rate is not None
         and unfavourable_rate >= Fraction(rules.get("admonish_threshold", "3/10")),
     }
@@ -465,7 +469,14 @@ def _differences(announced: Any, recounted: Any, path: str, out: list[tuple[str,
 def recount_differences(fold: MeetingFold, announced: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(figure, announced, recounted) for each figure of a ResultsAnnounced that the recount does not reproduce."""
     out: list[tuple[str, Any, Any]] = []
-    _differences({k: v for k, v in announced.items() if k != "at"}, fold.results(), "", out)
+    recounted = fold.results()
+    if fold.rules is not None and "scales" not in fold.rules:
+        # Results recorded before scales per kind (ResultsAnnounced v1) name no scale: the rules' one scale.
+        named = {s.get("subject_id") for s in announced.get("subjects", []) if isinstance(s, dict) and "scale_id" in s}
+        for subject in recounted.get("subjects", []):
+            if subject["subject_id"] not in named:
+                subject.pop("scale_id", None)
+    _differences({k: v for k, v in announced.items() if k != "at"}, recounted, "", out)
     return out
 
 

@@ -1,3 +1,21 @@
-from django.urls import URLPattern, URLResolver
+"""Pages after the meeting: public notices (/gongshi/) and rectification progress (/zhenggai/), no login;
+the county's notice desk (/notices/), ledger (/ledger/) and interviews (/interviews/)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+import common.paths  # noqa: F401 - registers the `id` path converter
+from followup import interviews_pages, ledger_pages, pages, public
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("gongshi/", public.notice_list, name="gongshi"),
+    path("gongshi/<id:notice_id>/", public.notice_detail, name="gongshi-notice"),
+    path("gongshi/<id:notice_id>/notice.pdf", public.notice_pdf, name="gongshi-notice-pdf"),
+    path("notices/", pages.notices_desk, name="notices"),
+    path("notices/<id:meeting_id>/", pages.meeting_notices, name="notices-meeting"),
+    path("ledger/", ledger_pages.ledger_page, name="ledger"),
+    path("ledger/export.xlsx", ledger_pages.ledger_export, name="ledger-export"),
+    path("ledger/<id:item_id>/", ledger_pages.ledger_item_page, name="ledger-item"),
+    path("ledger/<id:item_id>/files/<id:sha256>", ledger_pages.ledger_file, name="ledger-file"),
+    path("zhenggai/", ledger_pages.public_progress_page, name="ledger-public"),
+    path("interviews/", interviews_pages.interviews_page, name="interviews"),
+]

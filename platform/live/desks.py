@@ -19,6 +19,8 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
 from events.verdicts import stream_verdicts
+from followup.interviews_selectors import interviews_due
+from followup.selectors import late_count
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
@@ -56,7 +58,8 @@ def _page(request: HttpRequest, template: str, **context: object) -> HttpRespons
 @never_cache
 @page_for("workspace")
 def workspace(request: HttpRequest) -> HttpResponse:
-    return _page(request, "workspace", **desks.workspace())
+    interviews = interviews_due(today=timezone.localdate())
+    return _page(request, "workspace", interviews=interviews, **desks.workspace(), notices_late=late_count(timezone.now()))
 
 
 @never_cache
@@ -77,7 +80,9 @@ def results_export(request: HttpRequest, round_id: str) -> HttpResponse:
 @never_cache
 @page_for("my_meetings")
 def my_meetings(request: HttpRequest) -> HttpResponse:
-    return _page(request, "my_meetings", **desks.host_meetings(today=timezone.localdate(), host=_host_of(request)))
+    today, host = timezone.localdate(), _host_of(request)
+    interviews = interviews_due(today=today, host=host)
+    return _page(request, "my_meetings", interviews=interviews, **desks.host_meetings(today=today, host=host))
 
 
 def _host_of(request: HttpRequest) -> str | None:

@@ -21,6 +21,7 @@ from meetings.domain.rules import (
     SCALE_CHENZHI,
     SCALE_HAO,
     SCALE_MANYI,
+    SUBJECT_KINDS,
     Criterion,
     QuorumRule,
     Rules,
@@ -53,6 +54,8 @@ PRESET_INFO: dict[str, tuple[str, str, str]] = {
     ),
 }
 SCALES = {scale.id: scale for scale in (SCALE_HAO, SCALE_CHENZHI, SCALE_MANYI)}
+#: Who each kind of subject is, for the form and the round's page (Rules.scale_for).
+KIND_NAMES = {"body": ("组织（村党支部、村委会等）", "bodies"), "person": ("个人（干部）", "persons")}
 LEVEL_NAMES = {"township": ("乡镇级述职人", "township-level speakers"), "village": ("村级述职人", "village-level speakers")}
 REVEAL_NAMES = {"at_close": "测评结束后公布", "live": "测评中实时显示"}
 
@@ -110,7 +113,9 @@ class RoundForm(forms.Form):
     command_id = forms.UUIDField(widget=forms.HiddenInput)
     name = forms.CharField(max_length=100, error_messages=REQUIRED)
     year = forms.IntegerField(min_value=2000, max_value=2100, error_messages=REQUIRED)
-    scale = forms.ChoiceField(choices=[(s.id, s.name_zh) for s in SCALES.values()], error_messages=REQUIRED)
+    # One scale per kind of subject (seed 000: bodies 好/较好/一般/差, persons 称职/基本称职/不称职).
+    scale_body = forms.ChoiceField(choices=[(s.id, s.name_zh) for s in SCALES.values()], error_messages=REQUIRED)
+    scale_person = forms.ChoiceField(choices=[(s.id, s.name_zh) for s in SCALES.values()], error_messages=REQUIRED)
     threshold = _percent()
     lead_days = _count(min_value=0, max_value=365)
     # "live" stays in REVEAL_NAMES for rounds opened before it was refused; the form no longer offers it.
@@ -135,9 +140,11 @@ class RoundForm(forms.Form):
     @classmethod
     def initial_of(cls, rules: Rules, *, name: str, year: int) -> dict[str, Any]:
         initial: dict[str, Any] = {
-            "name": name, "year": year, "scale": rules.scale.id, "threshold": percent_of(rules.admonish_threshold),
+            "name": name, "year": year, "threshold": percent_of(rules.admonish_threshold),
             "lead_days": rules.announce_lead_days, "reveal": rules.reveal, "min_group_size": rules.min_group_size,
         }
+        for kind in SUBJECT_KINDS:
+            initial[f"scale_{kind}"] = rules.scale_for(kind).id
         quorum = {q.category: q for q in rules.quorum}
         for cat in rules.voter_categories:
             initial[f"w_{cat}"] = rules.weight(cat)
@@ -165,7 +172,7 @@ class RoundForm(forms.Form):
         ]
         return dataclasses.replace(
             self.base,
-            scale=SCALES[d["scale"]],
+            scales={kind: SCALES[d[f"scale_{kind}"]] for kind in SUBJECT_KINDS},
             criteria=tuple(Criterion(r["id"].strip(), r["name_zh"].strip()) for r in rows),
             category_weights={cat: d[f"w_{cat}"] for cat in self.base.voter_categories},
             quorum=tuple(quorum),
@@ -206,12 +213,12 @@ def field_of(rules_field: str) -> str | None:
     """The form field a rules problem is shown next to (None: above the form)."""
     head, _, tail = rules_field.partition(".")
     simple = {
-        "scale": "scale", "criteria": CRITERIA, "announce_lead_days": "lead_days", "reveal": "reveal",
+        "criteria": CRITERIA, "announce_lead_days": "lead_days", "reveal": "reveal",
         "min_group_size": "min_group_size", "admonish_threshold": "threshold",
     }
     if head in simple:
         return simple[head]
-    by_key = {"category_weights": "w_", "quorum": "qs_", "time_limits": "t_"}
+    by_key = {"category_weights": "w_", "quorum": "qs_", "time_limits": "t_", "scales": "scale_"}
     if head in by_key and tail:
         return by_key[head] + tail
     return None

@@ -33,6 +33,7 @@ from live.pages import hall_error, page_for
 from live.round_form import (
     CRITERIA,
     IN_FORM_UNITS,
+    KIND_NAMES,
     LEVEL_NAMES,
     PRESET_INFO,
     REVEAL_NAMES,
@@ -44,7 +45,7 @@ from live.round_form import (
 )
 from meetings import desks
 from meetings.actions.rounds import check_open_round
-from meetings.domain.rules import PRESETS, Rules, category_name_zh
+from meetings.domain.rules import PRESETS, SUBJECT_KINDS, Rules, category_name_zh
 
 
 def _presets() -> list[dict[str, Any]]:
@@ -148,7 +149,10 @@ def describe(data: dict[str, Any]) -> dict[str, Any]:
             parts.append(f"不少于 {q.min_count} 人")
         quorum.append({"category": category_name_zh(q.category), "text": "，且".join(parts) or "不限"})
     return {
-        "scale": rules.scale,
+        # Per kind of subject; `one_scale` when every kind shares it (all presets but 双述双评).
+        "scales": [{"kind": kind, "kind_zh": KIND_NAMES[kind][0], "kind_en": KIND_NAMES[kind][1], "scale": rules.scale_for(kind)}
+                   for kind in SUBJECT_KINDS],
+        "one_scale": len(rules.distinct_scales()) == 1,
         "criteria": rules.criteria,
         "categories": [{"name_zh": category_name_zh(c), "weight": rules.weight(c)} for c in rules.voter_categories],
         "graders": [

@@ -109,7 +109,8 @@ def _base(meeting_id: str, loaded: Loaded[Meeting], kind: str) -> dict[str, Any]
         "turnout": turnout(meeting_id, meeting),
         # Counts only (never which ballot): what the close says when ballots exceed attendance.
         "count_check": count_check(meeting),
-        "scale": rules.to_data()["scale"] if rules else None,
+        # Subject kind -> scale; each subject is graded on scales[its kind] (results name it by scale_id).
+        "scales": rules.to_data()["scales"] if rules else None,
         "criteria": rules.to_data()["criteria"] if rules else None,
         "results": results_body(loaded) if meeting.phase in REVEALED else None,
         # The chain's head leaves the platform on the hall screen at the close.

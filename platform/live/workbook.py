@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from meetings.desks import CATEGORY_NAMES, grade_names
+from meetings.desks import CATEGORY_NAMES, grade_names, scale_of
 
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="E8EEF7")
@@ -73,7 +73,10 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     header = ["乡镇 / Township", "村（社区）/ Village", "会议 / Meeting", "会议编号 / Meeting id",
               "述评对象 / Subject", "对象编号 / Subject id", "类别 / Category", "票数 / Ballots"]
     header += [f"{criterion_names.get(c, c)}·{grade_zh.get(g, g)}" for c, g in columns]
-    header += ["好评率 / Favourable", "差评率 / Unfavourable", "得分 / Score", "诫勉谈话 / Flagged"]
+    # Each subject's rates are those of its own scale (好评率/差评率 for bodies, 称职率/不称职率
+    # for persons in 双述双评): the scale column says which.
+    header += ["评价等次 / Scale", "好评率（称职率、满意率）/ Favourable", "差评率（不称职率、不满意率）/ Unfavourable",
+               "得分 / Score", "诫勉谈话 / Flagged"]
     sheet.append(header)
     header_row = sheet.max_row
     for cell in sheet[header_row]:
@@ -85,7 +88,8 @@ def round_workbook(data: dict[str, Any]) -> bytes:
             who = [subject["name"], subject["subject_id"]]
             total = [*place, *who, "全体 / All", subject["ballots"]]
             total += [subject["counts"].get(c, {}).get(g, 0) for c, g in columns]
-            total += [subject["favourable_percent"], subject["unfavourable_percent"], subject["score"],
+            total += [scale_of(rules, subject.get("scale_id")).get("name_zh", ""),
+                      subject["favourable_percent"], subject["unfavourable_percent"], subject["score"],
                       "是 / yes" if subject["flagged"] else "否 / no"]
             sheet.append(total)
             if subject["flagged"]:
@@ -96,7 +100,7 @@ def round_workbook(data: dict[str, Any]) -> bytes:
                 row += [group["counts"].get(c, {}).get(g, 0) for c, g in columns]
                 sheet.append(row)
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=6)
-    _widths(sheet, [10, 12, 28, 18, 22, 12, 22, 8] + [9] * len(columns) + [10, 10, 8, 10])
+    _widths(sheet, [10, 12, 28, 18, 22, 12, 22, 8] + [9] * len(columns) + [18, 12, 12, 8, 10])
 
     summary = book.create_sheet("会议")
     summary.append(["乡镇 / Township", "村（社区）/ Village", "会议 / Meeting", "会议编号 / Meeting id",

@@ -186,10 +186,37 @@ def _grades_per_township() -> dict[tuple[str, str], dict[str, int]]:
     return out
 
 
-def grade_names(rules: dict[str, Any]) -> list[dict[str, Any]]:
-    """The grades of a round's scale in order (id, name_zh, name_en, favourable, unfavourable)."""
+def round_scales(rules: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Subject kind -> scale (as in Rules.to_data) of a round's rules; rules of one "scale" give it to every kind."""
+    if rules.get("scales"):
+        return dict(rules["scales"])
     scale = rules.get("scale") or {}
-    return list(scale.get("grades") or [])
+    return {"body": scale, "person": scale} if scale else {}
+
+
+def scale_of(rules: dict[str, Any], scale_id: str | None) -> dict[str, Any]:
+    """The scale named by a result's scale_id; results recorded before they named it had the rules' one scale."""
+    scales = round_scales(rules)
+    for scale in scales.values():
+        if scale.get("id") == scale_id:
+            return scale
+    return scales.get("person") or {}
+
+
+def grade_names(rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The grades of a round's scales in order (id, name_zh, name_en, favourable, unfavourable), each once.
+
+    With a scale per kind (bodies 好/较好/一般/差, persons 称职/基本称职/不称职) the
+    grades of both follow each other: bodies' scale first.
+    """
+    grades: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for kind in ("body", "person"):
+        for grade in (round_scales(rules).get(kind) or {}).get("grades") or []:
+            if grade.get("id") not in seen:
+                seen.add(grade.get("id"))
+                grades.append(grade)
+    return grades
 
 
 def _bar(township: str, counts: dict[str, int], rules: dict[str, Any]) -> dict[str, Any]:

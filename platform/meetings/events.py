@@ -338,9 +338,13 @@ class SubjectOutcome:
     score_denominator: int
     score: str  # display form, e.g. "86.7"
     flagged: bool  # unfavourable rate >= the admonishment threshold
+    # ResultsAnnounced v2: the id of the scale the subject was graded on (its kind's
+    # scale in the rules: bodies and persons may differ). None in results recorded
+    # before v2, when the rules had one scale for every subject: that scale.
+    scale_id: str | None = None
 
 
-@event_type(version=1)
+@event_type(version=2)
 @dataclass(frozen=True)
 class ResultsAnnounced(DomainEvent):
     at: str
@@ -351,6 +355,12 @@ class ResultsAnnounced(DomainEvent):
     participation_percent: str
     subjects: list[SubjectOutcome]
     flagged_subjects: list[str]
+
+
+@upcaster("ResultsAnnounced", from_version=1)
+def _results_announced_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    data["subjects"] = [{**subject, "scale_id": None} for subject in data["subjects"]]
+    return data
 
 
 @event_type(version=1)

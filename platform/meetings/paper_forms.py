@@ -20,18 +20,20 @@ from meetings.domain.rules import category_name_zh
 
 
 def paper_forms_html(meeting: Meeting, *, category: str, codes: Sequence[str]) -> str:
-    """One A4 ballot per code for voters of `category` (the meeting's subjects, criteria and scale)."""
+    """One A4 ballot per code for voters of `category` (the meeting's subjects, criteria, each subject's scale)."""
     rules = meeting.require_rules()
-    subjects = [
-        {"name": subject.name, "criteria": [c.name_zh for c in rules.criteria]}
-        for subject in meeting.subjects_graded_by(category)
-    ]
+    subjects = []
+    for subject in meeting.subjects_graded_by(category):
+        scale = rules.scale_for(subject.kind)
+        subjects.append({
+            "name": subject.name, "criteria": [c.name_zh for c in rules.criteria],
+            "grades": [grade.name_zh for grade in scale.grades], "scale_name": scale.name_zh,
+        })
     return render_to_string("meetings/paper_ballots.html", {
         "meeting_title": meeting.title,
         "place": meeting.place,
         "category_label": category_name_zh(category),
-        "grades": [grade.name_zh for grade in rules.scale.grades],
-        "scale_name": rules.scale.name_zh,
+        "scale_names": "；".join(scale.name_zh for scale in rules.distinct_scales()),
         "subjects": subjects,
         "forms": [format_code(code) for code in codes],
     })

@@ -240,7 +240,7 @@ def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
         "flagged_subjects": results.flagged_subjects,
         "subjects": [
             {
-                "subject_id": r.subject_id, "name": r.name, "ballots": r.ballots, "counts": r.counts,
+                "subject_id": r.subject_id, "name": r.name, "scale_id": r.scale_id, "ballots": r.ballots, "counts": r.counts,
                 "groups": [{"group_id": g.group_id, "categories": list(g.categories), "ballots": g.ballots,
                             "counts": g.counts} for g in r.groups],
                 "grade_percent": {k: display_percent(v) for k, v in r.grade_rates.items()},
@@ -269,8 +269,10 @@ def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
     rules = meeting.require_rules().to_data()
     return {
         "meeting_id": meeting_id, "title": meeting.title, "phase": meeting.phase, "category": category,
-        "scale": rules["scale"], "criteria": rules["criteria"],
-        "subjects": [{"subject_id": x.subject_id, "name": x.name} for x in meeting.subjects_graded_by(category)],
+        # Each subject is graded on its kind's scale: scales[subject.kind].
+        "scales": rules["scales"], "criteria": rules["criteria"],
+        "subjects": [{"subject_id": x.subject_id, "name": x.name, "kind": x.kind}
+                     for x in meeting.subjects_graded_by(category)],
         "voted": code_hash in meeting.phone_ballots or ballot_box.holds(meeting_id, code_hash),
         # Opens the phone page's websocket (read-only, this meeting only).
         "live_token": tokens.issue(county=county, meeting_id=meeting_id, kind="phone"),

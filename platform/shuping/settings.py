@@ -259,6 +259,8 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [FRONTEND_DIR / "static"]
 STATIC_ROOT = REPO_DIR / ".shuping" / "static"
 WHITENOISE_USE_FINDERS = True
+# Uploaded evidence of the rectification ledger, one folder per county (followup.ledger_files).
+EVIDENCE_ROOT = Path(os.environ.get("SHUPING_EVIDENCE_DIR") or REPO_DIR / ".shuping" / "evidence")
 WHITENOISE_AUTOREFRESH = True
 
 # Request size limits: nothing a person sends us needs more.

@@ -72,14 +72,16 @@ def meetings(draw: st.DrawFn) -> list[DomainEvent]:
     graders = {level: tuple(draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True)))
                for level in ("village", "township")}
     rules = Rules(
-        variant="custom", scale=draw(st.sampled_from([SCALE_HAO, SCALE_CHENZHI, SCALE_MANYI])),
+        variant="custom", scales={kind: draw(st.sampled_from([SCALE_HAO, SCALE_CHENZHI, SCALE_MANYI]))
+                                  for kind in ("body", "person")},
         criteria=tuple(draw(st.lists(st.sampled_from(CRITERIA), min_size=1, max_size=3, unique=True))),
         voter_categories=CATEGORIES, graders=graders,
         category_weights={cat: draw(st.integers(1, 3)) for cat in CATEGORIES},
         min_group_size=draw(st.integers(1, 6)),
         admonish_threshold=draw(st.sampled_from([Fraction(1, 10), Fraction(3, 10), Fraction(1, 2)])),
     )
-    subjects = [SubjectEntry(subject_id=f"s{i}", name=NAMES[i], level=draw(st.sampled_from(["village", "township"])))
+    subjects = [SubjectEntry(subject_id=f"s{i}", name=NAMES[i], level=draw(st.sampled_from(["village", "township"])),
+                             kind=draw(st.sampled_from(["body", "person"])))
                 for i in range(draw(st.integers(1, 4)))]
     sizes = {"party_member": draw(st.integers(0, 12)), "representative": draw(st.integers(0, 9))}
     roster = [RosterEntry(member_id=f"{cat[0]}{i}", name=f"{cat}{i}", category=cat)
@@ -107,10 +109,8 @@ def meetings(draw: st.DrawFn) -> list[DomainEvent]:
         run.do(m().start_report(subject_id=s.subject_id, now=T0))
         run.do(m().end_report(subject_id=s.subject_id, now=T0 + timedelta(minutes=5)))
     run.do(m().open_ballot(now=T0 + timedelta(minutes=30)))
-    grade_ids = rules.scale.grade_ids
-
     def ballot(cat: str) -> dict[str, dict[str, str]]:
-        return {s.subject_id: {c.id: draw(st.sampled_from(grade_ids)) for c in rules.criteria}
+        return {s.subject_id: {c.id: draw(st.sampled_from(rules.scale_for(s.kind).grade_ids)) for c in rules.criteria}
                 for s in m().subjects_graded_by(cat)}
 
     phone, paper = [], {1: [], 2: []}  # type: ignore[var-annotated]

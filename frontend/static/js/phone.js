@@ -10,7 +10,7 @@
 import { t, esc, applyPlaceholders, pick } from "./i18n.js";
 import { errorHtml, isRetryable, postOnce } from "./api.js";
 import { backoffSeconds, connectLive } from "./live.js";
-import { renderResults, sizeBars } from "./results.js";
+import { renderResults, scaleOf, sizeBars } from "./results.js";
 
 const root = document.getElementById("phone");
 const meetingId = root.dataset.meeting;
@@ -103,22 +103,27 @@ function ballotView() {
     const criteria = form.criteria.map((criterion) => {
       const name = `m_${subject.subject_id}_${criterion.id}`;
       const chosen = (app.marks[subject.subject_id] || {})[criterion.id];
-      const grades = form.scale.grades.map((grade) =>
+      const grades = scaleOf(subject, form).grades.map((grade) =>
         `<label><input type="radio" name="${esc(name)}" value="${esc(grade.id)}" data-subject="${esc(subject.subject_id)}" data-criterion="${esc(criterion.id)}"${chosen === grade.id ? " checked" : ""}>${t(grade.name_zh, grade.name_en)}</label>`).join("");
       return `<div class="criterion">${form.criteria.length > 1 ? `<div class="criterion-name">${esc(criterion.name_zh)}</div>` : ""}<div class="grades">${grades}</div></div>`;
     }).join("");
-    return `<section class="ballot-subject" data-subject="${esc(subject.subject_id)}"><h2>${esc(subject.name)}</h2>${criteria}</section>`;
+    return `<section class="ballot-subject" data-subject="${esc(subject.subject_id)}" data-kind="${esc(subject.kind || "person")}"><h2>${esc(subject.name)}</h2>${criteria}</section>`;
   }).join("");
   return `<form id="ballot-form" data-testid="ballot-form">
-      <p>${t(`请对以下 ${form.subjects.length} 位述职对象逐项评价（${form.scale.name_zh}）。无记名投票，任何人都无法知道您的选择。`,
+      <p>${t(`请对以下 ${form.subjects.length} 位述职对象逐项评价（${scaleNames(form)}）。无记名投票，任何人都无法知道您的选择。`,
         `Grade each of the ${form.subjects.length} subjects below. The ballot is secret.`)}</p>
       ${subjects}
       <button type="submit" class="primary big" id="to-confirm">${t("下一步：核对选择", "Next: check your choices")}</button>
     </form>`;
 }
 
-function gradeName(id) {
-  const grade = app.form.scale.grades.find((g) => g.id === id);
+// The scales' names once each (one, or two when bodies and persons differ).
+function scaleNames(form) {
+  return [...new Set(form.subjects.map((subject) => scaleOf(subject, form).name_zh))].map(esc).join("；");
+}
+
+function gradeName(subject, id) {
+  const grade = scaleOf(subject, app.form).grades.find((g) => g.id === id);
   return grade ? t(grade.name_zh, grade.name_en) : esc(id);
 }
 
@@ -127,7 +132,7 @@ function confirmView() {
   for (const subject of app.form.subjects) {
     for (const criterion of app.form.criteria) {
       const label = app.form.criteria.length > 1 ? `${esc(subject.name)} · ${esc(criterion.name_zh)}` : esc(subject.name);
-      rows.push(`<li><span>${label}</span><b>${gradeName(app.marks[subject.subject_id][criterion.id])}</b></li>`);
+      rows.push(`<li><span>${label}</span><b>${gradeName(subject, app.marks[subject.subject_id][criterion.id])}</b></li>`);
     }
   }
   return `<div id="confirm" data-testid="confirm">

@@ -37,6 +37,14 @@ function rateNames(scale) {
   return RATE_NAMES[scale && scale.id] || [["好评率", "favourable"], ["差评率", "unfavourable"]];
 }
 
+// The scale a subject is graded on: bodies and persons may have their own (seed 000).
+// `holder.scales` maps subject kind -> scale; results name a subject's scale by scale_id.
+export function scaleOf(subject, holder) {
+  const scales = (holder && holder.scales) || {};
+  const all = Object.values(scales);
+  return all.find((s) => s.id === subject.scale_id) || scales[subject.kind] || scales.person || all[0] || null;
+}
+
 // Marks per grade over all criteria (the rates pool all criteria, tally.py).
 export function gradeTotals(subject, scale) {
   const totals = {};
@@ -47,13 +55,14 @@ export function gradeTotals(subject, scale) {
   return totals;
 }
 
-export function renderResults(results, { scale, criteria }) {
-  if (!results || !scale) return "";
-  const [fav, unfav] = rateNames(scale);
+export function renderResults(results, { scales, criteria }) {
+  if (!results || !scales) return "";
   const unit = (criteria || []).length > 1 ? t("次", "marks") : t("票", "votes");
   const scores = {};
   for (const s of (results.announced && results.announced.subjects) || []) scores[s.subject_id] = s.score;
   const subjects = results.subjects.map((subject) => {
+    const scale = scaleOf(subject, { scales });
+    const [fav, unfav] = rateNames(scale);
     const totals = gradeTotals(subject, scale);
     const all = Object.values(totals).reduce((a, b) => a + b, 0);
     const bars = scale.grades.map((grade) => {
@@ -68,7 +77,7 @@ export function renderResults(results, { scale, criteria }) {
       </div>`;
     }).join("");
     const score = scores[subject.subject_id];
-    return `<article class="subject-result${subject.flagged ? " flagged" : ""}" data-subject="${esc(subject.subject_id)}" data-ballots="${subject.ballots}">
+    return `<article class="subject-result${subject.flagged ? " flagged" : ""}" data-subject="${esc(subject.subject_id)}" data-scale="${esc(scale.id)}" data-ballots="${subject.ballots}">
       <h3>${esc(subject.name)}${subject.flagged ? ` <span class="flag">${t("⚠ 须诫勉谈话", "⚠ admonishment interview")}</span>` : ""}</h3>
       <div class="rates">
         <span>${t(fav[0], fav[1] + " rate")} <b class="fav">${esc(subject.favourable_percent)}</b></span>

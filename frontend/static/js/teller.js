@@ -2,7 +2,7 @@
 // each batch's reconciliation live (teller websocket), differences side by side.
 import { t, esc } from "./i18n.js";
 import { connectLive } from "./live.js";
-import { phase } from "./results.js";
+import { phase, scaleOf } from "./results.js";
 import { commander, messages, renderKeep } from "./ui.js";
 
 const root = document.getElementById("teller");
@@ -18,7 +18,7 @@ const STATUS = {
 };
 const ENTRY_PHASES = ["ballot_open", "ballot_closed"];
 
-let shape = null; // {subjects, criteria, scale} of the meeting, from the first snapshot
+let shape = null; // {subjects, criteria, scales} of the meeting, from the first snapshot (scales: kind -> scale)
 let rows = 3;
 const hashes = new Map(); // code hash -> plain code, for codes typed on this page
 
@@ -34,12 +34,14 @@ function renderEntry() {
   const cols = columns();
   const head = `<thead><tr><th>#</th><th>${t("测评码", "Ballot code")}</th>${cols.map(({ subject, criterion }) =>
     `<th>${esc(subject.name)}${shape.criteria.length > 1 ? `<br><small>${esc(criterion.name_zh)}</small>` : ""}</th>`).join("")}<th></th></tr></thead>`;
-  const grades = shape.scale.grades.map((g) => `<option value="${esc(g.id)}">${esc(g.name_zh)}</option>`).join("");
+  // Each subject's column offers its own scale's grades (bodies and persons may differ).
+  const grades = (subject) => (scaleOf(subject, shape) || { grades: [] }).grades
+    .map((g) => `<option value="${esc(g.id)}">${esc(g.name_zh)}</option>`).join("");
   const body = [];
   for (let i = 0; i < rows; i++) {
     body.push(`<tr data-row="${i}"><td class="num">${i + 1}</td>
       <td><input type="text" class="code" name="code" data-key="${i}" autocomplete="off" spellcheck="false" maxlength="40"></td>
-      ${cols.map(({ subject, criterion }) => `<td><select name="m_${esc(subject.subject_id)}_${esc(criterion.id)}" data-key="${i}" data-subject="${esc(subject.subject_id)}" data-criterion="${esc(criterion.id)}"><option value="">—</option>${grades}</select></td>`).join("")}
+      ${cols.map(({ subject, criterion }) => `<td><select name="m_${esc(subject.subject_id)}_${esc(criterion.id)}" data-key="${i}" data-subject="${esc(subject.subject_id)}" data-criterion="${esc(criterion.id)}"><option value="">—</option>${grades(subject)}</select></td>`).join("")}
       <td><button type="button" class="small" data-remove-row="${i}" title="删除此行 / remove">✕</button></td></tr>`);
   }
   renderKeep($("entry-table"), head + `<tbody>${body.join("")}</tbody>`);
@@ -90,7 +92,7 @@ function marksHtml(marks, other) {
     for (const criterion of shape.criteria) {
       const grade = (marks[subject.subject_id] || {})[criterion.id];
       const theirs = other ? (other[subject.subject_id] || {})[criterion.id] : grade;
-      const name = grade ? (shape.scale.grades.find((g) => g.id === grade) || { name_zh: grade }).name_zh : "—";
+      const name = grade ? ((scaleOf(subject, shape) || { grades: [] }).grades.find((g) => g.id === grade) || { name_zh: grade }).name_zh : "—";
       const label = shape.criteria.length > 1 ? `${subject.name} · ${criterion.name_zh}` : subject.name;
       const differs = other !== undefined && grade !== theirs;
       lines.push(`<div class="${differs ? "no" : ""}" data-subject="${esc(subject.subject_id)}" data-grade="${esc(grade || "")}">${esc(label)}：${esc(name)}${differs ? " ◀" : ""}</div>`);
@@ -126,7 +128,7 @@ function render(state) {
   $("phase").innerHTML = phase(state);
   $("phase").dataset.phase = state.phase;
   const fresh = !shape;
-  shape = { subjects: state.subjects || [], criteria: state.criteria || [], scale: state.scale || { grades: [] } };
+  shape = { subjects: state.subjects || [], criteria: state.criteria || [], scales: state.scales || {} };
   if (fresh) renderEntry();
   const open = ENTRY_PHASES.includes(state.phase);
   $("submit-batch").disabled = !open;

@@ -41,7 +41,7 @@ from meetings.domain.errors import (
     require_text,
     wrong_phase,
 )
-from meetings.domain.rules import IDENTIFIER, LEVELS, Rules
+from meetings.domain.rules import IDENTIFIER, LEVELS, SUBJECT_KINDS, Rules
 from meetings.domain.voting import (
     PaperEntry,
     QuorumStatus,
@@ -334,6 +334,11 @@ class Meeting(Voting):
                 raise InvalidCommand(
                     f"述评对象“{subject.name}”的层级“{subject.level}”在规则中没有评议人",
                     f"subject {subject.subject_id!r} has level {subject.level!r} which no one grades",
+                )
+            if subject.kind not in SUBJECT_KINDS:  # the kind picks the subject's scale (Rules.scale_for)
+                raise InvalidCommand(
+                    f"述评对象“{subject.name}”的类型“{subject.kind}”须为 person（个人）或 body（组织）",
+                    f"subject {subject.subject_id!r} has kind {subject.kind!r}, not person or body",
                 )
         members: set[str] = set()
         for entry in roster:

@@ -1,4 +1,4 @@
-"""A round's rules: scale, criteria, voter categories, quorum, limits, thresholds.
+"""A round's rules: scales, criteria, voter categories, quorum, limits, thresholds.
 
 Plain frozen dataclasses, no Django. Numbers that are not counts are exact:
 shares and thresholds are `fractions.Fraction` (stored as strings such as
@@ -10,7 +10,7 @@ reads back, raising `RulesInvalid` with a stable code and a Chinese message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -22,6 +22,9 @@ _FRACTION_TEXT = re.compile(r"\d+(/\d+)?\Z")
 
 REVEAL_POLICIES = ("at_close", "live")
 LEVELS = ("township", "village")
+#: What a subject is (SubjectEntry.kind): a body (村党支部, 村委会) or a person.
+SUBJECT_KINDS = ("body", "person")
+SUBJECT_KIND_NAMES_ZH = {"body": "组织", "person": "个人"}
 
 #: Chinese names of the usual voter categories (for messages and screens).
 CATEGORY_NAMES_ZH = {
@@ -65,6 +68,28 @@ class Scale:
     def grade_ids(self) -> tuple[str, ...]:
         return tuple(grade.id for grade in self.grades)
 
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name_zh": self.name_zh,
+            "grades": [
+                {
+                    "id": g.id,
+                    "name_zh": g.name_zh,
+                    "name_en": g.name_en,
+                    "points": g.points,
+                    "favourable": g.favourable,
+                    "unfavourable": g.unfavourable,
+                }
+                for g in self.grades
+            ],
+        }
+
+
+def one_scale(scale: Scale) -> dict[str, Scale]:
+    """The same scale for every kind of subject (what rules said before they had a scale per kind)."""
+    return {kind: scale for kind in SUBJECT_KINDS}
+
 
 @dataclass(frozen=True)
 class Criterion:
@@ -99,7 +124,7 @@ class Rules:
     """
 
     variant: str
-    scale: Scale
+    scales: Mapping[str, Scale]  # subject kind (SUBJECT_KINDS) -> its scale; see scale_for
     criteria: tuple[Criterion, ...]
     voter_categories: tuple[str, ...]
     graders: Mapping[str, tuple[str, ...]]
@@ -110,6 +135,23 @@ class Rules:
     reveal: str = "at_close"
     min_group_size: int = 5
     admonish_threshold: Fraction = Fraction(3, 10)
+    notice_working_days: int = 5  # the public notice's period (公示期), in working days
+
+    def scale_for(self, kind: str) -> Scale:
+        """The scale a subject of this kind ("body", "person") is graded on.
+
+        The aggregate refuses other kinds since scales per kind exist; a subject
+        recorded before with another kind is a person, SubjectEntry's default.
+        """
+        return self.scales.get(kind) or self.scales["person"]
+
+    def distinct_scales(self) -> tuple[Scale, ...]:
+        """Each scale once, in SUBJECT_KINDS order (one when every kind shares it)."""
+        seen: dict[str, Scale] = {}
+        for kind in SUBJECT_KINDS:
+            if kind in self.scales:
+                seen.setdefault(self.scales[kind].id, self.scales[kind])
+        return tuple(seen.values())
 
     def weight(self, category: str) -> int:
         return self.category_weights.get(category, 1)
@@ -125,21 +167,7 @@ class Rules:
     def to_data(self) -> dict[str, Any]:
         return {
             "variant": self.variant,
-            "scale": {
-                "id": self.scale.id,
-                "name_zh": self.scale.name_zh,
-                "grades": [
-                    {
-                        "id": g.id,
-                        "name_zh": g.name_zh,
-                        "name_en": g.name_en,
-                        "points": g.points,
-                        "favourable": g.favourable,
-                        "unfavourable": g.unfavourable,
-                    }
-                    for g in self.scale.grades
-                ],
-            },
+            "scales": {kind: scale.to_data() for kind, scale in self.scales.items()},
             "criteria": [{"id": c.id, "name_zh": c.name_zh} for c in self.criteria],
             "voter_categories": list(self.voter_categories),
             "graders": {level: list(cats) for level, cats in self.graders.items()},
@@ -153,6 +181,7 @@ class Rules:
             "reveal": self.reveal,
             "min_group_size": self.min_group_size,
             "admonish_threshold": _fraction_text(self.admonish_threshold),
+            "notice_working_days": self.notice_working_days,
         }
 
     @classmethod
@@ -166,23 +195,17 @@ class Rules:
     def parse(cls, data: Any) -> Rules:
         """Read rules of the right shape without judging them (a form lists every `problems()` at once)."""
         d = _obj(data, "rules")
-        scale_d = _obj(d.get("scale"), "scale")
-        grades = tuple(
-            Grade(
-                id=_ident(g.get("id"), "scale.grades.id"),
-                name_zh=_text(g.get("name_zh"), "scale.grades.name_zh"),
-                name_en=_text(g.get("name_en"), "scale.grades.name_en"),
-                points=_int(g.get("points"), "scale.grades.points"),
-                favourable=_bool(g.get("favourable", False), "scale.grades.favourable"),
-                unfavourable=_bool(g.get("unfavourable", False), "scale.grades.unfavourable"),
+        # Rules written before scales per kind carry one "scale": it grades every kind of
+        # subject, as it always did, so recorded meetings keep meaning what they meant.
+        if "scales" in d and "scale" in d:
+            raise RulesInvalid(
+                "规则中“scale”与“scales”只能给出其一", "rules give either scale or scales, not both",
+                code="rules_field_invalid", details={"field": "scales"},
             )
-            for g in (_obj(x, "scale.grades") for x in _list(scale_d.get("grades"), "scale.grades"))
-        )
-        scale = Scale(
-            id=_ident(scale_d.get("id"), "scale.id"),
-            name_zh=_text(scale_d.get("name_zh"), "scale.name_zh"),
-            grades=grades,
-        )
+        if "scales" in d:
+            scales = {kind: _scale(x, f"scales.{kind}") for kind, x in _obj(d.get("scales"), "scales").items()}
+        else:
+            scales = one_scale(_scale(d.get("scale"), "scale"))
         criteria = tuple(
             Criterion(id=_ident(c.get("id"), "criteria.id"), name_zh=_text(c.get("name_zh"), "criteria.name_zh"))
             for c in (_obj(x, "criteria") for x in _list(d.get("criteria"), "criteria"))
@@ -190,7 +213,7 @@ class Rules:
         graders_d = _obj(d.get("graders"), "graders")
         return cls(
             variant=_ident(d.get("variant"), "variant"),
-            scale=scale,
+            scales=scales,
             criteria=criteria,
             voter_categories=tuple(_ident(x, "voter_categories") for x in _list(d.get("voter_categories"), "voter_categories")),
             graders={
@@ -213,6 +236,7 @@ class Rules:
             reveal=_text(d.get("reveal", "at_close"), "reveal"),
             min_group_size=_int(d.get("min_group_size", 5), "min_group_size"),
             admonish_threshold=_fraction(d.get("admonish_threshold", "3/10"), "admonish_threshold"),
+            notice_working_days=_int(d.get("notice_working_days", 5), "notice_working_days"),
         )
 
     def require_offered(self) -> None:
@@ -246,11 +270,8 @@ class Rules:
         def problem(zh: str, en: str, *, code: str, field: str) -> RulesInvalid:
             return RulesInvalid(zh, en, code=code, details={"field": field})
 
-        grade_ids = [g.id for g in self.scale.grades]
-        if len(grade_ids) < 2:
-            yield problem("评价等次至少需要两档", "a scale needs at least two grades", code="scale_too_small", field="scale")
+        yield from self._scale_problems(problem)
         for ids, what_zh, what_en, where in (
-            (grade_ids, "评价等次", "grade", "scale"),
             ([c.id for c in self.criteria], "测评指标", "criterion", "criteria"),
             (list(self.voter_categories), "参评类别", "voter category", "voter_categories"),
         ):
@@ -259,8 +280,6 @@ class Rules:
                 yield problem(f"{what_zh}编号“{bad[0]}”须为英文标识符", f"{what_en} id {bad[0]!r} must be an identifier", code="invalid_identifier", field=where)
             elif len(set(ids)) != len(ids):
                 yield problem(f"{what_zh}编号重复", f"duplicate {what_en} ids", code="duplicate_id", field=where)
-        if any(g.favourable and g.unfavourable for g in self.scale.grades):
-            yield problem("同一等次不能既是好评又是差评", "a grade cannot be both favourable and unfavourable", code="grade_both_ways", field="scale")
         if not self.criteria:
             yield problem("至少需要一项测评指标", "at least one criterion is needed", code="no_criteria", field="criteria")
         if not self.voter_categories:
@@ -299,6 +318,40 @@ class Rules:
             yield problem("最小分组人数至少为1", "min_group_size must be at least 1", code="invalid_min_group_size", field="min_group_size")
         if not 0 < self.admonish_threshold <= 1:
             yield problem("诫勉谈话阈值须在0到1之间", "the admonishment threshold must be within (0, 1]", code="invalid_threshold", field="admonish_threshold")
+        if not 1 <= self.notice_working_days <= 30:
+            yield problem("公示期须为1至30个工作日", "the notice period must be 1 to 30 working days", code="invalid_notice_period", field="notice_working_days")
+
+    def _scale_problems(self, problem: Callable[..., RulesInvalid]) -> Iterator[RulesInvalid]:
+        for kind in self.scales:
+            if kind not in SUBJECT_KINDS:
+                yield problem(f"未知的述评对象类型“{kind}”（应为 body 或 person）", f"unknown subject kind {kind!r} (body or person)",
+                              code="unknown_subject_kind", field="scales")
+        by_id: dict[str, Scale] = {}
+        for kind in SUBJECT_KINDS:
+            where = f"scales.{kind}"
+            what = SUBJECT_KIND_NAMES_ZH[kind]
+            scale = self.scales.get(kind)
+            if scale is None:
+                yield problem(f"须规定{what}述评对象的评价等次", f"a scale for subjects of kind {kind} is required",
+                              code="scale_missing", field=where)
+                continue
+            grade_ids = [g.id for g in scale.grades]
+            bad = [ident for ident in grade_ids if not IDENTIFIER.match(ident)]
+            if len(grade_ids) < 2:
+                yield problem(f"{what}的评价等次至少需要两档", f"the {kind} scale needs at least two grades",
+                              code="scale_too_small", field=where)
+            if not IDENTIFIER.match(scale.id) or bad:
+                yield problem(f"{what}的评价等次编号“{(bad or [scale.id])[0]}”须为英文标识符",
+                              f"{kind} scale id {(bad or [scale.id])[0]!r} must be an identifier", code="invalid_identifier", field=where)
+            elif len(set(grade_ids)) != len(grade_ids):
+                yield problem(f"{what}的评价等次编号重复", f"duplicate grade ids in the {kind} scale", code="duplicate_id", field=where)
+            if any(g.favourable and g.unfavourable for g in scale.grades):
+                yield problem(f"{what}的评价等次中，同一等次不能既是好评又是差评",
+                              f"a grade of the {kind} scale cannot be both favourable and unfavourable", code="grade_both_ways", field=where)
+            # Results name each subject's scale by its id: one id, one scale.
+            if by_id.setdefault(scale.id, scale) != scale:
+                yield problem(f"{what}的评价等次与另一类对象的编号相同（{scale.id}）但内容不同",
+                              f"the {kind} scale reuses the id {scale.id!r} of another, different scale", code="scale_id_conflict", field=where)
 
 
 # -- presets -----------------------------------------------------------------------
@@ -351,7 +404,8 @@ PRESETS: dict[str, Rules] = {
     # 双述双评 (seeds 000, 001): party members and representatives tallied separately.
     "shuang_shu_shuang_ping": Rules(
         variant="shuang_shu_shuang_ping",
-        scale=SCALE_HAO,
+        # Seed 000: bodies (村党支部, 村委会) on 好/较好/一般/差, persons on 称职/基本称职/不称职.
+        scales={"body": SCALE_HAO, "person": SCALE_CHENZHI},
         criteria=FIVE_CRITERIA,
         voter_categories=("party_member", "representative"),
         graders={"village": ("party_member", "representative"), "township": ("party_member", "representative")},
@@ -361,7 +415,7 @@ PRESETS: dict[str, Rules] = {
     # village secretaries graded by the township's members, in the same meeting.
     "si_ge_shuang_xiang": Rules(
         variant="si_ge_shuang_xiang",
-        scale=SCALE_HAO,
+        scales=one_scale(SCALE_HAO),
         criteria=FIVE_CRITERIA,
         voter_categories=("township_member", "village_secretary"),
         graders={"township": ("village_secretary",), "village": ("township_member",)},
@@ -374,7 +428,7 @@ PRESETS: dict[str, Rules] = {
     # 直评村官 (seed 003): everyone present grades each village official.
     "zhi_ping_cun_guan": Rules(
         variant="zhi_ping_cun_guan",
-        scale=SCALE_CHENZHI,
+        scales=one_scale(SCALE_CHENZHI),
         criteria=OVERALL,
         voter_categories=("party_member", "representative", "guest"),
         graders={"village": ("party_member", "representative", "guest")},
@@ -383,7 +437,7 @@ PRESETS: dict[str, Rules] = {
     # 领导点评 + 群众评议 (seed 004): questionnaire answered by the masses.
     "dianping_qunzhong_pingyi": Rules(
         variant="dianping_qunzhong_pingyi",
-        scale=SCALE_MANYI,
+        scales=one_scale(SCALE_MANYI),
         criteria=OVERALL,
         voter_categories=("party_member", "representative", "resident"),
         graders={"village": ("party_member", "representative", "resident"), "township": ("party_member", "representative", "resident")},
@@ -400,6 +454,22 @@ def preset(variant: str) -> Rules:
 
 
 # -- helpers for from_data -------------------------------------------------------------
+
+
+def _scale(value: Any, path: str) -> Scale:
+    scale_d = _obj(value, path)
+    grades = tuple(
+        Grade(
+            id=_ident(g.get("id"), f"{path}.grades.id"),
+            name_zh=_text(g.get("name_zh"), f"{path}.grades.name_zh"),
+            name_en=_text(g.get("name_en"), f"{path}.grades.name_en"),
+            points=_int(g.get("points"), f"{path}.grades.points"),
+            favourable=_bool(g.get("favourable", False), f"{path}.grades.favourable"),
+            unfavourable=_bool(g.get("unfavourable", False), f"{path}.grades.unfavourable"),
+        )
+        for g in (_obj(x, f"{path}.grades") for x in _list(scale_d.get("grades"), f"{path}.grades"))
+    )
+    return Scale(id=_ident(scale_d.get("id"), f"{path}.id"), name_zh=_text(scale_d.get("name_zh"), f"{path}.name_zh"), grades=grades)
 
 
 def _fraction_text(value: Fraction) -> str:

@@ -10,6 +10,9 @@ Definitions (each rate is a `Fraction`; `None` when there is nothing to divide b
   subject. 好评率 = favourable marks / all marks, 差评率/不称职率/不满意率 =
   unfavourable marks / all marks (which grades are favourable or unfavourable
   is part of the scale). Per-criterion rates are given as well.
+* Each subject is counted on its own scale, the one the rules give its kind
+  (`Rules.scale_for`): in 双述双评 a body's 差评率 counts 差, a person's
+  不称职率 counts 不称职, on the same ballots.
 * Groups: per-category tallies are shown only for categories with at least
   `min_group_size` ballots. Smaller categories are pooled into a group "other";
   if that pool is still smaller than `min_group_size` (and a larger group
@@ -65,6 +68,7 @@ class SubjectResult:
     subject_id: str
     name: str
     level: str
+    scale_id: str  # the scale the subject was graded on (Rules.scale_for its kind)
     ballots: int
     counts: dict[str, dict[str, int]]
     groups: tuple[GroupTally, ...]
@@ -124,13 +128,14 @@ def tally(
     per_category: dict[str, int] = {}
     for ballot in ballots:
         per_category[ballot.category] = per_category.get(ballot.category, 0) + 1
-    grades = rules.scale.grades
-    points = {g.id: g.points for g in grades}
-    favourable = {g.id for g in grades if g.favourable}
-    unfavourable = {g.id for g in grades if g.unfavourable}
     criteria = [c.id for c in rules.criteria]
     results = []
     for subject in subjects:
+        scale = rules.scale_for(subject.kind)
+        grades = scale.grades
+        points = {g.id: g.points for g in grades}
+        favourable = {g.id for g in grades if g.favourable}
+        unfavourable = {g.id for g in grades if g.unfavourable}
         graders = rules.categories_grading(subject.level)
         groups = []
         for group_id, categories in group_categories(rules, per_category, graders):
@@ -159,6 +164,7 @@ def tally(
                 subject_id=subject.subject_id,
                 name=subject.name,
                 level=subject.level,
+                scale_id=scale.id,
                 ballots=n_ballots,
                 counts=total,
                 groups=tuple(groups),
@@ -218,6 +224,7 @@ def results_event(results: Results, *, now: datetime) -> ResultsAnnounced:
             SubjectOutcome(
                 subject_id=s.subject_id,
                 name=s.name,
+                scale_id=s.scale_id,
                 ballots=s.ballots,
                 counts=s.counts,
                 groups=[

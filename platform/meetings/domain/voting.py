@@ -245,24 +245,30 @@ class Voting(Counts):
                         f"未对“{subject.name}”的“{criterion.name_zh}”作出评价",
                         f"subject {subject_id!r} is not graded on {criterion.id!r}",
                     )
-                if not isinstance(grade_id, str) or rules.scale.grade(grade_id) is None:
+                scale = rules.scale_for(subject.kind)
+                if not isinstance(grade_id, str) or scale.grade(grade_id) is None:
+                    # Bodies and persons may be graded on different scales (seed 000): a grade of
+                    # the other scale is refused like any unknown grade (code ballot_invalid, as before).
                     raise BallotInvalid(
-                        f"“{subject.name}”的“{criterion.name_zh}”评价等次“{grade_id}”不在“{rules.scale.name_zh}”中",
-                        f"grade {grade_id!r} for {subject_id!r}/{criterion.id!r} is not in scale {rules.scale.id!r}",
+                        f"“{subject.name}”的“{criterion.name_zh}”评价等次“{grade_id}”不在“{scale.name_zh}”中",
+                        f"grade {grade_id!r} for {subject_id!r}/{criterion.id!r} is not in scale {scale.id!r}",
                     )
         return category
 
     def widest_marks(self) -> list[dict[str, dict[str, str]]]:
-        """For each voter category, the valid marks whose every grade is the scale's longest id (in UTF-8).
+        """For each voter category, the valid marks whose every grade is the longest id (in UTF-8) of its subject's scale.
 
         An encoding of marks whose length adds up over its parts (JSON, say)
         encodes no valid ballot of this meeting longer than the longest of
         these: the ballot box pads every sealed ballot to that length.
         """
         rules = self.require_rules()
-        widest = max((grade.id for grade in rules.scale.grades), key=lambda grade_id: len(grade_id.encode()))
+        def widest(subject: SubjectEntry) -> str:
+            grades = rules.scale_for(subject.kind).grades
+            return max((grade.id for grade in grades), key=lambda grade_id: len(grade_id.encode()))
+
         return [
-            {subject.subject_id: {criterion.id: widest for criterion in rules.criteria}
+            {subject.subject_id: {criterion.id: widest(subject) for criterion in rules.criteria}
              for subject in self.subjects_graded_by(category)}
             for category in rules.voter_categories
         ]

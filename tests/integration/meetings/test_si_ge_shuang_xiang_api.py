@@ -95,7 +95,8 @@ def test_a_full_si_ge_shuang_xiang_meeting_through_the_api(county_a) -> None:
     rules = admin.get("presets/")["si_ge_shuang_xiang"]
     assert rules["graders"] == {"township": ["village_secretary"], "village": ["township_member"]}
     assert [c["id"] for c in rules["criteria"]] == list(CRITERIA)
-    assert [g["id"] for g in rules["scale"]["grades"]] == list(GRADES)
+    assert [g["id"] for g in rules["scales"]["person"]["grades"]] == list(GRADES)
+    assert rules["scales"]["body"] == rules["scales"]["person"]  # one scale for every subject here
     round_id = admin.post("rounds/", {"name": "2026年第一季度四个双向", "year": 2026, "variant": "si_ge_shuang_xiang"},
                           expect=201)["round_id"]
     roster = [{"member_id": f"vs{i}", "name": f"{VILLAGES[i][1]}", "category": "village_secretary"} for i in range(SECRETARIES)]
@@ -151,11 +152,11 @@ def test_a_full_si_ge_shuang_xiang_meeting_through_the_api(county_a) -> None:
     # Each category's form lists only the subjects it grades.
     form = voter.post(f"v/{mid}/form/", {"code": secretary_codes[0]}, expect=200)
     assert form["category"] == "village_secretary"
-    assert form["subjects"] == [{"subject_id": TOWNSHIP[0], "name": TOWNSHIP[1]}]
+    assert form["subjects"] == [{"subject_id": TOWNSHIP[0], "name": TOWNSHIP[1], "kind": "person"}]
     assert [c["id"] for c in form["criteria"]] == list(CRITERIA) and form["voted"] is False
     form = voter.post(f"v/{mid}/form/", {"code": member_codes[0]}, expect=200)
     assert form["category"] == "township_member"
-    assert form["subjects"] == [{"subject_id": sid, "name": name} for sid, name in VILLAGES]
+    assert form["subjects"] == [{"subject_id": sid, "name": name, "kind": "person"} for sid, name in VILLAGES]
 
     # Grading a subject one's category does not grade is refused, and nothing is sealed.
     wrong = {TOWNSHIP[0]: dict.fromkeys(CRITERIA, "hao"), VILLAGE_IDS[0]: dict.fromkeys(CRITERIA, "cha")}
@@ -196,7 +197,7 @@ def test_a_full_si_ge_shuang_xiang_meeting_through_the_api(county_a) -> None:
     flagged = []
     for sid in [TOWNSHIP[0], *VILLAGE_IDS]:
         graders = ["village_secretary"] if sid == TOWNSHIP[0] else ["township_member"]
-        want = expected(cast, sid, graders, rules["scale"], rules["category_weights"], rules["min_group_size"])
+        want = expected(cast, sid, graders, rules["scales"]["person"], rules["category_weights"], rules["min_group_size"])
         got = by_subject[sid]
         assert got["ballots"] == want["ballots"] == (SECRETARIES if sid == TOWNSHIP[0] else MEMBERS - 1)
         assert got["counts"] == want["counts"], sid

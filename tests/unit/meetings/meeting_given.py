@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from events.types import DomainEvent
 from meetings.domain.aggregate import Meeting
-from meetings.domain.rules import SCALE_HAO, Criterion, QuorumRule, Rules
+from meetings.domain.rules import SCALE_HAO, Criterion, QuorumRule, Rules, one_scale
 from meetings.domain.voting import SealedBallot
 from meetings.events import RosterEntry, SubjectEntry
 
@@ -26,7 +26,7 @@ PHASES = ["scheduled", "announced", "opened", "ballot_open", "ballot_closed", "r
 
 RULES = Rules(
     variant="custom",
-    scale=SCALE_HAO,
+    scales=one_scale(SCALE_HAO),
     criteria=(Criterion("sixiang_jianshe", "思想建设"), Criterion("gongzuo_jixiao", "工作绩效")),
     voter_categories=("party_member", "representative", "guest"),
     graders={"village": ("party_member", "representative", "guest"), "township": ("party_member",)},

@@ -32,11 +32,11 @@ def test_preset_details_follow_the_seeds() -> None:
     assert two_way.categories_grading("township") == ("village_secretary",)
     assert two_way.categories_grading("village") == ("township_member",)
     direct = preset("zhi_ping_cun_guan")
-    assert [g.id for g in direct.scale.grades] == ["chenzhi", "jiben_chenzhi", "bu_chenzhi"]
+    assert [g.id for g in direct.scale_for("person").grades] == ["chenzhi", "jiben_chenzhi", "bu_chenzhi"]
     assert direct.quorum == (QuorumRule("party_member", min_share=Fraction(4, 5)), QuorumRule("representative", min_count=30))
     assert direct.quorum[0].required(11) == 9 and direct.quorum[1].required(80) == 30
     assert (direct.time_limit("village"), direct.time_limit("township"), direct.announce_lead_days) == (480, 600, 3)
-    assert [g.name_zh for g in preset("dianping_qunzhong_pingyi").scale.grades] == ["满意", "基本满意", "不满意"]
+    assert [g.name_zh for g in preset("dianping_qunzhong_pingyi").scale_for("body").grades] == ["满意", "基本满意", "不满意"]
     assert set(PRESETS) == {"shuang_shu_shuang_ping", "si_ge_shuang_xiang", "zhi_ping_cun_guan", "dianping_qunzhong_pingyi"}
     with pytest.raises(RulesInvalid) as info:
         preset("nothing")

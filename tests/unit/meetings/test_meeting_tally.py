@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from meeting_given import RULES, SUBJECTS, with_rules
 
-from meetings.domain.rules import SCALE_CHENZHI, Criterion
+from meetings.domain.rules import SCALE_CHENZHI, Criterion, one_scale
 from meetings.domain.tally import (
     CountedBallot,
     display_decimal,
@@ -134,7 +134,7 @@ def test_pooling_reaches_the_published_counts_and_score() -> None:
 
 
 def test_subjects_at_or_above_the_unfavourable_threshold_are_flagged() -> None:
-    rules = with_rules(scale=SCALE_CHENZHI, criteria=(Criterion("zongti", "总体评价"),), min_group_size=1)
+    rules = with_rules(scales=one_scale(SCALE_CHENZHI), criteria=(Criterion("zongti", "总体评价"),), min_group_size=1)
 
     def ballots(bad: int, total: int) -> list[CountedBallot]:
         return [

@@ -1,0 +1,68 @@
+"""/interviews/: the county's interviews (诫勉谈话 / 约谈) opened by the rule, with their records and plans.
+
+A plain form page, as /staff/: the list (overdue first), and per interview
+the form that records it (kind, interviewer, date, record) and then the one
+that files the subject's written plan with its deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from accounts.roles import Actor, may
+from common.refusal import Refusal
+from followup import interviews_selectors
+from followup.actions import interviews as doors
+from followup.interviews import KINDS
+from followup.ledger_pages import FORBIDDEN, _command_id, _date, _gate
+
+
+def _do(request: HttpRequest, actor: Actor) -> None:
+    post, command_id = request.POST, _command_id(request)
+    interview_id = post.get("interview_id", "")
+    if post.get("op") == "hold":
+        held_on = _date(post.get("held_on"))
+        if held_on is None:
+            raise Refusal("请填写谈话日期", "the date is required", code="held_on_required")
+        doors.check_hold_interview(actor=actor, interview_id=interview_id, kind=post.get("kind", ""),
+                                   interviewer=post.get("interviewer", ""), held_on=held_on,
+                                   record=post.get("record", ""), command_id=command_id)
+    elif post.get("op") == "plan":
+        doors.check_file_rectification_plan(actor=actor, interview_id=interview_id, plan=post.get("plan", ""),
+                                            deadline=_date(post.get("deadline")), command_id=command_id)
+    else:
+        raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
+
+
+@never_cache
+def interviews_page(request: HttpRequest) -> HttpResponse:
+    gate = _gate(request, "page:interviews")
+    if gate is not None:
+        return gate
+    user: Any = request.user
+    error: Refusal | None = None
+    if request.method == "POST":
+        if not may(user.role, "hold_interview"):
+            return render(request, "hall/error.html", FORBIDDEN, status=403)
+        try:
+            _do(request, Actor.of_user(user))
+            return HttpResponseRedirect("/interviews/")
+        except Refusal as refused:
+            error = refused
+    today = timezone.localdate()
+    context = {
+        "interviews": interviews_selectors.interviews_list(today=today),
+        "kinds": KINDS,
+        "today": today,
+        "may_write": may(user.role, "hold_interview"),
+        "error": error,
+        "failed_id": request.POST.get("interview_id") if error else None,
+        "command_id": uuid.uuid4(),
+    }
+    return render(request, "followup/interviews.html", context, status=error.http_status if error else 200)
