@@ -63,6 +63,8 @@ def test_the_auditor_steps_through_a_finished_meeting_and_sees_the_screen_as_it_
     expect(page.locator("#screen #phase")).to_have_text("结果已公布", use_inner_text=True)
     expect(page.locator("#replay-verdict")).to_contain_text("重新计票与公布结果一致", use_inner_text=True)
     expect(page.locator("#tally-state [data-counted]")).to_have_text("6")
+    for grade in ("chenzhi", "jiben_chenzhi", "bu_chenzhi"):  # two phone ballots each way, two on paper
+        expect(page.locator(f"#tally-table tr[data-subject=shuji] [data-grade={grade}]")).to_have_text("2")
     page.screenshot(path=str(artifacts / "replay-results.png"), full_page=True)
 
     # Just after the 5th check-in: the quorum numbers of that moment.

@@ -4,7 +4,7 @@
 // the screen is drawn by the hall screen's own code (screen.js).
 import { t, esc } from "./i18n.js";
 import { mmss, parseTime } from "./live.js";
-import { category, gradeTotals, tick } from "./results.js";
+import { category, gradeTotals, scaleOf, tick } from "./results.js";
 import { showReplayed } from "./screen.js";
 
 const root = document.getElementById("replay");
@@ -75,15 +75,17 @@ function talliesHtml(state) {
       <dt>${t("应参评", "Eligible")}</dt><dd><b data-eligible>${Number(turnout.eligible) || 0}</b></dd>
     </dl>`;
   const results = screen.results;
-  if (!results || !screen.scale) return `${head}<p class="muted" data-no-results>${t("结果尚未公布。", "Results not announced yet.")}</p>`;
-  const grades = screen.scale.grades;
+  if (!results || !screen.scales) return `${head}<p class="muted" data-no-results>${t("结果尚未公布。", "Results not announced yet.")}</p>`;
+  // Each subject on its own scale (persons and bodies may differ): the marks per grade in one cell.
   const rows = results.subjects.map((s) => {
-    const totals = gradeTotals(s, screen.scale);
-    return `<tr data-subject="${esc(s.subject_id)}"><td>${esc(s.name)}</td>${grades.map((g) => `<td class="num">${totals[g.id] || 0}</td>`).join("")}
+    const scale = scaleOf(s, screen);
+    const totals = scale ? gradeTotals(s, scale) : {};
+    const grades = scale ? scale.grades.map((g) => `${t(g.name_zh, g.name_en)} <b data-grade="${esc(g.id)}">${totals[g.id] || 0}</b>`).join(" · ") : "";
+    return `<tr data-subject="${esc(s.subject_id)}"><td>${esc(s.name)}</td><td>${grades}</td>
       <td class="num">${esc(s.favourable_percent)}</td><td class="num">${s.ballots}</td></tr>`;
   }).join("");
-  return `${head}<table class="grid" id="tally-table"><thead><tr><th>${t("对象", "Subject")}</th>${
-    grades.map((g) => `<th class="num">${t(g.name_zh, g.name_en)}</th>`).join("")}<th class="num">${t("好评率（称职率）", "favourable rate")}</th><th class="num">${t("有效票", "ballots")}</th></tr></thead>
+  return `${head}<table class="grid" id="tally-table"><thead><tr><th>${t("对象", "Subject")}</th><th>${t("各等次票数", "Marks per grade")}</th>
+    <th class="num">${t("好评率（称职率、满意率）", "favourable rate")}</th><th class="num">${t("有效票", "ballots")}</th></tr></thead>
     <tbody>${rows}</tbody></table>
     <p>${t("收回选票", "Ballots counted")} <b data-counted>${results.ballots_counted}</b> · ${t("参评率", "participation")} ${esc(results.participation_percent)}</p>`;
 }
