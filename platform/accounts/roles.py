@@ -106,6 +106,7 @@ POLICY: dict[str, frozenset[str]] = {
     "page:my_meetings": _HOSTS,
     "page:my_batches": _TELLERS,
     "page:audit": _AUDIT,
+    "page:replay": _AUDIT,  # live.audit: a meeting's log replayed, position by position
     "page:meetings": COUNTY_ROLES,
     # interviews and the rectification ledger (followup.actions.interviews, .ledger)
     "open_interview": frozenset(),  # by the rule only: the platform's sweeper opens it

@@ -18,11 +18,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
+from events.verdicts import stream_verdicts
 from followup.interviews_selectors import interviews_due
 from followup.selectors import late_count
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
+from meetings.streams import meeting_stream
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -109,7 +111,13 @@ def my_batches(request: HttpRequest) -> HttpResponse:
 @never_cache
 @page_for("audit")
 def audit(request: HttpRequest) -> HttpResponse:
-    return _page(request, "audit", meetings=desks.meetings_all())
+    meetings = desks.meetings_all()
+    # The verifier's verdict on each log as the database holds it (cached per head: events.verdicts).
+    verdicts = stream_verdicts(meeting_stream(row["meeting_id"]) for row in meetings)
+    for row in meetings:
+        verdict = verdicts.get(meeting_stream(row["meeting_id"]))
+        row["verdict"] = verdict.to_data() if verdict else None
+    return _page(request, "audit", meetings=meetings)
 
 
 @never_cache

@@ -3,7 +3,7 @@
 from django.urls import path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from live import announce, desks, pages, proof, rounds, schedule
+from live import announce, audit, desks, pages, proof, rounds, schedule
 
 M = "hall/<id:meeting_id>/"
 
@@ -24,6 +24,8 @@ urlpatterns = [
     path("my/meetings/", desks.my_meetings, name="my-meetings"),
     path("my/batches/", desks.my_batches, name="my-batches"),
     path("audit/", desks.audit, name="audit"),
+    path("audit/<id:meeting_id>/", audit.replay_page, name="audit-replay"),
+    path("audit/<id:meeting_id>/at/", audit.replay_state, name="audit-replay-state"),
     path("meetings/", desks.meetings, name="meetings"),
     path(M + "console/", pages.console, name="hall-console"),
     path(M + "teller/", pages.teller, name="hall-teller"),

@@ -11,7 +11,9 @@ layer, so that a screen and an API client see the same figures.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection
@@ -120,9 +122,29 @@ def dashboard_meetings() -> list[dict[str, Any]]:
 # -- one meeting, from its state -------------------------------------------------------------
 
 
+_from_log_only: ContextVar[bool] = ContextVar("from_log_only", default=False)
+
+
+@contextmanager
+def from_log_only() -> Iterator[None]:
+    """Inside: the reads below answer from the folded state alone, never from the sealed ballot box.
+
+    A replay (live.replay) shows a meeting as its log had it at a past
+    version; the box holds ballots of now, and the log records no ballot
+    before the close (secrecy: no casting order), so while voting the
+    replayed count is what the log knew then.
+    """
+    token = _from_log_only.set(True)
+    try:
+        yield
+    finally:
+        _from_log_only.reset(token)
+
+
 def ballots_cast(meeting_id: str, meeting: Meeting) -> int:
     """Phone ballots cast so far: sealed in the box while voting, in the log after the close."""
-    in_box = ballot_box.count(meeting_id) if meeting.phase == "ballot_open" else 0
+    sealed = meeting.phase == "ballot_open" and not _from_log_only.get()
+    in_box = ballot_box.count(meeting_id) if sealed else 0
     return len(meeting.phone_ballots) + in_box
 
 

@@ -201,7 +201,18 @@ function fitResults() {
   fits(low);
 }
 
-const live = connectLive({ path: `/ws/m/${meetingId}/screen/`, token: root.dataset.token, onState: render });
+// Without a token the screen is the auditor's replay (replay.js): no socket; it
+// shows the states it is given, its clock stopped at the replayed moment.
+const live = root.dataset.token
+  ? connectLive({ path: `/ws/m/${meetingId}/screen/`, token: root.dataset.token, onState: render })
+  : { state: null, serverNow: () => Date.now() };
+
+// The replay's entry: render `state` as the hall screen did when the server's clock read `atMs`.
+export function showReplayed(state, atMs) {
+  live.state = state;
+  live.serverNow = () => atMs;
+  render(state);
+}
 
 function tickTimer() {
   const el = document.getElementById("timer");
