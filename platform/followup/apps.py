@@ -11,7 +11,11 @@ class FollowupConfig(AppConfig):
         # after-commit hook with the store (an event in sweeps.TRIGGERS gets
         # its county swept at once). Importing jobs registers its tasks with
         # the job queue (procrastinate's app is ready: it is installed first).
+        from importlib import import_module
+
         from events import store
-        from followup import jobs
+        from followup import jobs, sweeps
 
         store.subscribe(jobs.defer_after_commit)
+        for module in sweeps.SWEEPER_MODULES:
+            import_module(module)

@@ -44,6 +44,11 @@ Sweeper = Callable[[datetime], int]
 
 SWEEPERS: dict[str, Sweeper] = {}
 
+# The modules that define sweepers (with @sweeper), imported when Django starts
+# (followup.apps): a worker process imports nothing else of followup, and a
+# sweeper whose module was never imported silently never runs. Add yours here.
+SWEEPER_MODULES: tuple[str, ...] = ()
+
 # Event types whose commit makes the county's sweep run at once (see followup.jobs).
 TRIGGERS: set[str] = {
     "ResultsAnnounced",  # flagged subjects' interviews open, the notice is drafted
