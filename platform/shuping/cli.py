@@ -444,11 +444,17 @@ def cmd_projections_catchup(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     home = _home(args)
-    with database(home) as url:
-        _setup_django(url, home)
-        from shuping import jobs_cli
+    # Until the worker takes over SIGINT and SIGTERM (it finishes the job in
+    # hand first), they unwind like Ctrl-C, so an embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with database(home) as url:
+            _setup_django(url, home)
+            from shuping import jobs_cli
 
-        return jobs_cli.work(args)
+            return jobs_cli.work(args)
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_jobs_tick(args: argparse.Namespace) -> int:
