@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from procrastinate.contrib.django import app
@@ -135,7 +135,12 @@ def test_a_deadline_that_passed_while_no_worker_ran_is_recorded_once_when_one_st
 def test_the_every_minute_job_is_registered_and_sweeps_every_county(make_county, db: None, extra_sweeper) -> None:
     periodic = app.periodic_registry.periodic_tasks[(jobs.SWEEP_ALL, "every-minute")]
     assert periodic.cron == "* * * * *"
-    make_county("jp")
+    county, _other = make_county("jp").schema_name, make_county("jq")
+    # One queue for every county: its tables are in the public schema only.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_schema FROM information_schema.tables WHERE table_name = 'procrastinate_jobs'")
+        assert cursor.fetchall() == [("public",)]
+    assert county in jobs.county_schemas()
     visited: list[str] = []
     lock = threading.Lock()
 
