@@ -17,12 +17,25 @@ class FollowupConfig(AppConfig):
     def ready(self) -> None:
         # Event types, projections and sweepers: the notice (events, projection, periods),
         # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps).
+        # The events floor may not import followup: followup registers its
+        # after-commit hook with the store (an event in sweeps.TRIGGERS gets
+        # its county swept at once). Importing jobs registers its tasks with
+        # the job queue (procrastinate's app is ready: it is installed first).
+        from importlib import import_module
+
+        from events import store
         from followup import (  # noqa: F401
             events,
             interviews,
+            jobs,
             ledger,
             ledger_projection,
             ledger_sweeps,
             periods,
             projection,
+            sweeps,
         )
+
+        store.subscribe(jobs.defer_after_commit)
+        for module in sweeps.SWEEPER_MODULES:
+            import_module(module)

@@ -1,6 +1,9 @@
 """The `shuping` command line.
 
     shuping run                      start the platform (embedded PostgreSQL unless DATABASE_URL)
+                                     and, beside it, the job queue's worker
+    shuping worker                   run the job queue's worker (hosted: its own service)
+    shuping jobs tick [--county X] [--now ISO] [--wait]   sweep through the queue at a given time
     shuping migrate                  migrate the public schema, the template and every county
     shuping county create SLUG --name 新野县 --domain xinye.localhost
     shuping county list
@@ -259,6 +262,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]], started: float) -> None:
     import uvicorn
 
+    from shuping import jobs_cli
+
     config = uvicorn.Config(
         "shuping.asgi:application",
         host=args.host,
@@ -274,9 +279,15 @@ def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]]
     print(f"  平台运营 / operators:   http://localhost:{args.port}/")
     for url, role, username, password in logins:
         print(f"  {role}: {url}" + (f"   {username} / {password}" if username else ""))
+    # The job queue's worker (deadlines, notice periods): a process of its own, stopped with the server.
+    worker = jobs_cli.start_worker(getattr(args, "data", None))
+    print(f"  任务队列 / job queue:   worker pid {worker.pid}")
     _say("按 Ctrl-C 停止", "press Ctrl-C to stop")
     print(flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        jobs_cli.stop_worker(worker)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -456,6 +467,30 @@ def cmd_projections_catchup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    home = _home(args)
+    # Until the worker takes over SIGINT and SIGTERM (it finishes the job in
+    # hand first), they unwind like Ctrl-C, so an embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with database(home) as url:
+            _setup_django(url, home)
+            from shuping import jobs_cli
+
+            return jobs_cli.work(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_jobs_tick(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from shuping import jobs_cli
+
+        return jobs_cli.tick(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuping", description="述评 Shuping")
     parser.add_argument("--data", help="folder of the embedded database (default ./.shuping)")
@@ -520,6 +555,16 @@ def build_parser() -> argparse.ArgumentParser:
     catchup = proj.add_parser("catchup", help="追赶读模型 / run catch-up projections")
     catchup.add_argument("--county")
     catchup.set_defaults(func=cmd_projections_catchup)
+
+    worker = sub.add_parser("worker", help="任务队列工作进程 / the job queue's worker")
+    worker.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop when `shuping run` is gone
+    worker.set_defaults(func=cmd_worker)
+    jobs = sub.add_parser("jobs", help="任务队列 / job queue").add_subparsers(dest="jobs_command", required=True)
+    tick = jobs.add_parser("tick", help="经任务队列按给定时间清扫 / sweep through the queue at a given time")
+    tick.add_argument("--county", help="one county (default: every county)")
+    tick.add_argument("--now", help="the time to sweep at, ISO 8601 (default: when the job runs)")
+    tick.add_argument("--wait", action="store_true", help="run a worker until these sweeps are done")
+    tick.set_defaults(func=cmd_jobs_tick)
 
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
