@@ -16,8 +16,11 @@ class FollowupConfig(AppConfig):
 
     def ready(self) -> None:
         # Event types, projections and sweepers: the notice (events, projection, periods),
-        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps).
+        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps),
+        # the county's year (commitments*, rankings*: commitments, quarterly rankings, the 软弱涣散 rule).
         from followup import (  # noqa: F401
+            commitments,
+            commitments_projection,
             events,
             interviews,
             ledger,
@@ -25,4 +28,6 @@ class FollowupConfig(AppConfig):
             ledger_sweeps,
             periods,
             projection,
+            rankings_projection,
+            rankings_sweeps,
         )

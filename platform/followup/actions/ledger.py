@@ -62,6 +62,29 @@ def check_raise_ledger_item(
     return str(getattr(first, "item_id", item_id))  # a retried command answers with the item it raised
 
 
+def check_raise_place_item(
+    *, actor: Actor, township: str, village: str, source_kind: str, source_ref: str, problem: str, note: str,
+    command_id: CommandRef,
+) -> str:
+    """Enter a problem that no meeting raised (a 软弱涣散 listing) for a village; returns the item's id.
+
+    A retried command (the rule's derived command id) answers with the item it raised the first time.
+    """
+    require(actor, "raise_ledger_item")
+    _clean(township, village, source_kind, source_ref, problem, note)
+    item_id = new_item_id()
+    outcome = repository.execute(
+        ledger_stream(item_id), LedgerItem,
+        lambda item: item.raise_item(
+            item_id=item_id, source_kind=source_kind, source_ref=source_ref, meeting_id="", township=township,
+            village=village, problem=problem, note=note, by=actor.name or "",
+        ),
+        command_id=command_id, actor=actor.name,
+    )
+    first = outcome.events[0] if outcome.events else None
+    return str(getattr(first, "item_id", item_id))
+
+
 def check_add_measure(
     *, actor: Actor, item_id: str, text: str, owner: str, deadline: date | None, today: date, command_id: CommandRef,
 ) -> Outcome[LedgerItem]:
