@@ -34,7 +34,7 @@ STREAK = 3
 _NAMESPACE = uuid.UUID("5b0f4a61-8f0e-4c7e-9d55-3a1b8e2c7d90")
 
 TIE_RULE = "得分相同者名次并列，其后的名次顺延跳过（例如 1、1、3）。"
-BOTTOM_RULE = (f"倒数名次按同样规则从低分算起；倒数第一至第三名（含并列）为“后三名”；"
+BOTTOM_RULE = (f"倒数名次按同样规则从低分算起；倒数第一至第三名（含并列）为“后三名”，但名列第一（含并列第一）的村不计入；"
                f"乡镇参加排队的村少于{MIN_RANKED_FOR_BOTTOM}个时不认定后三名。")
 WEAK_RULE = ("乡镇党委每季度对村党建工作打分排队，连续三个季度排在本乡镇后三名的村党组织，"
              "列入软弱涣散村党组织，进行集中整顿；已用于一次认定的季度不再重复计算。")
@@ -77,7 +77,7 @@ def weak_command_id(village_id: int, quarter: str, what: str) -> str:
 class Ranked:
     rank: int  # 1 + villages scoring more (ties share a rank, the next one skips: 1, 1, 3)
     rank_from_bottom: int  # 1 + villages scoring less, by the same rule
-    bottom_three: bool
+    bottom_three: bool  # rank_from_bottom <= 3, never a village in first place (80, 80, 70, 50: not the 80s)
 
 
 def rank_totals(totals: dict[int, int]) -> dict[int, Ranked]:
@@ -86,8 +86,8 @@ def rank_totals(totals: dict[int, int]) -> dict[int, Ranked]:
     counted = len(values) >= MIN_RANKED_FOR_BOTTOM
     ranked = {}
     for key, total in totals.items():
-        from_bottom = 1 + sum(1 for v in values if v < total)
-        ranked[key] = Ranked(1 + sum(1 for v in values if v > total), from_bottom, counted and from_bottom <= 3)
+        rank, from_bottom = 1 + sum(1 for v in values if v > total), 1 + sum(1 for v in values if v < total)
+        ranked[key] = Ranked(rank, from_bottom, counted and from_bottom <= 3 and rank > 1)
     return ranked
 
 

@@ -21,6 +21,13 @@ def test_a_tie_at_the_boundary_puts_every_tied_village_in_the_bottom_three() -> 
     assert [k for k in range(1, 6) if ranked[k].bottom_three] == [2, 3, 4, 5]
 
 
+def test_a_village_in_first_place_is_never_in_the_bottom_three() -> None:
+    ranked = rank_totals({1: 80, 2: 80, 3: 70, 4: 50})
+    assert [ranked[k].rank_from_bottom for k in range(1, 5)] == [3, 3, 2, 1]
+    assert [k for k in range(1, 5) if ranked[k].bottom_three] == [3, 4]
+    assert not any(r.bottom_three for r in rank_totals({1: 60, 2: 60, 3: 60, 4: 60}).values())
+
+
 def test_three_villages_or_fewer_have_no_bottom_three() -> None:
     assert not any(r.bottom_three for r in rank_totals({1: 90, 2: 80, 3: 10}).values())
 

@@ -105,7 +105,7 @@ def test_two_years_of_a_county(county: Any) -> None:
             village_id=hongxing.villages["六村"], year=2026, tasks=tasks, goals=goals, signed_on=date(2026, 1, 10),
             command_id=cid())
     assert refused.value.code == "not_linked"
-    new_tasks = {**tasks, 7: "7月：修缮党群服务中心（调整）"}
+    new_tasks = {**tasks, 7: "修缮党群服务中心（调整）"}
     commitment_doors.check_amend_commitment(actor=ADMIN, commitment_id=up, tasks=new_tasks, goals=goals,
                                             reason="汛期推迟户外活动", today=date(2026, 6, 1), command_id=cid())
 
@@ -187,8 +187,8 @@ def test_two_years_of_a_county(county: Any) -> None:
     upward = commitments_selectors.commitment_get(up)
     assert upward is not None
     assert [v["version_no"] for v in upward["versions"]] == [1, 2]
-    assert upward["versions"][0]["tasks"][6]["text"] == "7月：走访党员群众，解决一件实事"
-    assert upward["versions"][1]["tasks"][6]["text"] == "7月：修缮党群服务中心（调整）"
+    assert upward["versions"][0]["tasks"][6]["text"] == "走访党员群众21户，解决一件实事"
+    assert upward["versions"][1]["tasks"][6]["text"] == "修缮党群服务中心（调整）"
     assert len(upward["progress"]) == 12
     assert [s["score"] for s in upward["scores"]] == [75, 80, 85, 90]
 

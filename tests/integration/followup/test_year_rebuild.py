@@ -73,7 +73,8 @@ def expected_listings(ranked: dict[int, list[int]]) -> set[tuple[int, int]]:
         for n in sorted(ranked):
             totals = ranked[n]
             lower = sum(1 for t in totals if t < totals[village])
-            bottom = len(totals) >= 4 and lower < 3
+            higher = sum(1 for t in totals if t > totals[village])
+            bottom = len(totals) >= 4 and lower < 3 and higher > 0  # first place (even shared) is never bottom
             run = run + 1 if bottom and last == n - 1 else (1 if bottom else 0)
             last = n
             if run == 3:

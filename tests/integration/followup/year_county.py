@@ -58,5 +58,5 @@ def township_with_villages(name: str, villages: list[str], *, registry: bool = T
 
 def plan(prefix: str = "") -> tuple[dict[int, str], dict[int, str]]:
     """Twelve monthly tasks and four quarterly goals."""
-    return ({m: f"{prefix}{m}月：走访党员群众，解决一件实事" for m in range(1, 13)},
-            {q: f"{prefix}第{q}季度：完成阵地建设第{q}步" for q in range(1, 5)})
+    return ({m: f"{prefix}走访党员群众{m * 3}户，解决一件实事" for m in range(1, 13)},
+            {q: f"{prefix}完成阵地建设第{q}步" for q in range(1, 5)})
