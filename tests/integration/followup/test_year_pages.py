@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,9 +17,17 @@ from accounts.models import User
 from events import reading
 from followup import rankings_selectors
 from followup.actions import commitments as commitment_doors
-from followup.rankings import TIE_RULE, quarter_stream
+from followup.actions import rankings as doors
+from followup.rankings import TIE_RULE, WEAK_RULE, quarter_stream
+from followup.sweeps import run_sweepers
 from tests.conftest import host_of
-from tests.integration.followup.year_county import ADMIN, cid, plan, township_with_villages
+from tests.integration.followup.year_county import (
+    ADMIN,
+    CRITERIA,
+    cid,
+    plan,
+    township_with_villages,
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +101,36 @@ def test_the_county_scores_a_quarter_and_the_public_reads_a_commitment(county: A
     assert "走访党员32户" in text and "走访记录本第3页" in text and "东村书记" in text
     assert Client().get("/gongkai/999999/", HTTP_HOST=host).status_code == 404
     assert Client().get(f"/gongkai/official/{place.secretaries['东村']}/", HTTP_HOST=host).status_code == 200
+
+
+def test_a_listing_shows_its_three_rankings_and_the_rule_and_its_item_is_in_the_ledger(county: Any) -> None:
+    host = host_of(county)
+    place = township_with_villages("光明镇", ["上村", "中村", "下村", "后村"], registry=False)
+    if rankings_selectors.criteria_current() is None:
+        doors.check_set_scoring_criteria(actor=ADMIN, criteria=CRITERIA, reason="", command_id=cid())
+    full = [c["max_points"] for c in rankings_selectors.criteria_current()["criteria"]]  # type: ignore[index]
+
+    def split(total: int) -> list[int]:  # fill each criterion in turn up to its full marks
+        marks = []
+        for most in full:
+            marks.append(min(most, total - sum(marks)))
+        return marks
+
+    for quarter in ("2026Q2", "2026Q3", "2026Q4"):
+        totals = {"上村": 90, "中村": 80, "下村": 70, "后村": 40}
+        doors.check_record_quarter_scores(
+            actor=ADMIN, township_id=place.township_id, quarter=quarter,
+            points={place.villages[v]: split(t) for v, t in totals.items()},
+            command_id=cid())
+    run_sweepers(datetime(2027, 1, 5, tzinfo=UTC))
+    listed = [w for w in rankings_selectors.weak_listings() if w["township"] == "光明镇"]
+    # Four villages: the bottom three are three of them (上村 alone is above).
+    assert {(w["village"], w["quarter"]) for w in listed} == {("中村", "2026Q4"), ("下村", "2026Q4"), ("后村", "2026Q4")}
+    last = next(w for w in listed if w["village"] == "后村")
+    admin = login(county, "county_admin")
+    page = admin.get("/rankings/?quarter=2026Q4", HTTP_HOST=host).content.decode()
+    assert "光明镇后村党组织 · 列入软弱涣散村党组织（2026年第四季度）" in page
+    assert "2026年第二季度" in page and "倒数第1名" in page and WEAK_RULE in page
+    item = admin.get(f"/ledger/{last['item_id']}/", HTTP_HOST=host)
+    assert item.status_code == 200 and "软弱涣散" in item.content.decode()
+    assert "光明镇后村党组织连续三个季度" in Client().get("/zhenggai/", HTTP_HOST=host).content.decode()
