@@ -29,8 +29,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("commitments/", commitments_pages.commitments_page, name="commitments"),
     path("commitments/<id:commitment_id>/", commitments_pages.commitment_page, name="commitment"),
     path("gongkai/", commitments_pages.public_index, name="gongkai"),
-    path("gongkai/<int:village_id>/", commitments_pages.public_village, name="gongkai-village"),
+    path("gongkai/<num:village_id>/", commitments_pages.public_village, name="gongkai-village"),
     path("gongkai/official/<id:official_id>/", commitments_pages.public_official, name="gongkai-official"),
     path("rankings/", rankings_pages.rankings_page, name="rankings"),
-    path("rankings/village/<int:village_id>/", rankings_pages.village_rankings_page, name="rankings-village"),
+    path("rankings/village/<num:village_id>/", rankings_pages.village_rankings_page, name="rankings-village"),
 ]

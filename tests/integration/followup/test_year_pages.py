@@ -100,6 +100,17 @@ def test_the_county_scores_a_quarter_and_the_public_reads_a_commitment(county: A
     text = public.content.decode()
     assert "走访党员32户" in text and "走访记录本第3页" in text and "东村书记" in text
     assert Client().get("/gongkai/999999/", HTTP_HOST=host).status_code == 404
+    assert Client().get("/gongkai/99999999999999999999/", HTTP_HOST=host).status_code == 404
+    huge = "9" * 20
+    for form in ({"op": "scores", "township_id": huge, "quarter": "2026Q2"}, {"op": "scores", "quarter": "2026Q2"},
+                 {"op": "scores", "township_id": str(place.township_id), "quarter": "2026Q2\x00"},
+                 {"op": "criteria", "criteria": "组织建设 " + "9" * 5000}, {"op": "nothing"}):
+        answer = admin.post("/rankings/", {**form, "command_id": cid()}, HTTP_HOST=host)
+        assert 400 <= answer.status_code < 500, (form, answer.status_code)
+    signed = admin.post("/commitments/", {"direction": "village_to_township", "official_id": place.secretaries["西村"],
+                                          "village_id": huge, "year": "2026", "signed_on": "2026-01-01",
+                                          "command_id": cid()}, HTTP_HOST=host)
+    assert signed.status_code == 404 and "找不到该村" in signed.content.decode()
     assert Client().get(f"/gongkai/official/{place.secretaries['东村']}/", HTTP_HOST=host).status_code == 200
 
 
