@@ -26,6 +26,8 @@ SOURCE_KINDS = {
     "objection": "公示异议",
     "weak_organization": "软弱涣散村党组织",  # listed by the rule of followup.rankings, not at a meeting
 }
+RULE_SOURCE_KINDS = frozenset({"weak_organization"})  # raised by a rule's door only, never from the ledger's form
+BY_HAND_SOURCE_KINDS = {k: v for k, v in SOURCE_KINDS.items() if k not in RULE_SOURCE_KINDS}
 MAX_PROBLEM = 1000
 MAX_TEXT = 2000
 MAX_NAME = 100

@@ -21,6 +21,7 @@ from common.refusal import Forbidden, Refusal
 from events import reading
 from followup import commitments_selectors, ledger_selectors, rankings_selectors
 from followup.actions import commitments as commitment_doors
+from followup.actions import ledger as ledger_doors
 from followup.actions import rankings as doors
 from followup.rankings import WEAK_RULE, weak_stream
 from followup.sweeps import run_sweepers
@@ -159,6 +160,10 @@ def test_two_years_of_a_county(county: Any) -> None:
                                                                           "in_progress")
         assert "软弱涣散" in item["problem"] and listing["village"] in item["problem"]
     assert len(items) == 4, "one rectification item per listing, none for anything else"
+    with pytest.raises(Refusal) as refused:  # nobody enters a 软弱涣散 item by hand
+        ledger_doors.check_raise_ledger_item(actor=ADMIN, meeting_id="m_any", source_kind="weak_organization",
+                                             source_ref="", problem="手工认定", note="", command_id=cid())
+    assert refused.value.code == "source_by_rule_only"
 
     # -- the rule's door refuses what the rule does not say, and people cannot list by hand -----------
     with pytest.raises(Forbidden):
