@@ -85,20 +85,28 @@ def village_history(village_id: int) -> list[dict[str, Any]]:
     return _shaped(_rows(_RANKING + " WHERE r.village_id = %s ORDER BY r.quarter", [village_id]))
 
 
+def rule_histories(village_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What the 软弱涣散 rule reads of villages (one query): rankings by quarter, the quarters in the bottom three."""
+    by_village: dict[int, list[dict[str, Any]]] = {}
+    for row in _rows(_RANKING + " WHERE r.village_id = ANY(%s) ORDER BY r.village_id, r.quarter", [list(village_ids)]):
+        by_village.setdefault(row["village_id"], []).append(row)
+    found: dict[int, dict[str, Any]] = {}
+    for village_id, rows in by_village.items():
+        last = rows[-1]
+        history: dict[str, RankingFact | None] = {
+            r["quarter"]: RankingFact(quarter=r["quarter"], rank=r["rank"], rank_from_bottom=r["rank_from_bottom"],
+                                      villages_ranked=r["villages_ranked"], total=r["total"])
+            for r in rows
+        }
+        found[village_id] = {"village_id": village_id, "village": last["village"], "township_id": last["township_id"],
+                             "township": last["township"], "history": history,
+                             "bottom": {r["quarter"] for r in rows if r["bottom_three"]}}
+    return found
+
+
 def rule_history(village_id: int) -> dict[str, Any] | None:
-    """What the 软弱涣散 rule reads of a village: its rankings by quarter and the quarters it was bottom three."""
-    rows = village_history(village_id)
-    if not rows:
-        return None
-    last = rows[-1]
-    history: dict[str, RankingFact | None] = {
-        r["quarter"]: RankingFact(quarter=r["quarter"], rank=r["rank"], rank_from_bottom=r["rank_from_bottom"],
-                                  villages_ranked=r["villages_ranked"], total=r["total"])
-        for r in rows
-    }
-    return {"village_id": village_id, "village": last["village"], "township_id": last["township_id"],
-            "township": last["township"], "history": history,
-            "bottom": {r["quarter"] for r in rows if r["bottom_three"]}}
+    """rule_histories of one village; None if it was never ranked."""
+    return rule_histories([village_id]).get(village_id)
 
 
 def bottom_three_quarters() -> dict[int, list[str]]:

@@ -25,12 +25,10 @@ def due_listings() -> list[tuple[int, str]]:
     for listing in rankings_selectors.weak_listings():
         listed.setdefault(listing["village_id"], set()).update(r["quarter"] for r in listing["rankings"])
     due: list[tuple[int, str]] = []
-    for village_id, bottom_quarters in rankings_selectors.bottom_three_quarters().items():
-        if len(bottom_quarters) < 3:
-            continue
-        record = rankings_selectors.rule_history(village_id)
-        if record is None:
-            continue
+    candidates = {v: qs for v, qs in rankings_selectors.bottom_three_quarters().items() if len(qs) >= 3}
+    records = rankings_selectors.rule_histories(list(candidates))
+    for village_id, bottom_quarters in candidates.items():
+        record = records[village_id]
         used = set(listed.get(village_id, set()))
         for quarter in bottom_quarters:
             streak = streak_due(record["history"], record["bottom"], quarter, used)
