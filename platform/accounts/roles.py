@@ -126,6 +126,16 @@ POLICY: dict[str, frozenset[str]] = {
     "raise_objection": _PUBLIC,
     "end_notice_period": frozenset(),  # time ends a period: only the platform's sweeper
     "page:notices": _ADMIN,
+    # the county's year (followup.actions.commitments, .rankings): two-way commitments, quarterly scores and rankings
+    "sign_commitment": _ADMIN,
+    "amend_commitment": _ADMIN,
+    "report_commitment_progress": _HOSTS,  # both levels keep their progress ledger (seed 002: 乡村两级分别建立工作推进台账)
+    "score_commitment": _ADMIN,
+    "set_scoring_criteria": _ADMIN,
+    "record_quarter_scores": _ADMIN,
+    "list_weak_organization": frozenset(),  # by the rule only: the platform's sweeper lists it
+    "page:commitments": _HOSTS,
+    "page:rankings": _AUDIT,
 }
 
 # Where each county role lands after logging in (a page it may open, above).

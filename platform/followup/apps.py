@@ -16,7 +16,8 @@ class FollowupConfig(AppConfig):
 
     def ready(self) -> None:
         # Event types, projections and sweepers: the notice (events, projection, periods),
-        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps).
+        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps),
+        # the county's year (commitments*, rankings*: commitments, quarterly rankings, the 软弱涣散 rule).
         # The events floor may not import followup: followup registers its
         # after-commit hook with the store (an event in sweeps.TRIGGERS gets
         # its county swept at once). Importing jobs registers its tasks with
@@ -25,6 +26,8 @@ class FollowupConfig(AppConfig):
 
         from events import store
         from followup import (  # noqa: F401
+            commitments,
+            commitments_projection,
             events,
             interviews,
             jobs,
@@ -33,6 +36,8 @@ class FollowupConfig(AppConfig):
             ledger_sweeps,
             periods,
             projection,
+            rankings_projection,
+            rankings_sweeps,
             sweeps,
         )
 
