@@ -98,7 +98,7 @@ class MeasureCompleted(DomainEvent):
 
 @event_type(version=1)
 @dataclass(frozen=True)
-class MeasureOverdue(DomainEvent):
+class MeasureDeadlinePassed(DomainEvent):
     """The measure's deadline passed and it is not done (recorded once, by the sweeper)."""
 
     item_id: str
@@ -139,7 +139,7 @@ class LedgerItem:
             self.measures[event.measure_no] = Measure(date.fromisoformat(event.deadline))
         elif isinstance(event, MeasureCompleted):
             self.measures[event.measure_no].done = True
-        elif isinstance(event, MeasureOverdue):
+        elif isinstance(event, MeasureDeadlinePassed):
             self.measures[event.measure_no].overdue = True
         elif isinstance(event, LedgerItemReviewed) and event.passed:
             self.closed = True
@@ -189,7 +189,7 @@ class LedgerItem:
         """Every undone measure whose deadline has passed, not yet recorded as overdue (none: nothing to do)."""
         if self.closed:
             return []
-        return [MeasureOverdue(item_id=self.item_id, measure_no=no, deadline=m.deadline.isoformat())
+        return [MeasureDeadlinePassed(item_id=self.item_id, measure_no=no, deadline=m.deadline.isoformat())
                 for no, m in sorted(self.measures.items()) if not m.done and not m.overdue and m.deadline < today]
 
     def review(self, *, passed: bool, note: str, by: str) -> list[DomainEvent]:
