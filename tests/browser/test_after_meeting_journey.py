@@ -90,6 +90,14 @@ def test_one_meeting_from_its_results_to_filing_and_rectification(hall: Any, con
     verified = subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(exported), "--head", printed[0]],
                               capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # Anyone can do the same with the public log the notice links to (voters' data taken out).
+    with phone.expect_download() as download:
+        phone.click(".proof-links a[download][href*='/yanzheng/logs/']")
+    public_log = tmp_path / "public.jsonl"
+    download.value.save_as(public_log)
+    verified = subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(public_log), "--head", printed[0]],
+                              capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     phone.fill("#objection-text", "张德明的测评票数与现场清点不一致，请复核")
     phone.fill("#objection-contact", CONTACT)
