@@ -125,6 +125,11 @@ POLICY: dict[str, frozenset[str]] = {
     "raise_objection": _PUBLIC,
     "end_notice_period": frozenset(),  # time ends a period: only the platform's sweeper
     "page:notices": _ADMIN,
+    # the comment ledger and 组织调整 (followup.actions.comments)
+    "enter_comment": _ADMIN,
+    "drop_suggestion": _PUBLIC,  # a village's public suggestion box: no account, nothing about the writer
+    "flag_adjustment": frozenset(),  # by the rule only: the platform's sweeper records it
+    "page:comments": _AUDIT,
 }
 
 # Where each county role lands after logging in (a page it may open, above).

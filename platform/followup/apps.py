@@ -18,6 +18,9 @@ class FollowupConfig(AppConfig):
         # Event types, projections and sweepers: the notice (events, projection, periods),
         # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps).
         from followup import (  # noqa: F401
+            adjustments_sweeps,
+            comments,
+            comments_projection,
             events,
             interviews,
             ledger,

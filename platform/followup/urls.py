@@ -4,7 +4,7 @@ the county's notice desk (/notices/), ledger (/ledger/) and interviews (/intervi
 from django.urls import URLPattern, URLResolver, path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from followup import interviews_pages, ledger_pages, pages, public
+from followup import comments_pages, interviews_pages, ledger_pages, pages, public
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("gongshi/", public.notice_list, name="gongshi"),
@@ -18,4 +18,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ledger/<id:item_id>/files/<id:sha256>", ledger_pages.ledger_file, name="ledger-file"),
     path("zhenggai/", ledger_pages.public_progress_page, name="ledger-public"),
     path("interviews/", interviews_pages.interviews_page, name="interviews"),
+    path("comments/", comments_pages.comments_page, name="comments"),
+    path("yijianxiang/<int:village_id>/", comments_pages.suggestion_box, name="suggestion-box"),
 ]

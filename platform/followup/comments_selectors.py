@@ -1,0 +1,67 @@
+"""Reads of the comment ledger and of the 组织调整 flags, from their projections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from followup.adjustments import percent_of
+from followup.comments import MANNERS, MODES
+
+
+def _rows(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def comments_list(*, village_id: int | None = None) -> list[dict[str, Any]]:
+    """The comment ledger, newest first (optionally one village's), with the items each comment led to."""
+    where, params = ("WHERE village_id = %s", [village_id]) if village_id is not None else ("", [])
+    rows = _rows(
+        "SELECT comment_id, mode, manner, commenter, about, official_id, township, village, village_id, on_date,"
+        f" text, contact, recorded_at, items FROM proj_followup_comments {where}"
+        " ORDER BY on_date DESC, recorded_at DESC, comment_id",
+        params,
+    )
+    for row in rows:
+        row["items"] = _json(row["items"])
+        row["mode_zh"] = MODES.get(row["mode"], row["mode"])
+        row["manner_zh"] = MANNERS.get(row["manner"], row["manner"])
+    return rows
+
+
+def announced_person_results() -> list[dict[str, Any]]:
+    """Every announced result of a registry official, with the meeting's round, year and threshold."""
+    return _rows(
+        "SELECT s.official_id, s.name, s.meeting_id, m.title, m.round_id, r.name AS round_name, r.year,"
+        " s.unfavourable_percent, s.flagged, COALESCE(r.rules->>'admonish_threshold', '3/10') AS threshold"
+        " FROM proj_registry_subjects s JOIN proj_meeting_board m ON m.stream_id = s.stream_id"
+        " JOIN proj_rounds r ON r.round_id = m.round_id"
+        " WHERE s.official_id IS NOT NULL AND s.kind = 'person' AND s.flagged IS NOT NULL"
+        " ORDER BY s.official_id, r.year, m.meeting_id"
+    )
+
+
+def adjustments_recorded() -> set[tuple[str, int]]:
+    return {(r["official_id"], r["year"]) for r in _rows("SELECT official_id, year FROM proj_followup_adjustments")}
+
+
+def adjustments_list(*, official_id: str | None = None) -> list[dict[str, Any]]:
+    """Officials flagged for 组织调整, newest year first, each with its facts and rule."""
+    where, params = ("WHERE official_id = %s", [official_id]) if official_id else ("", [])
+    rows = _rows(f"SELECT official_id, year, name, facts, rule, flagged_at FROM proj_followup_adjustments {where}"
+                 " ORDER BY year DESC, name, official_id", params)
+    for row in rows:
+        row["facts"] = _json(row["facts"])
+        for fact in row["facts"]:
+            fact["threshold_percent"] = percent_of(fact["threshold"])
+    return rows
