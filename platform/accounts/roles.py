@@ -130,6 +130,7 @@ POLICY: dict[str, frozenset[str]] = {
     "drop_suggestion": _PUBLIC,  # a village's public suggestion box: no account, nothing about the writer
     "flag_adjustment": frozenset(),  # by the rule only: the platform's sweeper records it
     "page:comments": _AUDIT,
+    "page:records": _AUDIT,  # followup.records_pages: a person's and a village's record over the years
 }
 
 # Where each county role lands after logging in (a page it may open, above).

@@ -4,7 +4,7 @@ the county's notice desk (/notices/), ledger (/ledger/) and interviews (/intervi
 from django.urls import URLPattern, URLResolver, path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
-from followup import comments_pages, interviews_pages, ledger_pages, pages, public
+from followup import comments_pages, interviews_pages, ledger_pages, pages, public, records_pages
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("gongshi/", public.notice_list, name="gongshi"),
@@ -20,4 +20,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("interviews/", interviews_pages.interviews_page, name="interviews"),
     path("comments/", comments_pages.comments_page, name="comments"),
     path("yijianxiang/<int:village_id>/", comments_pages.suggestion_box, name="suggestion-box"),
+    path("records/officials/<id:official_id>/", records_pages.official_record_page, name="record-official"),
+    path("records/villages/<int:village_id>/", records_pages.village_record_page, name="record-village"),
 ]

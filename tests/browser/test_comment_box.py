@@ -74,3 +74,8 @@ def test_a_villager_drops_a_suggestion_from_a_phone_and_the_county_opens_an_item
     desk.goto(hall.url("/ledger/"))
     expect(desk.locator("[data-testid=ledger-items]")).to_contain_text("村东头路灯损坏未修")
     expect(desk.locator("[data-testid=ledger-items]")).to_contain_text("点评意见")
+
+    # The village's record lists the suggestion and the item it led to.
+    desk.goto(hall.url(f"/records/villages/{village_id}/"))
+    expect(desk.locator("[data-testid=record-comments]")).to_contain_text(SUGGESTION)
+    expect(desk.locator("[data-testid=record-items]")).to_contain_text("村东头路灯损坏未修")

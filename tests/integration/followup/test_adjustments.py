@@ -58,7 +58,7 @@ def _annual_meeting(admin: Api, host: Api, *, year: int, village: str, ids: dict
                           expect=201)["round_id"]
     roster = [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"} for i in range(VOTERS)]
     meeting_id = admin.post("meetings/", {
-        "round_id": round_id, "title": f"{village}{year}年度直评村官大会", "township": "双河镇", "village": village,
+        "round_id": round_id, "title": f"{village}{year}年度直评村官大会", "township": f"双河镇{village[-4:]}", "village": village,
         "starts_at": (datetime.now(UTC) + timedelta(days=5)).isoformat(), "place": "村党群服务中心",
         "subjects": [{"official_id": ids[name]} for name in POOR], "roster": roster,
     }, expect=201)["meeting_id"]
@@ -130,6 +130,24 @@ def test_adjustment_exactly_for_two_years_running_with_its_facts(county_a: Any) 
     section = page[page.index('id="adjustments"'):]
     assert f'data-official="{ids["甲"]}" data-year="2026"' in section
     assert "不称职率 50.0%，阈值 30%" in section and f'data-official="{ids["丙"]}"' not in section
+
+    # 甲's record: both meetings with their rates, the chart's two points over the dashed threshold, the flag.
+    record = client.get(f"/records/officials/{ids['甲']}/", HTTP_HOST=host_of(county_a)).content.decode()
+    table = record[record.index('data-testid="record-meetings"'):record.index('id="adjustments"')]
+    assert f'data-meeting="{first}"' in table and f'data-meeting="{second}"' in table
+    rows = {m: table[table.index(f'data-meeting="{m}"'):].split("</tr>")[0] for m in (first, second)}
+    assert '<td class="num">60.0%</td>\n      <td class="num">40.0%</td>' in rows[first]  # 好评率, 不称职率
+    assert '<td class="num">50.0%</td>\n      <td class="num">50.0%</td>' in rows[second]
+    chart = record[record.index('data-testid="rate-chart"'):record.index("</svg>")]
+    assert chart.count("<circle") == 2 and "阈值 30%" in chart and "2025：40.0%" in chart and "2026：50.0%" in chart
+    assert "2026年" in record[record.index('id="adjustments"'):]
+    # The village's record draws one line per official.
+    with schema_context(county_a.schema_name):
+        village_id = Village.objects.get(name=village).pk
+    page = client.get(f"/records/villages/{village_id}/", HTTP_HOST=host_of(county_a)).content.decode()
+    assert page.count('<g class="series') == len(POOR) and page.count("<circle") == 2 * len(POOR)
+    assert f'href="/records/officials/{ids["丙"]}/"' in page
+    assert Client().get(f"/records/villages/{village_id}/", HTTP_HOST=host_of(county_a)).status_code == 302
 
 
 def _flagged(county: Any, ids: dict[str, str]) -> set[str]:
