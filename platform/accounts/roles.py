@@ -130,6 +130,7 @@ POLICY: dict[str, frozenset[str]] = {
     "drop_suggestion": _PUBLIC,  # a village's public suggestion box: no account, nothing about the writer
     "flag_adjustment": frozenset(),  # by the rule only: the platform's sweeper records it
     "page:comments": _AUDIT,
+    "configure_results_export": _ADMIN,  # the grade bands of the pay and appraisal export
     "page:records": _AUDIT,  # followup.records_pages: a person's and a village's record over the years
 }
 

@@ -28,4 +28,5 @@ class FollowupConfig(AppConfig):
             ledger_sweeps,
             periods,
             projection,
+            results_export,
         )

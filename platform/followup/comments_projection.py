@@ -2,7 +2,8 @@
 
 Tables (followup/migrations/0005_comments.py):
 - proj_followup_comments: one row per comment, with the items it led to;
-- proj_followup_adjustments: one row per official and year flagged for 组织调整, with its facts and rule.
+- proj_followup_adjustments: one row per official and year flagged for 组织调整, with its facts and rule;
+- proj_followup_export_config: the county's grade bands for the pay and appraisal export (one row).
 
 Every value comes from the events (dates from their payloads, times from
 recorded_at), so a rebuild equals the live rows.
@@ -61,5 +62,24 @@ class Adjustments(Projection):
         )
 
 
+class ResultsExport(Projection):
+    """The county's latest configuration of the pay and appraisal export (one row)."""
+
+    name = "followup_results_export"
+    inline = True
+    tables = ("proj_followup_export_config",)
+    handles = frozenset({"ResultsExportConfigured"})
+
+    def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
+        d = event.data
+        cursor.execute(
+            "INSERT INTO proj_followup_export_config (id, bands, over, configured_at) VALUES (1, %s::jsonb, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET bands = EXCLUDED.bands, over = EXCLUDED.over,"
+            " configured_at = EXCLUDED.configured_at",
+            [json.dumps([_plain(b) for b in d["bands"]], ensure_ascii=False), d["over"], event.recorded_at],
+        )
+
+
 register(Comments())
 register(Adjustments())
+register(ResultsExport())

@@ -10,6 +10,7 @@ from django.db import connection
 
 from followup.adjustments import percent_of
 from followup.comments import MANNERS, MODES
+from followup.results_export import DEFAULT_BANDS, DEFAULT_OVER
 
 
 def _rows(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -65,3 +66,27 @@ def adjustments_list(*, official_id: str | None = None) -> list[dict[str, Any]]:
         for fact in row["facts"]:
             fact["threshold_percent"] = percent_of(fact["threshold"])
     return rows
+
+
+def export_config() -> tuple[list[dict[str, str]], str]:
+    """The county's grade bands and the name above them (the defaults until the county sets its own)."""
+    rows = _rows("SELECT bands, over FROM proj_followup_export_config WHERE id = 1")
+    if not rows:
+        return [{"name": b.name, "up_to_percent": b.up_to_percent} for b in DEFAULT_BANDS], DEFAULT_OVER
+    return _json(rows[0]["bands"]), rows[0]["over"]
+
+
+def export_rows(*, year: int | None) -> list[dict[str, Any]]:
+    """One row per registry official and announced meeting (optionally of one year), with its 组织调整 flag."""
+    where, params = (" AND r.year = %s", [year]) if year is not None else ("", [])
+    return _rows(
+        "SELECT s.official_id, s.name, s.post, m.township, m.village, r.year, r.name AS round_name, m.title,"
+        " s.favourable_percent, s.unfavourable_percent, s.score, s.flagged,"
+        " EXISTS (SELECT 1 FROM proj_followup_adjustments a WHERE a.official_id = s.official_id AND a.year = r.year)"
+        " AS adjustment"
+        " FROM proj_registry_subjects s JOIN proj_meeting_board m ON m.stream_id = s.stream_id"
+        " JOIN proj_rounds r ON r.round_id = m.round_id"
+        f" WHERE s.official_id IS NOT NULL AND s.kind = 'person' AND s.flagged IS NOT NULL{where}"
+        " ORDER BY r.year, m.township, m.village, s.name, s.official_id, m.meeting_id",
+        params,
+    )

@@ -22,4 +22,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("yijianxiang/<int:village_id>/", comments_pages.suggestion_box, name="suggestion-box"),
     path("records/officials/<id:official_id>/", records_pages.official_record_page, name="record-official"),
     path("records/villages/<int:village_id>/", records_pages.village_record_page, name="record-village"),
+    path("records/export/", records_pages.results_export_page, name="results-export-config"),
+    path("records/export.xlsx", records_pages.results_export_xlsx, name="results-export-xlsx"),
 ]

@@ -29,9 +29,16 @@ CREATE TABLE proj_followup_adjustments (
     flagged_at  timestamptz NOT NULL,
     PRIMARY KEY (official_id, year)
 );
+CREATE TABLE proj_followup_export_config (
+    id            integer PRIMARY KEY CHECK (id = 1),
+    bands         jsonb NOT NULL,
+    over          text NOT NULL,
+    configured_at timestamptz NOT NULL
+);
 """
 
 BACKWARD = """
+DROP TABLE IF EXISTS proj_followup_export_config;
 DROP TABLE IF EXISTS proj_followup_adjustments;
 DROP TABLE IF EXISTS proj_followup_comments;
 """

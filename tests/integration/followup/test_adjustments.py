@@ -11,6 +11,7 @@ and the 2026 round (the preset's threshold: 3/10 不称职):
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
+from openpyxl import load_workbook
 
 from accounts.models import User
 from events import reading
@@ -148,6 +150,40 @@ def test_adjustment_exactly_for_two_years_running_with_its_facts(county_a: Any) 
     assert page.count('<g class="series') == len(POOR) and page.count("<circle") == 2 * len(POOR)
     assert f'href="/records/officials/{ids["丙"]}/"' in page
     assert Client().get(f"/records/villages/{village_id}/", HTTP_HOST=host_of(county_a)).status_code == 302
+
+    # The export for pay and appraisal: one row per official and year, in the default bands, with both flags.
+    assert _export(client, county_a, 2026) == {
+        "甲": ("50.0%", "不称职", "是", "是"), "乙": ("30.0%", "基本称职", "是", "是"), "丙": ("10.0%", "优秀", "否", "否"),
+        "丁": ("40.0%", "不称职", "是", "否"), "戊": ("20.0%", "称职", "否", "否")}
+    # The county sets its own bands (a rate at a bound is in that band); the next export uses them.
+    saved = client.post("/records/export/", {"bands": "好 20\n中 35", "over": "差", "command_id": str(uuid.uuid4())},
+                        HTTP_HOST=host_of(county_a))
+    assert saved.status_code == 302
+    assert {name: row[1] for name, row in _export(client, county_a, 2025).items()} == {
+        "甲": "差", "乙": "中", "丙": "差", "丁": "好", "戊": "好"}
+    refused = client.post("/records/export/", {"bands": "好 40\n中 35", "over": "差"}, HTTP_HOST=host_of(county_a))
+    assert refused.status_code == 400 and "逐档增大" in refused.content.decode()
+    assert _export(client, county_a, 2025)["乙"][1] == "中"  # the refused bands changed nothing
+    with schema_context(county_a.schema_name):
+        projection = get("followup_results_export")
+        live = state_of(projection)
+        assert rebuild(projection).identical and state_of(projection) == live
+
+
+def _export(client: Client, county: Any, year: int) -> dict[str, tuple[str, str, str, str]]:
+    """The export's rows of this test's officials: name -> (不称职率, band, interview flag, adjustment)."""
+    response = client.get(f"/records/export.xlsx?year={year}", HTTP_HOST=host_of(county))
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content))["测评结果"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) for name in ("干部 / Official", "年度 / Year", "不称职率 / Unfavourable",
+                                                 "档次 / Band", "诫勉谈话 / Interview flag", "组织调整 / Adjustment")}
+    found = {}
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        assert row[col["年度 / Year"]] == year
+        found[str(row[col["干部 / Official"]])[:1]] = (row[col["不称职率 / Unfavourable"]], row[col["档次 / Band"]],
+                                                     row[col["诫勉谈话 / Interview flag"]], row[col["组织调整 / Adjustment"]])
+    return found
 
 
 def _flagged(county: Any, ids: dict[str, str]) -> set[str]:
