@@ -8,7 +8,7 @@ dropped into a village's public box (no login) is a back-to-back comment of
 its own mode, "box": it names no author, and a contact only if the writer
 typed one. One stream per comment: `comment-<comment_id>`; a comment may
 lead to rectification items of the ledger (followup.ledger), each recorded
-here as CommentLedToItem so the ledger row says what the comment led to.
+here as CommentItemOpened so the ledger row says what the comment led to.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class LedgerCommentRecorded(DomainEvent):
 
 @event_type(version=1)
 @dataclass(frozen=True)
-class CommentLedToItem(DomainEvent):
+class CommentItemOpened(DomainEvent):
     """A rectification item of the ledger was opened from this comment."""
 
     comment_id: str
@@ -97,7 +97,7 @@ class Comment:
         self.version += 1
         if isinstance(event, LedgerCommentRecorded):
             self.comment_id = event.comment_id
-        elif isinstance(event, CommentLedToItem):
+        elif isinstance(event, CommentItemOpened):
             self.items.append(event.item_id)
 
     def record(
@@ -137,7 +137,7 @@ class Comment:
             raise NotFound("找不到该点评", "no such comment", code="unknown_comment")
         if item_id in self.items:
             return []
-        return [CommentLedToItem(comment_id=self.comment_id, item_id=item_id, opened_by=by)]
+        return [CommentItemOpened(comment_id=self.comment_id, item_id=item_id, opened_by=by)]
 
 
 def _text(value: str, zh: str, en: str, limit: int, *, required: bool = True) -> None:

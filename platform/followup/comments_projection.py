@@ -27,7 +27,7 @@ class Comments(Projection):
     name = "followup_comments"
     inline = True
     tables = ("proj_followup_comments",)
-    handles = frozenset({"LedgerCommentRecorded", "CommentLedToItem"})
+    handles = frozenset({"LedgerCommentRecorded", "CommentItemOpened"})
 
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
         d = event.data
@@ -39,7 +39,7 @@ class Comments(Projection):
                 [d["comment_id"], d["mode"], d["manner"], d["commenter"], d["about"], d["official_id"],
                  d["township"], d["village"], d["village_id"], d["on"], d["text"], d["contact"], event.recorded_at],
             )
-        elif event.type == "CommentLedToItem":
+        elif event.type == "CommentItemOpened":
             cursor.execute(
                 "UPDATE proj_followup_comments SET items = items || %s::jsonb WHERE comment_id = %s",
                 [json.dumps([d["item_id"]]), d["comment_id"]],
