@@ -24,9 +24,13 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def comments_list(*, village_id: int | None = None) -> list[dict[str, Any]]:
-    """The comment ledger, newest first (optionally one village's), with the items each comment led to."""
-    where, params = ("WHERE village_id = %s", [village_id]) if village_id is not None else ("", [])
+def comments_list(*, village_id: int | None = None, official_id: str | None = None) -> list[dict[str, Any]]:
+    """The comment ledger, newest first (optionally one village's or about one official), with the items each led to."""
+    where, params = "", list[Any]()
+    if village_id is not None:
+        where, params = "WHERE village_id = %s", [village_id]
+    elif official_id is not None:
+        where, params = "WHERE official_id = %s", [official_id]
     rows = _rows(
         "SELECT comment_id, mode, manner, commenter, about, official_id, township, village, village_id, on_date,"
         f" text, contact, recorded_at, items FROM proj_followup_comments {where}"

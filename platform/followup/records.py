@@ -17,7 +17,9 @@ from typing import Any
 
 from django.db import connection
 
-from followup import comments_selectors, ledger_selectors
+from followup import comments_selectors
+from followup.ledger import SOURCE_KINDS
+from followup.ledger_selectors import STATUS_NAMES
 from meetings.models import Village
 from meetings.registry import selectors as registry
 
@@ -103,6 +105,15 @@ def _interviews(where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     )
 
 
+def _items(where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    rows = _rows(f"SELECT item_id, problem, source_kind, status FROM proj_ledger_items WHERE {where}"
+                 " ORDER BY raised_at, item_id", params)
+    for row in rows:
+        row["source_name"] = SOURCE_KINDS.get(row["source_kind"], row["source_kind"])
+        row["status_name"] = STATUS_NAMES.get(row["status"], row["status"])
+    return rows
+
+
 def official_record(official_id: str) -> dict[str, Any] | None:
     """Everything the county holds about one official over the years, oldest first; None if unknown."""
     official = registry.official_get(official_id)
@@ -112,11 +123,14 @@ def official_record(official_id: str) -> dict[str, Any] | None:
     pairs = [[m["meeting_id"], m["subject_id"]] for m in meetings]
     interviews = _interviews("(meeting_id, subject_id) IN (SELECT p->>0, p->>1 FROM jsonb_array_elements(%s::jsonb) p)",
                              [_json(pairs)])
-    refs = {(m["meeting_id"], m["subject_id"]) for m in meetings} | {(i["meeting_id"], i["interview_id"]) for i in interviews}
-    items = [i for i in ledger_selectors.ledger_items() if (i["meeting_id"], i["source_ref"]) in refs]
-    comments = [c for c in comments_selectors.comments_list() if c["official_id"] == official_id]
-    items += [i for i in ledger_selectors.ledger_items()
-              if i["source_kind"] == "comment" and i["source_ref"] in {c["comment_id"] for c in comments}]
+    comments = comments_selectors.comments_list(official_id=official_id)
+    # Items raised from this official's results (source_ref: the subject), interviews or comments about them.
+    refs = [[m["meeting_id"], m["subject_id"]] for m in meetings] + [[i["meeting_id"], i["interview_id"]] for i in interviews]
+    items = _items(
+        "(meeting_id, source_ref) IN (SELECT p->>0, p->>1 FROM jsonb_array_elements(%s::jsonb) p)"
+        " OR (source_kind = 'comment' AND source_ref = ANY(%s))",
+        [_json(refs), [c["comment_id"] for c in comments]],
+    )
     series = [{"name": official["name"],
                "points": [(_label(m), percent_value(m["unfavourable_percent"])) for m in meetings]}]
     return {
@@ -157,7 +171,7 @@ def village_record(village_id: int) -> dict[str, Any] | None:
     return {
         "village": village, "township": township, "meetings": meetings,
         "interviews": _interviews("township = %s AND village = %s", [township, village.name]),
-        "items": ledger_selectors.ledger_items(township=township, village=village.name),
+        "items": _items("township = %s AND village = %s", [township, village.name]),
         "comments": comments_selectors.comments_list(village_id=village_id),
         "chart": rate_chart(list(series.values()), threshold=_threshold_of(meetings)),
     }

@@ -199,3 +199,28 @@ def test_any_sequence_of_commands_rebuilds_equal_to_live(county: Any, commands: 
         report = rebuild(projection)
         assert report.identical, (name, commands, report.only_live, report.only_rebuilt)
         assert state_of(projection) == live
+
+
+def test_an_officials_record_lists_comments_about_them_and_the_items_they_led_to(county: Any) -> None:
+    from meetings.actions.registry import check_register_official
+
+    official_id = check_register_official(actor=ADMIN, name="赵村官", command_id=cid())
+    about = enter(county, official_id=official_id, about="赵村官", text="接待群众态度生硬")
+    item_id = doors.check_open_item_from_comment(actor=ADMIN, comment_id=about, problem="改进接待作风", note="",
+                                                 command_id=cid())
+    enter(county, text="别人的事")  # about no one in the registry: not on this record
+    name = f"auditor_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=name, password="pw-" + name, role="auditor")
+    client = Client()
+    assert client.post("/login/", {"username": name, "password": "pw-" + name}, HTTP_HOST=host_of(county)).status_code == 302
+    page = client.get(f"/records/officials/{official_id}/", HTTP_HOST=host_of(county)).content.decode()
+    comments = page[page.index('data-testid="record-comments"'):]
+    assert "接待群众态度生硬" in comments and "别人的事" not in comments
+    assert f'href="/ledger/{item_id}/">改进接待作风</a> · 点评意见 · 正在整改' in page
+    assert "还没有测评结果" in page  # no meeting yet: no chart
+    assert client.get("/records/officials/of000000000000/", HTTP_HOST=host_of(county)).status_code == 404
+    host = Client()
+    host_name = f"host_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=host_name, password="pw-" + host_name, role="host")
+    host.post("/login/", {"username": host_name, "password": "pw-" + host_name}, HTTP_HOST=host_of(county))
+    assert host.get(f"/records/officials/{official_id}/", HTTP_HOST=host_of(county)).status_code == 403
