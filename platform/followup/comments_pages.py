@@ -30,6 +30,7 @@ from followup.actions import comments as doors
 from followup.comments import MANNERS, MAX_CONTACT, MAX_TEXT, MODES
 from followup.public import ObjectionThrottle
 from meetings.models import Village
+from meetings.registry import selectors as registry_selectors
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看点评台账。",
              "message_en": "Only the county organization department and auditors see the comment ledger."}
@@ -89,6 +90,7 @@ def comments_page(request: HttpRequest) -> HttpResponse:
             doors.check_enter_comment(
                 actor=actor, village_id=_int(post.get("village_id")), mode=post.get("mode", ""),
                 manner=post.get("manner", ""), commenter=post.get("commenter", ""), about=post.get("about", ""),
+                official_id=post.get("official_id") or None,
                 on=_date(post.get("on", "")), today=today, text=post.get("text", ""),
                 command_id=_command_id(post.get("command_id")))
             return HttpResponseRedirect("/comments/")
@@ -99,7 +101,7 @@ def comments_page(request: HttpRequest) -> HttpResponse:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
     context = {
         "comments": comments, "adjustments": comments_selectors.adjustments_list(),
-        "villages": _villages(), "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
+        "villages": _villages(), "officials": registry_selectors.officials_list(), "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
         "may_write": may(user.role, "enter_comment"), "command_id": uuid.uuid4(), "error": error,
         "today": timezone.localdate().isoformat(),
     }

@@ -28,6 +28,7 @@ from followup.adjustments import (
 )
 from followup.comments import Comment, comment_stream, item_command_id, new_comment_id
 from meetings.models import Village
+from meetings.registry.streams import load_official
 
 
 def _clean(*values: str) -> None:
@@ -49,6 +50,8 @@ def _record(
 ) -> str:
     _clean(mode, manner, commenter, about, official_id or "", text, contact)
     village = _village(village_id)
+    if official_id:
+        load_official(official_id)  # UnknownOfficial (404) for an id the registry never had
     comment_id = new_comment_id()
     outcome = repository.execute(
         comment_stream(comment_id), Comment,

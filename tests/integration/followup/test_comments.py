@@ -87,6 +87,7 @@ def test_opening_an_item_twice_with_one_command_id_opens_one(county: Any) -> Non
     ({"text": "  "}, "text_required"),
     ({"on": TODAY + timedelta(days=1)}, "date_future"),
     ({"village_id": 999_999}, "unknown_village"),
+    ({"official_id": "of000000000000"}, "unknown_official"),
     ({"text": "a\x00b"}, "invalid_characters"),
 ])
 def test_bad_comments_are_refused_and_append_nothing(county: Any, changes: dict[str, Any], code: str) -> None:
