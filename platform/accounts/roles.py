@@ -106,6 +106,7 @@ POLICY: dict[str, frozenset[str]] = {
     "page:my_meetings": _HOSTS,
     "page:my_batches": _TELLERS,
     "page:audit": _AUDIT,
+    "page:replay": _AUDIT,  # live.audit: a meeting's log replayed, position by position
     "page:meetings": COUNTY_ROLES,
     # interviews and the rectification ledger (followup.actions.interviews, .ledger)
     "open_interview": frozenset(),  # by the rule only: the platform's sweeper opens it
@@ -125,6 +126,16 @@ POLICY: dict[str, frozenset[str]] = {
     "raise_objection": _PUBLIC,
     "end_notice_period": frozenset(),  # time ends a period: only the platform's sweeper
     "page:notices": _ADMIN,
+    # the county's year (followup.actions.commitments, .rankings): two-way commitments, quarterly scores and rankings
+    "sign_commitment": _ADMIN,
+    "amend_commitment": _ADMIN,
+    "report_commitment_progress": _HOSTS,  # both levels keep their progress ledger (seed 002: 乡村两级分别建立工作推进台账)
+    "score_commitment": _ADMIN,
+    "set_scoring_criteria": _ADMIN,
+    "record_quarter_scores": _ADMIN,
+    "list_weak_organization": frozenset(),  # by the rule only: the platform's sweeper lists it
+    "page:commitments": _HOSTS,
+    "page:rankings": _AUDIT,
     # the comment ledger and 组织调整 (followup.actions.comments)
     "enter_comment": _ADMIN,
     "drop_suggestion": _PUBLIC,  # a village's public suggestion box: no account, nothing about the writer

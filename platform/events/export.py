@@ -8,9 +8,10 @@ auditor's own program) can check it with no database and no code of ours.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.db import connection, transaction
 
@@ -21,12 +22,18 @@ from events.records import current_county
 LOG_FORMAT = "shuping-log"
 LOG_FORMAT_VERSION = 1
 
+# Turns an event's line into what is written; None leaves it as it is. A
+# public log (meetings.public_log) uses it to take personal data out.
+Redaction = Callable[[dict[str, Any]], dict[str, Any]]
+
 
 def _line(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def export_stream(stream_id: str, out: IO[str]) -> dict[str, object]:
+def export_stream(
+    stream_id: str, out: IO[str], *, log_format: str = LOG_FORMAT, redact: Redaction | None = None,
+) -> dict[str, object]:
     """Write the stream's log to `out`; return the header that was written."""
     county = current_county()
     # One snapshot for the header and the events: REPEATABLE READ makes the
@@ -38,7 +45,7 @@ def export_stream(stream_id: str, out: IO[str]) -> dict[str, object]:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         version, head = stream_head(stream_id)
         header = {
-            "format": LOG_FORMAT,
+            "format": log_format,
             "format_version": LOG_FORMAT_VERSION,
             "county": county,
             "stream": stream_id,
@@ -48,22 +55,19 @@ def export_stream(stream_id: str, out: IO[str]) -> dict[str, object]:
         }
         out.write(_line(header))
         for event in iter_stream(stream_id):
-            out.write(
-                _line(
-                    {
-                        "position": event.position,
-                        "stream": event.stream_id,
-                        "version": event.stream_version,
-                        "type": event.type,
-                        "schema_version": event.schema_version,
-                        "data": event.data,
-                        "metadata": event.metadata,
-                        "recorded_at": format_recorded_at(event.recorded_at),
-                        "prev_hash": event.prev_hash,
-                        "hash": event.hash,
-                    }
-                )
-            )
+            line: dict[str, Any] = {
+                "position": event.position,
+                "stream": event.stream_id,
+                "version": event.stream_version,
+                "type": event.type,
+                "schema_version": event.schema_version,
+                "data": event.data,
+                "metadata": event.metadata,
+                "recorded_at": format_recorded_at(event.recorded_at),
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            }
+            out.write(_line(redact(line) if redact is not None else line))
     return header
 
 

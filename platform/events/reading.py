@@ -121,3 +121,23 @@ def streams() -> list[tuple[str, int, str]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT stream_id, version, head_hash FROM event_streams ORDER BY stream_id")
         return [(r[0], int(r[1]), str(r[2])) for r in cursor.fetchall()]
+
+
+def streams_recorded_between(start: Any, end: Any) -> list[str]:
+    """Ids of the streams with at least one event recorded in [start, end), in id order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT stream_id FROM events WHERE recorded_at >= %s AND recorded_at < %s ORDER BY stream_id",
+            [start, end],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def streams_with_value(*, type: str, key: str, value: str) -> list[str]:
+    """Ids of the streams holding an event of `type` whose data[key] is the string `value`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT stream_id FROM events WHERE type = %s AND data ->> %s = %s ORDER BY stream_id",
+            [type, key, value],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -1,6 +1,7 @@
 """shuping-verify: check an exported Shuping meeting log, on any machine with Python 3.11+.
 
     python3 shuping_verify.py meeting.jsonl [--head HASH ...] [--json]
+    python3 shuping_verify.py county-2026.tar      (a county-year archive: every stream)
 
 One file, the standard library only: download it from the platform
 (``/shuping-verify.py``) or take it from the repository, and run it with no
@@ -17,9 +18,13 @@ module, so the two always say the same. It checks, in file order:
   results before it and end there (only the events the meeting allows after
   its close may follow).
 
+It reads a meeting's public log (``shuping-public-log``: personal data
+removed, see section 14) and a county-year archive (a tar file of logs with a
+hashed manifest, section 15) the same way.
+
 Exit status: 0 verified; 1 tampered, invalid or miscounted; 2 unreadable
 file or bad arguments; 3 verified, but the trusted heads pin a prefix only.
-The specification is docs/event-log-format.md (sections 8 and 13), not this code.
+The specification is docs/event-log-format.md (sections 8 and 13 to 15), not this code.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ import hashlib
 import json
 import re
 import sys
+import tarfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any, TextIO
 
 LOG_FORMAT = "shuping-log"
 LOG_FORMAT_VERSION = 1
+PUBLIC_FORMAT = "shuping-public-log"  # section 14: events with personal data redacted
+ARCHIVE_FORMAT = "shuping-archive"  # section 15: a county's year in one tar file
 EVENT_FORMAT = "shuping-event/1"
 GENESIS_HASH = "0" * 64
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -150,6 +158,7 @@ class LogHeader:
     exported_at: str
     event_count: int
     head_hash: str | None
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,7 @@ class LogEvent:
     computed_hash: str
     type: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    redacted: bool = False  # a public log's redacted event: its hash is taken as published
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -242,7 +252,7 @@ def parse_header(raw: str | bytes) -> LogHeader:
     if not isinstance(obj, dict):
         raise BadLine("the header must be a JSON object", "文件头必须是 JSON 对象")
     _check_keys(obj, HEADER_KEYS, "the header", "文件头")
-    if obj["format"] != LOG_FORMAT:
+    if obj["format"] not in (LOG_FORMAT, PUBLIC_FORMAT):
         raise BadLine(f"format must be {LOG_FORMAT!r}, got {obj['format']!r}", f"format 应为 {LOG_FORMAT!r}，实际为 {obj['format']!r}")
     if not _is_int(obj["format_version"]) or obj["format_version"] != LOG_FORMAT_VERSION:
         raise BadLine(f"unsupported format_version {obj['format_version']!r} (this verifier reads {LOG_FORMAT_VERSION})",
@@ -262,7 +272,8 @@ def parse_header(raw: str | bytes) -> LogHeader:
         raise BadLine("event_count must not be negative", "event_count 不能为负数")
     if obj["head_hash"] is not None and not is_hex_digest(obj["head_hash"]):
         raise BadLine("head_hash must be null or 64 lowercase hex digits", "head_hash 必须为 null 或 64 位小写十六进制数")
-    return LogHeader(obj["county"], obj["stream"], obj["exported_at"], obj["event_count"], obj["head_hash"])
+    return LogHeader(obj["county"], obj["stream"], obj["exported_at"], obj["event_count"], obj["head_hash"],
+                     obj["format"] == PUBLIC_FORMAT)
 
 
 def line_locator(obj: Any) -> tuple[int | None, int | None]:
@@ -273,12 +284,14 @@ def line_locator(obj: Any) -> tuple[int | None, int | None]:
     return (position if _is_int(position) else None, version if _is_int(version) else None)
 
 
-def parse_event(obj: Any, county: str) -> LogEvent:
+def parse_event(obj: Any, county: str, *, public: bool = False) -> LogEvent:
     """Check the shape of a parsed event line and hash its content; raise BadLine if wrong."""
     if not isinstance(obj, dict):
         kind = _json_type(obj)
         raise BadLine(f"an event line must be a JSON object, got {kind}", f"事件行必须是 JSON 对象，实际为{_TYPE_NAMES_ZH.get(kind, kind)}")
-    _check_keys(obj, EVENT_KEYS, "the event", "事件")
+    _check_keys(obj, EVENT_KEYS | {"redacted"} if public else EVENT_KEYS, "the event", "事件")
+    if public and not isinstance(obj["redacted"], bool):
+        raise _wrong_type("redacted", "boolean", obj["redacted"])
     for name, expected in _EVENT_TYPES:
         if not (_is_int(obj[name]) if expected == "integer" else _json_type(obj[name]) == expected):
             raise _wrong_type(name, expected, obj[name])
@@ -291,8 +304,10 @@ def parse_event(obj: Any, county: str) -> LogEvent:
         computed = event_hash(county, obj)
     except CanonicalError as exc:
         raise BadLine(f"content is not in the canonical value set: {exc}", f"内容不符合规范化编码的取值规则：{exc}") from None
-    return LogEvent(obj["position"], obj["stream"], obj["version"], obj["prev_hash"], obj["hash"], computed,
-                    obj["type"], obj["data"])
+    redacted = public and obj["redacted"]
+    # A redacted event's content is not what was hashed: its hash stands as published (section 14).
+    return LogEvent(obj["position"], obj["stream"], obj["version"], obj["prev_hash"], obj["hash"],
+                    obj["hash"] if redacted else computed, obj["type"], obj["data"], redacted)
 
 
 # -- the recount (section 13) -------------------------------------------------------------------
@@ -522,6 +537,9 @@ class VerifyReport:
     results_recounted: int = 0  # ResultsAnnounced events recounted without a difference
     closed_at: int | None = None  # version of MeetingClosed, when the log has one
     prefix_only: bool = False  # trusted heads given, the latest found is not the last event
+    public: bool = False  # a public log (section 14)
+    redacted: int = 0  # its events whose content was redacted
+    last_redacted: int | None = None  # the version of the last of them
 
     @property
     def first_problem(self) -> Problem | None:
@@ -622,6 +640,7 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
     problems: list[Problem] = []
     found: dict[str, TrustedHead] = {}
     fold, closed_at, recounted = MeetingFold(), None, 0
+    redacted, last_redacted = 0, None
     line_no = event_lines = verified = 0
     previous_hash, previous_position, broken_at = GENESIS_HASH, None, None
     for line_no, raw in enumerate(iterator, start=2):
@@ -631,7 +650,7 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
         obj: Any = None
         try:
             obj = parse_json_line(raw)
-            event = parse_event(obj, header.county)
+            event = parse_event(obj, header.county, public=header.public)
         except BadLine as exc:
             problems.append(Problem(line_no, *line_locator(obj), "bad_line", exc.message, exc.message_zh))
             broken_at = line_no
@@ -642,6 +661,8 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
             broken_at = line_no
             continue
         verified, previous_hash, previous_position = verified + 1, event.hash, event.position
+        if event.redacted:
+            redacted, last_redacted = redacted + 1, event.version
         if event.hash in heads and event.hash not in found:
             found[event.hash] = TrustedHead(event.hash, True, event.version, event.position, line_no)
         meeting = _meeting_problems(event, fold, closed_at)
@@ -677,13 +698,206 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
     return VerifyReport(ok=not problems, county=header.county, stream=header.stream, event_count=event_lines,
                         head_hash=head, problems=problems, verified_count=verified, exported_at=header.exported_at,
                         trusted_heads=results, results_recounted=recounted, closed_at=closed_at,
-                        prefix_only=pinned is not None and pinned < event_lines)
+                        prefix_only=pinned is not None and pinned < event_lines, public=header.public,
+                        redacted=redacted, last_redacted=last_redacted)
 
 
 def verify_file(path: Any, *, trusted_heads: Sequence[str] = ()) -> VerifyReport:
     """Verify the log at ``path`` (read as bytes, so a bad byte is named by its line); OSError propagates."""
     with open(path, "rb") as handle:
         return verify_lines(handle, trusted_heads=trusted_heads)
+
+
+def _kept(kind: str, full: dict[str, Any], public: dict[str, Any], pseudonyms: dict[str, str],
+          roster: set[str]) -> bool:
+    """Whether a redacted event's published data is what section 14.1 keeps of the recorded data."""
+    if kind == "MeetingConfigured":
+        roster.update(m["member_id"] for m in public["roster"])
+        return (public["rules"], public["subjects"]) == (full["rules"], full["subjects"]) and sorted(
+            m["category"] for m in public["roster"]) == sorted(m["category"] for m in full["roster"])
+    if kind == "AttendeeCheckedIn":  # one member, one pseudonym; in the roster exactly when the member is
+        known = pseudonyms.setdefault(full["attendee_id"], public["attendee_id"])
+        return known == public["attendee_id"] and public["category"] == full["category"]
+    kept = {"QuestionAsked": ("question_id", "text", "subject"), "CommentRecorded": ("comment_id", "subject_id", "text")}
+    return public == {k: full[k] for k in kept.get(kind, ()) if k in full}
+
+
+def compare_public(public_path: Any, full_path: Any) -> list[Problem]:
+    """Problems of a public log that is not the redaction (section 14.1) of this full log; [] if it is."""
+    with open(public_path, "rb") as p_handle, open(full_path, "rb") as f_handle:
+        public, full = [parse_json_line(x) for x in p_handle], [parse_json_line(x) for x in f_handle]
+    keys = ("county", "stream", "event_count", "head_hash")
+    if [public[0].get(k) for k in keys] != [full[0].get(k) for k in keys] or len(public) != len(full):
+        return [Problem(1, None, None, "public_mismatch", "the public log is not of the same stream and head as the full log",
+                        "公开日志与完整日志不是同一记录流、同一末端哈希")]
+    problems: list[Problem] = []
+    pseudonyms: dict[str, str] = {}
+    roster: set[str] = set()
+    members: set[str] = set()
+    for line_no, (p, f) in enumerate(zip(public[1:], full[1:], strict=True), start=2):
+        same = all(p.get(k) == f.get(k) for k in ("position", "stream", "version", "type", "schema_version", "prev_hash", "hash"))
+        if f.get("type") == "MeetingConfigured":
+            members = {m["member_id"] for m in f["data"]["roster"]}
+        if not p.get("redacted"):
+            same = same and all(p.get(k) == f.get(k) for k in ("data", "metadata", "recorded_at"))
+        else:
+            try:
+                same = same and p["metadata"] == {} and p["recorded_at"] == f["recorded_at"][:13] + ":00:00.000000Z" and _kept(
+                    f["type"], f["data"], p["data"], pseudonyms, roster)
+                if f["type"] == "AttendeeCheckedIn":
+                    same = same and (f["data"]["attendee_id"] in members) == (p["data"]["attendee_id"] in roster)
+            except (KeyError, TypeError):
+                same = False
+        if not same:
+            problems.append(Problem(line_no, f.get("position"), f.get("version"), "public_mismatch",
+                                    "this event of the public log is not the recorded one, or not redacted as section 14.1 says",
+                                    "公开日志中的这条事件与完整日志不符，或未按第 14.1 节去除个人信息"))
+    return problems
+
+
+# -- a county-year archive (section 15) ---------------------------------------------------------
+
+MANIFEST_KEYS = frozenset({"format", "format_version", "county", "year", "exported_at", "streams"})
+ENTRY_KEYS = frozenset({"stream", "file", "event_count", "head_hash"})
+
+
+@dataclass
+class StreamVerdict:
+    """One stream of an archive: its log's own report, and whether it is the one the manifest lists."""
+
+    stream: str
+    file: str
+    report: VerifyReport | None  # None: the file is missing
+    problems: list[Problem] = field(default_factory=list)  # of the stream against the manifest
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and self.report.ok and not self.problems
+
+
+@dataclass
+class ArchiveReport:
+    ok: bool
+    county: str | None
+    year: int | None
+    manifest_sha256: str | None
+    streams: list[StreamVerdict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # of the archive itself
+    trusted_heads: list[TrustedHead] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _archive_problem(code: str, en: str, zh: str) -> Problem:
+    return Problem(None, None, None, code, en, zh)
+
+
+def _manifest(raw: bytes) -> dict[str, Any]:
+    obj = parse_json_line(raw)
+    if not isinstance(obj, dict):
+        raise BadLine("the manifest must be a JSON object", "清单必须是 JSON 对象")
+    _check_keys(obj, MANIFEST_KEYS, "the manifest", "清单")
+    if obj["format"] != ARCHIVE_FORMAT or obj["format_version"] != 1:
+        raise BadLine(f"not a {ARCHIVE_FORMAT} manifest of format_version 1", f"不是 {ARCHIVE_FORMAT} 第 1 版的清单")
+    if not isinstance(obj["county"], str) or not _is_int(obj["year"]) or not isinstance(obj["streams"], list):
+        raise BadLine("county must be a string, year an integer, streams an array", "county 应为字符串，year 应为整数，streams 应为数组")
+    for entry in obj["streams"]:
+        if not isinstance(entry, dict):
+            raise BadLine("each stream entry must be an object", "每个记录流条目必须是对象")
+        _check_keys(entry, ENTRY_KEYS, "a stream entry", "记录流条目")
+        if not (isinstance(entry["stream"], str) and isinstance(entry["file"], str) and _is_int(entry["event_count"])):
+            raise BadLine("a stream entry has a field of the wrong type", "记录流条目的字段类型不对")
+    return obj
+
+
+def verify_archive(path: Any, *, trusted_heads: Sequence[str] = ()) -> ArchiveReport:
+    """Verify every stream of a county-year archive against its manifest; OSError/TarError propagate."""
+    heads = normalise_heads(trusted_heads)
+    with tarfile.open(path, "r:*") as tar:
+        members = {m.name: m for m in tar.getmembers() if m.isfile()}
+
+        def read(name: str) -> bytes:
+            handle = tar.extractfile(members[name])
+            return handle.read() if handle is not None else b""
+
+        if "manifest.json" not in members:
+            return ArchiveReport(False, None, None, None, problems=[_archive_problem(
+                "bad_manifest", "the archive has no manifest.json", "归档中没有 manifest.json")])
+        raw = read("manifest.json")
+        digest = hashlib.sha256(raw).hexdigest()
+        stated = read("manifest.sha256").decode("ascii", "replace").split()[:1] if "manifest.sha256" in members else []
+        try:
+            manifest = _manifest(raw)
+        except BadLine as exc:
+            return ArchiveReport(False, None, None, digest, problems=[_archive_problem("bad_manifest", exc.message, exc.message_zh)])
+        report = ArchiveReport(True, manifest["county"], manifest["year"], digest)
+        if stated != [digest]:
+            report.problems.append(_archive_problem(
+                "manifest_hash_mismatch", f"manifest.sha256 does not hold the manifest's SHA-256 {digest}",
+                f"manifest.sha256 与清单的 SHA-256（{digest}）不一致"))
+        # The manifest's digest, written down at the export, pins the whole archive like a head.
+        found = {digest: TrustedHead(digest, True)} if digest in heads else {}
+        for entry in manifest["streams"]:
+            verdict = StreamVerdict(entry["stream"], entry["file"], None)
+            report.streams.append(verdict)
+            if entry["file"] not in members:
+                verdict.problems.append(_archive_problem("missing_stream", f"{entry['file']} is not in the archive",
+                                                         f"归档中缺少文件 {entry['file']}"))
+                continue
+            handle = tar.extractfile(members[entry["file"]])
+            verdict.report = log = verify_lines(handle or [], trusted_heads=heads)
+            # A head may be any stream's: one missing from this stream is not this stream's problem.
+            log.problems = [p for p in log.problems if p.code != "trusted_head_missing"]
+            log.ok = not log.problems
+            found.update((t.hash, t) for t in log.trusted_heads if t.found)
+            claims = (log.county, log.stream, log.event_count, log.head_hash)
+            if log.ok and claims != (manifest["county"], entry["stream"], entry["event_count"], entry["head_hash"]):
+                verdict.problems.append(_archive_problem(
+                    "manifest_mismatch", f"the log (county {log.county}, stream {log.stream}, {log.event_count} events, head "
+                    f"{_short(log.head_hash)}) is not what the manifest lists ({entry['event_count']} events, head "
+                    f"{_short(entry['head_hash'])})", f"日志（{log.event_count} 条事件，末端哈希 {_short(log.head_hash)}）"
+                    f"与清单所列（{entry['event_count']} 条，末端哈希 {_short(entry['head_hash'])}）不一致"))
+        listed = {"manifest.json", "manifest.sha256", *(entry["file"] for entry in manifest["streams"])}
+        for name in sorted(set(members) - listed):
+            report.problems.append(_archive_problem("unlisted_file", f"{name} is in the archive but not in its manifest",
+                                                    f"{name} 在归档中，但不在清单里"))
+    for head in heads:
+        report.trusted_heads.append(found.get(head, TrustedHead(head, False)))
+        if head not in found:
+            report.problems.append(_archive_problem("trusted_head_missing", f"trusted head {head} is in no stream of the archive",
+                                                    f"归档的任何记录流中都找不到可信头哈希 {head}"))
+    report.ok = not report.problems and all(v.ok for v in report.streams)
+    return report
+
+
+def archive_summary(report: ArchiveReport) -> list[str]:
+    """The archive's verdict, then one line per stream (Chinese first)."""
+    failed = [v for v in report.streams if not v.ok]
+    events = sum(v.report.event_count for v in report.streams if v.report is not None)
+    what = f"county {report.county}, year {report.year}: {len(report.streams)} streams, {events} events"
+    if report.ok:
+        lines = [f"校验通过 / verified: 归档 / archive of {what}"]
+    else:
+        first = report.problems[0] if report.problems else None
+        why = f"{first.message_zh} / {first.message}" if first else f"{len(failed)} 个记录流未通过 / {len(failed)} streams failed"
+        lines = [f"校验失败 / FAILED: 归档 / archive of {what}: {why}"]
+    lines.append(f"  清单 SHA-256 / manifest sha256: {report.manifest_sha256}")
+    for problem in report.problems[1:] if not report.ok and report.problems else []:
+        lines.append(f"  另有问题 / also: {problem.message_zh} / {problem.message}")
+    for verdict in report.streams:
+        log = verdict.report
+        if verdict.ok and log is not None:
+            recount = f"; 重新计票一致 / recount matches ({log.results_recounted})" if log.results_recounted else ""
+            lines.append(f"  [通过 / ok] {verdict.stream}: {log.event_count} events, head {log.head_hash}{recount}")
+            continue
+        problem = (log.problems[0] if log is not None and log.problems else verdict.problems[0])
+        lines.append(f"  [失败 / FAILED] {verdict.stream}{_where(problem)}: {problem.message_zh} / {problem.message}")
+    for trusted in report.trusted_heads:
+        state = "NOT found" if not trusted.found else "is the manifest's" if trusted.version is None else (
+            f"found at version {trusted.version}")
+        lines.append(f"  可信头哈希 / trusted head {state}: {trusted.hash}")
+    return lines
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -732,6 +946,12 @@ def summary(report: VerifyReport) -> list[str]:
         lines.append(f"  重新计票与公布结果一致 / recount matches the announced results ({report.results_recounted})")
     if report.closed_at is not None:
         lines.append(f"  会议已于第 {report.closed_at} 版结束 / the meeting closed at version {report.closed_at}")
+    if report.public:
+        lines.append(f"  公开日志：{report.redacted} 条事件已去除个人信息，其内容与前一链接以平台公布为准 / public log: "
+                     f"{report.redacted} events redacted; their content and backward link are as the platform published them")
+        if report.last_redacted is not None:
+            lines.append(f"  第 {report.last_redacted + 1} 版起的事件由哈希完整证明 / from version {report.last_redacted + 1} "
+                         f"on, every event is proved by its hash; before it, by the chain's word across redacted events")
     if not report.ok:
         if report.verified_count:
             lines.append(f"  前 {report.verified_count} 条事件链接无误 / events 1–{report.verified_count} are chained "
@@ -750,6 +970,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "shuping-verify") -> int
     parser.add_argument("file", help="导出的 JSON Lines 文件 / the exported JSON Lines file")
     parser.add_argument("--head", dest="heads", action="extend", nargs="+", default=[], metavar="HASH",
                         help="在平台之外公布的头哈希（可多次给出） / a head hash published outside the platform (repeatable)")
+    parser.add_argument("--full", metavar="FULL_LOG", help="与完整日志比对公开日志（审计人员） / compare a public log "
+                        "with the full log it was made from (auditors, section 14.2)")
     parser.add_argument("--json", action="store_true", help="以 JSON 输出报告 / print the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -757,9 +979,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "shuping-verify") -> int
     except ValueError as exc:
         parser.error(str(exc))  # exits with status 2
     try:
+        if tarfile.is_tarfile(args.file):
+            archive = verify_archive(args.file, trusted_heads=heads)
+            for line in [json.dumps(archive.to_dict(), ensure_ascii=False, indent=2)] if args.json else archive_summary(archive):
+                _emit(line, sys.stdout)
+            return 0 if archive.ok else 1
         report = verify_file(args.file, trusted_heads=heads)
-    except OSError as exc:
-        _emit(f"无法读取文件 / cannot read file {args.file}: {exc.strerror or exc}", sys.stderr)
+        if args.full:
+            full = verify_file(args.full, trusted_heads=heads)
+            report.problems += [replace(p, message=f"full log: {p.message}", message_zh=f"完整日志：{p.message_zh}")
+                                for p in full.problems]
+            if report.public and not report.problems and not full.problems:  # what the chain cannot check (14.2)
+                report.problems += compare_public(args.file, args.full)
+            report.ok = not report.problems
+    except (OSError, tarfile.TarError, BadLine) as exc:
+        _emit(f"无法读取文件 / cannot read file {args.file}: {getattr(exc, 'strerror', None) or exc}", sys.stderr)
         return 2
     if args.json:
         _emit(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), sys.stdout)

@@ -16,17 +16,35 @@ class FollowupConfig(AppConfig):
 
     def ready(self) -> None:
         # Event types, projections and sweepers: the notice (events, projection, periods),
-        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps).
+        # interviews and the rectification ledger (interviews, ledger, ledger_projection, ledger_sweeps),
+        # the county's year (commitments*, rankings*: commitments, quarterly rankings, the 软弱涣散 rule).
+        # The events floor may not import followup: followup registers its
+        # after-commit hook with the store (an event in sweeps.TRIGGERS gets
+        # its county swept at once). Importing jobs registers its tasks with
+        # the job queue (procrastinate's app is ready: it is installed first).
+        from importlib import import_module
+
+        from events import store
         from followup import (  # noqa: F401
             adjustments_sweeps,
             comments,
             comments_projection,
+            commitments,
+            commitments_projection,
             events,
             interviews,
+            jobs,
             ledger,
             ledger_projection,
             ledger_sweeps,
             periods,
             projection,
+            rankings_projection,
+            rankings_sweeps,
             results_export,
+            sweeps,
         )
+
+        store.subscribe(jobs.defer_after_commit)
+        for module in sweeps.SWEEPER_MODULES:
+            import_module(module)

@@ -24,7 +24,10 @@ SOURCE_KINDS = {
     "deferred_question": "会后答复的质询",
     "comment": "点评意见",
     "objection": "公示异议",
+    "weak_organization": "软弱涣散村党组织",  # listed by the rule of followup.rankings, not at a meeting
 }
+RULE_SOURCE_KINDS = frozenset({"weak_organization"})  # raised by a rule's door only, never from the ledger's form
+BY_HAND_SOURCE_KINDS = {k: v for k, v in SOURCE_KINDS.items() if k not in RULE_SOURCE_KINDS}
 MAX_PROBLEM = 1000
 MAX_TEXT = 2000
 MAX_NAME = 100
@@ -95,7 +98,7 @@ class MeasureCompleted(DomainEvent):
 
 @event_type(version=1)
 @dataclass(frozen=True)
-class MeasureOverdue(DomainEvent):
+class MeasureDeadlinePassed(DomainEvent):
     """The measure's deadline passed and it is not done (recorded once, by the sweeper)."""
 
     item_id: str
@@ -136,7 +139,7 @@ class LedgerItem:
             self.measures[event.measure_no] = Measure(date.fromisoformat(event.deadline))
         elif isinstance(event, MeasureCompleted):
             self.measures[event.measure_no].done = True
-        elif isinstance(event, MeasureOverdue):
+        elif isinstance(event, MeasureDeadlinePassed):
             self.measures[event.measure_no].overdue = True
         elif isinstance(event, LedgerItemReviewed) and event.passed:
             self.closed = True
@@ -150,7 +153,7 @@ class LedgerItem:
         if self.version:
             raise Conflict("该整改事项已经登记", "this item is already raised", code="item_exists")
         if source_kind not in SOURCE_KINDS:
-            raise Refusal("问题来源只能是测评结果、约谈、质询、点评或异议", "unknown source kind",
+            raise Refusal("问题来源只能是测评结果、约谈、质询、点评、异议或软弱涣散认定", "unknown source kind",
                           code="unknown_source_kind", details={"field": "source_kind"})
         _text(problem, "问题", "problem", MAX_PROBLEM)
         _text(source_ref, "来源说明", "source_ref", MAX_REF, required=False)
@@ -186,7 +189,7 @@ class LedgerItem:
         """Every undone measure whose deadline has passed, not yet recorded as overdue (none: nothing to do)."""
         if self.closed:
             return []
-        return [MeasureOverdue(item_id=self.item_id, measure_no=no, deadline=m.deadline.isoformat())
+        return [MeasureDeadlinePassed(item_id=self.item_id, measure_no=no, deadline=m.deadline.isoformat())
                 for no, m in sorted(self.measures.items()) if not m.done and not m.overdue and m.deadline < today]
 
     def review(self, *, passed: bool, note: str, by: str) -> list[DomainEvent]:

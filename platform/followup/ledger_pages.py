@@ -29,7 +29,7 @@ from accounts.roles import Actor, may
 from common.refusal import NotFound, Refusal
 from followup import ledger_files, ledger_selectors
 from followup.actions import ledger as doors
-from followup.ledger import SOURCE_KINDS
+from followup.ledger import BY_HAND_SOURCE_KINDS
 from followup.ledger_files import MAX_BYTES, MAX_FILES, Upload
 from followup.ledger_workbook import ledger_workbook
 
@@ -108,7 +108,7 @@ def ledger_page(request: HttpRequest) -> HttpResponse:
         "summary": ledger_selectors.ledger_summary(),
         "items": ledger_selectors.ledger_items(),
         "meetings": ledger_selectors.meetings_to_choose(),
-        "source_kinds": SOURCE_KINDS,
+        "source_kinds": BY_HAND_SOURCE_KINDS,
         "may_write": may(user.role, "raise_ledger_item"),
         "error": error,
         # A refused form keeps what was typed; a link from an interview fills in where the problem came from.

@@ -66,7 +66,7 @@ class Ledger(Projection):
     name = "ledger"
     inline = True
     tables = ("proj_ledger_items", "proj_ledger_measures")
-    handles = frozenset({"LedgerItemRaised", "MeasureAdded", "MeasureCompleted", "MeasureOverdue",
+    handles = frozenset({"LedgerItemRaised", "MeasureAdded", "MeasureCompleted", "MeasureDeadlinePassed",
                          "LedgerItemReviewed"})
 
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
@@ -93,7 +93,7 @@ class Ledger(Projection):
                 [d["completed_on"], d["completed_by"], d["evidence"], json.dumps(d["files"], ensure_ascii=False),
                  d["item_id"], d["measure_no"]],
             )
-        elif event.type == "MeasureOverdue":
+        elif event.type == "MeasureDeadlinePassed":
             cursor.execute(
                 "UPDATE proj_ledger_measures SET status = 'overdue' WHERE item_id = %s AND measure_no = %s"
                 " AND status <> 'done'",

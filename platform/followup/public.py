@@ -27,6 +27,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from rest_framework.throttling import SimpleRateThrottle
@@ -105,6 +106,11 @@ def notice_detail(request: HttpRequest, notice_id: str) -> HttpResponse:
         "open": notice["superseded_by"] is None and notice["ended_at"] is None and now < notice["period_ends"],
         "error": error, "sent": sent, "command_id": uuid.uuid4(), "max_text": MAX_OBJECTION,
         "max_contact": MAX_CONTACT, "text": _refill(request) if error else "",
+        # the meeting's public proof (live.proof), by URL name: this floor does not import live
+        "links": {
+            "public_log": reverse("proof-public-log", kwargs={"meeting_id": notice["meeting_id"]}),
+            "receipt_lookup": reverse("proof-receipt"), "verifier": "/shuping-verify.py",
+        },
     }
     return render(request, "followup/public_notice.html", context, status=error.http_status if error else 200)
 

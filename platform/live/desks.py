@@ -18,11 +18,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import LANDING
+from events.verdicts import stream_verdicts
 from followup.interviews_selectors import interviews_due
 from followup.selectors import late_count
 from live.pages import LOGIN_URL, hall_error, page_for
 from live.workbook import round_workbook
 from meetings import desks
+from meetings.streams import meeting_stream
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -76,6 +78,17 @@ def results_export(request: HttpRequest, round_id: str) -> HttpResponse:
 
 
 @never_cache
+@page_for("results_export")  # who may export a round's results may read one meeting's
+def meeting_results(request: HttpRequest, meeting_id: str) -> HttpResponse:
+    """One meeting's results split by voter group (双评), with the participation rule and the score's formula."""
+    data = desks.meeting_results(meeting_id)
+    if data is None:
+        return hall_error(request, status=404, code="results_not_announced",
+                          zh="没有这个会议，或其结果尚未公布。", en="No such meeting, or its results are not announced yet.")
+    return _page(request, "meeting_results", **data)
+
+
+@never_cache
 @page_for("my_meetings")
 def my_meetings(request: HttpRequest) -> HttpResponse:
     today, host = timezone.localdate(), _host_of(request)
@@ -98,7 +111,13 @@ def my_batches(request: HttpRequest) -> HttpResponse:
 @never_cache
 @page_for("audit")
 def audit(request: HttpRequest) -> HttpResponse:
-    return _page(request, "audit", meetings=desks.meetings_all())
+    meetings = desks.meetings_all()
+    # The verifier's verdict on each log as the database holds it (cached per head: events.verdicts).
+    verdicts = stream_verdicts(meeting_stream(row["meeting_id"]) for row in meetings)
+    for row in meetings:
+        verdict = verdicts.get(meeting_stream(row["meeting_id"]))
+        row["verdict"] = verdict.to_data() if verdict else None
+    return _page(request, "audit", meetings=meetings)
 
 
 @never_cache

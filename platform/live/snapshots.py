@@ -120,7 +120,11 @@ def _base(meeting_id: str, loaded: Loaded[Meeting], kind: str) -> dict[str, Any]
 
 
 def screen(meeting_id: str) -> dict[str, Any]:
-    loaded = load_meeting(meeting_id)
+    return screen_of(meeting_id, load_meeting(meeting_id))
+
+
+def screen_of(meeting_id: str, loaded: Loaded[Meeting]) -> dict[str, Any]:
+    """The hall screen's snapshot of a meeting folded to `loaded` (the live one, or a replay's: live.replay)."""
     body = _base(meeting_id, loaded, "screen")
     summary = meeting_summary(loaded.state)
     body["quorum"] = summary["quorum"]
@@ -134,7 +138,11 @@ def phone(meeting_id: str) -> dict[str, Any]:
 
 
 def console(meeting_id: str) -> dict[str, Any]:
-    loaded = load_meeting(meeting_id)
+    return console_of(meeting_id, load_meeting(meeting_id))
+
+
+def console_of(meeting_id: str, loaded: Loaded[Meeting]) -> dict[str, Any]:
+    """The host console's snapshot of a meeting folded to `loaded`."""
     meeting = loaded.state
     body = _base(meeting_id, loaded, "console")
     summary = meeting_summary(meeting)

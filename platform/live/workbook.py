@@ -17,14 +17,21 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from meetings.desks import CATEGORY_NAMES, grade_names, scale_of
+from meetings.domain.errors import RulesInvalid
+from meetings.domain.groups import (
+    ELIGIBLE_RULE_EN,
+    ELIGIBLE_RULE_ZH,
+    PARTICIPATION_RULE_EN,
+    PARTICIPATION_RULE_ZH,
+    score_formula,
+)
+from meetings.domain.rules import Rules
 
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="E8EEF7")
 FLAG_FILL = PatternFill("solid", fgColor="FCE4E4")
 PARTICIPATION = (
-    "参评率 = 计入的有效票数 ÷ 应参评人数（名册上参与测评类别的人数 + 到会的名册外列席人员）。"
-    " / Participation = ballots counted ÷ eligible voters (roster members of the grading categories"
-    " + checked-in attendees not on the roster)."
+    f"{PARTICIPATION_RULE_ZH}（{ELIGIBLE_RULE_ZH}）。 / {PARTICIPATION_RULE_EN} ({ELIGIBLE_RULE_EN})."
 )
 GROUPS = (
     "分类统计：党员与村民代表分别计票；人数少于最小分组人数的类别并入合并组，以免推知个人投票。"
@@ -105,7 +112,7 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     summary = book.create_sheet("会议")
     summary.append(["乡镇 / Township", "村（社区）/ Village", "会议 / Meeting", "会议编号 / Meeting id",
                     "计入票数 / Counted", "手机票 / Phone", "纸质票 / Paper", "应参评人数 / Eligible",
-                    "参评率 / Participation", "需诫勉谈话 / Flagged", "日志末端哈希 / Log head hash"])
+                    f"{PARTICIPATION_RULE_ZH} / Participation", "需诫勉谈话 / Flagged", "日志末端哈希 / Log head hash"])
     for cell in summary[1]:
         cell.font, cell.fill = HEAD, HEAD_FILL
     for meeting in meetings:
@@ -117,7 +124,7 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     _widths(summary, [10, 12, 28, 18, 10, 10, 10, 12, 12, 24, 66])
 
     notes = book.create_sheet("说明")
-    for line in (PARTICIPATION, GROUPS,
+    for line in (PARTICIPATION, GROUPS, *_formula(rules),
                  "只含已公布结果的会议；数字即各会议公布时记录在日志中的结果。"
                  " / Only meetings whose results were announced; the numbers are those recorded in each log."):
         notes.append([line])
@@ -126,6 +133,15 @@ def round_workbook(data: dict[str, Any]) -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _formula(rules: dict[str, Any]) -> list[str]:
+    """The score's formula under the round's rules (zh / en), or nothing for rules this version cannot read."""
+    try:
+        zh, en = score_formula(Rules.from_data(rules))
+    except RulesInvalid:
+        return []
+    return [f"{zh} / {en}"]
 
 
 def _widths(sheet: Any, widths: list[int]) -> None:

@@ -22,6 +22,8 @@ from django.db import connection
 from django.utils import timezone
 
 from meetings.domain.errors import PHASE_NAMES_ZH
+from meetings.domain.groups import rate_names
+from meetings.selectors import results_body
 from meetings.streams import load_meeting
 
 PHASES = ("scheduled", "announced", "opened", "ballot_open", "ballot_closed", "results_announced", "closed")
@@ -301,3 +303,37 @@ def meeting_notice(meeting_id: str) -> dict[str, Any] | None:
         "override_reason": announced.lead_time_override_reason,
     }
     return row
+
+
+def meeting_results(meeting_id: str) -> dict[str, Any] | None:
+    """One meeting's announced results for the workspace, split by voter group (双评); None until announced.
+
+    The numbers are the results API's (meetings.selectors.results_body), laid
+    out as one table per subject: all ballots first, then each group with its
+    rates and, for a pooled group, why it was pooled.
+    """
+    rows = _rows(_LIST + " WHERE meeting_id = %s", [meeting_id], json_columns=("flagged", "paper_batches"))
+    if not rows or rows[0]["phase"] not in ("results_announced", "closed"):
+        return None
+    loaded = load_meeting(meeting_id)
+    rules = loaded.state.require_rules()
+    body = results_body(loaded)
+    scales = {scale.id: scale for scale in rules.distinct_scales()}
+    scores = {s["subject_id"]: s["score"] for s in (body["announced"] or {}).get("subjects", [])}
+    subjects = []
+    for subject in body["subjects"]:
+        scale = scales[subject["scale_id"]]  # each subject on its own scale (a body 好…差, a person 称职…不称职)
+        grades = [{"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in scale.grades]
+        total = {"label_zh": "全体", "label_en": "All ballots", "ballots": subject["ballots"], "total": True,
+                 "grade_percent": [subject["grade_percent"].get(g["id"], "—") for g in grades],
+                 "favourable_percent": subject["favourable_percent"],
+                 "unfavourable_percent": subject["unfavourable_percent"], "score": scores.get(subject["subject_id"])}
+        groups = [{**g, "total": False, "grade_percent": [g["grade_percent"].get(x["id"], "—") for x in grades]}
+                  for g in subject["groups"]]
+        (fav_zh, fav_en), (unfav_zh, unfav_en) = rate_names(scale.id)
+        subjects.append({
+            "subject_id": subject["subject_id"], "name": subject["name"], "flagged": subject["flagged"],
+            "grades": grades, "columns": len(grades) + 5, "rows": [total, *groups],
+            "rate_names": {"fav_zh": fav_zh, "fav_en": fav_en, "unfav_zh": unfav_zh, "unfav_en": unfav_en},
+        })
+    return {"meeting": _shape(rows[0]), "results": body, "subjects": subjects}

@@ -11,7 +11,9 @@ layer, so that a screen and an API client see the same figures.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection
@@ -23,7 +25,18 @@ from events.repository import Loaded
 from meetings import ballot_box, codes
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import PHASE_NAMES_ZH
-from meetings.domain.tally import display_percent
+from meetings.domain.groups import (
+    ELIGIBLE_RULE_EN,
+    ELIGIBLE_RULE_ZH,
+    PARTICIPATION_RULE_EN,
+    PARTICIPATION_RULE_ZH,
+    group_label,
+    group_rates,
+    merge_note,
+    score_formula,
+)
+from meetings.domain.rules import Rules, Scale
+from meetings.domain.tally import GroupTally, display_percent
 from meetings.streams import load_meeting
 
 
@@ -57,8 +70,8 @@ def rounds_list() -> list[dict[str, Any]]:
 
 _BOARD = (
     "SELECT meeting_id, round_id, title, township, village, starts_at, place, phase, subjects, present_total,"
-    " codes_issued, ballots_cast, paper_ballots, ballots_counted, participation, flagged, version, head_hash"
-    " FROM proj_meeting_board"
+    " codes_issued, ballots_cast, paper_ballots, ballots_counted, participation, flagged, version, head_hash,"
+    " eligible FROM proj_meeting_board"
 )
 
 
@@ -94,7 +107,8 @@ def dashboard_meetings() -> list[dict[str, Any]]:
             "turnout": {
                 "cast": row["ballots_cast"] + in_box,
                 "paper": row["paper_ballots"],
-                "eligible": row["present_total"] or row["codes_issued"],
+                "eligible": row["eligible"],  # the participation rate's denominator (turnout() below)
+                "present": row["present_total"],
                 "codes": row["codes_issued"],
             },
             "flagged": [f["subject_id"] for f in row["flagged"]],
@@ -108,20 +122,53 @@ def dashboard_meetings() -> list[dict[str, Any]]:
 # -- one meeting, from its state -------------------------------------------------------------
 
 
+_from_log_only: ContextVar[bool] = ContextVar("from_log_only", default=False)
+
+
+@contextmanager
+def from_log_only() -> Iterator[None]:
+    """Inside: the reads below answer from the folded state alone, never from the sealed ballot box.
+
+    A replay (live.replay) shows a meeting as its log had it at a past
+    version; the box holds ballots of now, and the log records no ballot
+    before the close (secrecy: no casting order), so while voting the
+    replayed count is what the log knew then.
+    """
+    token = _from_log_only.set(True)
+    try:
+        yield
+    finally:
+        _from_log_only.reset(token)
+
+
 def ballots_cast(meeting_id: str, meeting: Meeting) -> int:
     """Phone ballots cast so far: sealed in the box while voting, in the log after the close."""
-    in_box = ballot_box.count(meeting_id) if meeting.phase == "ballot_open" else 0
+    sealed = meeting.phase == "ballot_open" and not _from_log_only.get()
+    in_box = ballot_box.count(meeting_id) if sealed else 0
     return len(meeting.phone_ballots) + in_box
 
 
 def turnout(meeting_id: str, meeting: Meeting) -> dict[str, int]:
-    """Ballots cast so far and the number who could cast one (present voters, else codes issued)."""
+    """Ballots cast so far, the eligible voters (the participation rate's denominator), who is present.
+
+    `eligible` is the tally's (meetings.domain.groups: roster members of the
+    grading categories + checked-in attendees not on the roster), so that the
+    screen's live figure and the announced 参评率 divide by the same number;
+    `present` is everyone checked in, against which the count is checked.
+    """
     paper = sum(len(b) for b in meeting.paper_ballots().values()) if meeting.paper_entries else 0
     present = sum(len(ids) for ids in meeting.checked_in.values())
     return {
-        "cast": ballots_cast(meeting_id, meeting), "paper": paper, "eligible": present or len(meeting.issued),
-        "codes": len(meeting.issued),
+        "cast": ballots_cast(meeting_id, meeting), "paper": paper,
+        "eligible": meeting.eligible_voters() if meeting.rules else 0,
+        "present": present, "codes": len(meeting.issued),
     }
+
+
+def participation_rule() -> dict[str, str]:
+    """The one definition of 参评率, worded for every page that shows the figure."""
+    return {"rule_zh": PARTICIPATION_RULE_ZH, "rule_en": PARTICIPATION_RULE_EN,
+            "eligible_zh": ELIGIBLE_RULE_ZH, "eligible_en": ELIGIBLE_RULE_EN}
 
 
 def meeting_summary(meeting: Meeting) -> dict[str, Any]:
@@ -207,20 +254,25 @@ def meeting_detail(meeting_id: str) -> dict[str, Any]:
 def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
     """The results of a meeting whose results were announced (the tally of its ballots)."""
     meeting = loaded.state
+    rules = meeting.require_rules()
     results = meeting.compute_results()
     announced = meeting.results
+    formula_zh, formula_en = score_formula(rules)
+    scales = {scale.id: scale for scale in rules.distinct_scales()}
     return {
         "ballots_counted": results.ballots_counted,
         "phone_ballots": results.phone_ballots,
         "paper_ballots": results.paper_ballots,
         "eligible": results.eligible,
         "participation_percent": display_percent(results.participation_rate),
+        "participation": participation_rule(),
+        "score_formula": {"zh": formula_zh, "en": formula_en},
+        "min_group_size": rules.min_group_size,
         "flagged_subjects": results.flagged_subjects,
         "subjects": [
             {
                 "subject_id": r.subject_id, "name": r.name, "scale_id": r.scale_id, "ballots": r.ballots, "counts": r.counts,
-                "groups": [{"group_id": g.group_id, "categories": list(g.categories), "ballots": g.ballots,
-                            "counts": g.counts} for g in r.groups],
+                "groups": [_group_body(g, rules, scales[r.scale_id]) for g in r.groups],
                 "grade_percent": {k: display_percent(v) for k, v in r.grade_rates.items()},
                 "favourable_percent": display_percent(r.favourable_rate),
                 "unfavourable_percent": display_percent(r.unfavourable_rate),
@@ -235,6 +287,22 @@ def results_body(loaded: Loaded[Meeting]) -> dict[str, Any]:
         ],
         "announced": announced.to_data() if announced else None,
         "head_hash": loaded.head,
+    }
+
+
+def _group_body(group: GroupTally, rules: Rules, scale: Scale) -> dict[str, Any]:
+    """One group of a subject's results (graded on `scale`): counts, its rates, its heading and, when pooled, why."""
+    rates = group_rates(group.counts, scale)
+    label_zh, label_en = group_label(group.group_id, group.categories)
+    note = merge_note(categories=group.categories, small=group.pooled, min_group_size=rules.min_group_size)
+    return {
+        "group_id": group.group_id, "categories": list(group.categories), "ballots": group.ballots,
+        "counts": group.counts, "label_zh": label_zh, "label_en": label_en,
+        "grade_percent": {k: display_percent(v) for k, v in rates.grade_rates.items()},
+        "favourable_percent": display_percent(rates.favourable_rate),
+        "unfavourable_percent": display_percent(rates.unfavourable_rate),
+        "pooled": list(group.pooled),
+        "note_zh": note[0] if note else None, "note_en": note[1] if note else None,
     }
 
 

@@ -86,8 +86,13 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
         changes.append("phase = %s")
         params.append(phase)
     if event_type == "MeetingConfigured":
-        changes.append("subjects = %s")
-        params.append(len(data["subjects"]))
+        # Eligible voters (the participation rate's denominator, meetings.domain.voting.eligible_voters):
+        # the roster members of the grading categories now, guests off the roster as they check in.
+        grading = {category for categories in data["rules"]["graders"].values() for category in categories}
+        roster = data["roster"]
+        changes += ["subjects = %s", "eligible = %s", "grading_guests = %s", "roster_guests = %s::jsonb"]
+        params += [len(data["subjects"]), sum(1 for entry in roster if entry["category"] in grading),
+                   "guest" in grading, json.dumps([e["member_id"] for e in roster if e["category"] == "guest"])]
     elif event_type == "MeetingAnnounced":
         changes += ["starts_at = %s::timestamptz", "place = %s"]
         params += [data["starts_at"], data["place"]]
@@ -96,6 +101,10 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
         column = _CATEGORY_COLUMN.get(data["category"])
         if column is not None:
             changes.append(f"{column} = {column} + 1")
+        if data["category"] == "guest":
+            # Only a guest can be off the roster (meetings.domain.aggregate sign_in_guest).
+            changes.append("eligible = eligible + CASE WHEN grading_guests AND NOT roster_guests ? %s THEN 1 ELSE 0 END")
+            params.append(data["attendee_id"])
     elif event_type == "QuestionAsked":
         changes.append("questions_asked = questions_asked + 1")
     elif event_type == "QuestionAnswered":

@@ -1,13 +1,17 @@
 """The `shuping` command line.
 
     shuping run                      start the platform (embedded PostgreSQL unless DATABASE_URL)
+                                     and, beside it, the job queue's worker
+    shuping worker                   run the job queue's worker (hosted: its own service)
+    shuping jobs tick [--county X] [--now ISO] [--wait]   sweep through the queue at a given time
     shuping migrate                  migrate the public schema, the template and every county
     shuping county create SLUG --name 新野县 --domain xinye.localhost
     shuping county list
     shuping operator create USERNAME
     shuping test [PYTEST ARGS]       run the test suite against a throwaway PostgreSQL
     shuping log export --county X --stream S [-o FILE]
-    shuping log verify FILE [--head HASH]   verify an exported log offline (no database)
+    shuping log export --county X --year Y -o FILE.tar   every stream of the county's year, one archive
+    shuping log verify FILE|ARCHIVE [--head HASH]   verify an exported log or archive offline (no database)
     shuping projections rebuild [--county X] [--projection P]
     shuping manage ARGS              any Django management command
 
@@ -258,6 +262,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]], started: float) -> None:
     import uvicorn
 
+    from shuping import jobs_cli
+
     config = uvicorn.Config(
         "shuping.asgi:application",
         host=args.host,
@@ -273,9 +279,15 @@ def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]]
     print(f"  平台运营 / operators:   http://localhost:{args.port}/")
     for url, role, username, password in logins:
         print(f"  {role}: {url}" + (f"   {username} / {password}" if username else ""))
+    # The job queue's worker (deadlines, notice periods): a process of its own, stopped with the server.
+    worker = jobs_cli.start_worker(getattr(args, "data", None))
+    print(f"  任务队列 / job queue:   worker pid {worker.pid}")
     _say("按 Ctrl-C 停止", "press Ctrl-C to stop")
     print(flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        jobs_cli.stop_worker(worker)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -339,6 +351,8 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     argv = [args.file]
     for head in args.head or []:
         argv += ["--head", head]
+    if args.full:
+        argv += ["--full", args.full]
     if args.json:
         argv.append("--json")
     return verify_main(argv, prog="shuping log verify")
@@ -366,6 +380,8 @@ def cmd_log_export(args: argparse.Namespace) -> int:
 
         _county_names(args.county)
         with schema_context(args.county):
+            if args.year is not None:
+                return _export_year(args)
             if stream_version(args.stream) == 0:
                 print(f"错误 [unknown_stream]: 县区 {args.county} 没有记录流 {args.stream} / no such stream", file=sys.stderr)
                 return 2
@@ -377,6 +393,25 @@ def cmd_log_export(args: argparse.Namespace) -> int:
                     f"已导出 {header['event_count']} 个事件到 {args.output}，末端哈希 {header['head_hash']}",
                     f"exported {header['event_count']} events, head {header['head_hash']}",
                 )
+    return 0
+
+
+def _export_year(args: argparse.Namespace) -> int:
+    from events.archive import export_county_year
+
+    if args.output in (None, "-"):
+        print("错误 [output_required]: 归档须写入文件（-o FILE.tar） / an archive needs -o FILE.tar", file=sys.stderr)
+        return 2
+    if not 1900 <= args.year <= 9999:
+        print(f"错误 [invalid_year]: 年份 {args.year} 无效 / invalid year", file=sys.stderr)
+        return 2
+    done = export_county_year(year=args.year, path=Path(args.output), progress=lambda line: print(line, file=sys.stderr, flush=True))
+    entries = done["manifest"]["streams"]
+    _say(
+        f"已导出 {args.county} 县 {args.year} 年的 {len(entries)} 个记录流、{sum(e['event_count'] for e in entries)} 个事件到 {args.output}；"
+        f"清单 SHA-256 {done['manifest_sha256']}（请另行记下）",
+        f"exported {len(entries)} streams of {args.year}; manifest sha256 {done['manifest_sha256']} (write it down elsewhere)",
+    )
     return 0
 
 
@@ -432,6 +467,30 @@ def cmd_projections_catchup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    home = _home(args)
+    # Until the worker takes over SIGINT and SIGTERM (it finishes the job in
+    # hand first), they unwind like Ctrl-C, so an embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with database(home) as url:
+            _setup_django(url, home)
+            from shuping import jobs_cli
+
+            return jobs_cli.work(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_jobs_tick(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from shuping import jobs_cli
+
+        return jobs_cli.tick(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuping", description="述评 Shuping")
     parser.add_argument("--data", help="folder of the embedded database (default ./.shuping)")
@@ -476,12 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify = log.add_parser("verify", help="离线校验导出的日志 / verify an exported log offline")
     verify.add_argument("file")
     verify.add_argument("--head", action="append", help="a head hash recorded outside the platform")
+    verify.add_argument("--full", help="the full log a public log was made from (auditors: compare the two)")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_log_verify)
 
-    export = log.add_parser("export", help="导出一个记录流 / export one stream as JSON Lines")
+    export = log.add_parser("export", help="导出一个记录流或一县一年 / export one stream, or a county's year as one archive")
     export.add_argument("--county", required=True)
-    export.add_argument("--stream", required=True)
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stream")
+    which.add_argument("--year", type=int, help="every stream with an event in that year (China time), as a tar archive")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_log_export)
 
@@ -493,6 +555,16 @@ def build_parser() -> argparse.ArgumentParser:
     catchup = proj.add_parser("catchup", help="追赶读模型 / run catch-up projections")
     catchup.add_argument("--county")
     catchup.set_defaults(func=cmd_projections_catchup)
+
+    worker = sub.add_parser("worker", help="任务队列工作进程 / the job queue's worker")
+    worker.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop when `shuping run` is gone
+    worker.set_defaults(func=cmd_worker)
+    jobs = sub.add_parser("jobs", help="任务队列 / job queue").add_subparsers(dest="jobs_command", required=True)
+    tick = jobs.add_parser("tick", help="经任务队列按给定时间清扫 / sweep through the queue at a given time")
+    tick.add_argument("--county", help="one county (default: every county)")
+    tick.add_argument("--now", help="the time to sweep at, ISO 8601 (default: when the job runs)")
+    tick.add_argument("--wait", action="store_true", help="run a worker until these sweeps are done")
+    tick.set_defaults(func=cmd_jobs_tick)
 
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

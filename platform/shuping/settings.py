@@ -85,6 +85,9 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "axes",
+    # The job queue (followup.jobs): its tables in the public schema, so one
+    # worker serves every county.
+    "procrastinate.contrib.django",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -102,6 +105,11 @@ TENANT_APPS = [
     "followup.apps.FollowupConfig",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS] + ["live.apps.LiveConfig"]
+
+# The job queue's worker (followup.jobs) deletes the jobs that succeeded (a
+# sweep a minute would otherwise leave 1,440 rows a day) and keeps failed ones.
+PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
+PROCRASTINATE_IMPORT_PATHS = ["followup.jobs"]
 
 TENANT_MODEL = "tenants.County"
 TENANT_DOMAIN_MODEL = "tenants.Domain"

@@ -6,6 +6,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.browser.fit import CUT_OFF
 from tests.live.server import SUBJECTS
 
 
@@ -35,6 +36,19 @@ def test_ballots_over_attendance_wait_for_the_hosts_recorded_decision(hall: Any,
     expect(console.locator("#phase")).to_have_text("测评进行中", use_inner_text=True)
     screen = contexts.screen().new_page()
     screen.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}"))
+    # While voting the screen counts against the eligible voters (3 on the roster), never "3/1", and says
+    # plainly that more ballots came in than people checked in.
+    expect(screen.locator("#turnout")).to_have_text("已投 3/3", use_inner_text=True)
+    expect(screen.locator("[data-present]")).to_have_text("到会 1 人", use_inner_text=True)
+    expect(screen.locator("[data-count-over]")).to_contain_text("收回票数（3）多于到会人数（1）", use_inner_text=True)
+    assert screen.evaluate(CUT_OFF) == []
+    english = contexts.screen().new_page()
+    english.goto(hall.url(f"/hall/{meeting_id}/screen/?t={hall.screen_token(meeting_id)}&lang=en"))
+    expect(english.locator("[data-count-over]")).to_contain_text("More ballots (3) than people checked in (1)",
+                                                                 use_inner_text=True)
+    english.screenshot(path=str(artifacts / "screen-count-over-voting-en.png"))
+    assert english.evaluate(CUT_OFF) == []
+    english.close()
 
     console.click("[data-cmd=ballot-close]")
     expect(console.locator("#phase")).to_have_text("测评已结束", use_inner_text=True)
@@ -44,6 +58,7 @@ def test_ballots_over_attendance_wait_for_the_hosts_recorded_decision(hall: Any,
     expect(console.locator("#phase-hint")).to_contain_text("须先登记处理决定", use_inner_text=True)
     expect(screen.locator("#count-over")).to_contain_text("党员收回3票，到会1人", use_inner_text=True)
     screen.screenshot(path=str(artifacts / "screen-count-over.png"))
+    assert screen.evaluate(CUT_OFF) == []
 
     console.fill("#accept-count-form textarea[name=reason]", "经核对，两名党员入场时未签到，已补登记")
     console.click("#accept-count-form button[type=submit]")

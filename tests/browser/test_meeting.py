@@ -191,7 +191,8 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     expect(elsewhere.locator("#ballot-form")).to_have_count(0)
 
     # -- turnout on the screen, then close, announce, compare with the API's tally -------------------
-    expect(screen.locator("#turnout")).to_have_text(re.compile(r"^已投 2/3"), use_inner_text=True)
+    # over the eligible voters (roster of 5 + the guest), the denominator of the announced 参评率
+    expect(screen.locator("#turnout")).to_have_text(re.compile(r"^已投 2/6"), use_inner_text=True)
     console.click("[data-cmd=ballot-close]")
     phase_is(console, "测评已结束")
     expect(console.locator("#count-check")).to_contain_text("收回票数未超过到会人数", use_inner_text=True)
@@ -237,7 +238,8 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
     console.goto(hall.url("/dashboard/"))
     row = console.locator(f"tr[data-meeting={meeting_id}]")
     expect(row).to_contain_text("会议已结束", use_inner_text=True)
-    expect(row).to_contain_text("2/3", use_inner_text=True)
+    expect(row.locator("[data-turnout]")).to_have_text("2/6", use_inner_text=True)  # the screen's figure
+    expect(row.locator("[data-participation]")).to_have_text("33.3%", use_inner_text=True)  # 2 of 6 eligible
     expect(row).to_contain_text(f"须诫勉谈话：{SUBJECTS[1][1]}（50.0%）", use_inner_text=True)
     expect(row.locator(f"a[href='/hall/{meeting_id}/console/']")).to_have_count(1)
     console.screenshot(path=str(artifacts / "dashboard-results.png"), full_page=True)

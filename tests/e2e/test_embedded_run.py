@@ -108,12 +108,16 @@ def test_cold_start_serves_the_demo_county_and_ctrl_c_stops_everything(data_dir:
     api_status, api_body = _get(port, "demo.localhost", "/api/meetings/demo_rehearsal/")
     assert api_status in (401, 403) and '"not_authenticated"' in api_body and "请先登录" in api_body
     assert _postgres_of(data_dir), "the embedded server should be running"
+    [worker] = [p for p in psutil.Process(run.proc.pid).children() if "worker" in p.cmdline()]
     assert run.stop(signal.SIGINT) == 0
     assert "demo.localhost" in run.output and "shuping-demo" in run.output
     assert "/api/meetings/demo_rehearsal/" in run.output
     # The county's demo logins point at each role's own page, never at the admin (only the operators' does).
     assert "/workspace/   zuzhibu / shuping-demo" in run.output and "/my/batches/   teller / shuping-demo" in run.output
     assert not re.search(r"demo\.localhost:\d+/admin/", run.output)
+    # The job queue's worker ran beside the server, and stopped with it.
+    assert re.search(rf"job queue:   worker pid {worker.pid}\b", run.output)
+    assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
     assert _postgres_of(data_dir) == []
     print(f"cold start ready in {elapsed:.1f} s")
 

@@ -47,8 +47,9 @@ FLOORS: tuple[str, ...] = (
 )
 MAX_LINES = 600
 # The one file allowed more: the verifier an auditor downloads must be a single
-# file (issue 15: chain, head, completeness and recount in one program).
-LONGER_FILES: dict[str, int] = {"events.shuping_verify": 800}
+# file (issue 15: chain, head, completeness and recount in one program, and it
+# reads public logs and county-year archives too).
+LONGER_FILES: dict[str, int] = {"events.shuping_verify": 1050}
 MAX_UPWARD_ARROWS = 2
 
 REPO = Path(__file__).resolve().parents[2]

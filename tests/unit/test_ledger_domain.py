@@ -23,7 +23,7 @@ from followup.ledger import (
     LedgerItemReviewed,
     MeasureAdded,
     MeasureCompleted,
-    MeasureOverdue,
+    MeasureDeadlinePassed,
     overdue_command_id,
     summary_sentence,
 )
@@ -120,14 +120,14 @@ def test_overdue_marks_undone_measures_past_their_deadline_once() -> None:
     state = item(RAISED, M1, M2)
     assert state.mark_overdue(today=date(2026, 12, 20)) == []  # the deadline day itself is not overdue
     marked = state.mark_overdue(today=date(2026, 12, 21))
-    assert marked == [MeasureOverdue(item_id="zg1", measure_no=1, deadline="2026-12-20")]
+    assert marked == [MeasureDeadlinePassed(item_id="zg1", measure_no=1, deadline="2026-12-20")]
     assert item(RAISED, M1, M2, *marked).mark_overdue(today=date(2026, 12, 21)) == []
     assert item(RAISED, M1, M2, DONE1).mark_overdue(today=date(2026, 12, 21)) == []
     assert overdue_command_id("zg1", 1) == overdue_command_id("zg1", 1) != overdue_command_id("zg1", 2)
 
 
 def test_an_overdue_measure_can_still_be_completed() -> None:
-    late = MeasureOverdue(item_id="zg1", measure_no=1, deadline="2026-12-20")
+    late = MeasureDeadlinePassed(item_id="zg1", measure_no=1, deadline="2026-12-20")
     assert item(RAISED, M1, late).complete_measure(measure_no=1, evidence="已修好", files=[], on=TODAY, by="a")
 
 

@@ -4,7 +4,8 @@
 import { t, esc, pick } from "./i18n.js";
 import { command, uuid4 } from "./api.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { CATEGORY_NAMES, category, fingerprint, phase, renderResults, sizeBars, tick } from "./results.js";
+import { CATEGORY_NAMES, category, fingerprint, phase, rateNames, renderResults, scaleOf, sizeBars, tick } from "./results.js";
+import { participationRuleHtml, scoreFormulaHtml, splitHtml } from "./groups.js";
 import { commander, copyText, messages, renderKeep, setOptions } from "./ui.js";
 
 const root = document.getElementById("console");
@@ -79,8 +80,10 @@ function renderPhase(state) {
   $("phase-hint").innerHTML = hints.join(" ");
   const turnout = state.turnout || {};
   $("turnout-line").innerHTML = ["ballot_open", "ballot_closed", "results_announced", "closed"].includes(state.phase)
-    ? `<p class="turnout-line" id="turnout">${t("已投", "Cast")} <b>${turnout.cast || 0}</b>/${turnout.eligible || 0}` +
-      `${turnout.paper ? ` · ${t("纸质", "paper")} ${turnout.paper}` : ""} · ${t("已发测评码", "codes issued")} ${turnout.codes || 0}</p>`
+    ? `<p class="turnout-line" id="turnout">${t("已投", "Cast")} <b>${(turnout.cast || 0) + (turnout.paper || 0)}</b>/${turnout.eligible || 0}` +
+      ` <small class="muted">${t("（分母＝应参评人数，同参评率）", "(over eligible voters, as participation)")}</small>` +
+      `${turnout.paper ? ` · ${t("含纸质", "paper")} ${turnout.paper}` : ""} · ${t("到会", "present")} ${turnout.present || 0}` +
+      ` · ${t("已发测评码", "codes issued")} ${turnout.codes || 0}</p>`
     : "";
   renderCountCheck(state);
 }
@@ -228,7 +231,8 @@ function renderCodes(state) {
 
   $("results-card").hidden = !state.results;
   if (state.results) {
-    renderKeep($("results"), renderResults(state.results, state));
+    renderKeep($("results"), renderResults(state.results, state) + participationRuleHtml(state.results.participation) +
+      splitHtml(state.results, (subject) => rateNames(scaleOf(subject, state))) + scoreFormulaHtml(state.results.score_formula));
     sizeBars($("results"));
   }
   $("console-fingerprint").innerHTML = fingerprint(state.head_hash);

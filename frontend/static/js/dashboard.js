@@ -52,7 +52,7 @@ function resultsCell(meeting) {
   const body = results.get(meeting.meeting_id);
   if (!body) return `<span class="muted">…</span>`;
   const flagged = body.subjects.filter((s) => s.flagged);
-  return `${t("参评率", "participation")} ${esc(body.participation_percent)}<br>` + (flagged.length
+  return `${t("参评率", "participation")} <b data-participation>${esc(body.participation_percent)}</b> <small class="muted">${body.ballots_counted}/${body.eligible}</small><br>` + (flagged.length
     ? `<span class="no">${t("须诫勉谈话", "admonishment")}：${flagged.map((s) => `${esc(s.name)}（${esc(s.unfavourable_percent)}）`).join("、")}</span>`
     : `<span class="ok">${t("无须诫勉谈话", "none flagged")}</span>`);
 }
@@ -74,14 +74,15 @@ function render(state) {
     if (meetingCount !== -1) loadRounds();
     meetingCount = meetings.length;
   }
+  $("participation-rule").hidden = !meetings.length;
   $("meeting-count").innerHTML = t(`共 ${meetings.length} 场`, `${meetings.length} meetings`);
   $("meetings").innerHTML = meetings.length ? `<table class="grid"><thead><tr>
       <th>${t("会议", "Meeting")}</th><th>${t("乡镇 / 村", "Township / village")}</th><th>${t("阶段", "Phase")}</th>
-      <th class="num">${t("已投 / 应投", "Cast / eligible")}</th><th>${t("结果", "Results")}</th><th>${t("入口", "Open")}</th></tr></thead><tbody>${
+      <th class="num" title="${t("参评率＝收回票数÷应参评人数", "Participation = ballots counted ÷ eligible voters")}">${t("收回 / 应参评", "Ballots / eligible")}</th><th>${t("结果", "Results")}</th><th>${t("入口", "Open")}</th></tr></thead><tbody>${
       meetings.map((m) => `<tr data-meeting="${esc(m.meeting_id)}" data-phase="${esc(m.phase)}">
         <td>${esc(m.title)}</td><td>${esc(m.township)} ${esc(m.village)}</td>
         <td><span class="phase-badge" data-phase="${esc(m.phase)}">${phase(m)}</span></td>
-        <td class="num">${m.turnout.cast}/${m.turnout.eligible}${m.turnout.paper ? ` <small>${t("纸质", "paper")} ${m.turnout.paper}</small>` : ""}</td>
+        <td class="num" data-turnout>${(Number(m.turnout.cast) || 0) + (Number(m.turnout.paper) || 0)}/${m.turnout.eligible}${m.turnout.paper ? ` <small>${t("含纸质", "paper")} ${m.turnout.paper}</small>` : ""}</td>
         <td>${resultsCell(m)}</td><td>${links(m)}</td></tr>`).join("")}</tbody></table>`
     : `<p class="muted">${t("尚未安排会议", "No meetings scheduled")}</p>`;
 }

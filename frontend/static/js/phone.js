@@ -10,7 +10,8 @@
 import { t, esc, applyPlaceholders, pick } from "./i18n.js";
 import { errorHtml, isRetryable, postOnce } from "./api.js";
 import { backoffSeconds, connectLive } from "./live.js";
-import { renderResults, scaleOf, sizeBars } from "./results.js";
+import { rateNames, renderResults, scaleOf, sizeBars } from "./results.js";
+import { participationRuleHtml, scoreFormulaHtml, splitHtml } from "./groups.js";
 
 const root = document.getElementById("phone");
 const meetingId = root.dataset.meeting;
@@ -144,7 +145,8 @@ function confirmView() {
 }
 
 function resultsView(state) {
-  return `<div class="results" id="phone-results"><h2>${t("测评结果", "Results")}</h2>${renderResults(state.results, state)}</div>`;
+  return `<div class="results" id="phone-results"><h2>${t("测评结果", "Results")}</h2>${renderResults(state.results, state)}
+    ${participationRuleHtml(state.results.participation)}${splitHtml(state.results, (subject) => rateNames(scaleOf(subject, state)))}${scoreFormulaHtml(state.results.score_formula)}</div>`;
 }
 
 function render() {

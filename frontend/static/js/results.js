@@ -33,7 +33,7 @@ const RATE_NAMES = {
   manyi: [["满意率", "satisfied"], ["不满意率", "dissatisfied"]],
 };
 
-function rateNames(scale) {
+export function rateNames(scale) {
   return RATE_NAMES[scale && scale.id] || [["好评率", "favourable"], ["差评率", "unfavourable"]];
 }
 

@@ -1,7 +1,8 @@
 // The hall screen (会场大屏): read-only, 1920x1080, legible from the back of the hall.
 import { t, esc } from "./i18n.js";
 import { connectLive, reportClock, mmss } from "./live.js";
-import { category, fingerprint, phase, renderResults, sizeBars, tick } from "./results.js";
+import { category, fingerprint, phase, rateNames, renderResults, scaleOf, sizeBars, tick } from "./results.js";
+import { participationRuleHtml, scoreFormulaHtml, splitHtml } from "./groups.js";
 
 const root = document.getElementById("screen");
 const meetingId = root.dataset.meeting;
@@ -30,6 +31,9 @@ export function when(iso) {
 }
 
 const BEFORE_VOTING = ["scheduled", "announced", "opened"];
+// From this many subjects on, the screen shows each subject's rates without
+// its grade bars (the split tables below carry the groups): legible, not tiny.
+const COMPACT_FROM = 4;
 
 // Time, place and the next speaker, before and during the meeting's reports.
 function infoHtml(state) {
@@ -51,18 +55,40 @@ function countCheckHtml(state) {
     ${check.accepted ? t("主持人已登记处理决定。", "The host recorded a decision.") : t("待主持人登记处理决定后公布结果。", "Results wait for the host's recorded decision.")}</div>`;
 }
 
+// Ballots so far (phone and reconciled paper) over the eligible voters: the
+// same denominator as the announced 参评率 (selectors.turnout).
 export function turnoutHtml(turnout) {
   const cast = Number(turnout.cast) || 0;
   const paper = Number(turnout.paper) || 0;
   const eligible = Number(turnout.eligible) || 0;
-  return `<span class="zh">已投 </span><span class="en">Cast </span><b data-cast>${cast}</b>/<b data-eligible>${eligible}</b>` +
-    (paper ? ` <small>${t(`（纸质 ${paper}）`, `(paper ${paper})`)}</small>` : "");
+  return `<span class="zh">已投 </span><span class="en">Cast </span><b data-cast>${cast + paper}</b>/<b data-eligible>${eligible}</b>` +
+    (paper ? ` <small>${t(`（含纸质 ${paper}）`, `(paper ${paper})`)}</small>` : "");
+}
+
+// What the turnout divides by, who is present, and, when more ballots came
+// in than people checked in, that state said plainly (meetings/domain/counts.py).
+function turnoutNoteHtml(state) {
+  const turnout = state.turnout || {};
+  const received = (Number(turnout.cast) || 0) + (Number(turnout.paper) || 0);
+  const present = Number(turnout.present) || 0;
+  // After the close the count check says it per category (countCheckHtml); while voting, in total.
+  const over = !state.count_check && received > present;
+  const rule = t("已投＝收回票数，分母＝应参评人数（参评率＝收回票数÷应参评人数）",
+    "Cast = ballots received over eligible voters (participation = ballots counted ÷ eligible voters)");
+  const flag = over
+    ? `<div class="turnout-over" id="turnout-over" data-count-over>${t(`收回票数（${received}）多于到会人数（${present}）`, `More ballots (${received}) than people checked in (${present})`)}${
+      t("：投票结束后须由主持人登记处理决定才能公布结果", ": after the close, results wait for the host's recorded decision")}</div>`
+    : "";
+  return `<div class="turnout-note"><span data-present>${t(`到会 ${present} 人`, `${present} present`)}</span> · ${rule}</div>${flag}`;
 }
 
 function stageHtml(state) {
   if (state.results) {
     return `<h2 class="stage-title">${t("测评结果", "Results")}</h2>
-      <div class="results big">${renderResults(state.results, state)}</div>`;
+      <div class="results big${(state.results.subjects || []).length > COMPACT_FROM ? " compact" : ""}">${renderResults(state.results, state)}
+        ${participationRuleHtml(state.results.participation)}
+        ${splitHtml(state.results, (subject) => rateNames(scaleOf(subject, state)))}
+        ${scoreFormulaHtml(state.results.score_formula, { open: true })}</div>`;
   }
   const report = state.current_report;
   if (report) {
@@ -78,12 +104,14 @@ function stageHtml(state) {
     return `<div class="ballot-stage">
         <div class="speaker-label">${t("测评进行中，请用手机扫描测评码投票", "Voting is open: scan your ballot code with your phone")}</div>
         <div class="turnout-huge" id="turnout-big">${turnoutHtml(turnout)}</div>
+        ${turnoutNoteHtml(state)}
       </div>`;
   }
   if (state.phase === "ballot_closed") {
     return `<div class="ballot-stage">
         <div class="speaker-label">${t("投票已结束，正在核对计票", "Voting has closed; counting")}</div>
         <div class="turnout-huge" id="turnout-big">${turnoutHtml(turnout)}</div>
+        ${turnoutNoteHtml(state)}
         ${countCheckHtml(state)}
       </div>`;
   }
@@ -109,13 +137,11 @@ function sideHtml(state) {
   $("info-panel").hidden = !BEFORE_VOTING.includes(state.phase);
   const turnout = state.turnout || {};
   const voting = ["ballot_open", "ballot_closed", "results_announced", "closed"].includes(state.phase);
-  // Present = everyone checked in, guests too. The snapshot has no such field:
-  // the turnout's `eligible` is the number present once anyone has checked
-  // in (else the number of codes issued), so it stands in for it.
-  const inQuorum = (state.quorum || []).reduce((n, q) => n + (Number(q.present) || 0), 0);
-  const present = inQuorum > 0 || !turnout.codes ? Math.max(inQuorum, Number(turnout.eligible) || 0) : inQuorum;
+  // Present = everyone checked in, guests too (selectors.turnout).
+  const present = Number(turnout.present) || 0;
   $("turnout-panel").innerHTML = voting
-    ? `<h3>${t("投票进度", "Turnout")}</h3><div class="turnout" id="turnout" data-testid="turnout">${turnoutHtml(turnout)}</div>`
+    ? `<h3>${t("投票进度", "Turnout")}</h3><div class="turnout" id="turnout" data-testid="turnout">${turnoutHtml(turnout)}</div>
+      <p class="turnout-rule">${t("已投÷应参评人数（参评率的分母）", "Cast ÷ eligible voters (participation's denominator)")}</p>`
     : `<h3>${t("签到", "Checked in")}</h3><div class="turnout" id="checked-in">${t(`已签到 ${present} 人`, `${present} present`)}</div>`;
 
   const quorum = (state.quorum || []).map((q) =>
@@ -158,11 +184,35 @@ function fitResults() {
   if (!results) return;
   results.style.zoom = "";
   const stage = $("stage");
-  const room = stage.clientHeight - (results.offsetTop - stage.offsetTop) - 16;
-  if (results.scrollHeight > room && room > 0) results.style.zoom = String(Math.max(0.4, room / results.scrollHeight));
+  const bottom = stage.getBoundingClientRect().bottom - 16;
+  const fits = (zoom) => {
+    results.style.zoom = String(zoom);
+    return results.getBoundingClientRect().bottom <= bottom;
+  };
+  if (fits(1)) return;
+  // Zoom reflows the grids (more columns fit as it shrinks), so the height is
+  // not proportional to it: search for the largest zoom that fits.
+  let [low, high] = [0.4, 1];
+  for (let step = 0; step < 7; step += 1) {
+    const mid = (low + high) / 2;
+    if (fits(mid)) low = mid;
+    else high = mid;
+  }
+  fits(low);
 }
 
-const live = connectLive({ path: `/ws/m/${meetingId}/screen/`, token: root.dataset.token, onState: render });
+// Without a token the screen is the auditor's replay (replay.js): no socket; it
+// shows the states it is given, its clock stopped at the replayed moment.
+const live = root.dataset.token
+  ? connectLive({ path: `/ws/m/${meetingId}/screen/`, token: root.dataset.token, onState: render })
+  : { state: null, serverNow: () => Date.now() };
+
+// The replay's entry: render `state` as the hall screen did when the server's clock read `atMs`.
+export function showReplayed(state, atMs) {
+  live.state = state;
+  live.serverNow = () => atMs;
+  render(state);
+}
 
 function tickTimer() {
   const el = document.getElementById("timer");

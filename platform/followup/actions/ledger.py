@@ -22,7 +22,13 @@ from events import repository
 from events.repository import Outcome
 from events.types import DomainEvent
 from followup import ledger_files
-from followup.ledger import LedgerItem, ledger_stream, new_item_id, overdue_command_id
+from followup.ledger import (
+    RULE_SOURCE_KINDS,
+    LedgerItem,
+    ledger_stream,
+    new_item_id,
+    overdue_command_id,
+)
 from followup.ledger_files import Upload
 
 
@@ -52,6 +58,9 @@ def check_raise_ledger_item(
     """
     require(actor, "raise_ledger_item")
     _clean(meeting_id, source_kind, source_ref, problem, note)
+    if source_kind in RULE_SOURCE_KINDS:
+        raise Refusal("软弱涣散村党组织由打分排队规则认定后自动登记，不能手工登记", "this source is raised by its rule only",
+                      code="source_by_rule_only", details={"field": "source_kind"})
     township, village = place if place is not None and not meeting_id else _place_of(meeting_id)
     item_id = new_item_id()
     outcome = repository.execute(
@@ -64,6 +73,29 @@ def check_raise_ledger_item(
     )
     first = outcome.events[0] if outcome.events else None
     return str(getattr(first, "item_id", item_id))  # a retried command answers with the item it raised
+
+
+def check_raise_place_item(
+    *, actor: Actor, township: str, village: str, source_kind: str, source_ref: str, problem: str, note: str,
+    command_id: CommandRef,
+) -> str:
+    """Enter a problem that no meeting raised (a 软弱涣散 listing) for a village; returns the item's id.
+
+    A retried command (the rule's derived command id) answers with the item it raised the first time.
+    """
+    require(actor, "raise_ledger_item")
+    _clean(township, village, source_kind, source_ref, problem, note)
+    item_id = new_item_id()
+    outcome = repository.execute(
+        ledger_stream(item_id), LedgerItem,
+        lambda item: item.raise_item(
+            item_id=item_id, source_kind=source_kind, source_ref=source_ref, meeting_id="", township=township,
+            village=village, problem=problem, note=note, by=actor.name or "",
+        ),
+        command_id=command_id, actor=actor.name,
+    )
+    first = outcome.events[0] if outcome.events else None
+    return str(getattr(first, "item_id", item_id))
 
 
 def check_add_measure(

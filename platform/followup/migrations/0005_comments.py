@@ -45,5 +45,5 @@ DROP TABLE IF EXISTS proj_followup_comments;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("followup", "0003_ledger")]
+    dependencies = [("followup", "0004_year")]
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -41,11 +41,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
+from meetings.domain.groups import OTHER as OTHER  # the pooled group's id, defined with its wording
+from meetings.domain.groups import pooled_small
 from meetings.domain.rules import Rules
 from meetings.events import GroupOutcome, ResultsAnnounced, SubjectEntry, SubjectOutcome
 
 Marks = Mapping[str, Mapping[str, str]]
-OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class GroupTally:
     categories: tuple[str, ...]
     ballots: int
     counts: dict[str, dict[str, int]]  # criterion -> grade -> marks
+    pooled: tuple[str, ...] = ()  # of `categories`, those pooled for having fewer ballots than min_group_size
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def tally(
         favourable = {g.id for g in grades if g.favourable}
         unfavourable = {g.id for g in grades if g.unfavourable}
         graders = rules.categories_grading(subject.level)
+        small = pooled_small(rules, per_category, graders)
         groups = []
         for group_id, categories in group_categories(rules, per_category, graders):
             counts = {c: {g.id: 0 for g in grades} for c in criteria}
@@ -146,7 +149,8 @@ def tally(
                     n += 1
                     for criterion in criteria:
                         counts[criterion][ballot.marks[subject.subject_id][criterion]] += 1
-            groups.append(GroupTally(group_id=group_id, categories=categories, ballots=n, counts=counts))
+            pooled = tuple(c for c in categories if c in small) if group_id == OTHER else ()
+            groups.append(GroupTally(group_id=group_id, categories=categories, ballots=n, counts=counts, pooled=pooled))
         total = {c: {g.id: sum(group.counts[c][g.id] for group in groups) for g in grades} for c in criteria}
         n_ballots = sum(group.ballots for group in groups)
         marks = n_ballots * len(criteria)

@@ -1,0 +1,69 @@
+"""The county's year in Chromium: the county records a quarter's scores, the ranking page shows the ranks and the
+tie rule, and a phone without login reads a village's commitment and its progress on the public page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django_tenants.utils import schema_context
+from playwright.sync_api import expect
+
+from followup.actions import commitments as commitment_doors
+from followup.actions import rankings as doors
+from tests.integration.followup.year_county import ADMIN, HOST, cid, plan, township_with_villages
+
+SCORES = {"东坡村": (50, 30), "西坡村": (50, 30), "南坡村": (40, 30), "北坡村": (30, 20)}
+
+
+def log_in(page: Any, hall: Any, username: str, password: str, path: str) -> None:
+    page.goto(hall.url(f"/login/?next={path}"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-submit")
+    page.wait_for_url(hall.url(path))
+
+
+def test_the_county_scores_a_quarter_and_a_phone_reads_the_commitment(hall: Any, contexts: Any, artifacts: Any) -> None:
+    with hall.db(), schema_context(hall.county.schema_name):
+        place = township_with_villages("胜利镇", list(SCORES))
+        doors.check_set_scoring_criteria(actor=ADMIN, criteria=[("组织建设", 50), ("工作绩效", 50)], reason="",
+                                         command_id=cid())
+        tasks, goals = plan()
+        commitment = commitment_doors.check_sign_commitment(
+            actor=ADMIN, direction="village_to_township", official_id=place.secretaries["东坡村"],
+            village_id=place.villages["东坡村"], year=2026, tasks=tasks, goals=goals, signed_on=date(2026, 1, 6),
+            command_id=cid())
+        commitment_doors.check_report_commitment_progress(
+            actor=HOST, commitment_id=commitment, month=1, text="修缮党群服务中心屋顶", evidence="验收单编号2026-01",
+            today=date(2026, 1, 30), command_id=cid())
+
+    admin, password = hall.user("county_admin")
+    page = contexts.desk().new_page()
+    log_in(page, hall, admin, password, "/rankings/")
+    chooser = page.locator("#choose-township")
+    chooser.locator("select[name=township]").select_option(label="胜利镇")
+    chooser.locator("input[name=score_quarter]").fill("2026Q1")
+    chooser.locator("button").click()
+    sheet = page.locator("#record-scores")
+    for village, (first, second) in SCORES.items():
+        row = sheet.locator(f"tr[data-village={village}]")
+        row.locator("input").nth(0).fill(str(first))
+        row.locator("input").nth(1).fill(str(second))
+    sheet.locator("button.primary").click()
+    page.wait_for_url(hall.url("/rankings/?quarter=2026Q1"))
+    table = page.locator("[data-testid=township-ranking][data-township=胜利镇]")
+    ranks = [table.locator(f"tr[data-village={v}] [data-testid=rank]").inner_text() for v in SCORES]
+    assert ranks == ["1", "1", "3", "4"]
+    expect(page.locator("[data-testid=tie-rule]")).to_contain_text("得分相同者名次并列，其后的名次顺延跳过（例如 1、1、3）")
+    page.screenshot(path=str(artifacts / "year-rankings.png"), full_page=True)
+
+    phone = contexts.phone().new_page()
+    phone.goto(hall.url(f"/gongkai/{place.villages['东坡村']}/"))
+    expect(phone.locator("[data-testid=public-heading]")).to_have_text("胜利镇东坡村")
+    upward = phone.locator("[data-testid=upward]")
+    expect(upward).to_contain_text("东坡村书记（党支部书记）")
+    expect(upward).to_contain_text("第1季度：完成阵地建设第1步")
+    expect(upward.locator("[data-testid=commitment-progress]")).to_contain_text("修缮党群服务中心屋顶")
+    expect(upward.locator("[data-testid=commitment-progress]")).to_contain_text("验收单编号2026-01")
+    phone.screenshot(path=str(artifacts / "year-public.png"), full_page=True)
