@@ -170,6 +170,29 @@ MUTANTS = [
         "if False and claims != (",
         "tests/integration/test_county_year_archive.py",
     ),
+    (
+        "组织调整 for any two flagged years, not two years running",
+        "platform/followup/adjustments.py",
+        "            if year - 1 in years:",
+        "            if any(earlier < year for earlier in years):",
+        "tests/unit/test_comments_domain.py",
+    ),
+    (
+        "the suggestion box keeping the writer's address as the contact",
+        "platform/followup/comments_pages.py",
+        'contact=request.POST.get("contact", ""), today=timezone.localdate(),',
+        'contact=request.POST.get("contact", "") or str(request.META.get("REMOTE_ADDR", "")),'
+        ' today=timezone.localdate(),',
+        "tests/integration/followup/test_comments.py",
+    ),
+    (
+        "comment rows timed by the wall clock instead of the event",
+        "platform/followup/comments_projection.py",
+        'd["township"], d["village"], d["village_id"], d["on"], d["text"], d["contact"], event.recorded_at],',
+        'd["township"], d["village"], d["village_id"], d["on"], d["text"], d["contact"],'
+        ' __import__("django.utils.timezone").utils.timezone.now()],',
+        "tests/integration/followup/test_comments.py",
+    ),
 ]
 
 

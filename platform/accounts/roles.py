@@ -136,6 +136,13 @@ POLICY: dict[str, frozenset[str]] = {
     "list_weak_organization": frozenset(),  # by the rule only: the platform's sweeper lists it
     "page:commitments": _HOSTS,
     "page:rankings": _AUDIT,
+    # the comment ledger and 组织调整 (followup.actions.comments)
+    "enter_comment": _ADMIN,
+    "drop_suggestion": _PUBLIC,  # a village's public suggestion box: no account, nothing about the writer
+    "flag_adjustment": frozenset(),  # by the rule only: the platform's sweeper records it
+    "page:comments": _AUDIT,
+    "configure_results_export": _ADMIN,  # the grade bands of the pay and appraisal export
+    "page:records": _AUDIT,  # followup.records_pages: a person's and a village's record over the years
 }
 
 # Where each county role lands after logging in (a page it may open, above).

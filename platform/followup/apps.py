@@ -26,6 +26,9 @@ class FollowupConfig(AppConfig):
 
         from events import store
         from followup import (  # noqa: F401
+            adjustments_sweeps,
+            comments,
+            comments_projection,
             commitments,
             commitments_projection,
             events,
@@ -38,6 +41,7 @@ class FollowupConfig(AppConfig):
             projection,
             rankings_projection,
             rankings_sweeps,
+            results_export,
             sweeps,
         )
 

@@ -47,7 +47,9 @@ SWEEPERS: dict[str, Sweeper] = {}
 # The modules that define sweepers (with @sweeper), imported when Django starts
 # (followup.apps): a worker process imports nothing else of followup, and a
 # sweeper whose module was never imported silently never runs. Add yours here.
-SWEEPER_MODULES: tuple[str, ...] = ("followup.periods", "followup.ledger_sweeps", "followup.rankings_sweeps")
+SWEEPER_MODULES: tuple[str, ...] = (
+    "followup.periods", "followup.ledger_sweeps", "followup.rankings_sweeps", "followup.adjustments_sweeps",
+)
 
 # Event types whose commit makes the county's sweep run at once (see followup.jobs).
 TRIGGERS: set[str] = {

@@ -6,12 +6,14 @@ from django.urls import URLPattern, URLResolver, path
 
 import common.paths  # noqa: F401 - registers the `id` path converter
 from followup import (
+    comments_pages,
     commitments_pages,
     interviews_pages,
     ledger_pages,
     pages,
     public,
     rankings_pages,
+    records_pages,
 )
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -33,4 +35,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("gongkai/official/<id:official_id>/", commitments_pages.public_official, name="gongkai-official"),
     path("rankings/", rankings_pages.rankings_page, name="rankings"),
     path("rankings/village/<num:village_id>/", rankings_pages.village_rankings_page, name="rankings-village"),
+    path("comments/", comments_pages.comments_page, name="comments"),
+    path("yijianxiang/<num:village_id>/", comments_pages.suggestion_box, name="suggestion-box"),
+    path("records/officials/<id:official_id>/", records_pages.official_record_page, name="record-official"),
+    path("records/villages/<num:village_id>/", records_pages.village_record_page, name="record-village"),
+    path("records/export/", records_pages.results_export_page, name="results-export-config"),
+    path("records/export.xlsx", records_pages.results_export_xlsx, name="results-export-xlsx"),
 ]

@@ -49,15 +49,19 @@ def _place_of(meeting_id: str) -> tuple[str, str]:
 
 def check_raise_ledger_item(
     *, actor: Actor, meeting_id: str, source_kind: str, source_ref: str, problem: str, note: str,
-    command_id: CommandRef,
+    command_id: CommandRef, place: tuple[str, str] | None = None,
 ) -> str:
-    """Enter a problem raised at or after a meeting into the ledger; returns the item's id."""
+    """Enter a problem raised at or after a meeting into the ledger; returns the item's id.
+
+    A problem raised outside a meeting (a comment from a village's suggestion
+    box) gives no meeting id and its `place` (township, village) instead.
+    """
     require(actor, "raise_ledger_item")
     _clean(meeting_id, source_kind, source_ref, problem, note)
     if source_kind in RULE_SOURCE_KINDS:
         raise Refusal("软弱涣散村党组织由打分排队规则认定后自动登记，不能手工登记", "this source is raised by its rule only",
                       code="source_by_rule_only", details={"field": "source_kind"})
-    township, village = _place_of(meeting_id)
+    township, village = place if place is not None and not meeting_id else _place_of(meeting_id)
     item_id = new_item_id()
     outcome = repository.execute(
         ledger_stream(item_id), LedgerItem,

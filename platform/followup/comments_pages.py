@@ -1,0 +1,141 @@
+"""Pages of the comment ledger (点评台账) and of each village's public suggestion box (意见箱).
+
+- /comments/: the county's comment ledger: record a comment (mode, face to
+  face or back to back, who, whom, when, what), open a rectification item
+  from a comment, and the officials flagged for 组织调整 with their facts;
+- /yijianxiang/<village_id>/: a village's suggestion box for anyone, no
+  login, for a cheap phone first. What the writer types is all that is kept:
+  no account, no address (the throttle keys an HMAC of it, in the cache
+  only), a contact only if they give one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from accounts.roles import A_MEMBER_OF_PUBLIC, Actor, may
+from common.api import keyed_command_id
+from common.limits import clean_text
+from common.refusal import Refusal
+from followup import comments_selectors
+from followup.actions import comments as doors
+from followup.comments import MANNERS, MAX_CONTACT, MAX_TEXT, MODES
+from followup.public import ObjectionThrottle
+from meetings.models import Village
+from meetings.registry import selectors as registry_selectors
+
+FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看点评台账。",
+             "message_en": "Only the county organization department and auditors see the comment ledger."}
+
+
+class SuggestionThrottle(ObjectionThrottle):
+    """At most `rate` suggestions per address and county; the address is kept only as an HMAC in the cache."""
+
+    scope = "suggestion"
+    rate = "5/hour"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return super().get_cache_key(request, view).replace("throttle_objection_", "throttle_suggestion_", 1)
+
+
+def _command_id(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
+                      details={"field": "on"}) from None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 10 else None
+
+
+def _villages() -> list[Village]:
+    return list(Village.objects.select_related("township").order_by("township__name", "name"))
+
+
+@never_cache
+def comments_page(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), "/login/")
+    if not user.is_active or not may(user.role, "page:comments"):
+        return render(request, "hall/error.html", FORBIDDEN, status=403)
+    actor = Actor.of_user(user)
+    error: Refusal | None = None
+    if request.method == "POST":
+        post = request.POST
+        try:
+            if "open_item" in post:
+                item_id = doors.check_open_item_from_comment(
+                    actor=actor, comment_id=post.get("comment_id", ""), problem=post.get("problem", ""),
+                    note=post.get("note", ""), command_id=_command_id(post.get("command_id")))
+                return HttpResponseRedirect(f"/ledger/{item_id}/")
+            today = timezone.localdate()
+            doors.check_enter_comment(
+                actor=actor, village_id=_int(post.get("village_id")), mode=post.get("mode", ""),
+                manner=post.get("manner", ""), commenter=post.get("commenter", ""), about=post.get("about", ""),
+                official_id=post.get("official_id") or None,
+                on=_date(post.get("on", "")), today=today, text=post.get("text", ""),
+                command_id=_command_id(post.get("command_id")))
+            return HttpResponseRedirect("/comments/")
+        except Refusal as refused:
+            error = refused
+    comments = comments_selectors.comments_list()
+    for comment in comments:
+        comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
+    context = {
+        "comments": comments, "adjustments": comments_selectors.adjustments_list(),
+        "villages": _villages(), "officials": registry_selectors.officials_list(), "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
+        "may_write": may(user.role, "enter_comment"), "command_id": uuid.uuid4(), "error": error,
+        "today": timezone.localdate().isoformat(),
+    }
+    return render(request, "followup/comments.html", context, status=error.http_status if error else 200)
+
+
+@never_cache
+def suggestion_box(request: HttpRequest, village_id: int) -> HttpResponse:
+    village = Village.objects.select_related("township").filter(pk=village_id).first()
+    if village is None:
+        raise Http404("没有这个村（社区）")
+    error: Refusal | None = None
+    if request.method == "POST":
+        try:
+            _drop(request, village_id)
+            return HttpResponseRedirect(f"/yijianxiang/{village_id}/?sent=1")
+        except Refusal as refused:
+            error = refused
+    text = request.POST.get("text", "") if error else ""
+    context = {
+        "county": request.tenant, "village": village, "error": error,  # type: ignore[attr-defined]
+        "sent": request.GET.get("sent") == "1", "command_id": uuid.uuid4(), "max_text": MAX_TEXT,
+        "max_contact": MAX_CONTACT, "text": text if clean_text(text) and len(text) <= MAX_TEXT else "",
+    }
+    return render(request, "followup/comment_box.html", context, status=error.http_status if error else 200)
+
+
+def _drop(request: HttpRequest, village_id: int) -> None:
+    if not SuggestionThrottle().allow_request(request, None):  # type: ignore[arg-type]
+        raise Refusal("提交过于频繁，请一小时后再试", "too many suggestions from this address: try again in an hour",
+                      code="throttled", http_status=429)
+    key = _command_id(request.POST.get("command_id"))
+    doors.check_drop_suggestion(
+        actor=A_MEMBER_OF_PUBLIC, village_id=village_id, text=request.POST.get("text", ""),
+        contact=request.POST.get("contact", ""), today=timezone.localdate(),
+        command_id=keyed_command_id(who="public", key=key) if key else None,
+    )
