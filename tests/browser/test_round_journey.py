@@ -135,32 +135,17 @@ def vote(phones: Any, hall: Hall, meeting_id: str, code: str, choices: dict[str,
 
 
 def screen_split(screen: Page, subject_id: str) -> dict[str, int]:
-    """Ballots per voter group of one subject on the hall screen: {group_id: ballots} (the 双评 split).
-
-    Where the screen draws the split (#split: a table per group, a row per
-    subject, as on branch h-split), this reads what a person reads. Main's
-    screen draws no per-group rows yet, so until it does this reads the
-    results the screen received and draws from (window.shupingLive.state);
-    once the split is drawn on main, drop that second half.
-    """
+    """Ballots per voter group of one subject as the hall screen draws them (the 双评 split, #split):
+    {group_id: ballots}, read from what a person reads, with each group's heading visible."""
     split = screen.locator("#split")
-    if split.count():
-        found = {}
-        for group in split.locator(".group-split").all():
-            row = group.locator(f"tr[data-subject='{subject_id}']")
-            if row.count():
-                found[group.get_attribute("data-group") or ""] = int(row.locator("[data-ballots]").inner_text())
-        return found
-    groups = screen.evaluate(
-        """(id) => {
-            const results = window.shupingLive.state.results;
-            const subject = results && results.subjects.find((s) => s.subject_id === id);
-            return subject ? subject.groups : null;
-        }""",
-        subject_id,
-    )
-    assert groups is not None, f"the screen holds no results for {subject_id}"
-    return {g["group_id"]: g["ballots"] for g in groups}
+    expect(split).to_be_visible()
+    found = {}
+    for group in split.locator(".group-split").all():
+        row = group.locator(f"tr[data-subject='{subject_id}']")
+        if row.count():
+            expect(row).to_be_visible()
+            found[group.get_attribute("data-group") or ""] = int(row.locator("[data-ballots]").inner_text())
+    return found
 
 
 def _grade_names(rules: Any) -> dict[str, str]:
@@ -380,6 +365,8 @@ def test_the_county_runs_a_shuang_shu_shuang_ping_round_from_the_first_page_to_t
         # Party members and representatives tallied separately, none pooled, as the API says
         assert screen_split(screen, subject_id) == {"party_member": PARTY, "representative": REPS}
         assert {g["group_id"]: g["ballots"] for g in subject["groups"]} == {"party_member": PARTY, "representative": REPS}
+    expect(screen.locator("#split")).to_contain_text("党员评议", use_inner_text=True)
+    expect(screen.locator("#split")).to_contain_text("村民代表评议", use_inner_text=True)
 
     desk.goto(hall.url("/workspace/"))
     card = desk.locator(f"[data-round={round_id}]")
