@@ -111,6 +111,11 @@ def test_one_meeting_from_its_results_to_filing_and_rectification(hall: Any, con
     objection.locator("textarea[name=answer]").fill("经复核，票数与现场清点一致，已向反映人说明")
     objection.locator("[data-answer]").click()
     expect(desk.locator("#objections .answer")).to_contain_text("经复核")
+    # An objection can lead to a rectification item: its link opens the ledger's form filled in.
+    desk.locator("#objections [data-to-ledger]").first.click()
+    expect(desk.locator("select[name=source_kind]")).to_have_value("objection")
+    expect(desk.locator("textarea[name=problem]")).to_have_value("张德明的测评票数与现场清点不一致，请复核")
+    desk.go_back()
 
     # Time passes through the job queue: ten days on, the five working days are over.
     jobs_tick(datetime.now(UTC) + timedelta(days=10))
