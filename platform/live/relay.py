@@ -41,7 +41,10 @@ no message waits in the layer until its expiry), renews its group membership
 every `REFRESH_SECONDS` (channel layers forget members after
 ``group_expiry``; the in-memory layer also drops a channel from its groups
 when a message on it expires), and then rebuilds its snapshots and pushes
-whatever a lost notice kept from the sockets.
+whatever a lost notice kept from the sockets. On Redis, a watch per process
+(live.layer_watch) notices a Redis that came back or forgot its groups and
+has every room rejoin and rebuild at once (`Relay.rejoin`), not at its next
+renewal.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from live import eager
+from live import eager, layer_watch
 from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,16 @@ class Room:
     async def _start(self) -> None:
         layer = self.relay.layer
         self.channel = await layer.new_channel()
-        await layer.group_add(self.group, self.channel)
+        try:
+            await layer.group_add(self.group, self.channel)
+        except Exception:
+            watch = self.relay.watch
+            if watch is None:
+                raise
+            # Redis is away: open the room all the same (its sockets get the
+            # database's state, re-read while the layer fails); the watch
+            # adds it to its group when Redis answers again.
+            watch.suspect()
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._read()), loop.create_task(self._refresh())]
 
@@ -121,9 +133,15 @@ class Room:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A layer outage: notices may be lost meanwhile; rebuild once it answers again.
-                log.warning("reading %s failed; retrying", self.group, exc_info=True)
-                await asyncio.sleep(1.0)
+                # A layer outage: notices may be lost meanwhile; rebuild from the
+                # database at each retry (once a second at most) and once it answers again.
+                watch = self.relay.watch
+                if watch is None:
+                    log.warning("reading %s failed; retrying", self.group, exc_info=True)
+                    await asyncio.sleep(layer_watch.RETRY_SECONDS)
+                else:  # the watch logs the outage once for all rooms
+                    watch.suspect()
+                    await watch.wait_back()
                 self.stale = True
                 self._schedule()
                 continue
@@ -139,6 +157,8 @@ class Room:
                 await self.relay.layer.group_add(self.group, self.channel)
             except Exception:
                 log.warning("renewing %s failed", self.group, exc_info=True)
+                if self.relay.watch is not None:
+                    self.relay.watch.suspect()
             # Whatever a lost notice kept from the sockets, a rebuild finds (and pushes only changes).
             self.stale = True
             self._schedule()
@@ -447,6 +467,18 @@ class Relay:
         self.window = window
         self.refresh = refresh
         self.rooms: dict[str, Room] = {}
+        # Redis forgets groups when it restarts: a watch rejoins them (live.layer_watch).
+        self.watch = layer_watch.LayerWatch(layer, self.rejoin) if layer_watch.watchable(layer) else None
+
+    async def rejoin(self) -> None:
+        """Add every open room to its group again, then re-read its state (the layer was away or forgot)."""
+        for room in list(self.rooms.values()):
+            if room.closed or room.channel is None:
+                continue
+            await self.layer.group_add(room.group, room.channel)
+            # Read after joining: what committed before is in the read, what commits after reaches the room.
+            room.stale = True
+            room._schedule()
 
     async def join(self, sub: Subscriber, *, group: str, county: str, meeting_id: str, versioned: bool = True) -> Room:
         """Add a socket to its group's room (subscribing the process once per group)."""
@@ -455,6 +487,8 @@ class Relay:
             room = Room(self, group, county, meeting_id, versioned=versioned)
             self.rooms[group] = room
             room.started = asyncio.ensure_future(room._start())
+            if self.watch is not None:
+                self.watch.start()
         room.add(sub)
         try:
             await asyncio.shield(room.started)  # type: ignore[arg-type]
