@@ -198,3 +198,23 @@ def test_a_redis_frozen_for_two_seconds_delays_the_other_workers_screens_at_most
     hall.cast("b")
     assert hall.lags(time.monotonic(), 4)
     hall.close()
+
+
+def test_a_redis_that_forgets_its_groups_without_going_away_is_rejoined_within_two_seconds(
+    workers, redis, live_county, django_db_blocker
+) -> None:
+    """FLUSHALL stands for a restart between two polls (or a failover): no request fails, only memory is gone."""
+    hall = Hall(workers, live_county, django_db_blocker)
+    hall.cast("a")
+    assert hall.lags(time.monotonic(), 1)
+    redis_client.Redis.from_url(redis.url).flushall()
+    forgot = time.monotonic()
+    hall.cast("a")
+    members_back = _members_back(redis, hall.group, want=2)
+    hall.cast("a")
+    count = hall.true_count()
+    assert count == hall.accepted == 3, "no ballot lost"
+    lags = hall.lags(forgot, count)
+    print(f"\nFLUSHALL: both workers in the group again {members_back:.3f} s after; screens right {lags} s after")
+    assert max(lags.values()) <= BAR, lags
+    hall.close()
