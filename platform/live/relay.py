@@ -476,6 +476,9 @@ class Relay:
             if room.closed or room.channel is None:
                 continue
             await self.layer.group_add(room.group, room.channel)
+            if room.closed:  # its last socket left meanwhile: leave again, or the group keeps a dead channel
+                await self.layer.group_discard(room.group, room.channel)
+                continue
             # Read after joining: what committed before is in the read, what commits after reaches the room.
             room.stale = True
             room._schedule()
