@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,6 +153,10 @@ def test_a_redis_killed_and_restarted_mid_meeting_loses_no_ballot_and_every_scre
           f"screens right {lags} s after")
     assert members_back <= BAR, "both workers are members of the meeting's group again"
     assert max(lags.values()) <= BAR, lags
+    # Each worker says once that Redis failed and once that it is back, not once per room per retry.
+    for worker in workers:
+        said = Path(worker.log.name).read_text(errors="replace")
+        assert "rooms rejoined their groups" in said and "reading m." not in said, said[-2000:]
 
     # And the layer carries notices again: a ballot through A reaches B's screens, and back, as before the outage.
     for through, count in (("a", 8), ("b", 9)):
