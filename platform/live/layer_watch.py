@@ -12,7 +12,10 @@ So each process that uses Redis keeps one marker key per shard
 (``<prefix>:live:alive:<the layer's client prefix>``) and polls it every
 `POLL_SECONDS`: set-if-absent, then renew its expiry. The layer forgot if
 the marker was gone although this process had set it; the layer was away
-if a poll failed (or a room's read or join failed meanwhile: `suspect`).
+if a poll failed or went unanswered for `ANSWER_SECONDS` (a frozen Redis),
+or a room's read or join failed meanwhile (`suspect`). While it is away,
+the rooms re-read their state from the database once a second (`away`), so
+screens follow the ballots of other workers even then, a second late.
 Either way, at the first poll that succeeds afterwards, the relay adds
 every room to its group again and then re-reads each room's state from the
 database (live.relay.Relay.rejoin): a ballot committed before the rejoin
@@ -28,12 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25  # how soon after Redis returns the rooms rejoin (the bar: screens right within 2 s)
+ANSWER_SECONDS = 0.5  # a poll unanswered this long means a frozen Redis (SIGSTOP, a stalled host)
 MARKER_TTL = 60  # seconds: a marker outlives any pause of the poll short of a hung process
 RETRY_SECONDS = 1.0  # a room's reader waits this long at most before it reads again after a failure
 
@@ -50,9 +55,13 @@ def watchable(layer: Any) -> bool:
 class LayerWatch:
     """One per relay (process and loop): polls the layer, calls `rejoin` when it came back or forgot."""
 
-    def __init__(self, layer: Any, rejoin: Callable[[], Awaitable[None]], *, poll: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, layer: Any, rejoin: Callable[[], Awaitable[None]], away: Callable[[], None], *, poll: float = POLL_SECONDS
+    ) -> None:
         self.layer = layer
         self.rejoin = rejoin
+        self.away = away  # while the layer is away: rooms re-read the database (called once a second at most)
+        self.last_away = -math.inf
         self.poll = poll
         self.key = f"{layer.prefix}:live:alive:{layer.client_prefix}"
         self.marked: set[int] = set()  # shards this process has set its marker on
@@ -75,6 +84,12 @@ class LayerWatch:
             log.warning("the channel layer failed; rooms rejoin their groups when it answers again")
         self.healthy = False
         self.back.clear()
+
+    def _away(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self.last_away >= RETRY_SECONDS:
+            self.last_away = now
+            self.away()
 
     async def wait_back(self, timeout: float = RETRY_SECONDS) -> None:
         """Wait until the layer answers again, or `timeout` seconds at most."""
@@ -99,11 +114,12 @@ class LayerWatch:
     async def _run(self) -> None:
         while True:
             try:
-                forgot = await self.check()
+                forgot = await asyncio.wait_for(self.check(), ANSWER_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # dead, frozen or refusing
                 self.suspect()
+                self._away()
                 await asyncio.sleep(self.poll)
                 continue
             if forgot or not self.healthy:

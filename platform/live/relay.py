@@ -133,16 +133,19 @@ class Room:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A layer outage: notices may be lost meanwhile; rebuild from the
-                # database at each retry (once a second at most) and once it answers again.
+                # A layer outage: notices may be lost meanwhile. Without a watch,
+                # rebuild from the database at each retry (once a second); with one,
+                # the watch has the rooms re-read while the layer is away, and rejoin
+                # and rebuild once it answers again.
                 watch = self.relay.watch
                 if watch is None:
                     log.warning("reading %s failed; retrying", self.group, exc_info=True)
                     await asyncio.sleep(layer_watch.RETRY_SECONDS)
-                else:  # the watch logs the outage once for all rooms
+                    self.stale = True
+                else:  # the watch logs the outage once for all rooms, and has them re-read meanwhile
                     watch.suspect()
                     await watch.wait_back()
-                self.stale = True
+                    continue
                 self._schedule()
                 continue
             try:
@@ -468,7 +471,13 @@ class Relay:
         self.refresh = refresh
         self.rooms: dict[str, Room] = {}
         # Redis forgets groups when it restarts: a watch rejoins them (live.layer_watch).
-        self.watch = layer_watch.LayerWatch(layer, self.rejoin) if layer_watch.watchable(layer) else None
+        self.watch = layer_watch.LayerWatch(layer, self.rejoin, self.reread) if layer_watch.watchable(layer) else None
+
+    def reread(self) -> None:
+        """Have every room rebuild its state from the database (notices cannot come: the layer is away)."""
+        for room in list(self.rooms.values()):
+            room.stale = True
+            room._schedule()
 
     async def rejoin(self) -> None:
         """Add every open room to its group again, then re-read its state (the layer was away or forgot)."""
