@@ -41,20 +41,22 @@ no message waits in the layer until its expiry), renews its group membership
 every `REFRESH_SECONDS` (channel layers forget members after
 ``group_expiry``; the in-memory layer also drops a channel from its groups
 when a message on it expires), and then rebuilds its snapshots and pushes
-whatever a lost notice kept from the sockets.
+whatever a lost notice kept from the sockets. On Redis, a watch per process
+(live.layer_watch) notices a Redis that came back or forgot its groups and
+has every room rejoin and rebuild at once (`Relay.rejoin`), not at its next
+renewal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from live import eager
+from live import eager, layer_watch
+from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
 
 log = logging.getLogger(__name__)
 
@@ -62,80 +64,7 @@ WINDOW = 0.05  # seconds: at most one message per socket per window
 REFRESH_SECONDS = 60.0  # renew group membership, then re-check the state
 HEAD_START = 0.003  # seconds: the least a round waits after news, so that the HTTP answer goes first
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Build = Callable[[str, str, str], Awaitable[dict[str, Any]]]  # (county, meeting_id, kind) -> snapshot
-
-
-_background: set[asyncio.Future[Any]] = set()
-
-
-def keep(task: asyncio.Future[Any]) -> asyncio.Future[Any]:
-    """Hold a reference to a fire-and-forget task until it is done (the loop keeps only weak ones)."""
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return task
-
-
-def encode(body: dict[str, Any]) -> dict[str, Any]:
-    """One ASGI send message for a body; the same dict is handed to every socket that gets it."""
-    return {"type": "websocket.send", "text": json.dumps(body, ensure_ascii=False, default=str)}
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _cast_of(body: dict[str, Any]) -> int:
-    return int((body.get("turnout") or {}).get("cast", 0))
-
-
-def _with_cast(body: dict[str, Any], cast: int) -> dict[str, Any]:
-    return dict(body, turnout=dict(body.get("turnout") or {}, cast=cast))
-
-
-class Subscriber:
-    """One socket as its room sees it: how to send to it and what it was sent last."""
-
-    __slots__ = ("kind", "send", "version", "seq", "cast", "phase", "eligible", "paper", "last_sent",
-                 "ready", "inflight", "timer", "gone", "generation")
-
-    def __init__(self, kind: str, send: Send) -> None:
-        self.kind = kind
-        self.send = send  # the ASGI send of the socket
-        self.version = -1  # stream version of the last snapshot sent
-        self.seq = 0  # the room's sequence of that snapshot (for rooms without versions)
-        self.cast = 0  # the count the socket shows
-        self.phase = ""
-        self.eligible = 0
-        self.paper = 0
-        self.last_sent = -math.inf
-        self.ready = False  # False until its first snapshot went out, and while a resync is read
-        self.inflight: asyncio.Task[None] | None = None  # a send waiting for the socket's buffer
-        self.timer: asyncio.TimerHandle | None = None
-        self.gone = False
-        self.generation = 0  # a screen's link generation (live.screen_links)
-
-    def shown(self, body: dict[str, Any], seq: int) -> None:
-        self.version = int(body.get("version", 0))
-        self.seq = seq
-        self.phase = str(body.get("phase", ""))
-        turnout = body.get("turnout") or {}
-        self.cast = int(turnout.get("cast", 0))
-        self.eligible = int(turnout.get("eligible", 0))
-        self.paper = int(turnout.get("paper", 0))
-
-
-class _Frame:
-    """The room's latest snapshot of one page kind."""
-
-    __slots__ = ("body", "message", "version", "seq", "asked")
-
-    def __init__(self) -> None:
-        self.body: dict[str, Any] | None = None
-        self.message: dict[str, Any] | None = None
-        self.version = -1
-        self.seq = 0
-        self.asked = -1  # the newest version a build of this kind was asked for
 
 
 class Room:
@@ -149,7 +78,7 @@ class Room:
         self.versioned = versioned
         self.subs: dict[Subscriber, None] = {}  # insertion-ordered set
         self.kinds: dict[str, int] = {}  # page kind -> sockets of that kind
-        self.frames: dict[str, _Frame] = {}
+        self.frames: dict[str, Frame] = {}
         self.wanted = -1  # the newest stream version a notice named
         self.cast = 0  # the newest count (while voting)
         self.phase = ""  # of the newest snapshot the room has
@@ -171,7 +100,16 @@ class Room:
     async def _start(self) -> None:
         layer = self.relay.layer
         self.channel = await layer.new_channel()
-        await layer.group_add(self.group, self.channel)
+        try:
+            await layer.group_add(self.group, self.channel)
+        except Exception:
+            watch = self.relay.watch
+            if watch is None:
+                raise
+            # Redis is away: open the room all the same (its sockets get the
+            # database's state, re-read while the layer fails); the watch
+            # adds it to its group when Redis answers again.
+            watch.suspect()
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._read()), loop.create_task(self._refresh())]
 
@@ -195,10 +133,19 @@ class Room:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A layer outage: notices may be lost meanwhile; rebuild once it answers again.
-                log.warning("reading %s failed; retrying", self.group, exc_info=True)
-                await asyncio.sleep(1.0)
-                self.stale = True
+                # A layer outage: notices may be lost meanwhile. Without a watch,
+                # rebuild from the database at each retry (once a second); with one,
+                # the watch has the rooms re-read while the layer is away, and rejoin
+                # and rebuild once it answers again.
+                watch = self.relay.watch
+                if watch is None:
+                    log.warning("reading %s failed; retrying", self.group, exc_info=True)
+                    await asyncio.sleep(layer_watch.RETRY_SECONDS)
+                    self.stale = True
+                else:  # the watch logs the outage once for all rooms, and has them re-read meanwhile
+                    watch.suspect()
+                    await watch.wait_back()
+                    continue
                 self._schedule()
                 continue
             try:
@@ -213,6 +160,8 @@ class Room:
                 await self.relay.layer.group_add(self.group, self.channel)
             except Exception:
                 log.warning("renewing %s failed", self.group, exc_info=True)
+                if self.relay.watch is not None:
+                    self.relay.watch.suspect()
             # Whatever a lost notice kept from the sockets, a rebuild finds (and pushes only changes).
             self.stale = True
             self._schedule()
@@ -300,7 +249,7 @@ class Room:
     def _needs_flush(self) -> bool:
         if self.stale:
             return True
-        return any(self.wanted > self.frames.setdefault(kind, _Frame()).asked for kind in self.kinds)
+        return any(self.wanted > self.frames.setdefault(kind, Frame()).asked for kind in self.kinds)
 
     def _schedule(self) -> None:
         if self.closed or self.flushing or self.timer is not None or not self._needs_flush():
@@ -330,7 +279,7 @@ class Room:
             stale, self.stale = self.stale, False
             wanted = self.wanted
             for kind in sorted(self.kinds):
-                frame = self.frames.setdefault(kind, _Frame())
+                frame = self.frames.setdefault(kind, Frame())
                 if stale or wanted > frame.asked:
                     body = await self.relay.build(self.county, self.meeting_id, kind)
                     frame.asked = max(frame.asked, wanted)
@@ -352,22 +301,22 @@ class Room:
 
     def adopt(self, kind: str, body: dict[str, Any]) -> bool:
         """Take `body` as the kind's latest snapshot if it is newer; True if it was."""
-        frame = self.frames.setdefault(kind, _Frame())
+        frame = self.frames.setdefault(kind, Frame())
         version = int(body.get("version", 0))
         if self.versioned:
             if version >= self.phase_version:
                 self.phase_version = version
                 self.phase = str(body.get("phase", ""))
             if body.get("phase") == "ballot_open":
-                self.cast = max(self.cast, _cast_of(body))
-                body = _with_cast(body, self.cast)
+                self.cast = max(self.cast, cast_of(body))
+                body = with_cast(body, self.cast)
             elif version >= frame.version:
-                self.cast = _cast_of(body)  # voting closed: the count is the log's
+                self.cast = cast_of(body)  # voting closed: the count is the log's
             if version <= frame.version:
                 return False
         elif frame.body is not None and dict(frame.body, server_now=None) == dict(body, server_now=None):
             return False  # rebuilt, nothing changed
-        frame.body = dict(body, server_now=_now_iso())
+        frame.body = dict(body, server_now=now_iso())
         frame.message = encode(frame.body)
         frame.version = version
         frame.seq += 1
@@ -419,8 +368,8 @@ class Room:
             if (frame.version > sub.version) if self.versioned else (frame.seq > sub.seq):
                 message = frame.message
                 body = frame.body
-                if self.versioned and body.get("phase") == "ballot_open" and _cast_of(body) < sub.cast:
-                    body = _with_cast(body, sub.cast)  # never back below what this socket shows
+                if self.versioned and body.get("phase") == "ballot_open" and cast_of(body) < sub.cast:
+                    body = with_cast(body, sub.cast)  # never back below what this socket shows
                     message = encode(body)
                 sub.shown(body, frame.seq)
                 return message
@@ -477,16 +426,16 @@ class Room:
         """Read a snapshot now, for this socket only: on connect and when the client asks (resync)."""
         sub.ready = False
         try:
-            frame = self.frames.setdefault(sub.kind, _Frame())
+            frame = self.frames.setdefault(sub.kind, Frame())
             seq = frame.seq
             body = await self.relay.build(self.county, self.meeting_id, sub.kind)
             if sub.inflight is not None:  # an older frame still on its way: let it go first
                 await asyncio.shield(sub.inflight)
-            mine = dict(body, server_now=_now_iso())
+            mine = dict(body, server_now=now_iso())
             if self.versioned and body.get("phase") == "ballot_open":
                 # Counts move forward only: a snapshot read just before a ballot
                 # committed must not take the screen back below what it showed.
-                mine = _with_cast(mine, max(_cast_of(body), sub.cast, self.cast))
+                mine = with_cast(mine, max(cast_of(body), sub.cast, self.cast))
             sub.shown(mine, seq)
             sub.last_sent = asyncio.get_running_loop().time()
             await sub.send(encode(mine))
@@ -521,6 +470,27 @@ class Relay:
         self.window = window
         self.refresh = refresh
         self.rooms: dict[str, Room] = {}
+        # Redis forgets groups when it restarts: a watch rejoins them (live.layer_watch).
+        self.watch = layer_watch.LayerWatch(layer, self.rejoin, self.reread) if layer_watch.watchable(layer) else None
+
+    def reread(self) -> None:
+        """Have every room rebuild its state from the database (notices cannot come: the layer is away)."""
+        for room in list(self.rooms.values()):
+            room.stale = True
+            room._schedule()
+
+    async def rejoin(self) -> None:
+        """Add every open room to its group again, then re-read its state (the layer was away or forgot)."""
+        for room in list(self.rooms.values()):
+            if room.closed or room.channel is None:
+                continue
+            await self.layer.group_add(room.group, room.channel)
+            if room.closed:  # its last socket left meanwhile: leave again, or the group keeps a dead channel
+                await self.layer.group_discard(room.group, room.channel)
+                continue
+            # Read after joining: what committed before is in the read, what commits after reaches the room.
+            room.stale = True
+            room._schedule()
 
     async def join(self, sub: Subscriber, *, group: str, county: str, meeting_id: str, versioned: bool = True) -> Room:
         """Add a socket to its group's room (subscribing the process once per group)."""
@@ -529,6 +499,8 @@ class Relay:
             room = Room(self, group, county, meeting_id, versioned=versioned)
             self.rooms[group] = room
             room.started = asyncio.ensure_future(room._start())
+            if self.watch is not None:
+                self.watch.start()
         room.add(sub)
         try:
             await asyncio.shield(room.started)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,14 +92,21 @@ class RedisServer:
     A socket file in a folder of our own, not a TCP port: no other process
     on the machine can take it between choosing and binding (redis-server
     cannot be handed a listening socket, and its port 0 means "no TCP").
+    Outage tests kill it (`kill`), start a new one on the same socket
+    (`start`: it remembers nothing, as after a crash without persistence),
+    or freeze it (`pause`, `resume`).
     """
 
     def __init__(self, timeout: float = 60) -> None:
+        self.dir = tempfile.mkdtemp(prefix="shuping-redis-")
+        self.socket = str(Path(self.dir) / "redis.sock")
+        self.start(timeout)
+
+    def start(self, timeout: float = 60) -> None:
+        """Start redis-server on this socket; return once it answers PING."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server")
-        self.dir = tempfile.mkdtemp(prefix="shuping-redis-")
-        self.socket = str(Path(self.dir) / "redis.sock")
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "",
              "--appendonly", "no", "--dir", self.dir],
@@ -108,17 +116,33 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            try:
-                with socket.socket(socket.AF_UNIX) as sock:
-                    sock.settimeout(5)
-                    sock.connect(self.socket)
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.1)
+            if self.answers():
+                return
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"redis-server did not start (exit code {self.proc.returncode})")
+
+    def answers(self) -> bool:
+        """True if the server on the socket answers PING now."""
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(5)
+                sock.connect(self.socket)
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, with every key (nothing is saved)."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     @property
     def url(self) -> str:
@@ -126,6 +150,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            self.resume()  # a paused server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
