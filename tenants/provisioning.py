@@ -29,7 +29,7 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context
 
 from common.county import use_public_schema
-from events.grants import app_role, grant_app_role
+from events.grants import app_role, grant_app_role, grant_statements
 from tenants import template_ddl
 from tenants.models import County, Domain, validate_county_slug
 
@@ -231,17 +231,28 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
     template = template_schema()
     state = schema_state()
     ddl = template_ddl.ddl_for(state, template=template)
-    with transaction.atomic():
-        county = County(schema_name=slug, name=name.strip(), schema_state=state)
-        # The schema comes from the template's DDL below, not from django-tenants' clone.
-        county.auto_create_schema = False
-        county.save(verbosity=0)
-        template_ddl.replay(ddl, schema=slug, template=template)
-        for index, host in enumerate(hosts):
-            Domain.objects.create(domain=host, tenant=county, is_primary=index == 0)
-        role = app_role()
-        if role:
-            grant_app_role(slug, role)
+    role = app_role()
+    replayed = False
+    try:
+        with transaction.atomic():
+            county = County(schema_name=slug, name=name.strip(), schema_state=state)
+            # The schema comes from the template's DDL below, not from django-tenants' clone.
+            county.auto_create_schema = False
+            county.save(verbosity=0)
+            for index, host in enumerate(hosts):
+                Domain.objects.create(domain=host, tenant=county, is_primary=index == 0)
+            # The schema is committed by a connection of its own just before
+            # the rows above (see template_ddl.own_connection); if the rows
+            # then fail to commit, the schema is dropped again below.
+            with template_ddl.own_connection() as own:
+                template_ddl.replay(own, ddl, schema=slug, template=template)
+                for statement in grant_statements(slug, role) if role else []:
+                    own.execute(statement.encode())
+            replayed = True
+    except Exception:
+        if replayed:
+            template_ddl.drop_schema(slug)
+        raise
     use_public_schema()
     return county
 

@@ -233,3 +233,29 @@ def test_nothing_to_do_migrate_costs_the_same_queries_for_more_counties() -> Non
     finally:
         for slug in slugs:
             _drop_county(slug)
+
+
+def test_a_county_created_with_an_application_role_grants_it_append_only_rights(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from tests.pg_admin import superuser_url
+
+    role, slug = f"app_{uuid.uuid4().hex[:8]}", f"gr_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(superuser_url(), autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    monkeypatch.setenv("SHUPING_APP_DB_ROLE", role)
+    try:
+        create_county(slug=slug, name="授权县", domains=[f"{slug.replace('_', '-')}.testserver"])
+        assert County.objects.get(schema_name=slug).schema_state == schema_state()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'UPDATE'),"
+                " has_table_privilege(%s, %s, 'TRUNCATE'), has_table_privilege(%s, %s, 'UPDATE')",
+                [role, f"{slug}.events"] * 3 + [role, f"{slug}.proj_meeting_board"],
+            )
+            assert cursor.fetchone() == (True, False, False, True)
+    finally:
+        _drop_county(slug)
+        with psycopg.connect(superuser_url(), autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')
