@@ -259,3 +259,19 @@ def test_a_county_created_with_an_application_role_grants_it_append_only_rights(
         with psycopg.connect(superuser_url(), autocommit=True) as admin:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE "{role}"')
+
+
+def test_migrate_for_run_visits_only_the_counties_it_names() -> None:
+    """`shuping run` migrates public, template and the demo county (only=[...]); a broken other county stays as it was."""
+    broken = f"rb_{uuid.uuid4().hex[:8]}"
+    create_county(slug=broken, name="坏县", domains=[f"{broken.replace('_', '-')}.testserver"])
+    try:
+        _break(broken)
+        counts = migrate_all(only=[])
+        assert counts["migrated"] == counts["skipped"] == 0
+        assert County.objects.get(schema_name=broken).schema_state == ""
+        # Named, it is visited: its record says behind, its schema lacks every migration row.
+        with pytest.raises(DatabaseError):
+            migrate_all(only=[broken])
+    finally:
+        _drop_county(broken)
