@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> str:
     workdir = Path(tempfile.mkdtemp(prefix="shuping-bench-counties-"))
     server = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False)
     began = time.perf_counter()
+    load = [os.getloadavg()[0]]
     started_at = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     try:
         say(f"starting PostgreSQL (durable) in {workdir} …")
@@ -168,6 +169,7 @@ def run(args: argparse.Namespace) -> str:
             if index == 100 or index == args.counties:
                 migrate[index] = (migrate_cli(env), migrate_in_process())
             if index % 100 == 0:
+                load.append(os.getloadavg()[0])
                 say(f"  #{index}: create {statistics.median(create_times[-WINDOW:]) * 1000:.0f} ms")
         read_first, read_last = read_latency(slug(1), slug(args.counties))
         old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
@@ -178,14 +180,17 @@ def run(args: argparse.Namespace) -> str:
             connections.close_all()
         except Exception:  # noqa: BLE001 - Django may not have started
             pass
-        server.destroy()
+        if args.keep:
+            say(f"kept: DATABASE_URL={url}  (stop: pg_ctl -D {workdir / 'pg' / 'pgdata'} stop)")
+        else:
+            server.destroy()
     return render(
-        args=args, started_at=started_at, version=version, create_times=create_times, memory=memory,
+        args=args, started_at=started_at, load=load, version=version, create_times=create_times, memory=memory,
         migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began,
     )
 
 
-def render(*, args, started_at, version, create_times, memory, migrate, reads, old, total) -> str:  # type: ignore[no-untyped-def]
+def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total) -> str:  # type: ignore[no-untyped-def]
     n = len(create_times)
     at = {k: statistics.median(create_times[k - WINDOW:k]) for k in (*MARKS, n) if WINDOW <= k <= n}
     info = machine()
@@ -194,7 +199,8 @@ def render(*, args, started_at, version, create_times, memory, migrate, reads, o
         "",
         f"Run {started_at} ({'quick, ' if args.quick else ''}{n} counties, {total:.0f} s in all): `{command_line()}`",
         f"on {info['nproc']} CPUs ({info['cpu']}, {info['memory']}), PostgreSQL {version} (embedded, durable), "
-        f"Python {info['python']}. The machine is shared: compare within a run.",
+        f"Python {info['python']}. The machine is shared: compare within a run. Load average (1 min) "
+        f"during the creates: {min(load):.1f} to {max(load):.1f}{' (this process niced)' if os.nice(0) > 0 else ''}.",
         "",
         "| figure | value |",
         "|---|---|",
@@ -237,6 +243,7 @@ def main() -> int:
     parser.add_argument("--counties", type=int, default=None, help="how many (default 2,800; --quick 300)")
     parser.add_argument("--old", type=int, default=3, help="counties created the old way at the end, for comparison")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)
     section = run(args)

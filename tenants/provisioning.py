@@ -156,11 +156,12 @@ def migrate_all(
     after_migrate: Callable[[], object] | None = None,
     only: Iterable[str] | None = None,
 ) -> dict[str, int]:
-    """Bring every schema (public, template and the counties in `only`, else all) up to date; return counts of migrated, skipped and current counties.
+    """Bring public, the template and the counties (those in `only`, else all) up to date; return counts.
 
     `after_migrate()` runs inside each county schema (and the template) that
     was migrated, right after its migrations (the CLI rebuilds the
-    projections that the migrations marked stale). Counties already at the
+    projections that the migrations marked stale). Counts are of counties
+    "migrated", "skipped" and "current": counties already at the
     template's state are not visited at all ("current"); a county behind by
     its record but not by its schema (created before states were recorded)
     is only re-granted and stamped ("skipped").
