@@ -132,7 +132,7 @@ def test_a_created_county_has_the_templates_schema(county_a) -> None:
     assert_same_schema(county_a.schema_name, template_schema())
 
 
-def test_the_log_of_a_created_county_refuses_truncate_and_delete(make_county: Callable[..., County]) -> None:
+def test_the_log_of_a_created_county_refuses_truncate(make_county: Callable[..., County]) -> None:
     county = make_county("imm")
     with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
         cursor.execute(f'TRUNCATE "{county.schema_name}".events')
