@@ -29,6 +29,10 @@ class County(TenantMixin):
 
     name = models.CharField("名称 / name", max_length=100)  # type: ignore[var-annotated]
     created_at = models.DateTimeField("创建时间 / created", auto_now_add=True)  # type: ignore[var-annotated]
+    # The template's schema state (tenants.provisioning.schema_state) this
+    # county's schema was last brought to: `shuping migrate` finds the counties
+    # behind with one query on this column instead of one per schema.
+    schema_state = models.CharField(max_length=64, blank=True, default="", editable=False)  # type: ignore[var-annotated]
 
     # A county schema is never dropped by deleting a row: its event log is a
     # record that outlives mistakes in the admin.
@@ -54,3 +58,19 @@ class Domain(DomainMixin):
     class Meta:
         verbose_name = "域名 / host name"
         verbose_name_plural = "域名 / host names"
+
+
+class TemplateSnapshot(models.Model):
+    """The county template's DDL at one schema state, replayed to create a county.
+
+    Written once per state by tenants.template_ddl (pg_dump of the template,
+    with the schema name replaced by a placeholder); the template stays the
+    single source of a county's schema.
+    """
+
+    state = models.CharField(max_length=64, primary_key=True)  # type: ignore[var-annotated]
+    ddl = models.TextField()  # type: ignore[var-annotated]
+    created_at = models.DateTimeField(auto_now_add=True)  # type: ignore[var-annotated]
+
+    def __str__(self) -> str:
+        return f"template DDL {self.state[:12]}"

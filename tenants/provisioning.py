@@ -1,14 +1,22 @@
 """Create counties and keep every schema migrated.
 
 `migrate_all` is what `shuping migrate` runs: the public schema, then the
-county template, then every county. A county whose applied migrations already
-equal the template's is skipped with one query instead of a full Django
-migrate (which costs about a second per schema and adds up to minutes over
-thousands of counties; see django-tenants #719).
+county template, then every county. Each step is skipped when it has nothing
+to do, found with a constant number of queries whatever the number of
+counties: public and template compare their recorded migrations with the
+migration files; counties compare the schema state recorded on their row
+(County.schema_state) with the template's, in one query. A full Django
+migrate costs about a second per schema and reads all of pg_class, which adds
+up to minutes over thousands of counties (see django-tenants #719).
+
+A county is created by replaying the template's DDL (tenants.template_ddl),
+not by django-tenants' clone and faked migrate, and without migrating the
+other counties.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,10 +25,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context
 
 from common.county import use_public_schema
-from events.grants import app_role, grant_app_role
+from events.grants import app_role, grant_app_role, grant_statements
+from tenants import template_ddl
 from tenants.models import County, Domain, validate_county_slug
 
 PUBLIC = "public"
@@ -75,7 +85,7 @@ def migrate_schema(schema: str, *, verbosity: int = 0) -> None:
 
 
 def ensure_template(*, verbosity: int = 0) -> None:
-    """Create and migrate the schema that new counties are cloned from."""
+    """Create and migrate the schema that new counties are copied from."""
     schema = template_schema()
     if not schema_exists(schema):
         with connection.cursor() as cursor:
@@ -93,39 +103,95 @@ def ensure_public_tenant(domains: Iterable[str] = PUBLIC_DOMAINS) -> County:
     return public
 
 
+def migrations_on_disk() -> set[tuple[str, str]]:
+    """Every migration of the code (django-tenants records all of them in every schema)."""
+    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+
+
+def schema_state(applied: set[tuple[str, str]] | None = None) -> str:
+    """A digest of the template's applied migrations and the application role it grants to.
+
+    A county whose County.schema_state equals it has the template's schema
+    and grants; the role is part of it so that setting SHUPING_APP_DB_ROLE
+    later re-grants every county on the next `shuping migrate`.
+    """
+    rows = sorted(applied if applied is not None else applied_migrations(template_schema()))
+    text = "\n".join(f"{app}.{name}" for app, name in rows) + f"\nrole={app_role() or ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def migrate_platform(*, progress: Progress | None = None, verbosity: int = 0) -> bool:
+    """Migrate the public schema and the template where the code has migrations they lack; True if anything ran."""
+    report = progress or (lambda *_: None)
+    wanted = migrations_on_disk()
+    ran = False
+    use_public_schema()
+    if not wanted <= applied_migrations(PUBLIC):
+        report(0, 0, PUBLIC, "migrating")
+        migrate_public(verbosity=verbosity)
+        ran = True
+    ensure_public_tenant()
+    if not schema_exists(template_schema()) or not wanted <= applied_migrations(template_schema()):
+        report(0, 0, template_schema(), "migrating")
+        ensure_template(verbosity=verbosity)
+        ran = True
+    return ran
+
+
+def counties_behind(state: str | None = None) -> list[str]:
+    """Counties whose recorded schema state is not the template's (one query)."""
+    state = state or schema_state()
+    return list(
+        County.objects.exclude(schema_name=PUBLIC)
+        .exclude(schema_state=state)
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True)
+    )
+
+
 def migrate_all(
-    *, progress: Progress | None = None, verbosity: int = 0, after_migrate: Callable[[], object] | None = None
+    *,
+    progress: Progress | None = None,
+    verbosity: int = 0,
+    after_migrate: Callable[[], object] | None = None,
+    only: Iterable[str] | None = None,
 ) -> dict[str, int]:
-    """Bring every schema up to date; return counts of migrated and skipped counties.
+    """Bring public, the template and the counties (those in `only`, else all) up to date; return counts.
 
     `after_migrate()` runs inside each county schema (and the template) that
     was migrated, right after its migrations (the CLI rebuilds the
-    projections that the migrations marked stale).
+    projections that the migrations marked stale). Counts are of counties
+    "migrated", "skipped" and "current": counties already at the
+    template's state are not visited at all ("current"); a county behind by
+    its record but not by its schema (created before states were recorded)
+    is only re-granted and stamped ("skipped").
     """
     report = progress or (lambda *_: None)
-    report(0, 0, PUBLIC, "migrating")
-    migrate_public(verbosity=verbosity)
-    ensure_public_tenant()
-    report(0, 0, template_schema(), "migrating")
-    ensure_template(verbosity=verbosity)
-    _after(template_schema(), after_migrate)
+    ran = migrate_platform(progress=report, verbosity=verbosity)
+    if ran:
+        _after(template_schema(), after_migrate)
     wanted = applied_migrations(template_schema())
-    schemas = list(
-        County.objects.exclude(schema_name=PUBLIC).order_by("schema_name").values_list("schema_name", flat=True)
-    )
-    counts = {"migrated": 0, "skipped": 0}
+    state = schema_state(wanted)
+    if ran:
+        template_ddl.forget_all_but(state)
+    behind = counties_behind(state)
+    counts = {"migrated": 0, "skipped": 0, "current": County.objects.exclude(schema_name=PUBLIC).count() - len(behind)}
+    if only is not None:
+        chosen = set(only)
+        behind = [schema for schema in behind if schema in chosen]
     role = app_role()
-    for index, schema in enumerate(schemas, start=1):
+    for index, schema in enumerate(behind, start=1):
         if wanted <= applied_migrations(schema):
             counts["skipped"] += 1
-            report(index, len(schemas), schema, "up to date")
+            report(index, len(behind), schema, "up to date")
         else:
-            report(index, len(schemas), schema, "migrating")
+            report(index, len(behind), schema, "migrating")
             migrate_schema(schema, verbosity=verbosity)
             _after(schema, after_migrate)
             counts["migrated"] += 1
         if role:
             grant_app_role(schema, role)
+        County.objects.filter(schema_name=schema).update(schema_state=state)
     return counts
 
 
@@ -163,14 +229,31 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
         )
     if not schema_exists(template_schema()):
         ensure_template()
-    with transaction.atomic():
-        county = County(schema_name=slug, name=name.strip())
-        county.save(verbosity=0)
-        for index, host in enumerate(hosts):
-            Domain.objects.create(domain=host, tenant=county, is_primary=index == 0)
-        role = app_role()
-        if role:
-            grant_app_role(slug, role)
+    template = template_schema()
+    state = schema_state()
+    ddl = template_ddl.ddl_for(state, template=template)
+    role = app_role()
+    replayed = False
+    try:
+        with transaction.atomic():
+            county = County(schema_name=slug, name=name.strip(), schema_state=state)
+            # The schema comes from the template's DDL below, not from django-tenants' clone.
+            county.auto_create_schema = False
+            county.save(verbosity=0)
+            for index, host in enumerate(hosts):
+                Domain.objects.create(domain=host, tenant=county, is_primary=index == 0)
+            # The schema is committed by a connection of its own just before
+            # the rows above (see template_ddl.own_connection); if the rows
+            # then fail to commit, the schema is dropped again below.
+            with template_ddl.own_connection() as own:
+                template_ddl.replay(own, ddl, schema=slug, template=template)
+                for statement in grant_statements(slug, role) if role else []:
+                    own.execute(statement.encode())
+            replayed = True
+    except Exception:
+        if replayed:
+            template_ddl.drop_schema(slug)
+        raise
     use_public_schema()
     return county
 

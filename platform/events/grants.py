@@ -25,13 +25,21 @@ def app_role() -> str | None:
 
 def grant_app_role(schema: str, role: str) -> None:
     """Give `role` the application's rights in one county schema."""
+    with connection.cursor() as cursor:
+        for statement in grant_statements(schema, role):
+            cursor.execute(statement)
+
+
+def grant_statements(schema: str, role: str) -> list[str]:
+    """The statements that give `role` the application's rights in `schema` (for a connection of one's own)."""
     q_schema, q_role = _ident(schema), _ident(role)
     tables = ", ".join(f"{q_schema}.{t}" for t in APPEND_ONLY_TABLES)
-    with connection.cursor() as cursor:
-        cursor.execute(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}")
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}")
-        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q_schema} TO {q_role}")
-        cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {tables} FROM {q_role}")
+    return [
+        f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q_schema} TO {q_role}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {tables} FROM {q_role}",
+    ]
 
 
 def _ident(name: str) -> str:

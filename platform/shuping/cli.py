@@ -119,6 +119,17 @@ def _progress(index: int, total: int, schema: str, state: str) -> None:
         print(f"  {schema}: {state}", flush=True)
 
 
+def _counties_behind_warning() -> None:
+    from tenants.provisioning import counties_behind
+
+    behind = counties_behind()
+    if behind:
+        _say(
+            f"注意：{len(behind)} 个县区落后于模板（如 {behind[0]}），请运行 shuping migrate",
+            f"note: {len(behind)} counties are behind the template (e.g. {behind[0]}): run `shuping migrate`",
+        )
+
+
 def _migrate_all(**options: Any) -> dict[str, int]:
     """Migrate every schema; in each one migrated, rebuild the projections its migrations marked stale."""
     from projections.runtime import rebuild_stale
@@ -140,9 +151,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _setup_django(url, home)
         _say("迁移所有模式", "migrating all schemas")
         counts = _migrate_all(progress=_progress, verbosity=args.verbosity)
+        fine = counts["skipped"] + counts["current"]
         _say(
-            f"完成：{counts['migrated']} 个县区已迁移，{counts['skipped']} 个已是最新",
-            f"done: {counts['migrated']} counties migrated, {counts['skipped']} up to date",
+            f"完成：{counts['migrated']} 个县区已迁移，{fine} 个已是最新",
+            f"done: {counts['migrated']} counties migrated, {fine} up to date",
         )
     return 0
 
@@ -153,9 +165,11 @@ def cmd_county_create(args: argparse.Namespace) -> int:
         _setup_django(url, home)
         from django.conf import settings
 
-        from tenants.provisioning import ProvisioningError, create_county
+        from tenants.provisioning import ProvisioningError, create_county, migrate_platform
 
-        _migrate_all()
+        # Only what a new county is made from (public schema, template); the
+        # other counties are `shuping migrate`'s business.
+        migrate_platform()
         started = time.monotonic()
         try:
             county = create_county(slug=args.slug, name=args.name, domains=args.domain)
@@ -215,8 +229,9 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     with database(home, log=False) as url:
         _setup_django(url, home)
         from shuping.demo import ensure_operator
+        from tenants.provisioning import migrate_platform
 
-        _migrate_all()
+        migrate_platform()
         from django.core.exceptions import ValidationError
 
         password = args.password or secrets.token_urlsafe(12)
@@ -247,10 +262,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with database(home) as url:
             _setup_django(url, home)
-            from shuping.demo import ensure_demo
+            from shuping.demo import DEMO_SLUG, ensure_demo
 
             _say("检查数据库结构", "checking database schemas")
-            _migrate_all(progress=_progress)
+            # The platform's schemas and the demo county; other counties are
+            # `shuping migrate`'s business (at 2,800 counties a migration does
+            # not belong in a server's start).
+            _migrate_all(progress=_progress, only=[] if args.no_demo else [DEMO_SLUG])
+            _counties_behind_warning()
             logins = ensure_demo(port=args.port) if not args.no_demo else []
             _serve(args, logins, started)
     except KeyboardInterrupt:

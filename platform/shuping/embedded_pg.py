@@ -64,6 +64,14 @@ def bin_dir() -> Path:
     return path
 
 
+def pg_dump_path() -> str:
+    """The wheel's pg_dump when the wheel is installed, else the one on the PATH."""
+    try:
+        return str(bin_dir() / "pg_dump")
+    except EmbeddedPostgresError:
+        return shutil.which("pg_dump") or "pg_dump"
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from csp.constants import NONE, SELF
 
-from shuping import hosted
+from shuping import embedded_pg, hosted
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PLATFORM_DIR.parent
@@ -117,6 +117,9 @@ PUBLIC_SCHEMA_NAME = "public"
 # New counties are cloned from a migrated template schema: seconds instead of
 # running every migration again (architecture.md, "many schemas cost Django time").
 TENANT_BASE_SCHEMA = "county_template"
+# pg_dump captures the template's DDL once per schema state (tenants.template_ddl):
+# the embedded wheel's own (as new as its server), else SHUPING_PG_DUMP or the PATH's.
+PG_DUMP = os.environ.get("SHUPING_PG_DUMP") or embedded_pg.pg_dump_path()
 TENANT_CREATION_FAKES_MIGRATIONS = True
 # Issue `SET search_path` once per connection and tenant switch, not before
 # every cursor (django-tenants forgets the cached path on rollback, so an

@@ -1,0 +1,258 @@
+"""Benchmark of many counties on one PostgreSQL: creating them, migrating with nothing to do, reading.
+
+Run from the repository root:
+
+    .venv/bin/python bench/counties.py            # 2,800 counties; rewrites its section of docs/benchmarks.md
+    .venv/bin/python bench/counties.py --quick    # 300 counties
+    .venv/bin/python bench/counties.py --no-docs  # prints only
+
+One embedded PostgreSQL (durable settings), migrated by `shuping migrate`;
+then, in this one process and its one database connection:
+
+* create counties #1..#N with `tenants.provisioning.create_county` (the
+  template's DDL replayed), timing each; the figure at #k is the median of
+  the creates #k-8..#k (one create is noisy on a shared machine), and the
+  medians of the first and the last 100 creates are compared too;
+* the PostgreSQL backend of that connection: RSS and PSS (psutil) after 5
+  creates and after 500 (or N when smaller);
+* `shuping migrate` with nothing to do, as a person runs it (a new process,
+  Django start-up included) and `migrate_all()` alone in this process, at 100
+  counties and at N;
+* a page read (`GET /zhenggai/`, no login, reads a projection) of county #1
+  and of county #N, alternating, median of 100 each;
+* for comparison, a few counties created the old way (django-tenants' clone
+  and faked migrate) at N.
+
+Goals (issue 17): create at #N within 1.5x of #10 and under 0.3 s; the
+connection's memory after 500 creates no more than after 5; nothing-to-do
+migrate at N within 1.5x of 100; read #N / #1 <= 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent.parent)]
+os.environ.setdefault("SHUPING_DEBUG", "1")
+
+from _common import command_line, free_port, machine, say, write_section  # noqa: E402
+
+MARKS = (10, 100, 1_000, 2_800)
+WINDOW = 9
+SPAN = 100
+
+
+def slug(index: int) -> str:
+    return f"c{index:05d}"
+
+
+def backend_memory(pid: int) -> tuple[float, float, float, float]:
+    """RSS and PSS (psutil), private anonymous memory (RssAnon) and memory contexts of one backend, in MB.
+
+    RSS and PSS count the pages of shared buffers the backend has touched
+    (they grow with what it reads, and are not its own); RssAnon and the
+    memory contexts (pg_backend_memory_contexts) are what it holds alone,
+    e.g. its catalog caches.
+    """
+    import psutil
+    from django.db import connection
+
+    info = psutil.Process(pid).memory_full_info()
+    anon = next(
+        int(line.split()[1]) * 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("RssAnon:")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts")
+        (contexts,) = cursor.fetchone()
+    return info.rss / 2**20, info.pss / 2**20, anon / 2**20, int(contexts) / 2**20
+
+
+def migrate_cli(env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def migrate_in_process() -> float:
+    from tenants.provisioning import migrate_all
+
+    started = time.perf_counter()
+    counts = migrate_all()
+    took = time.perf_counter() - started
+    assert counts["migrated"] == counts["skipped"] == 0, counts
+    return took
+
+
+def read_latency(first: str, last: str, rounds: int = 100) -> tuple[float, float]:
+    """Median seconds of GET /zhenggai/ on the first and the last county, alternating."""
+    from django.test import Client
+
+    client = Client()
+    times: dict[str, list[float]] = {first: [], last: []}
+    for _ in range(3):  # warm: host cache, templates
+        for host in times:
+            client.get("/zhenggai/", HTTP_HOST=f"{host}.localhost")
+    for _ in range(rounds):
+        for host in times:
+            started = time.perf_counter()
+            answer = client.get("/zhenggai/", HTTP_HOST=f"{host}.localhost")
+            times[host].append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.status_code
+    return statistics.median(times[first]), statistics.median(times[last])
+
+
+def old_clone(index: int) -> float:
+    """One county the old way: django-tenants' clone_schema and a faked migrate_schemas."""
+    from common.county import use_public_schema
+    from tenants.models import County
+
+    use_public_schema()
+    started = time.perf_counter()
+    County(schema_name=slug(index), name=f"旧法县{index}").save(verbosity=0)
+    return time.perf_counter() - started
+
+
+def run(args: argparse.Namespace) -> str:
+    from shuping.embedded_pg import EmbeddedPostgres
+
+    workdir = Path(tempfile.mkdtemp(prefix="shuping-bench-counties-"))
+    server = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False)
+    began = time.perf_counter()
+    load = [os.getloadavg()[0]]
+    started_at = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        say(f"starting PostgreSQL (durable) in {workdir} …")
+        url = server.start(log=False)
+        env = dict(os.environ, DATABASE_URL=url, SHUPING_HOME=str(workdir),
+                   SHUPING_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="shuping.settings")
+        migrate_cli(env)
+        import psycopg
+
+        from shuping.embedded_pg import APP_ROLE
+
+        # Only to read the backend's own memory contexts; the app gets no such right in production.
+        with psycopg.connect(server.admin_url(), autocommit=True) as admin:
+            admin.execute(f'GRANT pg_read_all_stats TO "{APP_ROLE}"')
+        os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="shuping.settings",
+                          SHUPING_SECRET_KEY=env["SHUPING_SECRET_KEY"])
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        from tenants.provisioning import create_county
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), current_setting('server_version')")
+            pid, version = cursor.fetchone()
+        create_times: list[float] = []
+        memory: dict[int, tuple[float, float]] = {}
+        migrate: dict[int, tuple[float, float]] = {}
+        memory_at = min(500, args.counties)
+        for index in range(1, args.counties + 1):
+            started = time.perf_counter()
+            create_county(slug=slug(index), name=f"基准县{index}", domains=[f"{slug(index)}.localhost"])
+            create_times.append(time.perf_counter() - started)
+            if index in (5, memory_at):
+                memory[index] = backend_memory(pid)
+            if index == 100 or index == args.counties:
+                migrate[index] = (migrate_cli(env), migrate_in_process())
+            if index % 100 == 0:
+                load.append(os.getloadavg()[0])
+                say(f"  #{index}: create {statistics.median(create_times[-WINDOW:]) * 1000:.0f} ms")
+        read_first, read_last = read_latency(slug(1), slug(args.counties))
+        old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - Django may not have started
+            pass
+        if args.keep:
+            say(f"kept: DATABASE_URL={url}  (stop: pg_ctl -D {workdir / 'pg' / 'pgdata'} stop)")
+        else:
+            server.destroy()
+    return render(
+        args=args, started_at=started_at, load=load, version=version, create_times=create_times, memory=memory,
+        migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began,
+    )
+
+
+def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total) -> str:  # type: ignore[no-untyped-def]
+    n = len(create_times)
+    at = {k: statistics.median(create_times[k - WINDOW:k]) for k in (*MARKS, n) if WINDOW <= k <= n}
+    info = machine()
+    lines = [
+        "## Many counties on one PostgreSQL (`bench/counties.py`)",
+        "",
+        f"Run {started_at} ({'quick, ' if args.quick else ''}{n} counties, {total:.0f} s in all): `{command_line()}`",
+        f"on {info['nproc']} CPUs ({info['cpu']}, {info['memory']}), PostgreSQL {version} (embedded, durable), "
+        f"Python {info['python']}. The machine is shared: compare within a run. Load average (1 min) "
+        f"during the creates: {min(load):.1f} to {max(load):.1f}{' (this process niced)' if os.nice(0) > 0 else ''}.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
+    for k, seconds in sorted(at.items()):
+        lines.append(f"| create county #{k:,} (median of #{k - WINDOW + 1}..#{k}) | {seconds * 1000:.0f} ms |")
+    if 10 in at:
+        lines.append(f"| ratio #{n:,} / #10 (goal <= 1.5, and < 300 ms) | {at[n] / at[10]:.2f} |")
+    if n >= 2 * SPAN:
+        early, late = statistics.median(create_times[1:SPAN + 1]), statistics.median(create_times[-SPAN:])
+        lines.append(
+            f"| median create of #2..#{SPAN + 1} / of the last {SPAN} | {early * 1000:.0f} / {late * 1000:.0f} ms "
+            f"(ratio {late / early:.2f}) |"
+        )
+        lines.append(f"| slowest create after #1 (#1 dumps the template once) | {max(create_times[1:]) * 1000:.0f} ms |")
+    if old:
+        lines.append(
+            f"| for comparison: django-tenants' clone + faked migrate at #{n + 1:,} (median of {len(old)}) "
+            f"| {statistics.median(old) * 1000:.0f} ms |"
+        )
+    for k, (rss, pss, anon, contexts) in sorted(memory.items()):
+        lines.append(
+            f"| the creating connection's PostgreSQL backend after {k:,} creates: RSS / PSS / private (RssAnon) / memory contexts "
+            f"| {rss:.1f} / {pss:.1f} / {anon:.1f} / {contexts:.1f} MB |"
+        )
+    for k, (cli, inproc) in sorted(migrate.items()):
+        lines.append(f"| `shuping migrate`, nothing to do, at {k:,} counties: new process / `migrate_all()` alone | {cli:.2f} s / {inproc * 1000:.0f} ms |")
+    if 100 in migrate and n in migrate and n != 100:
+        lines.append(f"| ratio at {n:,} / at 100 (goal <= 1.5): new process / `migrate_all()` | "
+                     f"{migrate[n][0] / migrate[100][0]:.2f} / {migrate[n][1] / migrate[100][1]:.2f} |")
+    first, last = reads
+    lines.append(f"| `GET /zhenggai/` of county #1 / #{n:,} (median of 100) | {first * 1000:.1f} / {last * 1000:.1f} ms |")
+    lines.append(f"| ratio #{n:,} / #1 (goal <= 1.1) | {last / first:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="300 counties")
+    parser.add_argument("--counties", type=int, default=None, help="how many (default 2,800; --quick 300)")
+    parser.add_argument("--old", type=int, default=3, help="counties created the old way at the end, for comparison")
+    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
+    args = parser.parse_args()
+    args.counties = args.counties or (300 if args.quick else 2_800)
+    section = run(args)
+    print()
+    print(section)
+    if not args.no_docs:
+        write_section("counties", section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
