@@ -377,61 +377,13 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     return verify_main(argv, prog="shuping log verify")
 
 
-def _county_names(only: str | None) -> list[str]:
-    from tenants.provisioning import list_counties
-
-    names = [row.slug for row in list_counties()]
-    if only is not None:
-        if only not in names:
-            raise SystemExit(f"错误 [unknown_county]: 没有县区 {only} / no county {only}")
-        return [only]
-    return names
-
-
 def cmd_log_export(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home, log=False) as url:
         _setup_django(url, home)
-        from django_tenants.utils import schema_context
+        from shuping import log_cli
 
-        from events.export import export_stream, export_stream_to_file
-        from events.reading import stream_version
-
-        _county_names(args.county)
-        with schema_context(args.county):
-            if args.year is not None:
-                return _export_year(args)
-            if stream_version(args.stream) == 0:
-                print(f"错误 [unknown_stream]: 县区 {args.county} 没有记录流 {args.stream} / no such stream", file=sys.stderr)
-                return 2
-            if args.output in (None, "-"):
-                header = export_stream(args.stream, sys.stdout)
-            else:
-                header = export_stream_to_file(args.stream, Path(args.output))
-                _say(
-                    f"已导出 {header['event_count']} 个事件到 {args.output}，末端哈希 {header['head_hash']}",
-                    f"exported {header['event_count']} events, head {header['head_hash']}",
-                )
-    return 0
-
-
-def _export_year(args: argparse.Namespace) -> int:
-    from events.archive import export_county_year
-
-    if args.output in (None, "-"):
-        print("错误 [output_required]: 归档须写入文件（-o FILE.tar） / an archive needs -o FILE.tar", file=sys.stderr)
-        return 2
-    if not 1900 <= args.year <= 9999:
-        print(f"错误 [invalid_year]: 年份 {args.year} 无效 / invalid year", file=sys.stderr)
-        return 2
-    done = export_county_year(year=args.year, path=Path(args.output), progress=lambda line: print(line, file=sys.stderr, flush=True))
-    entries = done["manifest"]["streams"]
-    _say(
-        f"已导出 {args.county} 县 {args.year} 年的 {len(entries)} 个记录流、{sum(e['event_count'] for e in entries)} 个事件到 {args.output}；"
-        f"清单 SHA-256 {done['manifest_sha256']}（请另行记下）",
-        f"exported {len(entries)} streams of {args.year}; manifest sha256 {done['manifest_sha256']} (write it down elsewhere)",
-    )
-    return 0
+        return log_cli.export(args)
 
 
 def cmd_projections_rebuild(args: argparse.Namespace) -> int:
@@ -441,11 +393,12 @@ def cmd_projections_rebuild(args: argparse.Namespace) -> int:
         from django_tenants.utils import schema_context
 
         from projections.runtime import catch_up, get, projections, rebuild
+        from shuping import log_cli
 
         names = [args.projection] if args.projection else sorted(projections())
         chosen = [get(name) for name in names]
         differences = 0
-        for county in _county_names(args.county):
+        for county in log_cli.county_names(args.county):
             with schema_context(county):
                 for projection in chosen:
                     if not projection.inline:
@@ -477,8 +430,9 @@ def cmd_projections_catchup(args: argparse.Namespace) -> int:
         from django_tenants.utils import schema_context
 
         from projections.runtime import catch_up, projections
+        from shuping import log_cli
 
-        for county in _county_names(args.county):
+        for county in log_cli.county_names(args.county):
             with schema_context(county):
                 for projection in projections().values():
                     if not projection.inline:
