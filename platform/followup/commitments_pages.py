@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import commitments_selectors
+from followup import commitments_selectors, ledger_selectors
 from followup.actions import commitments as doors
 from followup.commitments import DIRECTIONS
 from meetings.models import Village
@@ -203,8 +203,10 @@ def public_village(request: HttpRequest, village_id: int) -> HttpResponse:
     if village is None:
         raise Http404("no such village")
     commitments = commitments_selectors.commitments_list(village_id=village_id)
+    rectification = next((p for p in ledger_selectors.public_progress()
+                          if p["township"] == village.township.name and p["village"] == village.name), None)
     return render(request, "followup/commitment_public.html", {
-        "heading": f"{village.township.name}{village.name}", "commitments": commitments,
+        "heading": f"{village.township.name}{village.name}", "commitments": commitments, "p": rectification,
         "upward": [c for c in commitments if c["direction"] == "village_to_township"],
         "downward": [c for c in commitments if c["direction"] == "township_to_village"],
     })

@@ -79,3 +79,11 @@ def test_a_villager_drops_a_suggestion_from_a_phone_and_the_county_opens_an_item
     desk.goto(hall.url(f"/records/villages/{village_id}/"))
     expect(desk.locator("[data-testid=record-comments]")).to_contain_text(SUGGESTION)
     expect(desk.locator("[data-testid=record-items]")).to_contain_text("村东头路灯损坏未修")
+
+    # The village's public page (its commitments both ways, see test_year.py) shows the item's progress too.
+    phone.goto(hall.url(f"/gongkai/{village_id}/"))
+    place = phone.locator(f"section[data-place='青石镇{name}']")
+    expect(place).to_contain_text("村东头路灯损坏未修", use_inner_text=True)
+    expect(place.locator("[data-testid=village-summary]")).to_have_text("发现问题1个，制定整改措施0条，已完成0条，正在整改0条")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.screenshot(path=str(artifacts / "comment-box-village-public.png"), full_page=True)
