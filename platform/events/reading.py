@@ -7,11 +7,13 @@ events.store). See events.store for why readers of the whole log go in
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
+from psycopg.types.datetime import TimestamptzLoader
 
 from events.chain import GENESIS_HASH
 from events.records import START, Checkpoint, RecordedEvent
@@ -39,6 +41,21 @@ def row_to_event(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
+@contextlib.contextmanager
+def _events_cursor() -> Iterator[Any]:
+    """A cursor for reading event rows, whose `recorded_at` psycopg decodes with its own C loader.
+
+    Django registers a Python subclass of psycopg's timestamptz loader (to
+    set the connection's zone), which psycopg cannot swap for its C version;
+    on a meeting's 10,000 events it cost about as much as the rest of the
+    fetch. psycopg's own loader gives the same instant in the session's time
+    zone, which Django sets to the connection's (UTC). Only this cursor.
+    """
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        yield cursor
+
+
 def stream_version(stream_id: str) -> int:
     return stream_head(stream_id)[0]
 
@@ -58,7 +75,7 @@ def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = No
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)
-    with connection.cursor() as cursor:
+    with _events_cursor() as cursor:
         cursor.execute(sql, params)
         return [row_to_event(r) for r in cursor.fetchall()]
 
@@ -95,7 +112,7 @@ def read_all(
     if cursor is not None:
         cursor.execute(sql, params)
         return [row_to_event(r) for r in cursor.fetchall()]
-    with connection.cursor() as own:
+    with _events_cursor() as own:
         own.execute(sql, params)
         return [row_to_event(r) for r in own.fetchall()]
 
