@@ -207,10 +207,10 @@ def main() -> int:
         django.setup()
         from django.db import connection
         from django_tenants.utils import schema_context
+        from recount import meeting_events
 
         from events.export import export_stream_to_file
         from meetings.streams import meeting_stream
-        from recount import meeting_events
         from tenants.provisioning import create_county
 
         create_county(slug=COUNTY, name="基准县", domains=["bench.localhost"])
