@@ -24,8 +24,28 @@ COLUMNS = (
 )
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _data_and_metadata(data: Any, metadata: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row's two JSON columns decoded (Django's cursors hand jsonb out as text, psycopg's own as objects).
+
+    As text, both are decoded in one call: a replay reads every event of a
+    meeting, and the calls of the `json` module cost more than the decoding
+    of these small documents.
+    """
+    if isinstance(data, str) and isinstance(metadata, str):
+        text = f"[{data},{metadata}]"
+        pair, end = _DECODER.raw_decode(text)
+        if end == len(text):
+            return pair[0], pair[1]
+    return (data if isinstance(data, dict) else json.loads(data),
+            metadata if isinstance(metadata, dict) else json.loads(metadata))
+
+
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
     """A row selected with COLUMNS, as a RecordedEvent."""
+    data, metadata = _data_and_metadata(row[6], row[7])
     return RecordedEvent(
         position=int(row[0]),
         transaction_id=int(row[1]),
@@ -33,8 +53,8 @@ def row_to_event(row: Sequence[Any]) -> RecordedEvent:
         stream_version=int(row[3]),
         type=row[4],
         schema_version=int(row[5]),
-        data=row[6] if isinstance(row[6], dict) else json.loads(row[6]),
-        metadata=row[7] if isinstance(row[7], dict) else json.loads(row[7]),
+        data=data,
+        metadata=metadata,
         recorded_at=row[8],
         prev_hash=row[9],
         hash=row[10],
