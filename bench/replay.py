@@ -68,13 +68,8 @@ def store_meeting(events: list[Any]) -> None:
 
 def measure(path: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Times of every part, `rounds` times, alternating; and the replay's last answer."""
-    from events.reading import read_stream
-    from events.repository import Loaded
     from events.shuping_verify import MeetingFold, verify_file
-    from live import replay, snapshots
-    from meetings.domain.aggregate import Meeting
-    from meetings.selectors import from_log_only
-    from meetings.streams import meeting_stream
+    from live import replay
 
     def raw() -> list[dict[str, Any]]:
         with open(path, "rb") as handle:
@@ -103,26 +98,39 @@ def measure(path: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, 
         timed("recount", lambda: recount(parsed))  # noqa: B023
         report = timed("verify", lambda: verify_file(path))
         assert report.ok and report.results_recounted == 1 and report.event_count == TOTAL, report
-        # The replay's parts, one after the other as replay_at runs them.
-        stored = timed("part_read", lambda: read_stream(meeting_stream(MEETING), limit=TOTAL))
-        typed = timed("part_typed", lambda: [e.typed() for e in stored])  # noqa: B023
-
-        def fold() -> Meeting:
-            meeting = Meeting()
-            for event in typed:  # noqa: B023
-                meeting.apply(event)
-            return meeting
-
-        meeting = timed("part_fold", fold)
-        loaded = Loaded(stored[-1].stream_id, meeting, meeting.version, stored[-1].hash)
-
-        def snaps() -> None:
-            with from_log_only():
-                snapshots.screen_of(MEETING, loaded)  # noqa: B023
-                snapshots.console_of(MEETING, loaded)  # noqa: B023
-
-        timed("part_snapshots", snaps)
+        # The replay's parts, one after the other as replay_at runs them (with the collector paused, as it does).
+        with replay.collector_paused():
+            parts(timed)
     return times, answer
+
+
+def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """The replay's parts, timed one after the other as `replay_at` runs them."""
+    from events.reading import read_stream
+    from events.repository import Loaded
+    from live import snapshots
+    from meetings.domain.aggregate import Meeting
+    from meetings.selectors import from_log_only
+    from meetings.streams import meeting_stream
+
+    stored = timed("part_read", lambda: read_stream(meeting_stream(MEETING), limit=TOTAL))
+    typed = timed("part_typed", lambda: [e.typed() for e in stored])
+
+    def fold() -> Meeting:
+        meeting = Meeting()
+        for event in typed:
+            meeting.apply(event)
+        return meeting
+
+    meeting = timed("part_fold", fold)
+    loaded = Loaded(stored[-1].stream_id, meeting, meeting.version, stored[-1].hash)
+
+    def snaps() -> None:
+        with from_log_only():
+            snapshots.screen_of(MEETING, loaded)
+            snapshots.console_of(MEETING, loaded)
+
+    timed("part_snapshots", snaps)
 
 
 def profile_once(top: int = 14) -> str:
@@ -139,6 +147,7 @@ def profile_once(top: int = 14) -> str:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
     return out.getvalue()
 
 
