@@ -7,11 +7,13 @@ events.store). See events.store for why readers of the whole log go in
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
+from psycopg.types.datetime import TimestamptzLoader
 
 from events.chain import GENESIS_HASH
 from events.records import START, Checkpoint, RecordedEvent
@@ -22,8 +24,28 @@ COLUMNS = (
 )
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _data_and_metadata(data: Any, metadata: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row's two JSON columns decoded (Django's cursors hand jsonb out as text, psycopg's own as objects).
+
+    As text, both are decoded in one call: a replay reads every event of a
+    meeting, and the calls of the `json` module cost more than the decoding
+    of these small documents.
+    """
+    if isinstance(data, str) and isinstance(metadata, str):
+        text = f"[{data},{metadata}]"
+        pair, end = _DECODER.raw_decode(text)
+        if end == len(text):
+            return pair[0], pair[1]
+    return (data if isinstance(data, dict) else json.loads(data),
+            metadata if isinstance(metadata, dict) else json.loads(metadata))
+
+
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
     """A row selected with COLUMNS, as a RecordedEvent."""
+    data, metadata = _data_and_metadata(row[6], row[7])
     return RecordedEvent(
         position=int(row[0]),
         transaction_id=int(row[1]),
@@ -31,12 +53,27 @@ def row_to_event(row: Sequence[Any]) -> RecordedEvent:
         stream_version=int(row[3]),
         type=row[4],
         schema_version=int(row[5]),
-        data=row[6] if isinstance(row[6], dict) else json.loads(row[6]),
-        metadata=row[7] if isinstance(row[7], dict) else json.loads(row[7]),
+        data=data,
+        metadata=metadata,
         recorded_at=row[8],
         prev_hash=row[9],
         hash=row[10],
     )
+
+
+@contextlib.contextmanager
+def _events_cursor() -> Iterator[Any]:
+    """A cursor for reading event rows, whose `recorded_at` psycopg decodes with its own C loader.
+
+    Django registers a Python subclass of psycopg's timestamptz loader (to
+    set the connection's zone), which psycopg cannot swap for its C version;
+    on a meeting's 10,000 events it cost about as much as the rest of the
+    fetch. psycopg's own loader gives the same instant in the session's time
+    zone, which Django sets to the connection's (UTC). Only this cursor.
+    """
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        yield cursor
 
 
 def stream_version(stream_id: str) -> int:
@@ -58,7 +95,7 @@ def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = No
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)
-    with connection.cursor() as cursor:
+    with _events_cursor() as cursor:
         cursor.execute(sql, params)
         return [row_to_event(r) for r in cursor.fetchall()]
 
@@ -95,7 +132,7 @@ def read_all(
     if cursor is not None:
         cursor.execute(sql, params)
         return [row_to_event(r) for r in cursor.fetchall()]
-    with connection.cursor() as own:
+    with _events_cursor() as own:
         own.execute(sql, params)
         return [row_to_event(r) for r in own.fetchall()]
 

@@ -89,8 +89,8 @@ class RecordedEvent:
     hash: str
 
     def typed(self) -> event_types.DomainEvent:
-        """The event as its current typed record (old versions upcast)."""
-        return event_types.load(self.type, self.schema_version, self.data)
+        """The event as its current typed record (old versions upcast and checked; see event_types.load)."""
+        return event_types.load(self.type, self.schema_version, self.data, stored=True)
 
     def upcast_data(self) -> dict[str, Any]:
         return event_types.upcast(self.type, self.schema_version, self.data)

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -58,6 +59,20 @@ def assert_hashes_recompute(county: str, stream: str, events: list[records.Recor
             schema_version=event.schema_version, data=event.data, metadata=event.metadata,
             recorded_at=format_recorded_at(event.recorded_at), prev_hash=event.prev_hash,
         )
+
+
+def test_the_recorded_time_reads_back_as_the_instant_written_in_utc(county) -> None:
+    # The readers decode recorded_at with psycopg's own loader (events.reading): same instant, aware, in UTC,
+    # to the microsecond that the hash covers.
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    at = datetime(2026, 12, 1, 1, 2, 3, 456789, tzinfo=timezone(timedelta(hours=8)))
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid(), recorded_at=at)
+    (event,) = read_stream(stream)
+    (same,) = [e for e in read_all(Checkpoint(), limit=1_000_000, below_watermark=False) if e.stream_id == stream]
+    for read in (event.recorded_at, same.recorded_at):
+        assert read == at and read.utcoffset() == timedelta(0)
+    assert format_recorded_at(event.recorded_at) == "2026-11-30T17:02:03.456789Z"
+    assert_hashes_recompute(county.schema_name, stream, [event])
 
 
 def test_append_and_read_back_in_version_order(county) -> None:

@@ -8,6 +8,7 @@ county's host name.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from live import replay, snapshots
 from meetings.actions import ballots, conduct, paper, setup
 from meetings.actions.codes import check_issue_ballot_codes
 from meetings.actions.rounds import check_open_round
+from meetings.domain.errors import UnknownMeeting
 from meetings.streams import meeting_stream, now
 from tests.conftest import host_of
 
@@ -127,6 +129,23 @@ def test_the_replayed_screen_at_the_last_position_is_the_live_screen_field_by_fi
         assert differ == set(replay.REPLAY_CLOCK_FIELDS), differ
     # The replay's clock is the time its last event was recorded, not the server's now.
     assert replayed["screen"]["server_now"] == read_stream(meeting_stream(mid))[-1].recorded_at.isoformat()
+
+
+def test_a_replay_leaves_the_garbage_collector_as_it_found_it_even_when_it_refuses(county: Any) -> None:
+    # The replay pauses Python's cyclic collector while it builds its objects (live.replay.collector_paused).
+    mid = new_meeting()
+    assert gc.isenabled()
+    assert replay.replay_at(mid, 1)["version"] == 1
+    assert gc.isenabled()
+    with pytest.raises(UnknownMeeting):
+        replay.replay_at("no-such-meeting", 1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert replay.replay_at(mid, 1)["version"] == 1
+        assert not gc.isenabled()  # a caller that had it off finds it off
+    finally:
+        gc.enable()
 
 
 def test_a_middle_position_shows_the_speaker_and_the_attendance_of_that_moment(county: Any) -> None:
