@@ -25,7 +25,7 @@ from accounts.roles import A_MEMBER_OF_PUBLIC, Actor, may
 from common.api import keyed_command_id
 from common.limits import clean_text
 from common.refusal import Refusal
-from followup import comments_selectors
+from followup import comments_selectors, page_kit
 from followup.actions import comments as doors
 from followup.comments import MANNERS, MAX_CONTACT, MAX_TEXT, MODES
 from followup.public import ObjectionThrottle
@@ -47,10 +47,7 @@ class SuggestionThrottle(ObjectionThrottle):
 
 
 def _command_id(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+    return page_kit.command_id(value)
 
 
 def _date(value: str) -> date:

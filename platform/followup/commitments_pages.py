@@ -21,7 +21,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -29,7 +28,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import commitments_selectors, ledger_selectors
+from followup import commitments_selectors, ledger_selectors, page_kit
 from followup.actions import commitments as doors
 from followup.commitments import DIRECTIONS
 from meetings.models import Village
@@ -42,20 +41,11 @@ QUARTERS = list(range(1, 5))
 
 
 def _gate(request: HttpRequest) -> HttpResponse | None:
-    user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, "page:commitments"):
-        return render(request, "hall/error.html", FORBIDDEN, status=403)
-    return None
+    return page_kit.gate(request, "page:commitments", FORBIDDEN)
 
 
 def _command_id(request: HttpRequest) -> str | None:
-    value = request.POST.get("command_id") or None
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _int(value: str | None, *, field: str, zh: str) -> int:

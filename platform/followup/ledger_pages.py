@@ -19,7 +19,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -27,7 +26,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import NotFound, Refusal
-from followup import ledger_files, ledger_selectors
+from followup import ledger_files, ledger_selectors, page_kit
 from followup.actions import ledger as doors
 from followup.ledger import BY_HAND_SOURCE_KINDS
 from followup.ledger_files import MAX_BYTES, MAX_FILES, Upload
@@ -38,20 +37,11 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
 
 
 def _gate(request: HttpRequest, action: str = "page:ledger") -> HttpResponse | None:
-    user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, action):
-        return render(request, "hall/error.html", FORBIDDEN, status=403)
-    return None
+    return page_kit.gate(request, action, FORBIDDEN)
 
 
 def _command_id(request: HttpRequest) -> str | None:
-    value = request.POST.get("command_id") or None
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _date(value: str | None) -> date | None:

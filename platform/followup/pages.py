@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import selectors
+from followup import page_kit, selectors
 from followup.actions import notices as doors
 from followup.drafting import notice_draft
 
@@ -39,10 +39,7 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
 
 
 def _command_id(request: HttpRequest) -> str | None:
-    try:
-        return str(uuid.UUID(request.POST.get("command_id", "")))
-    except ValueError:
-        return None
+    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _working_days(value: str) -> int:

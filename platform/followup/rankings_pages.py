@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -24,7 +23,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import rankings_selectors
+from followup import page_kit, rankings_selectors
 from followup.actions import rankings as doors
 from followup.rankings import BOTTOM_RULE, TIE_RULE, WEAK_RULE, quarter_parts
 from followup.rankings_sweeps import list_weak_organizations
@@ -35,20 +34,11 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
 
 
 def _gate(request: HttpRequest) -> HttpResponse | None:
-    user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, "page:rankings"):
-        return render(request, "hall/error.html", FORBIDDEN, status=403)
-    return None
+    return page_kit.gate(request, "page:rankings", FORBIDDEN)
 
 
 def _command_id(request: HttpRequest) -> str | None:
-    value = request.POST.get("command_id") or None
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _number(value: str, *, field: str) -> int:

@@ -13,14 +13,13 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import comments_selectors, records
+from followup import comments_selectors, page_kit, records
 from followup.actions.records import check_configure_results_export
 from followup.records import percent_value
 from followup.results_export import band_of, results_workbook
@@ -30,12 +29,7 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
 
 
 def _gate(request: HttpRequest) -> HttpResponse | None:
-    user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, "page:records"):
-        return render(request, "hall/error.html", FORBIDDEN, status=403)
-    return None
+    return page_kit.gate(request, "page:records", FORBIDDEN)
 
 
 @never_cache
@@ -61,10 +55,7 @@ def village_record_page(request: HttpRequest, village_id: int) -> HttpResponse:
 
 
 def _command_id(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+    return page_kit.command_id(value)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
