@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check audit bench clean-data help
+.PHONY: run test check audit bench clean-data help shuping-verify
 
 help:
 	@echo "make run    - start Shuping with embedded PostgreSQL and a demo county"
@@ -14,6 +14,7 @@ help:
 	@echo "make check  - ruff and mypy"
 	@echo "make audit  - known vulnerabilities in the dependencies (pip-audit; says so when offline)"
 	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+	@echo "make shuping-verify - build the offline verifier as served (.shuping/shuping-verify.pyz)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "需要 Python 3.11 或更高版本 / Python 3.11+ is required"; exit 1; }
@@ -33,6 +34,11 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check platform tenants tests bench
 	SHUPING_DEBUG=1 $(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/followup platform/live tenants
+
+# The download /shuping-verify.pyz, byte for byte: standard library only, no venv needed.
+shuping-verify:
+	@mkdir -p .shuping
+	$(PYTHON) platform/events/shuping_verify_build.py .shuping/shuping-verify.pyz
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py

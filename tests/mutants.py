@@ -165,7 +165,7 @@ MUTANTS = [
     ),
     (
         "an archive's streams not held to the manifest's heads",
-        "platform/events/shuping_verify.py",
+        "platform/events/shuping_verify/archive.py",
         "if log.ok and claims != (",
         "if False and claims != (",
         "tests/integration/test_county_year_archive.py",

@@ -1,8 +1,8 @@
 """Offline verifier for an exported Shuping event log: ``python -m events.verify FILE [--head HASH]``.
 
-The one implementation is :mod:`events.shuping_verify`, a single file that
+The one implementation is :mod:`events.shuping_verify`, a package that
 needs only the standard library, so the program an auditor downloads
-(``/shuping-verify.py``) and ``shuping log verify`` are the same code and say
+(``/shuping-verify.pyz``, that package as one zipapp) and ``shuping log verify`` are the same code and say
 the same. This module keeps the names callers import from ``events.verify``.
 """
 

@@ -109,7 +109,7 @@ def notice_detail(request: HttpRequest, notice_id: str) -> HttpResponse:
         # the meeting's public proof (live.proof), by URL name: this floor does not import live
         "links": {
             "public_log": reverse("proof-public-log", kwargs={"meeting_id": notice["meeting_id"]}),
-            "receipt_lookup": reverse("proof-receipt"), "verifier": "/shuping-verify.py",
+            "receipt_lookup": reverse("proof-receipt"), "verifier": "/shuping-verify.pyz",
         },
     }
     return render(request, "followup/public_notice.html", context, status=error.http_status if error else 200)

@@ -67,7 +67,7 @@ def proof_links(meeting_id: str) -> dict[str, str]:
     return {
         "public_log": reverse("proof-public-log", kwargs={"meeting_id": meeting_id}),
         "receipt_lookup": reverse("proof-receipt"),
-        "verifier": "/shuping-verify.py",
+        "verifier": "/shuping-verify.pyz",
     }
 
 

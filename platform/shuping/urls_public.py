@@ -8,7 +8,8 @@ from shuping.admin_sites import operator_site
 urlpatterns = [
     path("", views.public_home, name="public_home"),
     path("healthz", views.health, name="health"),
-    path("shuping-verify.py", views.verifier_download, name="verifier_download"),
+    path("shuping-verify.pyz", views.verifier_download, name="verifier_download"),
+    path("shuping-verify.py", views.verifier_old_link, name="verifier_old_link"),
     path("admin/", operator_site.urls),
 ]
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from pathlib import Path
-
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-import events.shuping_verify
 from accounts.roles import LANDING
 from common.county import current_schema
+from events import shuping_verify_build
 from meetings.models import RosterMember, Township, Village
 
 
@@ -43,17 +39,18 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "schema": current_schema()})
 
 
-@cache
-def _verifier() -> bytes:
-    return Path(events.shuping_verify.__file__).read_bytes()
+@require_safe
+def verifier_download(request: HttpRequest) -> HttpResponse:
+    """The offline verifier (the events/shuping_verify package as one zipapp), for anyone, without login."""
+    body = shuping_verify_build.built()
+    response = HttpResponse(body, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{shuping_verify_build.FILENAME}"'
+    # The digest lets an auditor compare the download with one built from the repository.
+    response["X-Content-SHA256"] = shuping_verify_build.sha256()
+    return response
 
 
 @require_safe
-def verifier_download(request: HttpRequest) -> HttpResponse:
-    """The offline verifier (events/shuping_verify.py, one standard-library file), for anyone, without login."""
-    body = _verifier()
-    response = HttpResponse(body, content_type="text/x-python; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="shuping-verify.py"'
-    # The digest lets an auditor compare the download with the copy in the repository.
-    response["X-Content-SHA256"] = hashlib.sha256(body).hexdigest()
-    return response
+def verifier_old_link(request: HttpRequest) -> HttpResponse:
+    """/shuping-verify.py, printed on older notices: the single file is now the zipapp."""
+    return HttpResponsePermanentRedirect("/" + shuping_verify_build.FILENAME)

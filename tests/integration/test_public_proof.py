@@ -174,15 +174,15 @@ def test_the_notice_can_link_to_the_proof(published) -> None:
     from live.proof import proof_links
 
     links = proof_links("m1")
-    assert links == {"public_log": "/yanzheng/logs/m1.jsonl", "receipt_lookup": "/yanzheng/", "verifier": "/shuping-verify.py"}
+    assert links == {"public_log": "/yanzheng/logs/m1.jsonl", "receipt_lookup": "/yanzheng/", "verifier": "/shuping-verify.pyz"}
     assert Path(__file__).resolve().parents[2].joinpath("frontend/templates/proof/_links.html").is_file()
 
 
 def test_the_downloaded_verifier_says_what_shuping_log_verify_says_of_a_public_log(published, django_db_blocker, tmp_path) -> None:
     county, _ballots = published
-    program, log = tmp_path / "shuping-verify.py", tmp_path / "public.jsonl"
+    program, log = tmp_path / "shuping-verify.pyz", tmp_path / "public.jsonl"
     with django_db_blocker.unblock():
-        program.write_bytes(_client(county).get("/shuping-verify.py").content)
+        program.write_bytes(_client(county).get("/shuping-verify.pyz").content)
     log.write_bytes(_download(county, django_db_blocker).content)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     alone = subprocess.run([sys.executable, "-I", "-S", str(program), str(log)], capture_output=True, text=True,

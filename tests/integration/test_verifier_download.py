@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from events import shuping_verify_build
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
 from events.export import export_stream_to_file
 from events.records import NO_STREAM
@@ -26,19 +26,22 @@ from events.store import append
 from tests.conftest import host_of
 from tests.unit.meetings.meeting_given import events_until
 
-SOURCE = Path(__file__).resolve().parents[2] / "platform" / "events" / "shuping_verify.py"
-
 
 def test_anyone_downloads_the_verifier_without_logging_in(county_a, django_db_blocker) -> None:
     for host in (host_of(county_a), "localhost"):
         with django_db_blocker.unblock():
-            response = Client(HTTP_HOST=host).get("/shuping-verify.py")
-            refused = Client(HTTP_HOST=host).post("/shuping-verify.py")
+            response = Client(HTTP_HOST=host).get("/shuping-verify.pyz")
+            refused = Client(HTTP_HOST=host).post("/shuping-verify.pyz")
+            old_link = Client(HTTP_HOST=host).get("/shuping-verify.py", follow=True)
         assert response.status_code == 200, host
-        assert response.content == SOURCE.read_bytes()
-        assert response["Content-Disposition"] == 'attachment; filename="shuping-verify.py"'
-        assert response["X-Content-SHA256"] == hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+        # What is served is what a build from the repository gives, byte for byte.
+        assert response.content == shuping_verify_build.build()
+        assert response["Content-Disposition"] == 'attachment; filename="shuping-verify.pyz"'
+        assert response["X-Content-SHA256"] == hashlib.sha256(response.content).hexdigest()
         assert refused.status_code == 405
+        # Notices printed before the zipapp name the .py link: it leads to the same download.
+        assert old_link.redirect_chain == [("/shuping-verify.pyz", 301)]
+        assert old_link.content == response.content
 
 
 def _rewrite_results(county: str, stream: str) -> None:
@@ -73,10 +76,10 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
 def test_the_downloaded_program_recounts_a_meeting_the_database_exported(make_county, django_db_blocker, tmp_path) -> None:
     county = make_county("recount")
     stream = "meeting-recount"
-    program = tmp_path / "shuping-verify.py"
+    program = tmp_path / "shuping-verify.pyz"
     honest, rewritten = tmp_path / "honest.jsonl", tmp_path / "rewritten.jsonl"
     with django_db_blocker.unblock():
-        program.write_bytes(Client(HTTP_HOST=host_of(county)).get("/shuping-verify.py").content)
+        program.write_bytes(Client(HTTP_HOST=host_of(county)).get("/shuping-verify.pyz").content)
     with django_db_blocker.unblock(), schema_context(county.schema_name):
         append(stream, events_until("closed"), expected_version=NO_STREAM, command_id=uuid.uuid4(), actor="host:李建国")
         export_stream_to_file(stream, honest)

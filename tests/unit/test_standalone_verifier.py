@@ -1,6 +1,7 @@
 """The downloadable verifier, run alone, says exactly what `shuping log verify` says.
 
-A copy of events/shuping_verify.py is run from a folder of its own by an
+The zipapp the platform serves (the events/shuping_verify package, built by
+events.shuping_verify_build) is written to a folder of its own and run by an
 isolated interpreter (``python -I -S``: no site-packages, no PYTHONPATH, so
 nothing but the standard library), on 1,000 logs: honest ones and ones
 tampered in the ways an operator could (with the chain recomputed or not).
@@ -13,27 +14,27 @@ import contextlib
 import io
 import json
 import random
-import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from events import shuping_verify_build
 from shuping.cli import main as shuping_main
 from tests.unit.meetings.meeting_given import events_until
 from tests.unit.test_recount import as_lines, chained
 
-SOURCE = Path(__file__).resolve().parents[2] / "platform" / "events" / "shuping_verify.py"
+PACKAGE = Path(__file__).resolve().parents[2] / "platform" / "events" / "shuping_verify"
 LOGS = 1000
 
 # Runs the copied program's own command line once per file and prints each
 # verdict between markers, so that one interpreter serves all the logs.
 DRIVER = """
-import contextlib, importlib.util, io, sys
-spec = importlib.util.spec_from_file_location("shuping_verify", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules["shuping_verify"] = module  # dataclasses look their module up while the file runs
-spec.loader.exec_module(module)
+import contextlib, io, sys
+sys.path.insert(0, sys.argv[1])  # the zipapp, as running it would
+from shuping_verify import cli as module
+assert module.__file__.startswith(sys.argv[1]), module.__file__
 for line in sys.stdin:
     argv = line.rstrip("\\n").split("\\t")
     out = io.StringIO()
@@ -44,6 +45,9 @@ for line in sys.stdin:
             status = exc.code
     print(f"=== {status}"); print(out.getvalue(), end="")
 assert "django" not in sys.modules and all("site-packages" not in p for p in sys.path)
+# Every module that ran is the standard library's or the zipapp's own.
+files = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+assert all(f.startswith((sys.argv[1], sys.base_prefix)) for f in files if f), [f for f in files if f]
 """
 
 
@@ -98,9 +102,9 @@ def honest_edit(honest: list[str], lines: list[dict[str, Any]]) -> list[str]:
 
 
 def test_the_standalone_program_and_shuping_log_verify_agree_on_a_thousand_logs(tmp_path: Path) -> None:
-    program = tmp_path / "download" / "shuping-verify.py"
+    program = tmp_path / "download" / "shuping-verify.pyz"
     program.parent.mkdir()
-    shutil.copyfile(SOURCE, program)
+    program.write_bytes(shuping_verify_build.build())
     rng = random.Random(15)
     bases = [as_lines(events_until("closed")), as_lines(events_until("results_announced")), as_lines(events_until("opened"))]
     jobs, expected = [], []
@@ -127,3 +131,38 @@ def test_the_standalone_program_and_shuping_log_verify_agree_on_a_thousand_logs(
     # Every verdict occurs, so the agreement is not the agreement of two programs that always say yes.
     assert {"=== 0", "=== 1", "=== 3"} <= set(statuses)
     assert sum(s == "=== 1" for s in statuses) > LOGS // 3
+
+
+def test_the_download_is_the_same_bytes_every_build_and_holds_every_module(tmp_path: Path) -> None:
+    first, second = shuping_verify_build.build(), shuping_verify_build.build()
+    assert first == second
+    assert first.startswith(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        names = archive.namelist()
+        stamps = {info.date_time for info in archive.infolist()}
+    assert names == ["__main__.py", *sorted(f"shuping_verify/{p.name}" for p in PACKAGE.glob("*.py"))]
+    assert stamps == {(1980, 1, 1, 0, 0, 0)}
+    # A copy of the package with a later modification time builds the same bytes.
+    copy = tmp_path / "shuping_verify"
+    copy.mkdir()
+    for path in sorted(PACKAGE.glob("*.py"), reverse=True):
+        (copy / path.name).write_bytes(path.read_bytes())
+    assert shuping_verify_build.build(copy) == first
+    # One changed byte of the source changes the download.
+    (copy / "cli.py").write_bytes((copy / "cli.py").read_bytes() + b"\n")
+    assert shuping_verify_build.build(copy) != first
+
+
+def test_the_download_runs_alone_with_its_command_line(tmp_path: Path) -> None:
+    program = tmp_path / "shuping-verify.pyz"
+    program.write_bytes(shuping_verify_build.build())
+    log = tmp_path / "closed.jsonl"
+    log.write_text("".join(line + "\n" for line in chained(as_lines(events_until("closed")))), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-I", "-S", str(program), str(log)], capture_output=True, text=True,
+                         encoding="utf-8", check=False, timeout=60)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = shuping_main(["log", "verify", str(log)])
+    assert (run.returncode, run.stdout) == (status, out.getvalue()) == (0, out.getvalue())
+    assert run.stdout.startswith("校验通过 / verified: ")
+    assert "重新计票与公布结果一致 / recount matches the announced results (1)" in run.stdout
