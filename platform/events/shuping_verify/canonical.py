@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ _HASHED = ("stream", "version", "type", "schema_version", "data", "metadata", "r
 _EVENT_TYPES = (("position", "integer"), ("stream", "string"), ("version", "integer"), ("type", "string"),
                 ("schema_version", "integer"), ("data", "object"), ("metadata", "object"),
                 ("recorded_at", "string"), ("prev_hash", "string"), ("hash", "string"))
+_PY_TYPES = {"integer": int, "string": str, "object": dict}  # the types _EVENT_TYPES names
 _TYPE_NAMES_ZH = {"object": "对象", "array": "数组", "string": "字符串", "integer": "整数", "number": "小数",
                   "boolean": "布尔值", "null": "null"}
 # Events a meeting may record after MeetingClosed: late answers to deferred
@@ -48,18 +50,50 @@ def is_hex_digest(value: object) -> bool:
     return isinstance(value, str) and _HEX64_RE.match(value) is not None
 
 
+# Keys already matched by _KEY_RE: a log repeats a small vocabulary of keys, and a set
+# lookup costs less than the regex. Only keys that passed are kept, so the answer is the regex's.
+_GOOD_KEYS: set[str] = set()
+
+
+def _good_keys(value: dict[Any, Any]) -> bool:
+    if _GOOD_KEYS.issuperset(value):
+        return True
+    for key in value:
+        if key not in _GOOD_KEYS:
+            if type(key) is not str or _KEY_RE.match(key) is None:
+                return False
+            if len(_GOOD_KEYS) < 100_000:
+                _GOOD_KEYS.add(key)
+    return True
+
+
 def _plain(value: Any) -> bool:
-    """Only exact dict/list/str/int/bool/None the canonical form accepts (json.dumps is then exact)."""
+    """Only exact dict/list/str/int/bool/None the canonical form accepts, strings' characters aside.
+
+    Leaves are tested in the loop, not by a call each: this runs over every value of every event.
+    """
     kind = type(value)
-    if kind is str:
-        return _FORBIDDEN_RE.search(value) is None
     if kind is dict:
-        return all(type(k) is str and _KEY_RE.match(k) and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(item) for item in value)
-    if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-    return value is None or value is True or value is False
+        if not _good_keys(value):
+            return False
+        items: Iterable[Any] = value.values()
+    elif kind is list:
+        items = value
+    else:
+        items = (value,)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            continue  # its characters are checked on the encoded text (canonical_json)
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict or kind is list:
+            if not _plain(item):
+                return False
+        elif not (item is None or item is True or item is False):
+            return False
+    return True
 
 
 def _check(value: Any, path: str) -> None:
@@ -98,9 +132,14 @@ def canonical_json(value: Any) -> bytes:
     try:
         if not _plain(value):
             _check(value, "")
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        # A lone surrogate stays as it is in the text and U+0000 becomes the escape \u0000: one scan
+        # of the text finds both (or a harmless literal "\\u0000"), and _check names the string.
+        if "\\u0000" in text or _FORBIDDEN_RE.search(text) is not None:
+            _check(value, "")
     except RecursionError:
         raise CanonicalError("value is nested too deeply to encode") from None
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return text.encode("utf-8")
 
 
 def event_hash(county: str, line: dict[str, Any]) -> str:
@@ -148,11 +187,13 @@ class LogEvent:
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Parsers disagree on which of two equal keys wins: a file with one could show two contents.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise BadLine(f"duplicate key {key!r}", f"键 {key!r} 重复出现")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) < len(pairs):  # rare: find the first key seen twice, by a loop
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise BadLine(f"duplicate key {key!r}", f"键 {key!r} 重复出现")
+            seen.add(key)
     return result
 
 
@@ -265,7 +306,8 @@ def parse_event(obj: Any, county: str, *, public: bool = False) -> LogEvent:
     if public and not isinstance(obj["redacted"], bool):
         raise _wrong_type("redacted", "boolean", obj["redacted"])
     for name, expected in _EVENT_TYPES:
-        if not (_is_int(obj[name]) if expected == "integer" else _json_type(obj[name]) == expected):
+        # Parsed JSON holds exact types (bool is the one int subclass), so `is` decides in one step.
+        if type(obj[name]) is not _PY_TYPES[expected]:
             raise _wrong_type(name, expected, obj[name])
     if not -MAX_SAFE_INTEGER <= obj["position"] <= MAX_SAFE_INTEGER:
         raise BadLine("position is outside ±(2**53-1)", "position 超出 ±(2**53-1) 范围")
