@@ -4,9 +4,9 @@
     python3 shuping-verify.pyz county-2026.tar      (a county-year archive: every stream)
 
 The standard library only: the platform serves this package as one zipapp
-(``/shuping-verify.pyz``, built by :mod:`events.shuping_verify_build`), or take the
-folder from the repository and run ``python3 -m shuping_verify`` beside it; no
-database and no other code of ours. ``shuping log verify`` runs this very
+(``/shuping-verify.pyz``, built by :mod:`events.shuping_verify_build`; ``make
+shuping-verify`` builds the same bytes from the repository); no database and
+no other code of ours. ``shuping log verify`` runs this very
 package, so the two always say the same. It checks, in file order:
 
 * the chain: strict JSON lines, the header, each event's hash and link, the
