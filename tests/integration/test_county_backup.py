@@ -215,3 +215,46 @@ def test_backup_all_dumps_each_county_once_and_again_only_when_its_log_moved(sou
     with tarfile.open(folder / f"{quiet.schema_name}.tar") as tar:
         heads = json.loads(tar.extractfile("manifest.json").read())["heads"]  # type: ignore[union-attr]
     assert len(heads) >= 2  # the new round and meeting are in the file now
+
+
+def test_a_log_altered_at_the_source_fails_the_import_which_changes_nothing(make_county, django_db_blocker, target,
+                                                                            imported, tmp_path) -> None:
+    from tests.pg_admin import superuser_url
+
+    county = make_county("bt")
+    with django_db_blocker.unblock(), schema_context(county.schema_name):
+        closed_meeting(village="王庄村")
+        connection.close()
+    admin = superuser_url()
+    with psycopg.connect(admin) as conn:  # what a bad disk or a hand in the database would do
+        conn.execute(f'ALTER TABLE "{county.schema_name}".events DISABLE TRIGGER events_no_update_or_delete')  # type: ignore[arg-type]
+        conn.execute(f"""UPDATE "{county.schema_name}".events SET data = jsonb_set(data, '{{place}}', '"别处"')"""  # type: ignore[arg-type]
+                     " WHERE type = 'MeetingScheduled'")
+        conn.execute(f'ALTER TABLE "{county.schema_name}".events ENABLE TRIGGER events_no_update_or_delete')  # type: ignore[arg-type]
+    path = tmp_path / "altered.tar"
+    assert _cli("county", "export", county.schema_name, "-o", str(path), url=os.environ["DATABASE_URL"]).returncode == 0
+    before = _state(target)
+    done = _cli("county", "import", str(path), url=target)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "错误 [imported_log_failed]" in done.stderr and "失败 / FAILED" in done.stderr
+    assert _state(target) == before
+
+
+def test_an_empty_county_behind_the_instance_is_renamed_and_brought_to_its_state(make_county, target, imported,
+                                                                                 tmp_path) -> None:
+    county = make_county("be")
+    path = tmp_path / "empty.tar"
+    assert _cli("county", "export", county.schema_name, "-o", str(path), url=os.environ["DATABASE_URL"]).returncode == 0
+    with tarfile.open(path) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert manifest["heads"] == {}
+    old = _tampered({"path": path}, tmp_path, manifest={**manifest, "schema_state": "0" * 64})
+    done = _cli("county", "import", str(old), "--slug", "xinming", "--domain", "xinming.testserver", url=target)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "migrating xinming" in done.stderr
+    schemas, counties, domains = _state(target)
+    assert "xinming" in schemas and county.schema_name not in schemas and "xinming" in counties
+    with psycopg.connect(target) as conn:
+        states = conn.execute("SELECT schema_state FROM public.tenants_county WHERE schema_name IN ('xinming', %s)",
+                              [imported["slug"]]).fetchall()
+    assert len({row[0] for row in states}) == 1  # the same state as the county imported at the instance's state
