@@ -156,6 +156,20 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise Refusal(f"不支持的备份格式版本 {manifest.get('format_version')}", "unsupported backup format version",
                       code="unsupported_backup_version")
+    shapes = {"county": str, "name": str, "schema_state": str, "domains": list, "migrations": list, "heads": dict,
+              "parts": dict}
+    wrong = sorted(key for key, kind in shapes.items() if not isinstance(manifest.get(key), kind))
+    pairs: list[Any] = manifest["migrations"] if isinstance(manifest.get("migrations"), list) else []
+    heads = manifest["heads"] if isinstance(manifest.get("heads"), dict) else {}
+    if wrong or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs) \
+            or not all(isinstance(h, dict) and isinstance(h.get("version"), int) and isinstance(h.get("head_hash"), str)
+                       for h in heads.values()):
+        raise Refusal(f"备份清单不完整或格式不对：{', '.join(wrong) or 'migrations'}", "the backup's manifest is malformed",
+                      code="not_a_backup")
+    try:
+        validate_county_slug(manifest["county"])
+    except ValidationError as exc:
+        raise Refusal("备份清单中的县区代码无效", "the backup names an invalid county slug", code="not_a_backup") from exc
     return manifest
 
 
@@ -171,7 +185,8 @@ def _extract_dump(path: Path, manifest: dict[str, Any], into: Path) -> Path:
         with dump.open("wb") as out:
             for block in iter(lambda: source.read(1 << 20), b""):
                 out.write(block)
-    if _sha256(dump) != manifest.get("parts", {}).get(DUMP, {}).get("sha256"):
+    part = manifest["parts"].get(DUMP)
+    if not isinstance(part, dict) or _sha256(dump) != part.get("sha256"):
         raise Refusal("备份已被改动：数据部分的 SHA-256 与清单不符", "the backup was altered: the dump's sha256 differs",
                       code="backup_tampered")
     return dump
@@ -194,6 +209,10 @@ def _check_target(manifest: dict[str, Any], slug: str, hosts: list[str]) -> None
     if taken:
         raise Refusal(f"本实例已有模式 {source}，恢复时需用它暂存", f"schema {source} exists here; the restore needs it",
                       code="source_schema_taken", http_status=409)
+    bad = [host for host in hosts if not provisioning.HOST_RE.match(host)]
+    if not hosts or bad:
+        raise Refusal(f"需要至少一个有效域名：{', '.join(bad)}", f"at least one valid host name is needed: {', '.join(bad)}",
+                      code="invalid_domain")
     used = list(Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True))
     if used:
         raise Refusal(f"域名已被使用：{', '.join(used)}", f"host name already in use: {', '.join(used)}",

@@ -167,7 +167,7 @@ def _flip(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("case", ["tampered", "not_an_archive", "slug_exists", "renamed", "newer_schema",
-                                  "domain_taken"])
+                                  "domain_taken", "bad_host", "malformed", "bad_head", "public"])
 def test_bad_imports_are_refused_and_change_nothing(case, source, target, imported, tmp_path) -> None:
     # Under another slug, so that only the fault named is in the way (the source's slug is taken by now).
     other = {**source["manifest"], "county": "bk_other"}
@@ -181,6 +181,10 @@ def test_bad_imports_are_refused_and_change_nothing(case, source, target, import
             **other, "migrations": [*other["migrations"], ["meetings", "9999_future"]]}), ["--domain", "o.testserver"]),
         "domain_taken": ("domain_taken", lambda: _tampered(source, tmp_path, manifest=other),
                          ["--domain", "huifu.testserver"]),
+        "bad_host": ("invalid_domain", lambda: _tampered(source, tmp_path, manifest=other), ["--domain", "a b/c"]),
+        "malformed": ("not_a_backup", lambda: _tampered(source, tmp_path, manifest={**other, "heads": [], "parts": 1}), []),
+        "bad_head": ("not_a_backup", lambda: _tampered(source, tmp_path, manifest={**other, "heads": {"s": 1}}), []),
+        "public": ("not_a_backup", lambda: _tampered(source, tmp_path, manifest={**other, "county": "public"}), []),
     }[case]
     before = _state(target)
     done = _cli("county", "import", str(path()), *extra, url=target)
