@@ -7,6 +7,9 @@
     shuping migrate                  migrate the public schema, the template and every county
     shuping county create SLUG --name 新野县 --domain xinye.localhost
     shuping county list
+    shuping county export SLUG -o FILE   one county (schema dump + manifest of heads) in one file
+    shuping county import FILE [--slug NEW] [--domain HOST]   restore it here and verify every log
+    shuping backup all DIR           every county, one file each (skips those up to date), and public
     shuping operator create USERNAME
     shuping test [PYTEST ARGS]       run the test suite against a throwaway PostgreSQL
     shuping log export --county X --stream S [-o FILE]
@@ -386,6 +389,15 @@ def cmd_log_export(args: argparse.Namespace) -> int:
         return log_cli.export(args)
 
 
+def cmd_county_backup(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from shuping import county_cli
+
+        return int(getattr(county_cli, args.backup_command)(args))
+
+
 def cmd_projections_rebuild(args: argparse.Namespace) -> int:
     home = _home(args)
     with database(home, log=False) as url:
@@ -491,6 +503,19 @@ def build_parser() -> argparse.ArgumentParser:
     county_admin.add_argument("username")
     county_admin.add_argument("--password")
     county_admin.set_defaults(func=cmd_county_admin)
+    c_export = county.add_parser("export", help="导出一个县区到一个文件 / export a county to one file")
+    c_export.add_argument("slug")
+    c_export.add_argument("-o", "--output", required=True)
+    c_export.set_defaults(func=cmd_county_backup, backup_command="export")
+    c_import = county.add_parser("import", help="从备份导入县区并校验 / import a county and verify its logs")
+    c_import.add_argument("file")
+    c_import.add_argument("--slug")
+    c_import.add_argument("--domain", action="append")
+    c_import.set_defaults(func=cmd_county_backup, backup_command="import_")
+    backup = sub.add_parser("backup", help="备份 / backups").add_subparsers(dest="backup_what", required=True)
+    b_all = backup.add_parser("all", help="逐县备份整个实例（可续传） / dump every county, one file each (resumable)")
+    b_all.add_argument("folder")
+    b_all.set_defaults(func=cmd_county_backup, backup_command="backup_all")
 
     operator = sub.add_parser("operator", help="运营账号 / operator accounts").add_subparsers(
         dest="operator_command", required=True
