@@ -6,6 +6,7 @@ each county's aggregate figures (regions.figures) at the time they are asked for
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from tenants.models import County
@@ -22,6 +23,9 @@ class Region(models.Model):
                                related_name="children", verbose_name="上级 / parent")
     counties = models.ManyToManyField(County, blank=True, related_name="regions",  # type: ignore[var-annotated]
                                       verbose_name="所辖县区 / counties")
+    # The accounts (role region_viewer, public schema) of its organization department.
+    viewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="regions",  # type: ignore[var-annotated]
+                                     verbose_name="查看账号 / viewers")
 
     class Meta:
         verbose_name = "地市/省 / region"

@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.db import migrations, models
 import django.db.models.deletion
 
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies = [("tenants", "0002_schema_state")]
+    dependencies = [("tenants", "0002_schema_state"), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
     operations = [
         migrations.CreateModel(
             name="Region",
@@ -18,6 +19,8 @@ class Migration(migrations.Migration):
                                              verbose_name="上级 / parent")),
                 ("counties", models.ManyToManyField(blank=True, related_name="regions", to="tenants.county",
                                                     verbose_name="所辖县区 / counties")),
+                ("viewers", models.ManyToManyField(blank=True, related_name="regions", to=settings.AUTH_USER_MODEL,
+                                                   verbose_name="查看账号 / viewers")),
             ],
             options={"verbose_name": "地市/省 / region", "verbose_name_plural": "地市/省 / regions",
                      "ordering": ["name"]},

@@ -14,9 +14,9 @@ from meetings import selectors
 from regions.figures import SOURCES
 from regions.models import Region
 from regions.standings import parse_sort, parse_year, standings
-from tests.integration.followup.meeting_with_results import announced_meeting
+from tests.integration.regions.city import build_city
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 # Tables that hold a ballot, a receipt, a person, a name or a text typed by someone.
 FORBIDDEN = re.compile(r"\b(events?|event_\w+|\w*ballot\w*|\w*receipt\w*|\w*attendee\w*|\w*roster\w*|"
@@ -29,13 +29,7 @@ PUBLIC_TABLES = {"regions_region", "regions_region_counties", "tenants_county"}
 @pytest.fixture
 def city(make_county):
     """A city over three counties: 20, 24 and 12 of 30 ballots; the secretary flagged in two of them."""
-    counties = [make_county("rg", name=name) for name in ("东城县", "西城县", "南城县")]
-    for county, (cast, poor) in zip(counties, [(20, 8), (24, 12), (12, 1)], strict=True):
-        with schema_context(county.schema_name):
-            announced_meeting(ballots_cast=cast, poor=poor)
-    region = Region.objects.create(name=f"测试市{counties[0].schema_name[-4:]}", kind=Region.Kind.CITY)
-    region.counties.set(counties)
-    return region, counties
+    return build_city(make_county)
 
 
 def test_standings_equal_each_countys_own_board(city) -> None:
