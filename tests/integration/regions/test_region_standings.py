@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -10,10 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from common.refusal import Refusal
+from followup import ledger_selectors
+from followup.actions import ledger
 from meetings import selectors
 from regions.figures import SOURCES
 from regions.models import Region
 from regions.standings import parse_sort, parse_year, standings
+from tests.integration.followup.meeting_with_results import ADMIN, cid
 from tests.integration.regions.city import build_city
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +98,28 @@ def test_bad_sort_is_refused() -> None:
         parse_sort("ballots; --")
     assert refused.value.code == "bad_sort"
     assert parse_year("2026") == 2026
+
+
+def test_rectification_is_items_done_or_closed_over_items_opened_as_the_countys_ledger_shows(city) -> None:
+    region, counties = city
+    today = date.today()
+    with schema_context(counties[0].schema_name):
+        meeting_id = selectors.meetings_list()[0]["meeting_id"]
+        items = [ledger.check_raise_ledger_item(actor=ADMIN, meeting_id=meeting_id, source_kind="low_grade",
+                                                source_ref="shuji", problem=f"问题{n}", note="内部备注",
+                                                command_id=cid()) for n in range(3)]
+        for item in items[:2]:
+            ledger.check_add_measure(actor=ADMIN, item_id=item, text="修缮村道", owner="王建国",
+                                     deadline=today + timedelta(days=30), today=today, command_id=cid())
+            ledger.check_complete_measure(actor=ADMIN, item_id=item, measure_no=1, evidence="已修好", uploads=[],
+                                          today=today, command_id=cid())
+        ledger.check_review_ledger_item(actor=ADMIN, item_id=items[0], passed=True, note="", command_id=cid())
+        shown = [ledger_selectors.ledger_item(item)["status"] for item in items]  # type: ignore[index]
+    assert shown[0] == "closed" and shown[2] == "in_progress"
+    finished = sum(status in ("done", "closed") for status in shown)
+    rows = {row["slug"]: row for row in standings(region, today.year)}
+    first = rows[counties[0].schema_name]
+    assert (first["items_opened"], first["items_done"]) == (3, finished)
+    assert first["rectification"] == round(100 * finished / 3, 1)
+    assert rows[counties[1].schema_name]["items_opened"] == 0  # the other counties' ledgers are their own
+    assert "修缮村道" not in repr(rows) and "问题0" not in repr(rows)
