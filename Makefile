@@ -33,7 +33,7 @@ test: $(STAMP)
 # secret key outside development (shuping.hosted): it reads them, serves nothing.
 check: $(STAMP)
 	$(BIN)/ruff check platform tenants tests bench
-	SHUPING_DEBUG=1 $(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/followup platform/live tenants
+	SHUPING_DEBUG=1 $(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/followup platform/regions platform/live tenants
 
 # The download /shuping-verify.pyz, byte for byte: standard library only, no venv needed.
 shuping-verify:

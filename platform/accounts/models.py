@@ -31,7 +31,7 @@ class User(AbstractUser):
     def clean(self) -> None:
         super().clean()
         in_public = current_schema() == "public"
-        if in_public and self.role != Role.OPERATOR:
-            raise ValidationError({"role": "平台站点只有运营账号 / only operator accounts on the platform site"})
-        if not in_public and self.role == Role.OPERATOR:
-            raise ValidationError({"role": "县区站点不能有运营账号 / no operator accounts in a county"})
+        if in_public and self.role not in (Role.OPERATOR, Role.REGION_VIEWER):
+            raise ValidationError({"role": "平台站点只有运营与地市/省账号 / only operator and region accounts on the platform site"})
+        if not in_public and self.role in (Role.OPERATOR, Role.REGION_VIEWER):
+            raise ValidationError({"role": "县区站点不能有运营或地市/省账号 / no operator or region accounts in a county"})

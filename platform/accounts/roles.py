@@ -29,9 +29,11 @@ class Role(models.TextChoices):
     TELLER = "teller", "计票员 / teller"
     AUDITOR = "auditor", "纪委审计 / auditor"
     OBSERVER = "observer", "观察员 / observer"
+    # A city's or province's organization department (regions): the public site only, never a county.
+    REGION_VIEWER = "region_viewer", "地市/省组织部 / region viewer"
 
 
-COUNTY_ROLES = frozenset(role.value for role in Role if role != Role.OPERATOR)
+COUNTY_ROLES = frozenset(role.value for role in Role if role not in (Role.OPERATOR, Role.REGION_VIEWER))
 VOTER = "voter"  # not an account: whoever holds a ballot code
 PUBLIC = "public"  # not an account: anyone reading a public notice (no name, no address recorded)
 PLATFORM = "platform"  # not an account: the platform acting from code (demo, CLI)
@@ -143,6 +145,7 @@ POLICY: dict[str, frozenset[str]] = {
     "page:comments": _AUDIT,
     "configure_results_export": _ADMIN,  # the grade bands of the pay and appraisal export
     "page:records": _AUDIT,  # followup.records_pages: a person's and a village's record over the years
+    "page:region": frozenset({Role.REGION_VIEWER.value}),  # regions.pages: a region's standings, public site
 }
 
 # Where each county role lands after logging in (a page it may open, above).

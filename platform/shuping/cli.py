@@ -476,6 +476,15 @@ def cmd_jobs_tick(args: argparse.Namespace) -> int:
         return jobs_cli.tick(args)
 
 
+def cmd_region(args: argparse.Namespace) -> int:
+    home = _home(args)
+    with database(home, log=False) as url:
+        _setup_django(url, home)
+        from shuping import region_cli
+
+        return region_cli.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuping", description="述评 Shuping")
     parser.add_argument("--data", help="folder of the embedded database (default ./.shuping)")
@@ -563,6 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--now", help="the time to sweep at, ISO 8601 (default: when the job runs)")
     tick.add_argument("--wait", action="store_true", help="run a worker until these sweeps are done")
     tick.set_defaults(func=cmd_jobs_tick)
+
+    from shuping import region_cli
+
+    region_cli.add_parsers(sub, cmd_region)
 
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

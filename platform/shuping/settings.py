@@ -88,6 +88,8 @@ SHARED_APPS = [
     # The job queue (followup.jobs): its tables in the public schema, so one
     # worker serves every county.
     "procrastinate.contrib.django",
+    # Cities and provinces over counties (regions.models): public rows, no county data.
+    "regions.apps.RegionsConfig",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",

@@ -1,6 +1,6 @@
 """URLs served on the platform's own host names (schema = public)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from shuping import views
 from shuping.admin_sites import operator_site
@@ -11,6 +11,7 @@ urlpatterns = [
     path("shuping-verify.pyz", views.verifier_download, name="verifier_download"),
     path("shuping-verify.py", views.verifier_old_link, name="verifier_old_link"),
     path("admin/", operator_site.urls),
+    path("region/", include("regions.urls")),  # a city's or province's standings over its counties
 ]
 
 # Errors Django answers itself: JSON in the API's format under /api/, Chinese pages elsewhere.

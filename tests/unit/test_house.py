@@ -42,6 +42,7 @@ FLOORS: tuple[str, ...] = (
     "staff",
     "meetings",
     "followup",
+    "regions",
     "live",
     "shuping",
 )
