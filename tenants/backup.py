@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+import psycopg
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
@@ -54,21 +53,6 @@ def _quiet(_line: str) -> None:
     return None
 
 
-def _tool(name: str) -> str:
-    """pg_restore etc. beside the pg_dump the settings name (the embedded wheel's, as new as its server)."""
-    return str(Path(str(settings.PG_DUMP)).with_name(name)) if os.sep in str(settings.PG_DUMP) else name
-
-
-def _pg(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    params = template_ddl.connection_params()
-    env = dict(os.environ, PGPASSWORD=str(params.get("password") or ""))
-    argv = [_tool(tool), *args]
-    for flag, key in (("--host", "host"), ("--port", "port"), ("--username", "user"), ("--dbname", "dbname")):
-        if params.get(key):
-            argv += [flag, str(params[key])]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -83,10 +67,15 @@ def heads_digest(heads: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _heads(own: psycopg.Connection[tuple[object, ...]], slug: str) -> dict[str, dict[str, Any]]:
+    """Every stream's version and head hash in the county `slug`, as `own` sees them (its snapshot)."""
+    rows = own.execute(f'SELECT stream_id, version, head_hash FROM "{slug}".event_streams'.encode()).fetchall()
+    return {str(s): {"version": int(str(v)), "head_hash": str(h)} for s, v, h in rows}
+
+
 def current_heads(slug: str) -> dict[str, dict[str, Any]]:
     with template_ddl.own_connection() as own:
-        rows = own.execute(f'SELECT stream_id, version, head_hash FROM "{slug}".event_streams'.encode()).fetchall()
-    return {str(s): {"version": int(str(v)), "head_hash": str(h)} for s, v, h in rows}
+        return _heads(own, slug)
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -102,14 +91,13 @@ def export_county(slug: str, path: Path, *, say: Say = _quiet) -> dict[str, Any]
             with template_ddl.own_connection() as own:
                 own.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 snapshot = str(own.execute(b"SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
-                rows = own.execute(f'SELECT stream_id, version, head_hash FROM "{slug}".event_streams'.encode()).fetchall()
+                heads = _heads(own, slug)
                 migrations = own.execute(f'SELECT app, name FROM "{slug}".django_migrations ORDER BY id'.encode()).fetchall()
-                say(f"正在导出 {slug}：{len(rows)} 个记录流 / dumping {slug}: {len(rows)} streams")
-                done = _pg("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                say(f"正在导出 {slug}：{len(heads)} 个记录流 / dumping {slug}: {len(heads)} streams")
+                done = template_ddl.run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
                            f"--schema={slug}", f"--file={dump}")
             if done.returncode != 0:
                 raise Refusal(f"pg_dump 失败：{done.stderr.strip()}", "pg_dump failed", code="dump_failed", http_status=500)
-            heads = {str(s): {"version": int(str(v)), "head_hash": str(h)} for s, v, h in rows}
             manifest = {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "county": slug, "name": county.name,
                 "domains": sorted(d.domain for d in county.domains.all()), "schema_state": county.schema_state,
@@ -237,7 +225,7 @@ def import_county(path: Path, *, slug: str | None = None, domains: list[str] | N
     with tempfile.TemporaryDirectory(prefix="shuping-restore-") as work:
         dump = _extract_dump(path, manifest, Path(work))
         say(f"正在恢复 {source} 为 {slug} / restoring {source} as {slug}")
-        done = _pg("pg_restore", "--single-transaction", "--no-owner", "--no-privileges", "--exit-on-error", str(dump))
+        done = template_ddl.run_pg_tool("pg_restore", "--single-transaction", "--no-owner", "--no-privileges", "--exit-on-error", str(dump))
     if done.returncode != 0:
         raise Refusal(f"pg_restore 失败：{done.stderr.strip()}", "pg_restore failed", code="restore_failed",
                       http_status=500)
@@ -331,7 +319,7 @@ def backup_all(folder: Path, *, say: Say = _quiet) -> dict[str, int]:
         export_county(slug, target)
         counts["dumped"] += 1
         say(f"[{n}/{len(rows)}] {slug}: 已导出 / dumped")
-    done = _pg("pg_dump", "--format=custom", "--no-owner", "--schema=public", f"--file={folder / 'public.dump'}")
+    done = template_ddl.run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--schema=public", f"--file={folder / 'public.dump'}")
     if done.returncode != 0:
         raise Refusal(f"pg_dump 失败：{done.stderr.strip()}", "pg_dump of public failed", code="dump_failed",
                       http_status=500)

@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 from django.conf import settings
@@ -60,16 +61,27 @@ def own_connection() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         yield own
 
 
-def dump_schema(schema: str) -> str:
-    """The schema's DDL (tables, sequences, indexes, constraints, triggers, functions, grants) from pg_dump."""
+def run_pg_tool(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL client tool (pg_dump, pg_restore) against Django's database.
+
+    The tool is taken beside the pg_dump the settings name (the embedded
+    wheel's, as new as its server), else from the PATH.
+    """
     params = connection_params()
-    env = dict(os.environ)
-    env["PGPASSWORD"] = str(params.get("password") or "")
-    args = [str(settings.PG_DUMP), "--schema-only", "--no-owner", "--schema", schema]
+    env = dict(os.environ, PGPASSWORD=str(params.get("password") or ""))
+    dump = str(settings.PG_DUMP)
+    if tool != "pg_dump":
+        dump = str(Path(dump).with_name(tool)) if os.sep in dump else tool
+    argv = [dump, *args]
     for flag, key in (("--host", "host"), ("--port", "port"), ("--username", "user"), ("--dbname", "dbname")):
         if params.get(key):
-            args += [flag, str(params[key])]
-    result = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+            argv += [flag, str(params[key])]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+
+
+def dump_schema(schema: str) -> str:
+    """The schema's DDL (tables, sequences, indexes, constraints, triggers, functions, grants) from pg_dump."""
+    result = run_pg_tool("pg_dump", "--schema-only", "--no-owner", "--schema", schema)
     if result.returncode != 0:
         raise TemplateDumpError(f"pg_dump of {schema} failed: {result.stderr.strip()}")
     return result.stdout
