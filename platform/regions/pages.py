@@ -13,6 +13,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.timezone import localdate
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import may
@@ -66,7 +67,7 @@ def region_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(f"{LOGIN}?next=/region/")
     regions = list(Region.objects.filter(viewers=user))
     try:
-        year = parse_year(request.GET.get("year", "2026"))
+        year = parse_year(request.GET.get("year", str(localdate().year)))
         sort = parse_sort(request.GET.get("sort", "name"))
         metric = request.GET.get("chart", "participation")
         if metric not in METRICS:

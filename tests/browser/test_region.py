@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.timezone import localdate
 from playwright.sync_api import expect
 
 from tests.integration.regions.city import build_city, region_viewer
@@ -30,6 +31,11 @@ def test_the_city_official_sees_the_three_counties_and_their_chart(
     page.fill("#id_password", "pw-shiwei-Shuping1")
     page.click("#login-submit")
     page.wait_for_url(f"{base}/region/")
+    # The page opens on the current year; the test county's round is of 2026, chosen in the year field.
+    expect(page.locator("#year")).to_have_value(str(localdate().year))
+    page.fill("#year", "2026")
+    page.locator("#year").press("Enter")
+    page.wait_for_url(f"{base}/region/?year=2026*")
 
     section = page.locator(f"#region-{region.pk}")
     expect(section.locator("h2")).to_contain_text(region.name)
