@@ -25,6 +25,8 @@ from django.db import connection
 # statement of a region's standings to this list.
 SOURCES = ("proj_meeting_board", "proj_rounds", "proj_ledger_items", "proj_weak_listings",
            "proj_followup_adjustments")
+# The statement's own names for its steps (common table expressions), not tables.
+CTES = ("m", "board", "items")
 
 FIGURES_SQL = """
 WITH m AS (
@@ -33,21 +35,22 @@ WITH m AS (
            jsonb_array_length(b.flagged) AS flagged
     FROM proj_meeting_board b LEFT JOIN proj_rounds r ON r.round_id = b.round_id
     WHERE COALESCE(r.year, date_part('year', b.starts_at AT TIME ZONE 'Asia/Shanghai')::int) = %(year)s
+), board AS (
+    -- Rates count only the meetings whose results are in (ballots_counted set).
+    SELECT count(*) AS meetings, count(ballots_counted) AS meetings_with_results,
+           COALESCE(sum(ballots_counted), 0) AS ballots_counted,
+           COALESCE(sum(eligible) FILTER (WHERE ballots_counted IS NOT NULL), 0) AS eligible,
+           COALESCE(sum(subjects) FILTER (WHERE ballots_counted IS NOT NULL), 0) AS subjects_graded,
+           COALESCE(sum(flagged) FILTER (WHERE ballots_counted IS NOT NULL), 0) AS subjects_flagged
+    FROM m
+), items AS (
+    SELECT count(*) AS items_opened, count(*) FILTER (WHERE status IN ('done', 'closed')) AS items_done
+    FROM proj_ledger_items WHERE date_part('year', raised_at AT TIME ZONE 'Asia/Shanghai')::int = %(year)s
 )
-SELECT
-    (SELECT count(*) FROM m) AS meetings,
-    (SELECT count(*) FROM m WHERE ballots_counted IS NOT NULL) AS meetings_with_results,
-    (SELECT COALESCE(sum(ballots_counted), 0) FROM m WHERE ballots_counted IS NOT NULL) AS ballots_counted,
-    (SELECT COALESCE(sum(eligible), 0) FROM m WHERE ballots_counted IS NOT NULL) AS eligible,
-    (SELECT COALESCE(sum(subjects), 0) FROM m WHERE ballots_counted IS NOT NULL) AS subjects_graded,
-    (SELECT COALESCE(sum(flagged), 0) FROM m WHERE ballots_counted IS NOT NULL) AS subjects_flagged,
-    (SELECT count(*) FROM proj_ledger_items
-      WHERE date_part('year', raised_at AT TIME ZONE 'Asia/Shanghai')::int = %(year)s) AS items_opened,
-    (SELECT count(*) FROM proj_ledger_items
-      WHERE date_part('year', raised_at AT TIME ZONE 'Asia/Shanghai')::int = %(year)s
-        AND status IN ('done', 'closed')) AS items_done,
+SELECT board.*, items.*,
     (SELECT count(*) FROM proj_weak_listings WHERE quarter LIKE %(quarters)s) AS weak_listings,
     (SELECT count(*) FROM proj_followup_adjustments WHERE year = %(year)s) AS adjustment_flags
+FROM board, items
 """
 
 COUNTS = ("meetings", "meetings_with_results", "ballots_counted", "eligible", "subjects_graded",
