@@ -19,8 +19,8 @@ def _progress(line: str) -> None:
 
 
 def _refused(exc: Refusal) -> int:
-    print(f"错误 [{exc.code}]: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
-    for verdict in exc.details or [] if isinstance(exc.details, list) else []:
+    print(f"错误 [{exc.code}]: {exc}", file=sys.stderr)
+    for verdict in exc.details if isinstance(exc.details, list) else []:
         for line in verdict.get("lines", []):
             print(f"  {verdict['stream']}: {line}", file=sys.stderr)
     return 2 if exc.http_status < 500 else 1

@@ -47,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
             user = setup.add_viewer(args.name, args.username, password)
             print(f"地市/省账号 {user.username} 密码 {password} / region account {user.username} password {password}")
     except Refusal as refused:
-        print(f"错误 [{refused.code}]: {refused.message_zh} / {refused.message_en}", file=sys.stderr)
+        print(f"错误 [{refused.code}]: {refused}", file=sys.stderr)
         return 2
     return 0
