@@ -285,16 +285,9 @@ def _serve(args: argparse.Namespace, logins: Sequence[tuple[str, str, str, str]]
     import uvicorn
 
     from shuping import jobs_cli
+    from shuping.server_options import APP, SERVER_OPTIONS
 
-    config = uvicorn.Config(
-        "shuping.asgi:application",
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        lifespan="on",
-        ws_max_size=64 * 1024,
-        proxy_headers=False,
-    )
+    config = uvicorn.Config(APP, host=args.host, port=args.port, proxy_headers=False, **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     print()
     _say(f"述评已启动（用时 {time.monotonic() - started:.1f} 秒）", "Shuping is running")

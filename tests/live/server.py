@@ -26,6 +26,7 @@ from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from shuping.server_options import APP, server_flags
 from tests.ports import listening_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +45,7 @@ class LiveServer:
             env.pop("REDIS_URL", None)
         self.log = tempfile.NamedTemporaryFile(prefix="shuping-live-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1",
-             "--port", "0", "--log-level", "warning", "--ws-max-size", "65536", "--lifespan", "on"],
+            [sys.executable, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", "0", *server_flags()],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         try:
