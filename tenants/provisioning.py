@@ -29,7 +29,7 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context
 
 from common.county import use_public_schema
-from events.grants import app_role, grant_app_role, grant_statements
+from events.grants import app_role, grant_app_role, grant_statements, public_grant_statements
 from tenants import template_ddl
 from tenants.models import County, Domain, validate_county_slug
 
@@ -135,6 +135,11 @@ def migrate_platform(*, progress: Progress | None = None, verbosity: int = 0) ->
         report(0, 0, template_schema(), "migrating")
         ensure_template(verbosity=verbosity)
         ran = True
+    role = app_role()
+    if role:
+        with connection.cursor() as cursor:
+            for statement in public_grant_statements(role):
+                cursor.execute(statement)
     return ran
 
 

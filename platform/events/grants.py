@@ -42,6 +42,23 @@ def grant_statements(schema: str, role: str) -> list[str]:
     ]
 
 
+def public_grant_statements(role: str) -> list[str]:
+    """The statements that give `role` the platform's shared tables in the public schema.
+
+    Counties, host names, accounts, sessions, regions and the job queue's
+    tables live there: a web worker reads them on every request and defers
+    jobs into `procrastinate_jobs`. Run on every `shuping migrate`, so tables
+    that a release adds are granted too.
+    """
+    q_role = _ident(role)
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {q_role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {q_role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {q_role}",
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {q_role}",
+    ]
+
+
 def _ident(name: str) -> str:
     if not name.replace("_", "").isalnum() or not name.isascii():
         raise ValueError(f"not a plain identifier: {name!r}")

@@ -23,6 +23,7 @@ from tenants.models import County
 from tenants.provisioning import (
     create_county,
     migrate_all,
+    migrate_platform,
     schema_state,
     template_schema,
 )
@@ -254,6 +255,17 @@ def test_a_county_created_with_an_application_role_grants_it_append_only_rights(
                 [role, f"{slug}.events"] * 3 + [role, f"{slug}.proj_meeting_board"],
             )
             assert cursor.fetchone() == (True, False, False, True)
+        # The shared tables a web worker reads on every request, and the job queue it defers into.
+        migrate_platform()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT has_table_privilege(%s, 'public.tenants_domain', 'SELECT'),"
+                " has_table_privilege(%s, 'public.django_session', 'INSERT'),"
+                " has_table_privilege(%s, 'public.procrastinate_jobs', 'INSERT'),"
+                " has_sequence_privilege(%s, 'public.procrastinate_jobs_id_seq', 'USAGE')",
+                [role] * 4,
+            )
+            assert cursor.fetchone() == (True, True, True, True)
     finally:
         _drop_county(slug)
         with psycopg.connect(superuser_url(), autocommit=True) as admin:
