@@ -241,11 +241,16 @@ def test_the_role_pages_read_a_fixed_number_of_queries_for_200_meetings(county: 
             counted.append(len(captured.captured_queries))
         for url, who in pages.items():
             # The county's host name is cached for TENANT_HOST_CACHE_SECONDS; on a loaded machine
-            # building 200 meetings outlasts it, and its lookup is not the page's reading.
+            # building 200 meetings outlasts it, and its lookup is not the page's reading. Nor is
+            # the session's "last seen", written once a minute by whichever request comes: of two
+            # readings in a row at most one can carry it, so the fewer is the page's own.
             who.get(url)
-            with CaptureQueriesContext(connection) as captured:
-                assert who.get(url).status_code == 200
-            counted.append(len(captured.captured_queries))
+            readings = []
+            for _ in range(2):
+                with CaptureQueriesContext(connection) as captured:
+                    assert who.get(url).status_code == 200
+                readings.append(len(captured.captured_queries))
+            counted.append(min(readings))
         return counted
 
     round_id = new_round()
