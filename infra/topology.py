@@ -351,7 +351,8 @@ def start(
     topology = Topology(run_dir=run_dir or Path(tempfile.mkdtemp(prefix="shuping-topology-")), own_run_dir=own)
     try:
         topology.run_dir.mkdir(parents=True, exist_ok=True)
-        worker_env = dict(env, PYTHONUNBUFFERED="1", SHUPING_LOGIN_PROXY_COUNT="1")
+        worker_env = dict(env, PYTHONUNBUFFERED="1")
+        worker_env.setdefault("SHUPING_LOGIN_PROXY_COUNT", "1")  # nginx is the one proxy in front
         if redis_url is None:
             topology.redis = RedisServer(folder=topology.run_dir / "redis")
             redis_url = topology.redis.url
