@@ -32,8 +32,8 @@ test: $(STAMP)
 # mypy's Django plugin loads the settings, which refuse to start without a
 # secret key outside development (shuping.hosted): it reads them, serves nothing.
 check: $(STAMP)
-	$(BIN)/ruff check platform tenants tests bench
-	SHUPING_DEBUG=1 $(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/followup platform/regions platform/live tenants
+	$(BIN)/ruff check platform tenants tests bench infra
+	SHUPING_DEBUG=1 $(BIN)/mypy platform/common platform/shuping platform/accounts platform/events platform/projections platform/meetings platform/staff platform/followup platform/regions platform/live tenants infra
 
 # The download /shuping-verify.pyz, byte for byte: standard library only, no venv needed.
 shuping-verify:

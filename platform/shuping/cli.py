@@ -90,6 +90,16 @@ def database(home: Path, *, log: bool = True) -> Iterator[str]:
             _say("内置 PostgreSQL 已停止", "embedded PostgreSQL stopped")
 
 
+def embedded_secret_key(home: Path) -> str:
+    """The embedded default's signing key: generated once, kept in `home/secret_key` (mode 600)."""
+    keyfile = home / "secret_key"
+    if not keyfile.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        keyfile.write_text(secrets.token_urlsafe(50))
+        keyfile.chmod(0o600)
+    return keyfile.read_text().strip()
+
+
 def _setup_django(url: str, home: Path | None = None) -> None:
     # The embedded default keeps its own generated key next to its data. With
     # a DATABASE_URL of its own (hosted) the key must come from the
@@ -99,12 +109,7 @@ def _setup_django(url: str, home: Path | None = None) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shuping.settings")
     if embedded and home is not None and "SHUPING_SECRET_KEY" not in os.environ:
-        keyfile = home / "secret_key"
-        if not keyfile.exists():
-            home.mkdir(parents=True, exist_ok=True)
-            keyfile.write_text(secrets.token_urlsafe(50))
-            keyfile.chmod(0o600)
-        os.environ["SHUPING_SECRET_KEY"] = keyfile.read_text().strip()
+        os.environ["SHUPING_SECRET_KEY"] = embedded_secret_key(home)
     import django
 
     django.setup()

@@ -1,4 +1,4 @@
-"""Real server processes for live tests: uvicorn on the test database, optionally with Redis.
+"""Real server processes for live tests: uvicorn on the test database (Redis: infra.topology.RedisServer).
 
 `LiveServer` starts `uvicorn shuping.asgi:application` as its own process
 (as production does), on a port the kernel picks (tests.ports), against the
@@ -10,9 +10,6 @@ hall. `demo_meeting` sets up a 直评村官 meeting ready for check-in.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -86,76 +83,6 @@ class LiveServer:
         Path(self.log.name).unlink(missing_ok=True)
 
 
-class RedisServer:
-    """redis-server on a unix socket in a temporary folder (Debian's package; CI installs it).
-
-    A socket file in a folder of our own, not a TCP port: no other process
-    on the machine can take it between choosing and binding (redis-server
-    cannot be handed a listening socket, and its port 0 means "no TCP").
-    Outage tests kill it (`kill`), start a new one on the same socket
-    (`start`: it remembers nothing, as after a crash without persistence),
-    or freeze it (`pause`, `resume`).
-    """
-
-    def __init__(self, timeout: float = 60) -> None:
-        self.dir = tempfile.mkdtemp(prefix="shuping-redis-")
-        self.socket = str(Path(self.dir) / "redis.sock")
-        self.start(timeout)
-
-    def start(self, timeout: float = 60) -> None:
-        """Start redis-server on this socket; return once it answers PING."""
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise FileNotFoundError("redis-server")
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if self.answers():
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not start (exit code {self.proc.returncode})")
-
-    def answers(self) -> bool:
-        """True if the server on the socket answers PING now."""
-        try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(5)
-                sock.connect(self.socket)
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies at once, with every key (nothing is saved)."""
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def pause(self) -> None:
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}?db=0"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.resume()  # a paused server cannot act on SIGTERM
-            self.proc.terminate()
-            self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def county_host(county: Any) -> str:
     """The county's `.localhost` host name (browsers resolve *.localhost to loopback)."""
     return f"{county.schema_name.replace('_', '-')}.localhost"
@@ -181,11 +108,11 @@ def user_with_role(county: Any, role: str, *, password: str | None = None) -> tu
 
 
 class HttpApi:
-    """The county's API on a live server, as one role."""
+    """The county's API on a live server (or infra.topology's proxy), as one role, on one of its host names."""
 
-    def __init__(self, server: LiveServer, county: Any, role: str | None) -> None:
+    def __init__(self, server: LiveServer, county: Any, role: str | None, *, host: str | None = None) -> None:
         self.server = server
-        self.host = county_host(county)
+        self.host = host or county_host(county)
         headers = {"Host": f"{self.host}:{server.port}"}
         if role is not None:
             _, _, key = user_with_role(county, role)

@@ -11,11 +11,11 @@ from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
 
 from common import tokens
+from infra.topology import RedisServer
 from live import bus
 from tests.live.server import (
     HttpApi,
     LiveServer,
-    RedisServer,
     county_host,
     demo_meeting,
     marks_for,

@@ -25,11 +25,11 @@ import pytest
 import redis as redis_client
 
 from common import tokens
+from infra.topology import RedisServer
 from live import bus
 from tests.live.server import (
     HttpApi,
     LiveServer,
-    RedisServer,
     county_host,
     demo_meeting,
     marks_for,

@@ -22,11 +22,11 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
 from common import tokens
+from infra.topology import RedisServer
 from live import bus, relay
 from tests.live.server import (
     HttpApi,
     LiveServer,
-    RedisServer,
     county_host,
     demo_meeting,
     marks_for,
