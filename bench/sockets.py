@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import resource
 import secrets
@@ -149,8 +150,11 @@ class Run:
     missed: int = 0
     updates: int = 0
     server_cpu: float = 0.0  # seconds during the updates, all workers
+    update_cpu: list[float] = field(default_factory=list)  # ms, all workers, from the POST to the last screen
+    update_p99: list[float] = field(default_factory=list)  # ms, each update's own p99
     client_cpu: dict[str, float] = field(default_factory=dict)
     log_errors: list[str] = field(default_factory=list)
+    load: tuple[float, ...] = ()  # the machine's 1-minute load average before and after the updates
 
     @property
     def kib_per_socket(self) -> float:
@@ -226,12 +230,19 @@ def one_run(spec: str, *, base: int, env: dict[str, str], token: str, mid: str, 
         profiler = None
         if args.profile:
             profiler = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(workers[0].proc.pid), "--duration", str(args.profile),
-                 "--rate", "250", "--format", "raw", "--output", str(args.profile_out)],
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(workers[0].proc.pid),
+                 "--duration", str(args.profile), "--rate", "250", "--format", "raw", "--output", str(args.profile_out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        if args.perf:  # CPU samples of worker 0, kernel included (where py-spy sees only Python lines)
+            profiler = subprocess.Popen(
+                ["perf", "record", "-F", "499", "-g", "-p", str(workers[0].proc.pid), "-o",
+                 str(args.perf_out.with_suffix(f".{spec.replace(':', '-')}.data")),
+                 "--", "sleep", str(args.perf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         import random
 
+        run.load = (os.getloadavg()[0],)
         rng = random.Random(7)
         for k in range(args.updates):
             code = codes[k]
@@ -239,6 +250,7 @@ def one_run(spec: str, *, base: int, env: dict[str, str], token: str, mid: str, 
             for c in children:
                 c.send(f"watch {target}")
             time.sleep(0.05)  # the watch lines reach the children before the ballot
+            before = sum(cpu_seconds(w.proc.pid) for w in workers)
             sent = time.monotonic_ns()
             response = api.post(f"v/{mid}/ballot/", json={"code": code, "marks": marks(rng)})
             answered = time.monotonic_ns()
@@ -247,23 +259,28 @@ def one_run(spec: str, *, base: int, env: dict[str, str], token: str, mid: str, 
             run.http_ms.append((answered - sent) / 1e6)
             for c in children:
                 c.send(f"collect {target}")
+            mine: list[float] = []
             for c in children:
                 report = c.read()
                 for t in report["times"]:
                     if t is None:
                         run.missed += 1
                     elif t == 0:  # had it already: its snapshot came after the commit
-                        run.latencies.append(0.0)
+                        mine.append(0.0)
                         run.from_answer.append(0.0)
                     else:
-                        run.latencies.append((t - sent) / 1e6)
+                        mine.append((t - sent) / 1e6)
                         run.from_answer.append((t - answered) / 1e6)
                 run.closed = report["closed"]
+            run.update_cpu.append((sum(cpu_seconds(w.proc.pid) for w in workers) - before) * 1000)
+            run.update_p99.append(pct(mine, 99))
+            run.latencies += mine
             run.updates += 1
             time.sleep(args.gap)
         run.server_cpu = sum(cpu_seconds(w.proc.pid) for w in workers) - cpu0
+        run.load += (os.getloadavg()[0],)
         if profiler is not None:
-            profiler.wait(timeout=args.profile + 60)
+            profiler.wait(timeout=max(args.profile, args.perf) + 60)
         run.rss_after = [rss_kib(w.proc.pid) for w in workers]
         for c in children:
             c.send("collect -1")  # nothing to wait for: only the CPU figure
@@ -274,7 +291,8 @@ def one_run(spec: str, *, base: int, env: dict[str, str], token: str, mid: str, 
         run.client_cpu = {"user": user, "sys": system, "processes": len(children)}
         say(f"[{spec}] {run.updates} updates: p50 {run.p(50):.0f} ms, p99 {run.p(99):.0f} ms, max {run.p(100):.0f} ms"
             f" (from the answer: p99 {pct(run.from_answer, 99):.0f} ms); missed {run.missed}; HTTP p50 "
-            f"{pct(run.http_ms, 50):.0f} ms; server CPU {run.server_cpu:.1f} s; load generator CPU "
+            f"{pct(run.http_ms, 50):.0f} ms; per-update p99 {min(run.update_p99):.0f}-{max(run.update_p99):.0f} ms; "
+            f"server CPU per update {pct(run.update_cpu, 50):.0f} ms (median); load generator CPU "
             f"{user:.1f} s user + {system:.1f} s sys in {len(children)} processes")
     finally:
         for c in children:
@@ -295,6 +313,42 @@ def marks(rng: Any) -> dict[str, dict[str, str]]:
     return {sid: {"zongti": rng.choice(GRADES)} for sid, _ in SUBJECTS}
 
 
+def send_floor(count: int) -> dict[str, float]:
+    """CPU and wall time a socket of one small frame written by a plain loop of send() calls (no asyncio)."""
+    import socket
+    import statistics
+
+    frame = b"\x81\x50" + json.dumps({"type": "turnout", "version": 12, "cast": 123, "eligible": 400,
+                                        "paper": 0}).encode().ljust(0x50)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4096)
+        pairs = []
+        try:
+            for _ in range(count):
+                near = socket.create_connection(listener.getsockname())
+                far, _ = listener.accept()
+                far.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                pairs.append((far, near))
+            rounds = []
+            for _ in range(5):
+                before, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                for far, _near in pairs:
+                    far.send(frame)
+                wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+                for _far, near in pairs:
+                    near.recv(4096)
+                rounds.append((wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime))
+        finally:
+            for far, near in pairs:
+                far.close()
+                near.close()
+    per = 1e6 / count
+    return {"sockets": count, "wall": statistics.median(r[0] for r in rounds) * per,
+            "user": statistics.median(r[1] for r in rounds) * per, "sys": statistics.median(r[2] for r in rounds) * per,
+            "cpu": statistics.median(r[1] + r[2] for r in rounds) * per}
+
+
 # -- report ----------------------------------------------------------------------------------------------
 
 
@@ -307,8 +361,8 @@ def render(runs: list[Run], info: dict[str, Any]) -> str:
         "## Twenty thousand websockets (`bench/sockets.py`)",
         "",
         f"Run {info['started']}: `{info['command']}` (code: {info['code']}). Machine: {info['machine']}. "
-        f"Load generator: {info['per_child']:,} screens per child process, `websockets` {info['websockets']} asyncio "
-        f"client without compression. RLIMIT_NOFILE set by the bench (inherited by servers and clients): "
+        f"Load generator: {info['per_child']:,} screens per child process, client `{info['client']}` "
+        f"(bench/socket_clients.py; `websockets` {info['websockets']}). RLIMIT_NOFILE set by the bench (inherited by servers and clients): "
         f"soft {info['nofile'][0]:,}, hard {info['nofile'][1]:,} (before: {info['nofile_before'][0]:,} / "
         f"{info['nofile_before'][1]:,}); `fs.file-max` {info['file_max']}; ephemeral ports {info['ports']}.",
         "",
@@ -319,18 +373,27 @@ def render(runs: list[Run], info: dict[str, Any]) -> str:
         "screens opened.",
         "",
         "| run | ws | screens open | failed | KiB/socket | RSS open (MiB) | p50 ms | p99 ms | max ms | p99 from answer | "
-        "HTTP p50 ms | missed | server CPU / update | load gen CPU (user+sys) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "each update's p99 (min-max) | HTTP p50 ms | missed | server CPU / update (median) | load gen CPU (user+sys) | "
+        "load average |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        per_update = r.server_cpu / r.updates * 1000 if r.updates else float("nan")
+        per_update = pct(r.update_cpu, 50)
         failed = ", ".join(f"{k} x {v}" for k, v in r.failed.items()) or "0"
         lines.append(
             f"| {r.sockets:,} on {r.workers} worker{'s' if r.workers > 1 else ''} | {r.ws} | {r.opened:,} | {failed} | "
             f"{r.kib_per_socket:.1f} | {' + '.join(str(x // 1024) for x in r.rss_open)} | {ms(r.p(50))} | "
-            f"{ms(r.p(99))} | {ms(r.p(100))} | {ms(pct(r.from_answer, 99))} | {pct(r.http_ms, 50):.0f} | {r.missed} | "
-            f"{per_update:.0f} ms | {r.client_cpu.get('user', 0):.1f} + {r.client_cpu.get('sys', 0):.1f} s "
-            f"({r.client_cpu.get('processes', 0)} procs) |")
+            f"{ms(r.p(99))} | {ms(r.p(100))} | {ms(pct(r.from_answer, 99))} | "
+            f"{ms(min(r.update_p99, default=float('nan')))}-{ms(max(r.update_p99, default=float('nan')))} | "
+            f"{pct(r.http_ms, 50):.0f} | {r.missed} | "
+            f"{per_update:.0f} ms ({per_update * 1000 / max(r.opened, 1):.1f} µs a socket) | {r.client_cpu.get('user', 0):.1f} + {r.client_cpu.get('sys', 0):.1f} s "
+            f"({r.client_cpu.get('processes', 0)} procs) | {'-'.join(f'{x:.0f}' for x in r.load)} |")
+    floor = info.get("floor")
+    if floor:
+        lines += ["", f"The floor, same run: a plain Python loop `sock.send(frame)` over {floor['sockets']:,} loopback TCP "
+                  f"connections (an 82-byte text frame each; the receiving ends read afterwards): median of 5 rounds "
+                  f"{floor['cpu']:.1f} µs CPU ({floor['user']:.1f} user + {floor['sys']:.1f} sys) and {floor['wall']:.1f} µs "
+                  f"wall a socket."]
     lines += ["", f"Goal: 10,000 screens with fan-out p99 < {GOAL_P99_MS:.0f} ms and < 40 KB (39.1 KiB) a socket; "
               "20,000 across workers, none dropped.", ""]
     for r in runs:
@@ -361,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nofile", type=int, default=0, help="RLIMIT_NOFILE to set (0: the hard limit)")
     parser.add_argument("--profile", type=int, default=0, help="py-spy record worker 0 for this many seconds")
     parser.add_argument("--profile-out", type=Path, default=Path("/tmp/sockets-profile.txt"))
+    parser.add_argument("--perf", type=int, default=0, help="perf record worker 0 for this many seconds")
+    parser.add_argument("--perf-out", type=Path, default=Path("/tmp/sockets-perf.data"))
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
                         help="load generator's client (bench/socket_clients.py)")
@@ -377,13 +442,15 @@ def main(argv: list[str] | None = None) -> int:
     info: dict[str, Any] = {
         "started": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "command": command_line(),
         "machine": ", ".join(f"{k} {v}" for k, v in m.items()), "websockets": version("websockets"),
-        "per_child": args.per_child, "nofile": nofile, "nofile_before": nofile_before,
+        "per_child": args.per_child, "client": args.client, "nofile": nofile, "nofile_before": nofile_before,
         "file_max": Path("/proc/sys/fs/file-max").read_text().strip(),
         "ports": "-".join(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()),
     }
     from live_fanout import Api, code_version, setup_meeting
 
     info["code"] = code_version()
+    info["floor"] = send_floor(min(5000, nofile[0] // 2 - 100))
+    say(f"floor: {info['floor']}")
     workdir = Path(tempfile.mkdtemp(prefix="shuping-bench-sockets-"))
     from shuping.embedded_pg import EmbeddedPostgres
 
