@@ -203,6 +203,10 @@ async def run(uris: list[str], port: int, client: str) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")
         sys.stdout.flush()
 
+    waiting = screens.count - screens.snapshots - sum(screens.failed.values())
+    if waiting:  # neither open nor failed when the bench stops waiting (e.g. queued behind a full accept queue)
+        screens.count_as(screens.failed, f"no snapshot within {time.monotonic() - began:.0f} s")
+        screens.failed[next(reversed(screens.failed))] = waiting
     tell({"open": screens.snapshots, "failed": screens.failed, "seconds": time.monotonic() - began})
     while line := (await reader.readline()).decode().strip():
         verb, _, arg = line.partition(" ")
