@@ -121,11 +121,12 @@ class Server:
         self.port = free_port()
         self.log_path = log
         self._log = log.open("wb")
-        # The options of `shuping run` (shuping.cli._serve): lifespan on, 64 KiB frames.
+        # The options of every worker (shuping.server_options): no permessage-deflate, 64 KiB frames.
+        from shuping.server_options import APP, server_flags
+
         self.argv = [
-            "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", str(workers), "--lifespan", "on", "--ws-max-size", "65536",
-            "--log-level", "warning",
+            "uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+            *server_flags(),
         ]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
@@ -650,8 +651,8 @@ def render(r: Results) -> str:
     add(f"PostgreSQL: {m['postgres']}, embedded, on the same machine; {m['settings']}.  ")
     add(f"Code measured: {m['code']}.  ")
     layer = f"channels_redis on a local redis-server {r.redis}" if r.redis else "the in-memory channel layer (one process)"
-    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers} --lifespan on --ws-max-size 65536` "
-        f"(the options of `shuping run`); HTTP in Django's WSGI handler on a pool of threads (shuping.http_bridge, "
+    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` with the flags of "
+        f"`shuping.server_options` (no permessage-deflate, 64 KiB frames); HTTP in Django's WSGI handler on a pool of threads (shuping.http_bridge, "
         f"SHUPING_HTTP_THREADS={r.threads}) with persistent database connections, websockets on the event "
         f"loop with Channels and {layer}; in each server process one subscription per meeting relays to that "
         f"process's screens (live.relay). The server, PostgreSQL{', Redis' if r.redis else ''} and the load generator "
