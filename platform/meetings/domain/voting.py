@@ -362,14 +362,15 @@ class Voting(Counts):
         """
         self._require_phase("close_ballot", action_zh="结束测评", action_en="close the ballot")
         chosen: dict[str, BallotCast] = {}
+        receipts: dict[str, str] = {}  # code hash -> receipt of the ballots chosen so far
         for sealed in sealed_ballots:
-            receipts = {code: cast.receipt for code, cast in chosen.items()}
             check = self.validate_ballot(code_hash=sealed.code_hash, marks=sealed.marks, used_code_hashes=receipts)
             if check.already_cast:
                 continue
             chosen[sealed.code_hash] = BallotCast(
                 code_hash=sealed.code_hash, marks=_plain_marks(sealed.marks), receipt=check.receipt, source="phone"
             )
+            receipts[sealed.code_hash] = check.receipt
         casts: list[DomainEvent] = [chosen[code] for code in sorted(chosen)]
         return [*casts, BallotClosed(at=iso(now), phone_ballots=len(self.phone_ballots) + len(chosen))]
 
