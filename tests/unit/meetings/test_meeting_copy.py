@@ -11,9 +11,6 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from meetings.domain.aggregate import Meeting
-from meetings.domain.voting import SealedBallot
-from meetings.events import PaperBallot
 from meeting_given import (
     PARTY_CODES,
     REP_CODES,
@@ -23,6 +20,10 @@ from meeting_given import (
     events_until,
     marks,
 )
+
+from meetings.domain.aggregate import Meeting
+from meetings.domain.voting import SealedBallot
+from meetings.events import PaperBallot
 
 
 def _whole_meeting() -> list:
