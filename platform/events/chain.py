@@ -183,15 +183,48 @@ def _encode(value: Any, path: str, out: list[str]) -> None:
         )
 
 
+# Keys and short strings already found acceptable. They repeat across events
+# (a close appends hundreds of ballots, each with the same subject, criterion
+# and grade ids: ~60 regex matches a ballot), so each is checked once. Bounded:
+# cleared when full. Exact str only (a subclass is never plain).
+_ACCEPTED: set[str] = set()
+_ACCEPTED_MAX = 50_000
+_ACCEPTED_LENGTH = 64
+
+
+_KEYS_ACCEPTED: set[str] = set()  # keys found to be ASCII identifiers (a separate set: a value is not a key)
+
+
+def _key_accepted(key: str) -> bool:
+    if _KEY_RE.match(key) is None:
+        return False
+    if len(_KEYS_ACCEPTED) >= _ACCEPTED_MAX:
+        _KEYS_ACCEPTED.clear()
+    _KEYS_ACCEPTED.add(key)
+    return True
+
+
+def _accepted(text: str, pattern_ok: bool) -> bool:
+    if pattern_ok and len(text) <= _ACCEPTED_LENGTH:
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        _ACCEPTED.add(text)
+    return pattern_ok
+
+
 def _plain(value: Any) -> bool:
     """True when ``value`` is built only of exact dict/list/str/int/bool/None
     that the canonical form accepts (no subclasses, no floats, no bad keys)."""
     kind = type(value)
     if kind is str:
-        return _FORBIDDEN_CHARS_RE.search(value) is None
+        return value in _ACCEPTED or _accepted(value, _FORBIDDEN_CHARS_RE.search(value) is None)
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or _KEY_RE.match(key) is None or not _plain(item):
+            if type(key) is not str:
+                return False
+            if key not in _KEYS_ACCEPTED and not _key_accepted(key):
+                return False
+            if not _plain(item):
                 return False
         return True
     if kind is list:

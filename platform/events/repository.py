@@ -208,6 +208,8 @@ def execute(
                 if not events:
                     return Outcome([], None, loaded.state)
                 result = append(loaded, events, command_id=command, actor=actor)
+                if not result.replayed:
+                    _remember_on_commit(loaded, aggregate, events, result)
             if result.replayed:
                 # Decided afresh (e.g. with a new random id) but recorded
                 # before: answer with what was recorded.
@@ -219,6 +221,36 @@ def execute(
                 return replay
             continue
     raise ConcurrencyConflict(stream_id, "current", reading.stream_version(stream_id))
+
+
+def _remember_on_commit(loaded: Loaded[A], aggregate: type[A], events: Sequence[DomainEvent], result: AppendResult) -> None:
+    """Once the append commits, cache the state it leads to (folded here on a copy).
+
+    Whatever a command changed is read at once by the live layer (a snapshot
+    for the screens right after the commit) and often by the next command:
+    without this, the first of them read back and folded what was just
+    appended (the close of a ballot appends every phone ballot). The entry
+    is trusted like any other: only while the stream's version and head
+    are these.
+    """
+    state = copy.deepcopy(loaded.state)
+    for event in events:
+        state.apply(event)
+    if state.version != result.last_version:
+        return
+    key = _key(loaded.stream_id, aggregate)
+
+    def remember() -> None:
+        with _cache_lock:
+            entry = _cache.get(key)
+            if entry is not None and entry[1].version >= state.version:
+                return  # a load got there first (or the stream moved on)
+            _cache[key] = (result.head_hash, state)
+            _cache.move_to_end(key)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+
+    transaction.on_commit(remember)
 
 
 def _replay(command: CommandKey, state: A) -> Outcome[A] | None:

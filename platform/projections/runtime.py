@@ -42,6 +42,16 @@ class Projection:
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
         raise NotImplementedError
 
+    def apply_batch(self, cursor: Cursor, events: Sequence[RecordedEvent]) -> None:
+        """Apply the events of one append that this projection handles, in order.
+
+        The rows afterwards must be those that `apply` one event at a time
+        leaves (a rebuild applies one at a time, and live must equal rebuilt).
+        A projection overrides this to fold a batch into fewer statements.
+        """
+        for event in events:
+            self.apply(cursor, event)
+
     def reset(self, cursor: Cursor) -> None:
         for table in self.tables:
             cursor.execute(f"DELETE FROM {table}")
@@ -125,9 +135,9 @@ def apply_inline(
 
 def _apply_all(inline: Sequence[Projection], events: Sequence[RecordedEvent], cursor: Cursor) -> None:
     for projection in inline:
-        for event in events:
-            if event.type in projection.handles:
-                projection.apply(cursor, event)
+        handled = [event for event in events if event.type in projection.handles]
+        if handled:
+            projection.apply_batch(cursor, handled)
 
 
 # -- catch-up -----------------------------------------------------------------------------

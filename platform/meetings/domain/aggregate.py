@@ -22,9 +22,12 @@ count) is in meetings.domain.voting, mixed into this class.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from events.types import DomainEvent
 from meetings.domain.counts import CodeBatch
@@ -162,6 +165,22 @@ class Meeting(Voting):
     version: int = 0  # number of events folded
 
     # -- folding --------------------------------------------------------------------------
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Meeting:
+        """A copy to fold on without changing this state (events.repository fast-forwards copies).
+
+        What `apply` changes are the fields, the containers in them and the
+        mutable records in those (Report, Question, CodeBatch): all copied.
+        Events and the other frozen values a state holds (and the contents
+        of records such as a paper entry's ballots) are facts no fold
+        changes: shared, not copied. A generic deepcopy walked every
+        ballot's marks (about 40 ms for a 400-voter meeting, on the path
+        from the close to the hall screens).
+        """
+        clone = copy.copy(self)
+        for item in dataclasses.fields(self):
+            setattr(clone, item.name, _copied(getattr(self, item.name), memo))
+        return clone
 
     @classmethod
     def from_events(cls, events: Iterable[DomainEvent]) -> Meeting:
@@ -506,6 +525,28 @@ class Meeting(Voting):
         """Revoke every hall-screen link minted so far (in any phase: a leaked link must be stoppable)."""
         return [ScreenLinksRevoked(at=iso(now))]
 
+
+
+_ATOMS = (str, int, float, bool, type(None), datetime)
+
+
+def _copied(value: Any, memo: dict[int, Any]) -> Any:
+    """`value` with its containers and mutable records copied, its frozen values shared (Meeting.__deepcopy__)."""
+    if isinstance(value, _ATOMS):
+        return value
+    if type(value) is dict:
+        return {key: _copied(item, memo) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item, memo) for item in value]
+    params = getattr(type(value), "__dataclass_params__", None)
+    if params is not None:
+        if params.frozen:
+            return value
+        if hasattr(value, "__dict__"):  # a record: a new one with the same fields (copy.copy, without its reduce)
+            record = object.__new__(type(value))
+            record.__dict__.update(value.__dict__)
+            return record
+    return copy.deepcopy(value, memo)
 
 
 def _parse(text: str) -> datetime:

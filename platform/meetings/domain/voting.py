@@ -28,11 +28,11 @@ reported by `duplicate_codes` and left out of the tally.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from events.types import DomainEvent
 from meetings.domain.counts import Counts
@@ -66,6 +66,7 @@ from meetings.events import (
 )
 
 Marks = Mapping[str, Mapping[str, str]]
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SealedBallot:
@@ -155,15 +156,37 @@ class Voting(Counts):
     def quorum(self) -> list[QuorumStatus]:
         raise NotImplementedError
 
+    version: int
+
     def used_code_hashes(self) -> set[str]:
         return set(self.phone_ballots)
+
+    def _derived(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()` once per folded version: what a state derives, kept with it.
+
+        A snapshot for the screens and the console, the count check and the
+        announcement each asked for the paper batches' status, the counted
+        ballots and the tally again (each comparing the tellers' entries or
+        counting every mark). A state is not changed in place once handed
+        out (events.repository), and `apply` moves the version on, which
+        forgets what was derived: results are never those of an older state.
+        Callers must not change what they are given.
+        """
+        memo = self.__dict__.get("_memo")
+        if memo is None or memo[0] != self.version:
+            memo = (self.version, {})
+            self.__dict__["_memo"] = memo
+        values: dict[str, Any] = memo[1]
+        if name not in values:
+            values[name] = compute()
+        return values[name]  # type: ignore[no-any-return]
 
     def paper_batch_status(self, batch_no: int) -> str:
         """"pending", "reconciled" or "mismatch" (see the module docstring)."""
         return self._batch(batch_no)[0]
 
     def _batch(self, batch_no: int) -> tuple[str, PaperEntry | None, list[PaperEntry]]:
-        return _batch_status(self.paper_entries.get(batch_no, []))
+        return self._derived(f"batch:{batch_no}", lambda: _batch_status(self.paper_entries.get(batch_no, [])))
 
     def paper_batches(self) -> dict[int, str]:
         return {batch_no: self.paper_batch_status(batch_no) for batch_no in sorted(self.paper_entries)}
@@ -183,6 +206,9 @@ class Voting(Counts):
 
     def counted_ballots(self) -> list[tuple[str, str, Marks]]:
         """(code hash, source, marks) of each ballot counted: one per code, phone first."""
+        return self._derived("counted_ballots", self._counted_ballots)
+
+    def _counted_ballots(self) -> list[tuple[str, str, Marks]]:
         counted: dict[str, tuple[str, str, Marks]] = {
             code: (code, "phone", cast.marks) for code, cast in self.phone_ballots.items()
         }
@@ -362,14 +388,15 @@ class Voting(Counts):
         """
         self._require_phase("close_ballot", action_zh="结束测评", action_en="close the ballot")
         chosen: dict[str, BallotCast] = {}
+        receipts: dict[str, str] = {}  # code hash -> receipt of the ballots chosen so far
         for sealed in sealed_ballots:
-            receipts = {code: cast.receipt for code, cast in chosen.items()}
             check = self.validate_ballot(code_hash=sealed.code_hash, marks=sealed.marks, used_code_hashes=receipts)
             if check.already_cast:
                 continue
             chosen[sealed.code_hash] = BallotCast(
                 code_hash=sealed.code_hash, marks=_plain_marks(sealed.marks), receipt=check.receipt, source="phone"
             )
+            receipts[sealed.code_hash] = check.receipt
         casts: list[DomainEvent] = [chosen[code] for code in sorted(chosen)]
         return [*casts, BallotClosed(at=iso(now), phone_ballots=len(self.phone_ballots) + len(chosen))]
 
@@ -448,6 +475,9 @@ class Voting(Counts):
 
     def compute_results(self) -> Results:
         """Tally the counted ballots (one per code; phone before paper); see meetings.domain.tally."""
+        return self._derived("results", self._compute_results)
+
+    def _compute_results(self) -> Results:
         rules = self.require_rules()
         ballots = [
             CountedBallot(category=self.issued[code], marks=marks, source="phone" if source == "phone" else "paper")

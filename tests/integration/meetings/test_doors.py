@@ -274,13 +274,33 @@ def test_a_cached_state_is_fast_forwarded_not_refolded_and_never_changed_in_plac
     announce(mid)
     stream = meeting_stream(mid)
     before = repository.load(stream, Meeting)
-    conduct.check_check_in(actor=HOST, meeting_id=mid, member_id="p3", command_id=cid())
+    # Appended by another process: this one's cache learns of it at its next load.
+    store.append(stream, [AttendeeCheckedIn(attendee_id="p3", name="党员3", category="party_member")],
+                 expected_version=before.version, expected_head=before.head, command_id=cid())
     with CaptureQueriesContext(connection) as queries:
         after = repository.load(stream, Meeting)
     assert "p3" in after.state.checked_in["party_member"]
     assert "party_member" not in before.state.checked_in  # the state handed out earlier did not change
     assert any("stream_version >=" in q["sql"] for q in queries.captured_queries)  # read only what is new
     assert len(queries.captured_queries) == 2
+
+
+def test_after_a_door_commits_the_next_load_is_one_round_trip_and_equals_the_log(county: Any) -> None:
+    # The close appends every phone ballot; the screens' snapshot right after must not fold them again.
+    mid = new_meeting(new_round())
+    plain = to_ballot_open(mid)
+    for code in plain[:5]:
+        ballots.check_cast_ballot(actor=A_VOTER, meeting_id=mid, code=code, marks=MARKS)
+    stream = meeting_stream(mid)
+    before = repository.load(stream, Meeting)
+    ballots.check_close_ballot(actor=HOST, meeting_id=mid, command_id=cid())
+    with CaptureQueriesContext(connection) as queries:
+        after = repository.load(stream, Meeting)
+    assert len(queries.captured_queries) == 1  # the head only
+    assert (after.version, after.head) == reading.stream_head(stream)
+    assert after.state == Meeting.from_events(e.typed() for e in reading.read_stream(stream))
+    assert len(after.state.phone_ballots) == 5 and after.state.phase == "ballot_closed"
+    assert before.state.phase == "ballot_open" and not before.state.phone_ballots  # not changed in place
 
 
 def test_the_dashboard_reads_a_constant_number_of_queries_whatever_the_number_of_meetings(county: Any) -> None:
