@@ -44,21 +44,10 @@ def _data_and_metadata(data: Any, metadata: Any) -> tuple[dict[str, Any], dict[s
 
 
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
-    """A row selected with COLUMNS, as a RecordedEvent."""
+    """A row selected with COLUMNS, as a RecordedEvent (the integer columns come out of psycopg as int)."""
     data, metadata = _data_and_metadata(row[6], row[7])
-    return RecordedEvent(
-        position=int(row[0]),
-        transaction_id=int(row[1]),
-        stream_id=row[2],
-        stream_version=int(row[3]),
-        type=row[4],
-        schema_version=int(row[5]),
-        data=data,
-        metadata=metadata,
-        recorded_at=row[8],
-        prev_hash=row[9],
-        hash=row[10],
-    )
+    return RecordedEvent.of_row((row[0], row[1], row[2], row[3], row[4], row[5], data, metadata, row[8], row[9],
+                                 row[10]))
 
 
 @contextlib.contextmanager
