@@ -915,7 +915,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1/10 of the work; implies --no-docs")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("rebuild", "verify", "rebuild+verify"),
+                        help="run only these sections (prints only; leaves docs/benchmarks.md alone)")
     args = parser.parse_args(argv)
+    if args.only:
+        args.no_docs = True
     scale = 10 if args.quick else 1
     args.single = 1500 // scale
     args.per_writer = 300 // scale
@@ -959,15 +963,20 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, url, results, superuser_url=server.admin_url())
         results.machine = machine_info(bench)
         say(f"PostgreSQL: {results.machine['postgres']}\n  {results.machine['settings']}")
-        say(f"1-3. appends ({args.rounds} rounds; ballot {results.ballot_bytes} bytes)")
-        bench.appends()
-        say("     breakdown of one append")
-        bench.breakdown()
-        say("4. rebuild")
-        bench.rebuild()
-        say("5. offline verify")
-        bench.verify(workdir)
+        if not args.only:
+            say(f"1-3. appends ({args.rounds} rounds; ballot {results.ballot_bytes} bytes)")
+            bench.appends()
+            say("     breakdown of one append")
+            bench.breakdown()
+        if args.only != "verify":
+            say("4. rebuild")
+            bench.rebuild()
+        if args.only != "rebuild":
+            say("5. offline verify")
+            bench.verify(workdir)
         results.total_seconds = time.perf_counter() - began
+        if args.only:
+            return 1 if results.problems else 0
         section = render(results)
         print()
         print(section)
