@@ -101,7 +101,11 @@ class _Run:
     def write(self, cursor: Cursor) -> None:
         last = self.last
         assert last is not None
-        changes, params = ([], []) if self.phase is None else (["phase = %s"], [self.phase])
+        changes: list[str] = []
+        params: list[Any] = []
+        if self.phase is not None:
+            changes.append("phase = %s")
+            params.append(self.phase)
         for column, amount in self.sums.items():
             changes.append(f"{column} = {column} + %s")
             params.append(amount)

@@ -27,7 +27,6 @@ from live import replay, snapshots
 from meetings.actions import ballots, conduct, paper, setup
 from meetings.actions.codes import check_issue_ballot_codes
 from meetings.actions.rounds import check_open_round
-from meetings.domain.errors import UnknownMeeting
 from meetings.streams import meeting_stream, now
 from tests.conftest import host_of
 
