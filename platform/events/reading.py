@@ -131,6 +131,9 @@ def read_all(
     """
     params: list[Any] = [str(after.transaction_id), after.position, limit]
     if cursor is not None:
+        # A rebuild's or a catch-up's own cursor: psycopg's C loader for `recorded_at` on it too (see
+        # _events_cursor; the same instants, and the cursor is theirs for this transaction only).
+        getattr(cursor, "cursor", cursor).adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(sql, params)
         return [row_to_event(r) for r in cursor.fetchall()]
     with _events_cursor() as own:
