@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -88,12 +89,29 @@ class RecordedEvent:
     prev_hash: str
     hash: str
 
+    @classmethod
+    def of_row(cls, values: Iterable[Any]) -> RecordedEvent:
+        """An event from its fields' values in declaration order (what events.reading selects).
+
+        The same object as calling the class, built without the frozen
+        dataclass's `__init__`, which sets each of the eleven fields through
+        `object.__setattr__`: that was half of turning a row into an event, and
+        a replay turns every event of a meeting's log. Frozen all the same:
+        assigning to a field afterwards still raises.
+        """
+        event = object.__new__(cls)
+        event.__dict__.update(zip(_FIELD_NAMES, values, strict=True))
+        return event
+
     def typed(self) -> event_types.DomainEvent:
         """The event as its current typed record (old versions upcast and checked; see event_types.load)."""
         return event_types.load(self.type, self.schema_version, self.data, stored=True)
 
     def upcast_data(self) -> dict[str, Any]:
         return event_types.upcast(self.type, self.schema_version, self.data)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(RecordedEvent))
 
 
 @dataclass(frozen=True)

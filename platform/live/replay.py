@@ -19,16 +19,15 @@ ballot came when.
 
 from __future__ import annotations
 
-import contextlib
-import gc
+import bisect
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from events.reading import read_stream
+from events.reading import read_stream, read_stream_marks
 from events.records import RecordedEvent
 from events.repository import Loaded
 from live import snapshots
@@ -90,7 +89,11 @@ class Step:
 
 
 def _local(event: RecordedEvent) -> str:
-    return timezone.localtime(event.recorded_at).replace(microsecond=0, tzinfo=None).isoformat()
+    return _local_time(event.recorded_at)
+
+
+def _local_time(recorded_at: datetime) -> str:
+    return timezone.localtime(recorded_at).replace(microsecond=0, tzinfo=None).isoformat()
 
 
 def _detail(event: RecordedEvent, names: dict[str, str]) -> tuple[str, str]:
@@ -131,11 +134,80 @@ def timeline(meeting_id: str) -> list[Step]:
     events = read_stream(meeting_stream(meeting_id))
     if not events:
         raise UnknownMeeting(meeting_id)
+    return _steps(events, {})
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A step's place on the timeline without its words: what the page needs of every step."""
+
+    first: int
+    version: int
+    type: str
+    at: str  # as Step.at
+
+
+def marks(meeting_id: str) -> list[Mark]:
+    """The places of the timeline's steps (the same steps as `timeline`), read without the events' data.
+
+    UnknownMeeting if the meeting has no event.
+    """
+    out: list[Mark] = []
+    for version, kind, recorded_at in read_stream_marks(meeting_stream(meeting_id)):
+        if kind == "BallotCast" and out and out[-1].type == "BallotCast":
+            out[-1] = Mark(out[-1].first, version, kind, out[-1].at)
+        else:
+            out.append(Mark(version, version, kind, _local_time(recorded_at)))
+    if not out:
+        raise UnknownMeeting(meeting_id)
+    return out
+
+
+def steps_between(meeting_id: str, places: list[Mark], start: int, stop: int) -> list[Step]:
+    """The steps places[start:stop] in full (names and details), reading only their events and one more.
+
+    The one more is the meeting's configuration before them, whose subject
+    names the steps' details use.
+    """
+    window = places[start:stop]
+    if not window:
+        return []
+    stream = meeting_stream(meeting_id)
     names: dict[str, str] = {}
+    configured = [m.version for m in places[:start] if m.type == "MeetingConfigured"]
+    if configured:
+        names = _subject_names(read_stream(stream, from_version=configured[-1], limit=1)[0])
+    first = window[0].first
+    return _steps(read_stream(stream, from_version=first, limit=window[-1].version - first + 1), names)
+
+
+def index_of_version(places: list[Mark], version: int) -> int:
+    """The step holding `version` (the last step for a version past the end)."""
+    return min(bisect.bisect_left(places, version, key=lambda m: m.version), len(places) - 1)
+
+
+def index_at(places: list[Mark], local: str) -> int | None:
+    """The last step at or before a local time (ISO 8601 to the second, as Mark.at); None before the first.
+
+    A scan, not a bisection: recorded times need not rise strictly with versions.
+    """
+    found = None
+    for index, mark in enumerate(places):
+        if mark.at <= local:
+            found = index
+    return found
+
+
+def _subject_names(configured: RecordedEvent) -> dict[str, str]:
+    return {s["subject_id"]: s["name"] for s in configured.data.get("subjects", [])}
+
+
+def _steps(events: list[RecordedEvent], names: dict[str, str]) -> list[Step]:
+    """Events as steps; `names` are the subject names configured before the first of them."""
     steps: list[Step] = []
     for event in events:
         if event.type == "MeetingConfigured":
-            names = {s["subject_id"]: s["name"] for s in event.data.get("subjects", [])}
+            names = _subject_names(event)
         if event.type == "BallotCast" and steps and steps[-1].type == "BallotCast":
             last = steps[-1]
             count = event.stream_version - last.first + 1
@@ -154,26 +226,6 @@ def timeline(meeting_id: str) -> list[Step]:
     return steps
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a replay builds its objects, back on (if it was) after.
-
-    A replay to the end of a 10,000-event meeting makes some 100,000 objects
-    that all stay alive until it ends (rows, typed events, the folded state,
-    the snapshots): the collector's passes over them (and over the rest of the
-    process) found nothing to free and cost a third of the replay
-    (bench/replay.py). Reference counting still frees everything as usual;
-    only the search for cycles waits, for the length of one replay.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def fold_to(meeting_id: str, version: int) -> tuple[Loaded[Meeting], RecordedEvent]:
     """The meeting folded from its log's first `version` events, and the last of them.
 
@@ -181,11 +233,7 @@ def fold_to(meeting_id: str, version: int) -> tuple[Loaded[Meeting], RecordedEve
     log; one inside the close's run of phone ballots folds the whole run (no
     page ever showed a part of it, and a part in code-hash order means nothing).
     """
-    with collector_paused():
-        return _fold_to(meeting_stream(meeting_id), meeting_id, version)
-
-
-def _fold_to(stream: str, meeting_id: str, version: int) -> tuple[Loaded[Meeting], RecordedEvent]:
+    stream = meeting_stream(meeting_id)
     events = read_stream(stream, limit=max(1, version))
     if not events:
         raise UnknownMeeting(meeting_id)
@@ -202,11 +250,6 @@ def _fold_to(stream: str, meeting_id: str, version: int) -> tuple[Loaded[Meeting
 
 def replay_at(meeting_id: str, version: int) -> dict[str, Any]:
     """What the hall screen and the console showed once the log reached `version`."""
-    with collector_paused():
-        return _replay_at(meeting_id, version)
-
-
-def _replay_at(meeting_id: str, version: int) -> dict[str, Any]:
     loaded, last = fold_to(meeting_id, version)
     with from_log_only():
         screen = snapshots.screen_of(meeting_id, loaded)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("audit/", desks.audit, name="audit"),
     path("audit/<id:meeting_id>/", audit.replay_page, name="audit-replay"),
     path("audit/<id:meeting_id>/at/", audit.replay_state, name="audit-replay-state"),
+    path("audit/<id:meeting_id>/steps/", audit.replay_steps, name="audit-replay-steps"),
     path("meetings/", desks.meetings, name="meetings"),
     path(M + "console/", pages.console, name="hall-console"),
     path(M + "teller/", pages.teller, name="hall-teller"),

@@ -51,50 +51,121 @@ class MeetingBoard(Projection):
     handles = MEETING_EVENTS
 
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
-        data = event.data
-        if event.type == "MeetingScheduled":
-            cursor.execute(
-                """
-                INSERT INTO proj_meeting_board (stream_id, meeting_id, title, township, village, round_id,
-                                                starts_at, place, version, head_hash, last_event_at, host)
-                VALUES (%s, %s, %s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
-                ON CONFLICT (stream_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
-                    title = EXCLUDED.title, township = EXCLUDED.township, village = EXCLUDED.village,
-                    round_id = EXCLUDED.round_id, starts_at = EXCLUDED.starts_at, place = EXCLUDED.place,
-                    version = EXCLUDED.version, head_hash = EXCLUDED.head_hash,
-                    last_event_at = EXCLUDED.last_event_at, host = EXCLUDED.host
-                """,
-                [event.stream_id, data["meeting_id"], data["title"], data["township"], data["village"],
-                 data.get("round_id"), data["starts_at"], data["place"], event.stream_version, event.hash,
-                 event.recorded_at, data.get("host")],
-            )
-            return
-        changes, params = _changes(event.type, data)
-        _update(cursor, changes, params, event)
+        self.apply_many(cursor, [event])
 
-    def apply_batch(self, cursor: Cursor, events: Sequence[RecordedEvent]) -> None:
-        # Closing the ballot appends every phone ballot at once (hundreds of
-        # BallotCast): one UPDATE per event was one round trip each inside the
-        # close's transaction. A run of ballots adds its length in one UPDATE
-        # and leaves the version and head of its last event, as applying them
-        # one by one does (a rebuild does; tests/integration/test_projections.py).
-        index = 0
-        while index < len(events):
-            event = events[index]
-            if event.type != "BallotCast":
-                self.apply(cursor, event)
-                index += 1
+    def apply_many(self, cursor: Cursor, events: Sequence[RecordedEvent]) -> None:
+        """One UPDATE per meeting for a batch's counting events, instead of one per event.
+
+        Most of a meeting's events only move counters (a check-in, a question,
+        a ballot), its phase, and its version and head: a run of them folds
+        into one statement. Any other event of a meeting first writes what its
+        run holds, then its own statement, so every row ends as the events one
+        by one would leave it. Rows of different meetings are independent, so
+        each meeting keeps its own run while the batch interleaves meetings.
+        """
+        runs: dict[str, _Run] = {}
+        for event in events:
+            if event.type not in MEETING_EVENTS:
                 continue
-            end = index
-            while end + 1 < len(events) and events[end + 1].type == "BallotCast":
-                end += 1
-            last = events[end]
-            _update(cursor, ["ballots_cast = ballots_cast + %s"], [end - index + 1], last)
-            index = end + 1
+            counted = _counted(event.type, event.data)
+            if counted is None:
+                run = runs.pop(event.stream_id, None)
+                if run is not None:
+                    run.write(cursor)
+                _write_one(cursor, event)
+                continue
+            run = runs.get(event.stream_id)
+            if run is None:
+                run = runs[event.stream_id] = _Run(event.stream_id)
+            run.add(event, *counted)
+        for run in runs.values():
+            run.write(cursor)
 
 
-def _update(cursor: Cursor, changes: list[str], params: list[Any], event: RecordedEvent) -> None:
-    """Set `changes` and the row's version, head and last event time from `event`."""
+class _Run:
+    """Counting events of one meeting not yet written: their sums, the last phase, version and head."""
+
+    def __init__(self, stream_id: str) -> None:
+        self.stream_id = stream_id
+        self.phase: str | None = None
+        self.sums: dict[str, int] = {}
+        self.last: RecordedEvent | None = None
+
+    def add(self, event: RecordedEvent, phase: str | None, increments: dict[str, int]) -> None:
+        if phase is not None:
+            self.phase = phase
+        for column, amount in increments.items():
+            self.sums[column] = self.sums.get(column, 0) + amount
+        self.last = event
+
+    def write(self, cursor: Cursor) -> None:
+        last = self.last
+        assert last is not None
+        changes: list[str] = []
+        params: list[Any] = []
+        if self.phase is not None:
+            changes.append("phase = %s")
+            params.append(self.phase)
+        for column, amount in self.sums.items():
+            changes.append(f"{column} = {column} + %s")
+            params.append(amount)
+        sets = "".join(f"{change}, " for change in changes)
+        cursor.execute(
+            f"UPDATE proj_meeting_board SET {sets}version = %s, head_hash = %s, last_event_at = %s"
+            " WHERE stream_id = %s",
+            [*params, last.stream_version, last.hash, last.recorded_at, self.stream_id],
+        )
+
+
+# Events that only move their version and head.
+_VERSION_ONLY = frozenset({"ReportStarted", "ReportEnded", "CommentRecorded", "QuorumOverrideApproved",
+                           "BallotCodesPrinted", "CountDiscrepancyAccepted"})
+_PHASE_ONLY = frozenset({"MeetingOpened", "BallotOpened", "BallotClosed", "MeetingClosed"})
+
+
+def _counted(event_type: str, data: dict[str, Any]) -> tuple[str | None, dict[str, int]] | None:
+    """(new phase or None, counter increments) of an event that changes nothing else; None for any other."""
+    if event_type == "BallotCast":
+        return None, {"ballots_cast": 1}
+    if event_type in _VERSION_ONLY:
+        return None, {}
+    if event_type in _PHASE_ONLY:
+        return _PHASE_OF[event_type], {}
+    if event_type == "AttendeeCheckedIn":
+        if data["category"] == "guest":
+            return None  # whether a guest adds an eligible voter depends on the row (grading_guests, roster_guests)
+        column = _CATEGORY_COLUMN.get(data["category"])
+        return None, {"present_total": 1, **({column: 1} if column is not None else {})}
+    if event_type == "QuestionAsked":
+        return None, {"questions_asked": 1}
+    if event_type == "QuestionAnswered":
+        return None, {"questions_deferred" if data["deferred"] else "questions_answered": 1}
+    if event_type == "BallotCodesIssued":
+        return None, {"codes_issued": int(data["count"])}
+    return None
+
+
+def _write_one(cursor: Cursor, event: RecordedEvent) -> None:
+    """The statement of an event that is not only counting: the meeting's insert, or an UPDATE of its own."""
+    data = event.data
+    if event.type == "MeetingScheduled":
+        cursor.execute(
+            """
+            INSERT INTO proj_meeting_board (stream_id, meeting_id, title, township, village, round_id,
+                                            starts_at, place, version, head_hash, last_event_at, host)
+            VALUES (%s, %s, %s, %s, %s, %s, %s::timestamptz, %s, %s, %s, %s, %s)
+            ON CONFLICT (stream_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
+                title = EXCLUDED.title, township = EXCLUDED.township, village = EXCLUDED.village,
+                round_id = EXCLUDED.round_id, starts_at = EXCLUDED.starts_at, place = EXCLUDED.place,
+                version = EXCLUDED.version, head_hash = EXCLUDED.head_hash,
+                last_event_at = EXCLUDED.last_event_at, host = EXCLUDED.host
+            """,
+            [event.stream_id, data["meeting_id"], data["title"], data["township"], data["village"],
+             data.get("round_id"), data["starts_at"], data["place"], event.stream_version, event.hash,
+             event.recorded_at, data.get("host")],
+        )
+        return
+    changes, params = _changes(event.type, data)
     sets = "".join(f"{change}, " for change in changes)
     cursor.execute(
         f"UPDATE proj_meeting_board SET {sets}version = %s, head_hash = %s, last_event_at = %s"
@@ -104,7 +175,7 @@ def _update(cursor: Cursor, changes: list[str], params: list[Any], event: Record
 
 
 def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """The columns an event changes (SQL with placeholders) and their parameters."""
+    """The columns an event that is not only counting changes (SQL with placeholders) and their parameters."""
     changes: list[str] = []
     params: list[Any] = []
     phase = _PHASE_OF.get(event_type)
@@ -122,7 +193,7 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
     elif event_type == "MeetingAnnounced":
         changes += ["starts_at = %s::timestamptz", "place = %s"]
         params += [data["starts_at"], data["place"]]
-    elif event_type == "AttendeeCheckedIn":
+    elif event_type == "AttendeeCheckedIn":  # a guest's (_counted takes the others)
         changes.append("present_total = present_total + 1")
         column = _CATEGORY_COLUMN.get(data["category"])
         if column is not None:
@@ -131,17 +202,6 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
             # Only a guest can be off the roster (meetings.domain.aggregate sign_in_guest).
             changes.append("eligible = eligible + CASE WHEN grading_guests AND NOT roster_guests ? %s THEN 1 ELSE 0 END")
             params.append(data["attendee_id"])
-    elif event_type == "QuestionAsked":
-        changes.append("questions_asked = questions_asked + 1")
-    elif event_type == "QuestionAnswered":
-        changes.append(
-            "questions_deferred = questions_deferred + 1" if data["deferred"] else "questions_answered = questions_answered + 1"
-        )
-    elif event_type == "BallotCodesIssued":
-        changes.append("codes_issued = codes_issued + %s")
-        params.append(int(data["count"]))
-    elif event_type == "BallotCast":
-        changes.append("ballots_cast = ballots_cast + 1")
     elif event_type == "PaperBatchEntered":
         # {"<batch no>": {"status": pending|reconciled|mismatch, "tellers": {"<name>": true}}}; an
         # entry makes its batch pending until the Reconciled or MismatchDetected appended with it.

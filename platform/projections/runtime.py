@@ -42,15 +42,17 @@ class Projection:
     def apply(self, cursor: Cursor, event: RecordedEvent) -> None:
         raise NotImplementedError
 
-    def apply_batch(self, cursor: Cursor, events: Sequence[RecordedEvent]) -> None:
-        """Apply the events of one append that this projection handles, in order.
+    def apply_many(self, cursor: Cursor, events: Sequence[RecordedEvent]) -> None:
+        """Apply events of the log in order (only those it handles): the rows end as one `apply` each would leave them.
 
-        The rows afterwards must be those that `apply` one event at a time
-        leaves (a rebuild applies one at a time, and live must equal rebuilt).
-        A projection overrides this to fold a batch into fewer statements.
+        The runtime hands every batch here (an append's events, a page of a
+        catch-up or a rebuild). A projection may override it to write fewer
+        statements for a batch than one per event.
         """
+        handles = self.handles
         for event in events:
-            self.apply(cursor, event)
+            if event.type in handles:
+                self.apply(cursor, event)
 
     def reset(self, cursor: Cursor) -> None:
         for table in self.tables:
@@ -60,10 +62,8 @@ class Projection:
         """Every row of every table, in a stable order, for comparisons."""
         state = {}
         for table in self.tables:
-            # Whole rows in order: a first column that repeats (the event that listed
-            # several villages) would leave the order of its rows to chance.
-            cursor.execute(f"SELECT * FROM {table}")
-            state[table] = sorted((tuple(row) for row in cursor.fetchall()), key=repr)
+            cursor.execute(f"SELECT * FROM {table} ORDER BY 1")
+            state[table] = [tuple(row) for row in cursor.fetchall()]
         return state
 
 
@@ -135,9 +135,7 @@ def apply_inline(
 
 def _apply_all(inline: Sequence[Projection], events: Sequence[RecordedEvent], cursor: Cursor) -> None:
     for projection in inline:
-        handled = [event for event in events if event.type in projection.handles]
-        if handled:
-            projection.apply_batch(cursor, handled)
+        projection.apply_many(cursor, events)
 
 
 # -- catch-up -----------------------------------------------------------------------------
@@ -175,9 +173,7 @@ def catch_up(projection: Projection, *, batch: int = 1000, max_batches: int | No
             events = read_all(checkpoint, limit=batch, cursor=cursor)
             if not events:
                 return seen
-            for event in events:
-                if event.type in projection.handles:
-                    projection.apply(cursor, event)
+            projection.apply_many(cursor, events)
             save_checkpoint(cursor, projection.name, checkpoint_of(events[-1]))
         seen += len(events)
         batches += 1
@@ -230,9 +226,7 @@ def rebuild(
             events = read_all(checkpoint, limit=batch, cursor=cursor, below_watermark=below_watermark)
             if not events:
                 break
-            for event in events:
-                if event.type in projection.handles:
-                    projection.apply(cursor, event)
+            projection.apply_many(cursor, events)
             checkpoint = checkpoint_of(events[-1])
             done += len(events)
             if progress:

@@ -165,3 +165,40 @@ def test_cli_rebuild_reports_identical_and_differences(make_county, django_db_bl
     differs = subprocess.run([*command, "--projection", "meeting_board"], capture_output=True, text=True, env=dict(os.environ), timeout=120)
     assert differs.returncode == 1
     assert "与现状不同" in differs.stdout and "篡改" in differs.stdout
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=scenario)
+def test_the_board_written_a_batch_at_once_equals_the_board_written_event_by_event(
+    prop_county, django_db_blocker, batches,
+) -> None:
+    # A rebuild hands the board pages of the log that interleave meetings; the board folds each
+    # meeting's counting events into one statement (MeetingBoard.apply_many). The rows must be those
+    # that one statement per event leaves, with guests (whose statement reads the row) in between.
+    from django.db import transaction
+
+    from events.reading import read_all
+
+    run = uuid.uuid4().hex[:6]
+    with django_db_blocker.unblock(), schema_context(prop_county.schema_name):
+        scheduled: set[int] = set()
+        for meeting, events in batches:
+            stream = f"meeting-{run}-{meeting}"
+            if meeting not in scheduled:
+                append(stream, [_scheduled(stream)], expected_version=NO_STREAM, command_id=uuid.uuid4())
+                scheduled.add(meeting)
+            append(stream, events, expected_version=ANY, command_id=uuid.uuid4())
+        log = [e for e in read_all(limit=100_000, below_watermark=False) if e.stream_id.startswith(f"meeting-{run}-")]
+        board = get("meeting_board")
+        with transaction.atomic(), connection.cursor() as cursor:
+            board.reset(cursor)
+            for event in log:
+                board.apply(cursor, event)
+            one_by_one = board.dump(cursor)
+            board.reset(cursor)
+            board.apply_many(cursor, log)
+            at_once = board.dump(cursor)
+            transaction.set_rollback(True)
+        assert at_once == one_by_one
+        assert sum(row_count for row_count in map(len, at_once.values())) == len(scheduled)
+        connection.close()

@@ -126,3 +126,20 @@ def test_registered_domain_events_are_past_tense_facts() -> None:
     past = re.compile(r"(ed|Cast|Sent|Held|Made|Set)(In|Out|Up|Back)?$")
     assert [name for name in names if not past.search(name)] == []
     assert BallotCast.version == 2 and QuestionAsked.type_name == "QuestionAsked"
+
+
+def test_an_event_built_from_a_rows_values_is_the_event_the_constructor_builds_and_stays_frozen() -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from events.records import RecordedEvent
+
+    values = (7, 42, "meeting-m1", 3, "QuestionAsked", 1, {"question_id": "q1"}, {"actor": "host"},
+              datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "0" * 64, "a" * 64)
+    built = RecordedEvent.of_row(values)
+    assert built == RecordedEvent(*values) and hash(built.position) == hash(7)
+    assert dataclasses.astuple(built) == values and repr(built) == repr(RecordedEvent(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.hash = "b" * 64  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        RecordedEvent.of_row(values[:-1])  # a missing value is not a missing field

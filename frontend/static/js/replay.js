@@ -1,7 +1,9 @@
 // The auditor's replay (会议重放): step through a meeting's log and see the hall
 // screen, the console and the tallies as they were at each position. Every
-// state comes from /audit/<meeting>/at/?v=N, folded from the log on the server;
-// the screen is drawn by the hall screen's own code (screen.js).
+// state comes from /audit/<meeting>/at/?i=N (the Nth step; ?at= for a time),
+// folded from the log on the server; the screen is drawn by the hall screen's
+// own code (screen.js). The page holds one window of the timeline; other
+// windows come from /audit/<meeting>/steps/?from=N, so a long log stays light.
 import { t, esc } from "./i18n.js";
 import { mmss, parseTime } from "./live.js";
 import { category, gradeTotals, scaleOf, tick } from "./results.js";
@@ -10,19 +12,21 @@ import { showReplayed } from "./screen.js";
 const root = document.getElementById("replay");
 const meetingId = root.dataset.meeting;
 const slider = document.getElementById("replay-slider");
-const items = [...document.querySelectorAll("#timeline li")];
+const total = Number(root.dataset.steps);
+const list = document.getElementById("timeline");
 const $ = (id) => document.getElementById(id);
 const BATCH_STATUS = { pending: ["待第二人录入", "pending"], reconciled: ["核对一致", "reconciled"], mismatch: ["录入不一致", "mismatch"] };
 let asked = 0; // the latest request: older answers arriving late are dropped
+let windowAsked = 0;
+const WINDOW = Number(list.dataset.size); // steps in one window (the page holds one)
 
 function clamp(index) {
-  return Math.max(0, Math.min(items.length - 1, index));
+  return Math.max(0, Math.min(total - 1, index));
 }
 
 function positionHtml(index, state) {
-  const item = items[index];
-  const label = item.querySelector("b").innerHTML;
-  return `${t(`第 ${index + 1} / ${items.length} 步`, `Step ${index + 1} of ${items.length}`)} · ` +
+  const label = t(state.step.name_zh, state.step.name_en);
+  return `${t(`第 ${index + 1} / ${total} 步`, `Step ${index + 1} of ${total}`)} · ` +
     `${t("版本", "version")} <b data-version>${state.version}</b> · <time>${esc(state.at.replace("T", " "))}</time> · ${label}` +
     `<br><small>${t("此位置的链哈希", "Chain hash at this position")}: <code data-position-hash>${esc(state.head_hash)}</code></small>`;
 }
@@ -90,56 +94,84 @@ function talliesHtml(state) {
     <p>${t("收回选票", "Ballots counted")} <b data-counted>${results.ballots_counted}</b> · ${t("参评率", "participation")} ${esc(results.participation_percent)}</p>`;
 }
 
-function show(index, state) {
+async function show(index, state) {
+  slider.value = String(index);
   showReplayed(state.screen, parseTime(state.recorded_at));
   $("console-state").innerHTML = consoleHtml(state.console);
   $("tally-state").innerHTML = talliesHtml(state);
   $("replay-position").innerHTML = positionHtml(index, state);
   $("sealed-note").hidden = !state.phone_ballots_sealed;
-  for (const item of items) item.classList.toggle("current", item === items[index]);
-  scrollTimeline(items[index]);
   $("replay-at").value = state.at;
   root.dataset.version = String(state.version);
   root.dataset.index = String(index);
+  const from = Number(list.dataset.from);
+  if (index < from || index >= from + list.children.length) {
+    await loadWindow(Math.max(0, index - Math.floor(WINDOW / 2)));
+  } else {
+    markCurrent();
+  }
+}
+
+// The list shows one window of steps; the current one is marked when it is in it.
+function markCurrent() {
+  const index = Number(root.dataset.index);
+  for (const item of list.children) item.classList.toggle("current", Number(item.dataset.index) === index);
+  const current = list.querySelector("li.current");
+  if (current) scrollTimeline(current);
+}
+
+async function loadWindow(from) {
+  const mine = ++windowAsked;
+  const response = await fetch(`/audit/${encodeURIComponent(meetingId)}/steps/?from=${Math.max(0, from)}`,
+    { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok || mine !== windowAsked) return;
+  const answer = await response.json();
+  list.innerHTML = answer.html;
+  list.dataset.from = String(answer.from);
+  $("timeline-window").innerHTML = t(`第 ${answer.from + 1}–${answer.to} 步，共 ${answer.steps} 步`,
+    `steps ${answer.from + 1}–${answer.to} of ${answer.steps}`);
+  markCurrent();
 }
 
 // Bring the current step into the timeline's own view, without scrolling the page.
 function scrollTimeline(item) {
-  const list = $("timeline");
   const top = item.offsetTop; // the list is positioned: offsets are within it
   if (top < list.scrollTop) list.scrollTop = top;
   else if (top + item.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = top + item.offsetHeight - list.clientHeight;
 }
 
-async function go(index) {
-  const target = clamp(index);
-  slider.value = String(target);
+// Ask the server for the state at a step (?i=N) or at a local time (?at=…), and show it.
+async function ask(query) {
   const mine = ++asked;
   root.dataset.loading = "1";
   let answer;
   try {
-    const response = await fetch(`/audit/${encodeURIComponent(meetingId)}/at/?v=${items[target].dataset.version}`,
+    const response = await fetch(`/audit/${encodeURIComponent(meetingId)}/at/?${query}`,
       { credentials: "same-origin", headers: { Accept: "application/json" } });
     answer = await response.json();
-    if (!response.ok) throw new Error((answer.error && answer.error.message) || response.statusText);
+    if (!response.ok) {
+      const error = new Error((answer.error && answer.error.message) || response.statusText);
+      error.code = answer.error && answer.error.code;
+      throw error;
+    }
   } catch (error) {
     if (mine === asked) {
-      $("replay-position").innerHTML = `<span class="no">${t("无法读取这一位置：", "Cannot read this position: ")}${esc(error.message)}</span>`;
+      $("replay-position").innerHTML = error.code === "no_event_before"
+        ? `<span class="no">${t("该时刻之前会议日志中还没有事件。", "The log has no event at or before that time.")}</span>`
+        : `<span class="no">${t("无法读取这一位置：", "Cannot read this position: ")}${esc(error.message)}</span>`;
       delete root.dataset.loading;
     }
     return;
   }
   if (mine !== asked) return;
-  show(target, answer);
-  delete root.dataset.loading;
+  await show(answer.index, answer);
+  if (mine === asked) delete root.dataset.loading;
 }
 
-// The last step at or before a local time ("2026-12-06T10:42" or with seconds).
-function indexAt(value) {
-  const when = value.length === 16 ? `${value}:00` : value;
-  let found = -1;
-  items.forEach((item, i) => { if (item.dataset.at <= when) found = i; });
-  return found;
+function go(index) {
+  const target = clamp(index);
+  slider.value = String(target);
+  return ask(`i=${target}`);
 }
 
 slider.addEventListener("input", () => go(Number(slider.value)));
@@ -148,19 +180,20 @@ root.addEventListener("click", (event) => {
   if (!button) return;
   const current = Number(slider.value);
   const step = button.dataset.step;
-  go(step === "first" ? 0 : step === "last" ? items.length - 1 : step === "prev" ? current - 1 : current + 1);
+  go(step === "first" ? 0 : step === "last" ? total - 1 : step === "prev" ? current - 1 : current + 1);
 });
-$("timeline").addEventListener("click", (event) => {
+list.addEventListener("click", (event) => {
   const item = event.target.closest("li[data-index]");
   if (item) go(Number(item.dataset.index));
 });
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-window]");
+  if (!button) return;
+  const from = Number(list.dataset.from);
+  loadWindow(button.dataset.window === "earlier" ? Math.max(0, from - WINDOW) : Math.min(from + WINDOW, total - 1));
+});
 $("replay-time").addEventListener("submit", (event) => {
   event.preventDefault();
-  const index = indexAt($("replay-at").value);
-  if (index < 0) {
-    $("replay-position").innerHTML = `<span class="no">${t("该时刻之前会议日志中还没有事件。", "The log has no event at or before that time.")}</span>`;
-    return;
-  }
-  go(index);
+  ask(`at=${encodeURIComponent($("replay-at").value)}`);
 });
 go(Number(root.dataset.start));
