@@ -71,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
 from ballots_http import SUBJECTS, Phone, machine_info, pct  # noqa: E402
-from live_fanout import Redis  # noqa: E402
+from live_fanout import Redis, log_errors  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -154,10 +154,14 @@ class CpuSampler(threading.Thread):
             total = 0.0
             with contextlib.suppress(psutil.Error):
                 root = psutil.Process(pid)
-                for proc in [root, *root.children(recursive=True)]:
+                for n, proc in enumerate([root, *root.children(recursive=True)]):
                     with contextlib.suppress(psutil.Error):
                         times = proc.cpu_times()
                         total += times.user + times.system
+                        if n == 0:
+                            # Children the root has reaped (PostgreSQL backends of closed connections):
+                            # without them the tree's sum drops when a backend exits.
+                            total += times.children_user + times.children_system
             row[name.split("#")[0]] = row.get(name.split("#")[0], 0.0) + total
         m = psutil.cpu_times()
         row["machine"] = m.user + m.system + m.nice + getattr(m, "irq", 0.0) + getattr(m, "softirq", 0.0)
@@ -183,9 +187,7 @@ class CpuSampler(threading.Thread):
 
 def plan_counties(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Counties, each with an administrator (token and session) and a host (token)."""
-    from django.conf import settings
     from django.db import connection
-    from django.test import Client
     from django_tenants.utils import schema_context
     from rest_framework.authtoken.models import Token
 
@@ -200,16 +202,34 @@ def plan_counties(args: argparse.Namespace) -> list[dict[str, Any]]:
             # No usable passwords: hashing 2 x N of them would cost minutes and test nothing here.
             admin = User.objects.create_user(username="peak_admin", password=None, role="county_admin")
             host = User.objects.create_user(username="peak_host", password=None, role="host")
-            desk = Client(HTTP_HOST=f"{slug}.localhost")
-            desk.force_login(admin)
             made.append({
                 "county": county.schema_name, "host": f"{slug}.localhost",
                 "admin_token": Token.objects.create(user=admin).key, "host_token": Token.objects.create(user=host).key,
-                "session_cookie": settings.SESSION_COOKIE_NAME,
-                "session": desk.cookies[settings.SESSION_COOKIE_NAME].value,
             })
     connection.close()
     return made
+
+
+def desk_sessions(counties: list[dict[str, Any]]) -> None:
+    """A notice-desk session for each county's administrator, made just before the peak.
+
+    Sessions end after 30 idle minutes (accounts.sessions) and the full
+    set-up takes longer than that on a busy machine.
+    """
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from accounts.models import User
+
+    for county in counties:
+        with schema_context(county["county"]):
+            desk = Client(HTTP_HOST=county["host"])
+            desk.force_login(User.objects.get(username="peak_admin"))
+            county["session_cookie"] = settings.SESSION_COOKIE_NAME
+            county["session"] = desk.cookies[settings.SESSION_COOKIE_NAME].value
+    connection.close()
 
 
 class Setup:
@@ -320,7 +340,7 @@ def profile_workers(pids: list[int], seconds: int, folder: Path) -> list[Path]:
     for pid in pids:
         out = folder / f"profile-{pid}.txt"
         procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
-                                       "--nonblocking", "--format", "raw", "--output", str(out)],
+                                       "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(out)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         outs.append(out)
     for proc in procs:
@@ -379,6 +399,9 @@ def run(args: argparse.Namespace) -> int:
             f"{len(setup.checkins):,} check-ins: p50 {pct(setup.checkins, 50) * 1000:.0f} ms, "
             f"p99 {pct(setup.checkins, 99) * 1000:.0f} ms)")
 
+        desk_sessions(counties)
+        for meeting in meetings:
+            meeting.update(next(c for c in counties if c["county"] == meeting["county"]))
         roots = {"server": server.proc.pid, "redis": redis.proc.pid}
         postmaster = pg.running_server()
         if postmaster is not None:
@@ -386,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
         sampler = CpuSampler(roots)
         sampler.start()
         sockets = 2 * len(meetings)
-        start_at = time.monotonic() + 10 + sockets / 100
+        start_at = time.monotonic() + 10 + sockets / 20
         plans = make_plans(args, meetings, server.port, start_at)
         outs = []
         for g, plan in enumerate(plans):
@@ -420,6 +443,7 @@ def run(args: argparse.Namespace) -> int:
             county_seconds=county_seconds, setup_seconds=setup_seconds, setup_requests=setup.requests,
             checkins=setup.checkins, results=results, samples=sampler.samples, window=window,
             server_argv=" ".join(server.argv), tracebacks=log.count("Traceback"), log_tail=log[-2000:],
+            log_errors=[f"`{line[:160]}` x {n}" for line, n in log_errors(log).most_common(5)],
             profiles=[p.read_text(encoding="utf-8", errors="replace") for p in profiles],
         )
         figures = analyse(peak)
