@@ -146,6 +146,7 @@ class Generator:
         self.phones = Pool(self.port, int(plan["connections"]))
         self.hosts = Pool(self.port, int(plan["host_connections"]))
         self.desks: dict[str, Any] = {}
+        self.desk_locks: dict[str, asyncio.Lock] = {}
 
     def marks(self) -> bytes:
         return json.dumps({sid: {"zongti": self.rng.choice(GRADES)} for sid in self.plan["subjects"]}).encode()
@@ -217,6 +218,16 @@ class Generator:
                 base_url=f"http://127.0.0.1:{self.port}", headers={"Host": p["host"]}, timeout=120, trust_env=False,
                 cookies={p["session_cookie"]: p["session"]},
             )
+        # One official per county's desk: two forms opened at once before the desk has a CSRF cookie would
+        # each set a new one, and the first post would be refused (403) for a reason no person meets.
+        lock = self.desk_locks.setdefault(p["county"], asyncio.Lock())
+        async with lock:
+            await self._publish(hall, desk)  # timed from the form's request: waiting for the desk is not the server's
+
+    async def _publish(self, hall: Hall, desk: Any) -> None:
+        import httpx
+
+        p = hall.plan
         sent = time.monotonic()
         status = -1
         try:
