@@ -239,26 +239,29 @@ class Phone:
     the CPU per request; `--client httpx` measures with it instead).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, host: str = HOST) -> None:
         self.port = port
+        self.host = host  # the default Host header (bench/peak.py's phones serve many counties)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes | None = None, *, host: str | None = None,
+                      extra: str = "") -> tuple[int, bytes]:
+        """One request; `host` overrides the Host header, `extra` is more header lines ("Name: value\r\n")."""
         reused = self.writer is not None
         try:
-            return await self._request(method, path, body)
+            return await self._request(method, path, body, host or self.host, extra)
         except _Stale:
             if not reused:
                 raise ConnectionError("connection closed by the server") from None
             # The server closed an idle keep-alive connection: send once more on a new one.
-            return await self._request(method, path, body)
+            return await self._request(method, path, body, host or self.host, extra)
 
-    async def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+    async def _request(self, method: str, path: str, body: bytes | None, host: str, extra: str) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: application/json\r\n"
+        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n{extra}"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         try:
