@@ -85,7 +85,7 @@ def migrate_cli(env: dict[str, str]) -> float:
 
 
 def migrate_in_process() -> float:
-    from tenants.provisioning import migrate_all
+    from tenants.migrating import migrate_all
 
     started = time.perf_counter()
     counts = migrate_all()
