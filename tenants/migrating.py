@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any
@@ -252,12 +252,12 @@ class _Task:
         )
 
 
-def _in_process(task: _Task, schemas: list[str]) -> Iterator[CountyOutcome]:
+def _in_process(task: _Task, schemas: list[str]) -> Generator[CountyOutcome, None, None]:
     for schema in schemas:
         yield task(schema)
 
 
-def _in_workers(task: _Task, schemas: list[str], jobs: int) -> Iterator[CountyOutcome]:
+def _in_workers(task: _Task, schemas: list[str], jobs: int) -> Generator[CountyOutcome, None, None]:
     """Each county in one of `jobs` worker processes (each sets Django up and keeps its own connection)."""
     task.errors = []  # exceptions stay in the worker; outcomes carry their text
     # spawn, not fork: a forked child would share the parent's open database

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.backends.postgresql.introspection import TableInfo
+from django.db.backends.postgresql.introspection import TableInfo  # type: ignore[attr-defined]
 from django_tenants.postgresql_backend.introspection import (
     DatabaseSchemaIntrospection,
     DatabaseSchemaIntrospectionSearchPathContext,
