@@ -138,6 +138,7 @@ def migrate_county(
             connection.set_schema(schema)  # type: ignore[attr-defined]
             if not wanted <= applied_migrations(schema):
                 call_command(command, database=DEFAULT_DB_ALIAS, interactive=False, verbosity=verbosity)
+                command.current = ""  # a failure from here on is not a migration's
                 if after_migrate is not None:
                     after_migrate()
                 status = MIGRATED
