@@ -16,7 +16,7 @@ then, in this one process and its one database connection:
 * the PostgreSQL backend of that connection: RSS and PSS (psutil) after 5
   creates and after 500 (or N when smaller);
 * `shuping migrate` with nothing to do, as a person runs it (a new process,
-  Django start-up included; median of 3) and `migrate_all()` alone in this
+  Django start-up included; median of --migrate-rounds) and `migrate_all()` alone in this
   process, at 100 counties and at N; with --baseline DIR, the same command
   from another checkout's code alternately with ours (before/after);
 * a page read (`GET /zhenggai/`, no login, reads a projection) of county #1
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> str:
             if index in (5, memory_at):
                 memory[index] = backend_memory(pid)
             if index == 100 or index == args.counties:
-                cli, base = migrate_side_by_side(env, args.baseline)
+                cli, base = migrate_side_by_side(env, args.baseline, rounds=args.migrate_rounds)
                 migrate[index] = (cli, migrate_in_process(), base)
             if index % 100 == 0:
                 load.append(os.getloadavg()[0])
@@ -244,7 +244,7 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
             f"| {rss:.1f} / {pss:.1f} / {anon:.1f} / {contexts:.1f} MB |"
         )
     for k, (cli, inproc, base) in sorted(migrate.items()):
-        lines.append(f"| `shuping migrate`, nothing to do, at {k:,} counties: new process (median of 3) / `migrate_all()` alone "
+        lines.append(f"| `shuping migrate`, nothing to do, at {k:,} counties: new process (median of {args.migrate_rounds}) / `migrate_all()` alone "
                      f"| {cli:.2f} s / {inproc * 1000:.0f} ms |")
         if base is not None:
             lines.append(f"| the same with the baseline's code (`--baseline`), alternating with ours | {base:.2f} s |")
@@ -266,6 +266,7 @@ def main() -> int:
     parser.add_argument("--old", type=int, default=3, help="counties created the old way at the end, for comparison")
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
+    parser.add_argument("--migrate-rounds", type=int, default=5, help="runs of `shuping migrate` per checkout at each mark")
     parser.add_argument("--baseline", help="another checkout (e.g. a worktree at main): time its `shuping migrate` too, alternately")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)
