@@ -16,8 +16,9 @@ then, in this one process and its one database connection:
 * the PostgreSQL backend of that connection: RSS and PSS (psutil) after 5
   creates and after 500 (or N when smaller);
 * `shuping migrate` with nothing to do, as a person runs it (a new process,
-  Django start-up included) and `migrate_all()` alone in this process, at 100
-  counties and at N;
+  Django start-up included; median of --migrate-rounds) and `migrate_all()` alone in this
+  process, at 100 counties and at N; with --baseline DIR, the same command
+  from another checkout's code alternately with ours (before/after);
 * a page read (`GET /zhenggai/`, no login, reads a projection) of county #1
   and of county #N, alternating, median of 100 each;
 * for comparison, a few counties created the old way (django-tenants' clone
@@ -78,14 +79,29 @@ def backend_memory(pid: int) -> tuple[float, float, float, float]:
     return info.rss / 2**20, info.pss / 2**20, anon / 2**20, int(contexts) / 2**20
 
 
-def migrate_cli(env: dict[str, str]) -> float:
+def migrate_cli(env: dict[str, str], source: str | None = None) -> float:
+    """Seconds of `shuping migrate` in a new process; `source`: another checkout's code (PYTHONPATH) instead of ours."""
+    root = Path(source).resolve() if source else Path(__file__).resolve().parent.parent
+    # From the checkout's root: `python -m` puts the working directory first on sys.path.
+    env = dict(env, PYTHONPATH=f"{root / 'platform'}{os.pathsep}{root}")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "shuping.cli", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=root)
     return time.perf_counter() - started
 
 
+def migrate_side_by_side(env: dict[str, str], baseline: str | None, rounds: int = 3) -> tuple[float, float | None]:
+    """Median seconds of a nothing-to-do `shuping migrate`, ours and the baseline's alternately."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        ours.append(migrate_cli(env))
+        if baseline:
+            theirs.append(migrate_cli(env, baseline))
+    return statistics.median(ours), (statistics.median(theirs) if theirs else None)
+
+
 def migrate_in_process() -> float:
-    from tenants.provisioning import migrate_all
+    from tenants.migrating import migrate_all
 
     started = time.perf_counter()
     counts = migrate_all()
@@ -167,7 +183,8 @@ def run(args: argparse.Namespace) -> str:
             if index in (5, memory_at):
                 memory[index] = backend_memory(pid)
             if index == 100 or index == args.counties:
-                migrate[index] = (migrate_cli(env), migrate_in_process())
+                cli, base = migrate_side_by_side(env, args.baseline, rounds=args.migrate_rounds)
+                migrate[index] = (cli, migrate_in_process(), base)
             if index % 100 == 0:
                 load.append(os.getloadavg()[0])
                 say(f"  #{index}: create {statistics.median(create_times[-WINDOW:]) * 1000:.0f} ms")
@@ -226,11 +243,16 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
             f"| the creating connection's PostgreSQL backend after {k:,} creates: RSS / PSS / private (RssAnon) / memory contexts "
             f"| {rss:.1f} / {pss:.1f} / {anon:.1f} / {contexts:.1f} MB |"
         )
-    for k, (cli, inproc) in sorted(migrate.items()):
-        lines.append(f"| `shuping migrate`, nothing to do, at {k:,} counties: new process / `migrate_all()` alone | {cli:.2f} s / {inproc * 1000:.0f} ms |")
+    for k, (cli, inproc, base) in sorted(migrate.items()):
+        lines.append(f"| `shuping migrate`, nothing to do, at {k:,} counties: new process (median of {args.migrate_rounds}) / `migrate_all()` alone "
+                     f"| {cli:.2f} s / {inproc * 1000:.0f} ms |")
+        if base is not None:
+            lines.append(f"| the same with the baseline's code (`--baseline`), alternating with ours | {base:.2f} s |")
     if 100 in migrate and n in migrate and n != 100:
         lines.append(f"| ratio at {n:,} / at 100 (goal <= 1.5): new process / `migrate_all()` | "
                      f"{migrate[n][0] / migrate[100][0]:.2f} / {migrate[n][1] / migrate[100][1]:.2f} |")
+        if migrate[n][2] is not None and migrate[100][2] is not None:
+            lines.append(f"| ratio at {n:,} / at 100 with the baseline's code | {migrate[n][2] / migrate[100][2]:.2f} |")
     first, last = reads
     lines.append(f"| `GET /zhenggai/` of county #1 / #{n:,} (median of 100) | {first * 1000:.1f} / {last * 1000:.1f} ms |")
     lines.append(f"| ratio #{n:,} / #1 (goal <= 1.1) | {last / first:.2f} |")
@@ -244,6 +266,8 @@ def main() -> int:
     parser.add_argument("--old", type=int, default=3, help="counties created the old way at the end, for comparison")
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
+    parser.add_argument("--migrate-rounds", type=int, default=5, help="runs of `shuping migrate` per checkout at each mark")
+    parser.add_argument("--baseline", help="another checkout (e.g. a worktree at main): time its `shuping migrate` too, alternately")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)
     section = run(args)

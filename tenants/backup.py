@@ -38,7 +38,7 @@ from django_tenants.utils import schema_context
 
 from common.refusal import Refusal
 from events.grants import app_role, grant_statements
-from tenants import provisioning, template_ddl
+from tenants import migrating, provisioning, template_ddl
 from tenants.models import County, Domain, validate_county_slug
 
 FORMAT = "shuping-county-backup"
@@ -235,7 +235,7 @@ def import_county(path: Path, *, slug: str | None = None, domains: list[str] | N
             say(f"正在把 {slug} 迁移到本实例的结构 / migrating {slug} to this instance's schema")
             from projections.runtime import rebuild_stale
 
-            provisioning.migrate_all(only=[slug], after_migrate=rebuild_stale)
+            migrating.migrate_all(only=[slug], after_migrate=rebuild_stale)
         verdicts = verify_county(slug, manifest["heads"], say=say)
     except BaseException:
         _remove(slug)

@@ -1,13 +1,13 @@
-"""Create counties and keep every schema migrated.
+"""Create counties, and the parts of migrating that every caller shares.
 
-`migrate_all` is what `shuping migrate` runs: the public schema, then the
-county template, then every county. Each step is skipped when it has nothing
-to do, found with a constant number of queries whatever the number of
+`shuping migrate` (tenants.migrating.migrate_all) migrates the public schema,
+then the county template, then every county. Each step is skipped when it has
+nothing to do, found with a constant number of queries whatever the number of
 counties: public and template compare their recorded migrations with the
-migration files; counties compare the schema state recorded on their row
-(County.schema_state) with the template's, in one query. A full Django
-migrate costs about a second per schema and reads all of pg_class, which adds
-up to minutes over thousands of counties (see django-tenants #719).
+migration files (here); counties compare the schema state recorded on their
+row (County.schema_state) with the template's, in one query (counties_behind).
+A full Django migrate costs about a second per schema, which adds up to
+minutes over thousands of counties (see django-tenants #719).
 
 A county is created by replaying the template's DDL (tenants.template_ddl),
 not by django-tenants' clone and faked migrate, and without migrating the
@@ -26,10 +26,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.utils import schema_context
 
 from common.county import use_public_schema
-from events.grants import app_role, grant_app_role, grant_statements, public_grant_statements
+from events.grants import app_role, grant_statements, public_grant_statements
 from tenants import template_ddl
 from tenants.models import County, Domain, validate_county_slug
 
@@ -152,59 +151,6 @@ def counties_behind(state: str | None = None) -> list[str]:
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
-
-
-def migrate_all(
-    *,
-    progress: Progress | None = None,
-    verbosity: int = 0,
-    after_migrate: Callable[[], object] | None = None,
-    only: Iterable[str] | None = None,
-) -> dict[str, int]:
-    """Bring public, the template and the counties (those in `only`, else all) up to date; return counts.
-
-    `after_migrate()` runs inside each county schema (and the template) that
-    was migrated, right after its migrations (the CLI rebuilds the
-    projections that the migrations marked stale). Counts are of counties
-    "migrated", "skipped" and "current": counties already at the
-    template's state are not visited at all ("current"); a county behind by
-    its record but not by its schema (created before states were recorded)
-    is only re-granted and stamped ("skipped").
-    """
-    report = progress or (lambda *_: None)
-    ran = migrate_platform(progress=report, verbosity=verbosity)
-    if ran:
-        _after(template_schema(), after_migrate)
-    wanted = applied_migrations(template_schema())
-    state = schema_state(wanted)
-    if ran:
-        template_ddl.forget_all_but(state)
-    behind = counties_behind(state)
-    counts = {"migrated": 0, "skipped": 0, "current": County.objects.exclude(schema_name=PUBLIC).count() - len(behind)}
-    if only is not None:
-        chosen = set(only)
-        behind = [schema for schema in behind if schema in chosen]
-    role = app_role()
-    for index, schema in enumerate(behind, start=1):
-        if wanted <= applied_migrations(schema):
-            counts["skipped"] += 1
-            report(index, len(behind), schema, "up to date")
-        else:
-            report(index, len(behind), schema, "migrating")
-            migrate_schema(schema, verbosity=verbosity)
-            _after(schema, after_migrate)
-            counts["migrated"] += 1
-        if role:
-            grant_app_role(schema, role)
-        County.objects.filter(schema_name=schema).update(schema_state=state)
-    return counts
-
-
-def _after(schema: str, after_migrate: Callable[[], object] | None) -> None:
-    if after_migrate is None:
-        return
-    with schema_context(schema):
-        after_migrate()
 
 
 def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:

@@ -4,7 +4,8 @@
                                      and, beside it, the job queue's worker
     shuping worker                   run the job queue's worker (hosted: its own service)
     shuping jobs tick [--county X] [--now ISO] [--wait]   sweep through the queue at a given time
-    shuping migrate                  migrate the public schema, the template and every county
+    shuping migrate [--jobs N]       migrate the public schema, the template and every county
+                                     (N counties at a time, one transaction each; resumable)
     shuping county create SLUG --name 新野县 --domain xinye.localhost
     shuping county list
     shuping county export SLUG -o FILE   one county (schema dump + manifest of heads) in one file
@@ -141,7 +142,7 @@ def _counties_behind_warning() -> None:
 def _migrate_all(**options: Any) -> dict[str, int]:
     """Migrate every schema; in each one migrated, rebuild the projections its migrations marked stale."""
     from projections.runtime import rebuild_stale
-    from tenants.provisioning import migrate_all
+    from tenants.migrating import migrate_all
 
     return migrate_all(after_migrate=rebuild_stale, **options)
 
@@ -155,16 +156,13 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     home = _home(args)
+    # SIGTERM stops like Ctrl-C: the workers are ended, counties in hand roll back.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with database(home) as url:
         _setup_django(url, home)
-        _say("迁移所有模式", "migrating all schemas")
-        counts = _migrate_all(progress=_progress, verbosity=args.verbosity)
-        fine = counts["skipped"] + counts["current"]
-        _say(
-            f"完成：{counts['migrated']} 个县区已迁移，{fine} 个已是最新",
-            f"done: {counts['migrated']} counties migrated, {fine} up to date",
-        )
-    return 0
+        from shuping import migrate_cli
+
+        return migrate_cli.run(jobs=args.jobs or migrate_cli.default_jobs(), verbosity=args.verbosity)
 
 
 def cmd_county_create(args: argparse.Namespace) -> int:
@@ -496,6 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="迁移所有模式 / migrate all schemas")
     migrate.add_argument("-v", "--verbosity", type=int, default=0)
+    migrate.add_argument("-j", "--jobs", type=int, default=0,
+                         help="counties migrated at a time, each in a process of its own (default min(4, CPUs))")
     migrate.set_defaults(func=cmd_migrate)
 
     county = sub.add_parser("county", help="县区 / counties").add_subparsers(dest="county_command", required=True)

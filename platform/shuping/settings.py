@@ -139,6 +139,10 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A connection that has served this many distinct county schemas is closed
+# before it switches to another (tenants.postgresql_backend.base): each schema
+# a backend touched costs about 70 KB of PostgreSQL catalog cache.
+SHUPING_CONN_MAX_SCHEMAS = int(os.environ.get("SHUPING_CONN_MAX_SCHEMAS", "100"))
 # A persistent connection used less than this many seconds ago is not sent a
 # health check (`SELECT 1`) before its next request (tenants.postgresql_backend).
 DB_HEALTH_CHECK_AFTER_IDLE = float(os.environ.get("SHUPING_DB_HEALTH_CHECK_AFTER_IDLE", "1"))

@@ -19,10 +19,10 @@ from django.db.utils import DatabaseError
 from django.test.utils import CaptureQueriesContext
 
 from tenants import template_ddl
+from tenants.migrating import migrate_all
 from tenants.models import County
 from tenants.provisioning import (
     create_county,
-    migrate_all,
     migrate_platform,
     schema_state,
     template_schema,

@@ -12,12 +12,12 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from meetings.models import RosterMember, Township
+from tenants.migrating import migrate_all
 from tenants.models import County, Domain
 from tenants.provisioning import (
     ProvisioningError,
     applied_migrations,
     create_county,
-    migrate_all,
     schema_exists,
     schema_state,
     template_schema,
