@@ -11,25 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-from collections.abc import Iterator
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 
 from infra.topology import RedisServer
 from live import bus
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def burst(redis: RedisServer, sends: int) -> list[int]:

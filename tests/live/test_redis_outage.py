@@ -15,7 +15,6 @@ Each test prints the lags it measured (run with -s to see them).
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,17 +37,6 @@ from tests.live.server import (
 from tests.live.ws import CEILING, Screen
 
 BAR = 2.0  # seconds after Redis is back (or thawed) by which every screen is right
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ nothing about a ballot.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 import uuid
@@ -35,17 +34,6 @@ from tests.live.server import (
 from tests.live.ws import Screen
 
 BALLOTS_PER_CATEGORY = 40  # 80 ballots, cast by 16 clients at once through both workers
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
