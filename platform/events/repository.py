@@ -100,13 +100,16 @@ def cached(stream_id: str, aggregate: type[A]) -> Loaded[A] | None:
     return Loaded(stream_id, state, state.version, head)
 
 
-def load(stream_id: str, aggregate: type[A]) -> Loaded[A]:
+def load(stream_id: str, aggregate: type[A], *, known_head: tuple[int, str] | None = None) -> Loaded[A]:
     """The stream's aggregate as the database has it now (one round trip when cached).
 
     A stream that does not exist gives the aggregate's initial state at version 0.
+    `known_head` is the stream's (version, head hash) when the caller has just read
+    it in a statement of its own (no round trip at all when cached); it must
+    come from the database, never from a cache.
     """
     key = _key(stream_id, aggregate)
-    version, head = reading.stream_head(stream_id)
+    version, head = reading.stream_head(stream_id) if known_head is None else known_head
     with _cache_lock:
         entry = _cache.get(key)
         if entry is not None:

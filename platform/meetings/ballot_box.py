@@ -82,6 +82,7 @@ from django.db import connection
 
 from common.county import current_schema
 from common.refusal import Refusal
+from events.chain import GENESIS_HASH
 from events.store import SHARED_STREAM_LOCK
 from meetings.events import ballot_receipt
 
@@ -356,6 +357,27 @@ def take_all(meeting_id: str) -> list[Sealed]:
     ballots = [_open(keys, meeting_id=meeting_id, slot=bytes(slot), sealed=sealed) for slot, sealed in rows]
     ballots.sort(key=lambda b: b.code_hash)
     return ballots
+
+
+def head_and_holds(stream_id: str, meeting_id: str, code_hash: str) -> tuple[tuple[int, str], bool]:
+    """The meeting stream's (version, head hash), and whether the box holds this code, in one statement.
+
+    What a voter's form needs at a ballot burst: with the meeting's state
+    cached, the form costs this one round trip (repository.load's `known_head`).
+    Both are read in the statement's one snapshot.
+    """
+    slot = _slot(_keys(meeting_id), code_hash)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.version, s.head_hash, EXISTS (SELECT 1 FROM meetings_ballot_box b"
+            " WHERE b.slot = %s AND b.meeting_id = %s)"
+            " FROM (SELECT 1) one LEFT JOIN event_streams s ON s.stream_id = %s",
+            [slot, meeting_id, stream_id],
+        )
+        version, head, held = cursor.fetchone()
+    if version is None:
+        return (0, GENESIS_HASH), bool(held)
+    return (int(version), str(head)), bool(held)
 
 
 def holds(meeting_id: str, code_hash: str) -> bool:

@@ -37,7 +37,7 @@ from meetings.domain.groups import (
 )
 from meetings.domain.rules import Rules, Scale
 from meetings.domain.tally import GroupTally, display_percent
-from meetings.streams import load_meeting
+from meetings.streams import load_meeting, meeting_stream
 
 
 def _rows(sql: str, params: Sequence[Any] = (), *, json_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -307,10 +307,15 @@ def _group_body(group: GroupTally, rules: Rules, scale: Scale) -> dict[str, Any]
 
 
 def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
-    """What a voter's phone shows for a code: the ballot to fill in, or that it was used."""
-    meeting = load_meeting(meeting_id).state
+    """What a voter's phone shows for a code: the ballot to fill in, or that it was used.
+
+    One round trip when the meeting's state is cached: the statement that asks
+    the box for the code also reads the stream's head (ballot_box.head_and_holds).
+    """
     county = current_schema()
     code_hash = codes.typed_code_hash(county, meeting_id, code)
+    head, held = ballot_box.head_and_holds(meeting_stream(meeting_id), meeting_id, code_hash)
+    meeting = load_meeting(meeting_id, known_head=head).state
     category = meeting.voter_category(code_hash)
     rules = meeting.require_rules().to_data()
     return {
@@ -319,7 +324,7 @@ def voter_form(meeting_id: str, code: str) -> dict[str, Any]:
         "scales": rules["scales"], "criteria": rules["criteria"],
         "subjects": [{"subject_id": x.subject_id, "name": x.name, "kind": x.kind}
                      for x in meeting.subjects_graded_by(category)],
-        "voted": code_hash in meeting.phone_ballots or ballot_box.holds(meeting_id, code_hash),
+        "voted": code_hash in meeting.phone_ballots or held,
         # Opens the phone page's websocket (read-only, this meeting only).
         "live_token": tokens.issue(county=county, meeting_id=meeting_id, kind="phone"),
     }

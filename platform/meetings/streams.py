@@ -32,9 +32,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def load_meeting(meeting_id: str) -> Loaded[Meeting]:
-    """The meeting's current state (shared: do not mutate); UnknownMeeting if it was never scheduled."""
-    loaded = repository.load(meeting_stream(meeting_id), Meeting)
+def load_meeting(meeting_id: str, *, known_head: tuple[int, str] | None = None) -> Loaded[Meeting]:
+    """The meeting's current state (shared: do not mutate); UnknownMeeting if it was never scheduled.
+
+    `known_head`: the stream's (version, head hash) just read from the database
+    by the caller's own statement (repository.load).
+    """
+    loaded = repository.load(meeting_stream(meeting_id), Meeting, known_head=known_head)
     if loaded.version == 0:
         raise UnknownMeeting(meeting_id)
     return loaded
