@@ -65,6 +65,15 @@ def _events_cursor() -> Iterator[Any]:
         yield cursor
 
 
+STREAM_HEAD = "SELECT version, head_hash FROM event_streams WHERE stream_id = %(stream)s"
+"""A subquery that yields a stream's (version, head_hash), no row if it does not exist.
+
+For a statement elsewhere that reads a stream's head together with rows of its
+own in one snapshot (a voter's form: the head and whether the box holds the
+code). Bind the stream id as the named parameter `stream`.
+"""
+
+
 def stream_version(stream_id: str) -> int:
     return stream_head(stream_id)[0]
 

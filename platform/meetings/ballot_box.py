@@ -83,6 +83,7 @@ from django.db import connection
 from common.county import current_schema
 from common.refusal import Refusal
 from events.chain import GENESIS_HASH
+from events.reading import STREAM_HEAD
 from events.store import SHARED_STREAM_LOCK
 from meetings.events import ballot_receipt
 
@@ -369,10 +370,11 @@ def head_and_holds(stream_id: str, meeting_id: str, code_hash: str) -> tuple[tup
     slot = _slot(_keys(meeting_id), code_hash)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT s.version, s.head_hash, EXISTS (SELECT 1 FROM meetings_ballot_box b"
-            " WHERE b.slot = %s AND b.meeting_id = %s)"
-            " FROM (SELECT 1) one LEFT JOIN event_streams s ON s.stream_id = %s",
-            [slot, meeting_id, stream_id],
+            f"WITH head AS ({STREAM_HEAD})"
+            " SELECT h.version, h.head_hash, EXISTS (SELECT 1 FROM meetings_ballot_box b"
+            " WHERE b.slot = %(slot)s AND b.meeting_id = %(meeting)s)"
+            " FROM (SELECT 1) one LEFT JOIN head h ON true",
+            {"slot": slot, "meeting": meeting_id, "stream": stream_id},
         )
         version, head, held = cursor.fetchone()
     if version is None:
