@@ -1,12 +1,16 @@
 """One county in one file, and back: `shuping county export` / `shuping county import`, `shuping backup all`.
 
 The file is a plain tar holding `schema.dump` (pg_dump --format=custom of the
-county's schema, users and sessions included: accounts live in the county's
-schema) and `manifest.json`: the format version, the county's public-schema
+county's schema, accounts included: they live in the county's schema) and
+`manifest.json`: the format version, the county's public-schema
 rows (name, host names, schema state and the migrations behind that state),
 the head of every stream of its event log, and the SHA-256 of the dump. The
 heads are read in the very snapshot pg_dump dumps (pg_export_snapshot), so
-the manifest describes the dump exactly.
+the manifest describes the dump exactly. The dump holds no live credential:
+the rows of the county's API tokens and sessions are left out (their tables
+come back empty, SECRET_TABLES), so a lost backup file lets no one act as an
+official; after a restore everyone signs in again. Password hashes stay:
+without them no one could.
 
 An import refuses, before changing anything, a file that is not such an
 archive, a dump whose digest is not the manifest's, a slug or host name that
@@ -47,6 +51,13 @@ DUMP = "schema.dump"
 MANIFEST = "manifest.json"
 
 Say = Callable[[str], None]
+
+# Tables whose rows are bearer credentials: dumped empty (definition kept, rows left out).
+SECRET_TABLES = ("authtoken_token", "django_session")
+
+
+def _secret_rows_left_out(schema: str) -> list[str]:
+    return [f"--exclude-table-data={schema}.{table}" for table in SECRET_TABLES]
 
 
 def _quiet(_line: str) -> None:
@@ -95,7 +106,7 @@ def export_county(slug: str, path: Path, *, say: Say = _quiet) -> dict[str, Any]
                 migrations = own.execute(f'SELECT app, name FROM "{slug}".django_migrations ORDER BY id'.encode()).fetchall()
                 say(f"正在导出 {slug}：{len(heads)} 个记录流 / dumping {slug}: {len(heads)} streams")
                 done = template_ddl.run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-                           f"--schema={slug}", f"--file={dump}")
+                           f"--schema={slug}", *_secret_rows_left_out(slug), f"--file={dump}")
             if done.returncode != 0:
                 raise Refusal(f"pg_dump 失败：{done.stderr.strip()}", "pg_dump failed", code="dump_failed", http_status=500)
             manifest = {
@@ -319,7 +330,8 @@ def backup_all(folder: Path, *, say: Say = _quiet) -> dict[str, int]:
         export_county(slug, target)
         counts["dumped"] += 1
         say(f"[{n}/{len(rows)}] {slug}: 已导出 / dumped")
-    done = template_ddl.run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--schema=public", f"--file={folder / 'public.dump'}")
+    done = template_ddl.run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--schema=public",
+                                    *_secret_rows_left_out("public"), f"--file={folder / 'public.dump'}")
     if done.returncode != 0:
         raise Refusal(f"pg_dump 失败：{done.stderr.strip()}", "pg_dump of public failed", code="dump_failed",
                       http_status=500)

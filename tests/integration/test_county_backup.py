@@ -7,8 +7,10 @@ cluster (a fresh instance: its own initdb, its own public schema and
 template, migrated by the import) takes it with `shuping county import
 --slug`. There every log passes `shuping log verify`, the heads are the
 manifest's, and every table of the county holds the same rows as at the
-source (the figures its pages and API read). Bad files and taken names are
-refused with their code and leave the instance as it was.
+source (the figures its pages and API read), except the API tokens and
+sessions: they are bearer credentials, so the file carries none of them and
+they come back empty. Bad files and taken names are refused with their code
+and leave the instance as it was.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from accounts.api_tokens import token_for
 from accounts.roles import Actor
 from followup.actions import ledger as ledger_doors
+from tenants.backup import SECRET_TABLES
 from tests.integration.followup.closed_meeting import closed_meeting
 
 ADMIN = Actor("zuzhibu", "county_admin")
@@ -77,13 +83,19 @@ def source(make_county, django_db_blocker, tmp_path_factory) -> dict[str, Any]:
         item = ledger_doors.check_raise_ledger_item(
             actor=ADMIN, meeting_id=meeting, source_kind="low_grade", source_ref="shuji",
             problem="村道年久失修，群众出行不便", note="", command_id=str(uuid.uuid4()))
+        official = get_user_model().objects.create_user("bk_clerk", password="bk-Clerk-2026-pass")
+        token = token_for(official).key
+        session = SessionStore()
+        session["_auth_user_id"] = str(official.pk)
+        session.create()
         connection.close()
     path = tmp_path_factory.mktemp("backup") / f"{county.schema_name}.tar"
     done = _cli("county", "export", county.schema_name, "-o", str(path), url=os.environ["DATABASE_URL"])
     assert done.returncode == 0, done.stderr
     with tarfile.open(path) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
-    return {"county": county, "meeting": meeting, "item": item, "path": path, "manifest": manifest, "export": done}
+    return {"county": county, "meeting": meeting, "item": item, "path": path, "manifest": manifest, "export": done,
+            "secrets": {"authtoken_token": token, "django_session": session.session_key}}
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +154,30 @@ def test_shuping_log_verify_passes_for_every_log_on_the_target(source, target, i
 def test_every_table_reads_the_same_on_the_target(source, target, imported) -> None:
     before = _fingerprint(os.environ["DATABASE_URL"], source["county"].schema_name)
     after = _fingerprint(target, imported["slug"])
-    assert after == before
+    assert all(before[t][0] >= 1 and after[t] == (0, "") for t in SECRET_TABLES)
+    assert {t: v for t, v in after.items() if t not in SECRET_TABLES} == {
+        t: v for t, v in before.items() if t not in SECRET_TABLES}
     results = [t for t in before if "result" in t or "board" in t]
     assert results and all(before[t][0] > 0 for t in results)  # the results' rows themselves were compared
+
+
+def test_the_file_carries_no_api_token_and_no_session(source) -> None:
+    """A lost backup file must not let anyone act as an official: no bearer credential is in it."""
+    with tarfile.open(source["path"]) as tar:
+        dump = tar.extractfile("schema.dump").read()  # type: ignore[union-attr]
+    restored = subprocess.run([_pg_tool("pg_restore"), "--data-only", "--file=-"], input=dump, capture_output=True,
+                              check=True).stdout
+    assert b"COPY" in restored and source["item"].encode() in restored  # the data is there and readable
+    for table, secret in source["secrets"].items():
+        assert secret and secret.encode() not in dump and secret.encode() not in restored, table
+
+
+def _pg_tool(name: str) -> str:
+    """The client tool beside the pg_dump the settings name (as tenants.template_ddl.run_pg_tool finds it)."""
+    from django.conf import settings
+
+    dump = str(settings.PG_DUMP)
+    return str(Path(dump).with_name(name)) if os.sep in dump else name
 
 
 def _tampered(source, tmp_path: Path, *, dump: bytes | None = None, manifest: dict[str, Any] | None = None) -> Path:
