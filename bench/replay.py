@@ -118,25 +118,25 @@ def measure(path: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, 
 def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
     """The replay's parts, timed one after the other as `replay_at` runs them."""
     from django.db import connection
-    from psycopg.types.datetime import TimestamptzLoader
 
-    from events.reading import COLUMNS, row_to_event
+    from events.reading import DATA_COLUMNS, data_of_row, read_stream
     from events.repository import Loaded
+    from events.types import load
     from live import snapshots
     from meetings.domain.aggregate import Meeting
     from meetings.selectors import from_log_only
     from meetings.streams import meeting_stream
 
-    def fetch() -> list[Any]:  # read_stream's query on a cursor like its own
+    def fetch() -> list[Any]:  # read_stream_data's query
         with connection.cursor() as cursor:
-            cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-            cursor.execute(f"SELECT {COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version LIMIT %s",
+            cursor.execute(f"SELECT {DATA_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version LIMIT %s",
                            [meeting_stream(MEETING), TOTAL])
             return list(cursor.fetchall())
 
     rows = timed("part_fetch", fetch)
-    stored = timed("part_rows", lambda: [row_to_event(row) for row in rows])
-    typed = timed("part_typed", lambda: [e.typed() for e in stored])
+    stored = timed("part_rows", lambda: [data_of_row(row) for row in rows])
+    typed = timed("part_typed", lambda: [load(kind, version, data, stored=True) for kind, version, data in stored])
+    last = timed("part_last", lambda: read_stream(meeting_stream(MEETING), from_version=TOTAL, limit=1)[0])
 
     def fold() -> Meeting:
         meeting = Meeting()
@@ -145,7 +145,7 @@ def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
         return meeting
 
     meeting = timed("part_fold", fold)
-    loaded = Loaded(stored[-1].stream_id, meeting, meeting.version, stored[-1].hash)
+    loaded = Loaded(last.stream_id, meeting, meeting.version, last.hash)
 
     def snaps() -> None:
         with from_log_only():
@@ -181,9 +181,11 @@ ROWS = [
     ("`verify_file` (chain, completeness, recount)", "verify"),
 ]
 PARTS = [
-    ("fetch the stream's rows from PostgreSQL (query, transfer, psycopg's decoding of the columns)", "part_fetch"),
-    ("rows to `RecordedEvent` (`events.reading.row_to_event`: JSON of data and metadata)", "part_rows"),
-    ("typed events (`RecordedEvent.typed`: per-type builders, no second check of stored data)", "part_typed"),
+    ("fetch the stream's type, schema version and data from PostgreSQL (`events.reading.read_stream_data`'s query)",
+     "part_fetch"),
+    ("decode the data's JSON (`events.reading.data_of_row`)", "part_rows"),
+    ("typed events (`events.types.load`: per-type builders, no second check of stored data)", "part_typed"),
+    ("the last event read whole (its hash and time: `read_stream`, one row)", "part_last"),
     ("fold with the meeting aggregate (`Meeting.apply`)", "part_fold"),
     ("screen and console snapshots (`live.snapshots`: each builds its questions, tallies and results)", "part_snapshots"),
 ]
