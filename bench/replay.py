@@ -149,8 +149,7 @@ def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
 
     def snaps() -> None:
         with from_log_only():
-            snapshots.screen_of(MEETING, loaded)
-            snapshots.console_of(MEETING, loaded)
+            snapshots.screen_and_console_of(MEETING, loaded)
 
     timed("part_snapshots", snaps)
 
@@ -187,7 +186,8 @@ PARTS = [
     ("typed events (`events.types.load`: per-type builders, no second check of stored data)", "part_typed"),
     ("the last event read whole (its hash and time: `read_stream`, one row)", "part_last"),
     ("fold with the meeting aggregate (`Meeting.apply`)", "part_fold"),
-    ("screen and console snapshots (`live.snapshots`: each builds its questions, tallies and results)", "part_snapshots"),
+    ("screen and console snapshots (`live.snapshots.screen_and_console_of`: questions, tallies and results built"
+     " once for both)", "part_snapshots"),
 ]
 
 BEFORE_AFTER = """\

@@ -255,8 +255,7 @@ def replay_at(meeting_id: str, version: int) -> dict[str, Any]:
     """What the hall screen and the console showed once the log reached `version`."""
     loaded, last = fold_to(meeting_id, version)
     with from_log_only():
-        screen = snapshots.screen_of(meeting_id, loaded)
-        console = snapshots.console_of(meeting_id, loaded)
+        screen, console = snapshots.screen_and_console_of(meeting_id, loaded)
     clock = last.recorded_at.isoformat()
     for body in (screen, console):
         body["server_now"] = clock
