@@ -378,7 +378,7 @@ def _direct_maker(cls: type) -> Callable[[dict[str, Any]], Any]:
     new = object.__new__
 
     def make(value: dict[str, Any]) -> Any:
-        instance = new(cls)
+        instance: Any = new(cls)
         attributes = instance.__dict__
         if len(value) < count:
             attributes.update(defaults)
