@@ -118,25 +118,25 @@ def measure(path: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, 
 def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
     """The replay's parts, timed one after the other as `replay_at` runs them."""
     from django.db import connection
-    from psycopg.types.datetime import TimestamptzLoader
 
-    from events.reading import COLUMNS, row_to_event
+    from events.reading import DATA_COLUMNS, data_of_row, read_stream
     from events.repository import Loaded
+    from events.types import load
     from live import snapshots
     from meetings.domain.aggregate import Meeting
     from meetings.selectors import from_log_only
     from meetings.streams import meeting_stream
 
-    def fetch() -> list[Any]:  # read_stream's query on a cursor like its own
+    def fetch() -> list[Any]:  # read_stream_data's query
         with connection.cursor() as cursor:
-            cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-            cursor.execute(f"SELECT {COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version LIMIT %s",
+            cursor.execute(f"SELECT {DATA_COLUMNS} FROM events WHERE stream_id = %s ORDER BY stream_version LIMIT %s",
                            [meeting_stream(MEETING), TOTAL])
             return list(cursor.fetchall())
 
     rows = timed("part_fetch", fetch)
-    stored = timed("part_rows", lambda: [row_to_event(row) for row in rows])
-    typed = timed("part_typed", lambda: [e.typed() for e in stored])
+    stored = timed("part_rows", lambda: [data_of_row(row) for row in rows])
+    typed = timed("part_typed", lambda: [load(kind, version, data, stored=True) for kind, version, data in stored])
+    last = timed("part_last", lambda: read_stream(meeting_stream(MEETING), from_version=TOTAL, limit=1)[0])
 
     def fold() -> Meeting:
         meeting = Meeting()
@@ -145,12 +145,11 @@ def parts(timed: Callable[[str, Callable[[], Any]], Any]) -> None:
         return meeting
 
     meeting = timed("part_fold", fold)
-    loaded = Loaded(stored[-1].stream_id, meeting, meeting.version, stored[-1].hash)
+    loaded = Loaded(last.stream_id, meeting, meeting.version, last.hash)
 
     def snaps() -> None:
         with from_log_only():
-            snapshots.screen_of(MEETING, loaded)
-            snapshots.console_of(MEETING, loaded)
+            snapshots.screen_and_console_of(MEETING, loaded)
 
     timed("part_snapshots", snaps)
 
@@ -181,41 +180,51 @@ ROWS = [
     ("`verify_file` (chain, completeness, recount)", "verify"),
 ]
 PARTS = [
-    ("fetch the stream's rows from PostgreSQL (query, transfer, psycopg's decoding of the columns)", "part_fetch"),
-    ("rows to `RecordedEvent` (`events.reading.row_to_event`: JSON of data and metadata)", "part_rows"),
-    ("typed events (`RecordedEvent.typed`: per-type builders, no second check of stored data)", "part_typed"),
+    ("fetch the stream's type, schema version and data from PostgreSQL (`events.reading.read_stream_data`'s query)",
+     "part_fetch"),
+    ("decode the data's JSON (`events.reading.data_of_row`)", "part_rows"),
+    ("typed events (`events.types.load`: per-type builders, no second check of stored data)", "part_typed"),
+    ("the last event read whole (its hash and time: `read_stream`, one row)", "part_last"),
     ("fold with the meeting aggregate (`Meeting.apply`)", "part_fold"),
-    ("screen and console snapshots (`live.snapshots`: each builds its questions, tallies and results)", "part_snapshots"),
+    ("screen and console snapshots (`live.snapshots.screen_and_console_of`: questions, tallies and results built"
+     " once for both)", "part_snapshots"),
 ]
 
 BEFORE_AFTER = """\
-Before and after, 2026-12-03: this script run from a worktree at main (`bb3022d`, whose replay pauses the
-collector itself) and from the branch (`h-replay`: no pause; `RecordedEvent.of_row` instead of the frozen
-dataclass's `__init__`), one right after the other, 7 rounds each. Other sessions kept the 2 cores at a
-load average near 30, so wall times stretched 10-20 x: compare the CPU columns (this process's CPU; the
-replay's PostgreSQL work is in another process).
+Before and after, 2026-12-03 11:29-11:31 UTC: this script from a worktree at main (`f4006d3`) and from the
+branch (`h-replay3`), alternating, one process each, 7 rounds each, while other sessions' jobs held the 2
+cores at a load average falling from 10 to 5 (wall times stretched; the CPU columns are this process's).
 
-| run | raw read CPU ms | replay CPU ms | paused replay CPU ms | rows to records CPU ms | replay x raw by CPU | by wall |
+| run | raw read ms | replay ms | raw read CPU ms | replay CPU ms | replay x raw by wall | by CPU |
 |---|---:|---:|---:|---:|---:|---:|
-| branch, 1st (07:37 UTC) | 69 | 144 | 132 | 47 | 0.48 | 0.51 |
-| main (07:57 UTC) | 69 | 130 (paused) | 138 | 55 | 0.53 | 0.39 |
-| branch, 2nd (08:00 UTC) | 67 | 149 | 138 | 49 | 0.45 | 0.41 |
+| main, 1st | 95 | 231 | 60 | 117 | 0.41 | 0.51 |
+| branch, 1st | 82 | 106 | 60 | 53 | 0.77 | 1.14 |
+| main, 2nd | 60 | 136 | 57 | 103 | 0.44 | 0.55 |
+| branch, 2nd | 58 | 62 | 58 | 51 | 0.95 | 1.14 |
+| main, 3rd | 58 | 122 | 58 | 102 | 0.47 | 0.56 |
+| branch, 3rd | 59 | 62 | 58 | 51 | 0.94 | 1.15 |
 
-Building each `RecordedEvent` in one dict update takes 6-8 ms off turning rows into records (55 -> 47-49 ms);
-running with the collector on adds 11-12 ms (8% of the replay's CPU). Net, the replay without the pause
-costs what main's paused replay cost within 10%: 0.45-0.53 x the raw read by this process's CPU, goal
-not reliably met. What the rest is: reading (fetch, JSON, records) about half, typed events 18%, the two
-snapshots a quarter (the console lists all 4,000 questions of this meeting, and the screen tallies the
-results). Proposed bar: the replay to the last position >= 0.45 x the raw read by the process's CPU,
->= 0.33 x by the wall clock of a quiet machine (the bar proposed before); 0.5 x would take a cheaper
-typed event (a frozen dataclass per event costs as much as its JSON) or snapshots that list less."""
+The three changes, each measured against the tree before it (`--rounds 5`, side by side):
+
+| change | part | before CPU ms | after CPU ms |
+|---|---|---:|---:|
+| the fold reads each event's type, schema version and data only (`read_stream_data`); the last event whole | whole replay (wall 119 -> 64 ms, load 0.9) | 95 | 56 |
+| the screen's and the console's common part built once; their quorum, reports and paper batches without the whole `meeting_summary` (which listed every question again) | snapshots | 16 | 10 |
+| a frozen event type without `__post_init__` is built by filling its `__dict__`, not through `__init__` | typed events | 16-17 | 10 |
+
+Replay to the last position: 0.41-0.47 x the raw read by wall and 0.51-0.56 x by CPU on main; 0.77-0.95 x
+by wall and 1.14-1.15 x by CPU on the branch. Goal 0.5 x met by both measures, with the collector on. Left
+as it is: the fold (`Meeting.apply`, an `isinstance` chain, 6-8 ms) and the data's JSON (15-16 ms, the
+same C scanner the raw read uses)."""
 
 # Before and after, measured by this script run alternately from a worktree at main and from the branch
 # (each run a process of its own, one right after the other). Kept as history; rerun to compare again.
 HISTORY = """\
-Earlier history (2026-12-02, main `f25dd74` against the branch `52f5a97` that added per-type builders,
-psycopg's C loader for `recorded_at`, one JSON call per row and the collector's pause): replay 350-475 ms
-before, 206-210 ms after, 0.22-0.23 x and 0.37-0.40 x the raw read."""
+Earlier history. 2026-12-03 morning (main `bb3022d` against `h-replay`, load near 30): the collector's pause
+removed (process-wide), `RecordedEvent.of_row` instead of the frozen dataclass's `__init__`; replay 0.45-0.48 x
+the raw read by CPU, 0.41 x by wall. 2026-12-02 (main `f25dd74` against `52f5a97`: per-type builders, psycopg's
+C loader for `recorded_at`, one JSON call per row, the collector's pause): replay 350-475 ms before,
+206-210 ms after, 0.22-0.23 x and 0.37-0.40 x the raw read."""
 
 
 def render(times: dict[str, list[float]], cpu: dict[str, list[float]], size: int, rounds: int, m: dict[str, str],
@@ -250,12 +259,14 @@ def render(times: dict[str, list[float]], cpu: dict[str, list[float]], size: int
         *(f"| {label} | {1000 * median[key]:.0f} | {1000 * median_cpu[key]:.0f} | {100 * median[key] / parts_total:.0f}% |"
           for label, key in PARTS),
         "",
-        f"Fetching the rows from PostgreSQL alone takes {median['part_fetch'] / median['raw']:.2f} x the raw read's"
-        f" time, and turning them into records (JSON) {median['part_rows'] / median['raw']:.2f} x: the read alone"
-        f" is {(median['part_fetch'] + median['part_rows']) / median['raw']:.2f} x the floor before anything is"
-        " typed, folded or shown. The floor reads a local file in one process; the replay asks a server for the"
-        " rows (query, transfer, columns decoded one by one), then builds typed events, folds them with the"
-        " aggregate and builds two snapshots, each of which lists the meeting's questions and tallies its results.",
+        f"Fetching the rows from PostgreSQL takes {median['part_fetch'] / median['raw']:.2f} x the raw read's"
+        f" time, and decoding their data {median['part_rows'] / median['raw']:.2f} x: the read alone is"
+        f" {(median['part_fetch'] + median['part_rows']) / median['raw']:.2f} x the floor before anything is"
+        " typed, folded or shown. The floor reads a local file in one process and parses whole lines; the replay"
+        " asks a server for each event's type, schema version and data only (`events.reading.read_stream_data`:"
+        " the fold reads nothing else) and the last event whole (the head hash and time the page shows), builds"
+        " typed events, folds them with the aggregate, and builds the screen's and the console's snapshots, whose"
+        " common part (the meeting's questions, turnout, count and results) is built once for both.",
         "",
         BEFORE_AFTER,
         "",

@@ -98,6 +98,44 @@ def read_stream(stream_id: str, *, from_version: int = 1, limit: int | None = No
         return [row_to_event(r) for r in cursor.fetchall()]
 
 
+DATA_COLUMNS = "type, schema_version, data"
+"""What folding an event needs of its row (read_stream_data); the rest of COLUMNS is for chains and pages."""
+
+
+def data_of_row(row: Sequence[Any]) -> tuple[str, int, dict[str, Any]]:
+    """A row selected with DATA_COLUMNS as (type, schema_version, data).
+
+    `raw_decode` rather than `json.loads`: the text is PostgreSQL's output
+    of one jsonb value, and `loads` adds a call and a check per row around
+    the same C scanner (a tenth of the decoding of a meeting's log).
+    """
+    data = row[2]
+    if isinstance(data, str):
+        data, end = _DECODER.raw_decode(data)
+        if end != len(row[2]):
+            raise ValueError(f"trailing text after the data of a {row[0]} event")
+    return row[0], row[1], data
+
+
+def read_stream_data(stream_id: str, *, from_version: int = 1, limit: int | None = None) -> list[tuple[str, int, dict[str, Any]]]:
+    """(type, schema_version, data) of events of one stream in version order: what a fold needs, and no more.
+
+    For folding a long stream to a state (the auditor's replay): of the
+    columns of COLUMNS, the metadata's JSON, the two hashes and the ids cost
+    more to send, decode and wrap in records than the data itself, and a
+    fold reads none of them. Versions are 1, 2, ... without gaps, so the
+    i-th row is version from_version + i.
+    """
+    sql = f"SELECT {DATA_COLUMNS} FROM events WHERE stream_id = %s AND stream_version >= %s ORDER BY stream_version"
+    params: list[Any] = [stream_id, from_version]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [data_of_row(r) for r in cursor.fetchall()]
+
+
 def read_stream_marks(stream_id: str) -> list[tuple[int, str, Any]]:
     """(version, type, recorded_at) of every event of one stream, in version order: no data, no hashes.
 

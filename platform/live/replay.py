@@ -27,9 +27,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from events.reading import read_stream, read_stream_marks
+from events.reading import read_stream, read_stream_data, read_stream_marks
 from events.records import RecordedEvent
 from events.repository import Loaded
+from events.types import load as load_event
 from live import snapshots
 from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import UnknownMeeting
@@ -232,19 +233,21 @@ def fold_to(meeting_id: str, version: int) -> tuple[Loaded[Meeting], RecordedEve
     UnknownMeeting if it has no event. A version past the end folds the whole
     log; one inside the close's run of phone ballots folds the whole run (no
     page ever showed a part of it, and a part in code-hash order means nothing).
+
+    The fold reads only each event's type, version and data (read_stream_data);
+    the last event, whose hash and time the page shows, is read whole.
     """
     stream = meeting_stream(meeting_id)
-    events = read_stream(stream, limit=max(1, version))
-    if not events:
+    rows = read_stream_data(stream, limit=max(1, version))
+    if not rows:
         raise UnknownMeeting(meeting_id)
-    if events[-1].type == "BallotCast":  # inside or at the end of the close's run: read the rest of the run
-        more = read_stream(stream, from_version=len(events) + 1, limit=MAX_BALLOTS_RUN)
-        events += itertools.takewhile(lambda e: e.type == "BallotCast", more)
-    end = len(events)
+    if rows[-1][0] == "BallotCast":  # inside or at the end of the close's run: read the rest of the run
+        more = read_stream_data(stream, from_version=len(rows) + 1, limit=MAX_BALLOTS_RUN)
+        rows += itertools.takewhile(lambda row: row[0] == "BallotCast", more)
     meeting = Meeting()
-    for event in events[:end]:
-        meeting.apply(event.typed())
-    last = events[end - 1]
+    for kind, schema_version, data in rows:
+        meeting.apply(load_event(kind, schema_version, data, stored=True))
+    last = read_stream(stream, from_version=len(rows), limit=1)[0]
     return Loaded(last.stream_id, meeting, meeting.version, last.hash), last
 
 
@@ -252,8 +255,7 @@ def replay_at(meeting_id: str, version: int) -> dict[str, Any]:
     """What the hall screen and the console showed once the log reached `version`."""
     loaded, last = fold_to(meeting_id, version)
     with from_log_only():
-        screen = snapshots.screen_of(meeting_id, loaded)
-        console = snapshots.console_of(meeting_id, loaded)
+        screen, console = snapshots.screen_and_console_of(meeting_id, loaded)
     clock = last.recorded_at.isoformat()
     for body in (screen, console):
         body["server_now"] = clock

@@ -28,7 +28,9 @@ from meetings.selectors import (
     code_batches,
     count_check,
     dashboard_meetings,
-    meeting_summary,
+    meeting_paper_batches,
+    meeting_quorum,
+    meeting_reports,
     results_body,
     turnout,
 )
@@ -125,11 +127,14 @@ def screen(meeting_id: str) -> dict[str, Any]:
 
 def screen_of(meeting_id: str, loaded: Loaded[Meeting]) -> dict[str, Any]:
     """The hall screen's snapshot of a meeting folded to `loaded` (the live one, or a replay's: live.replay)."""
-    body = _base(meeting_id, loaded, "screen")
-    summary = meeting_summary(loaded.state)
-    body["quorum"] = summary["quorum"]
-    body["quorum_met"] = summary["quorum_met"]
-    body["quorum_override"] = bool(summary["quorum_override"])
+    meeting = loaded.state
+    return _screen(_base(meeting_id, loaded, "screen"), meeting_quorum(meeting))
+
+
+def _screen(body: dict[str, Any], quorum: dict[str, Any]) -> dict[str, Any]:
+    body["quorum"] = quorum["quorum"]
+    body["quorum_met"] = quorum["quorum_met"]
+    body["quorum_override"] = bool(quorum["quorum_override"])
     return body
 
 
@@ -144,13 +149,15 @@ def console(meeting_id: str) -> dict[str, Any]:
 def console_of(meeting_id: str, loaded: Loaded[Meeting]) -> dict[str, Any]:
     """The host console's snapshot of a meeting folded to `loaded`."""
     meeting = loaded.state
-    body = _base(meeting_id, loaded, "console")
-    summary = meeting_summary(meeting)
+    return _console(_base(meeting_id, loaded, "console"), meeting, meeting_quorum(meeting))
+
+
+def _console(body: dict[str, Any], meeting: Meeting, quorum: dict[str, Any]) -> dict[str, Any]:
     present = {aid for ids in meeting.checked_in.values() for aid in ids}
     body.update(
-        quorum=summary["quorum"],
-        quorum_met=summary["quorum_met"],
-        quorum_override=summary["quorum_override"],
+        quorum=quorum["quorum"],
+        quorum_met=quorum["quorum_met"],
+        quorum_override=quorum["quorum_override"],
         roster=[
             {"member_id": e.member_id, "name": e.name, "category": e.category, "checked_in": e.member_id in present}
             for e in meeting.roster.values()
@@ -161,14 +168,30 @@ def console_of(meeting_id: str, loaded: Loaded[Meeting]) -> dict[str, Any]:
             {"comment_id": c.comment_id, "subject_id": c.subject_id, "text": c.text, "author": c.author, "at": c.at}
             for c in meeting.comments
         ],
-        reports=summary["reports"],
-        paper_batches=summary["paper_batches"],
+        reports=meeting_reports(meeting),
+        paper_batches=meeting_paper_batches(meeting),
         voter_categories=list(meeting.rules.voter_categories) if meeting.rules else [],
         code_batches=code_batches(meeting),
         codes_by_category={c: {"issued": meeting.codes_of(c), "may_vote": meeting.may_vote(c)}
                            for c in (meeting.rules.voter_categories if meeting.rules else ())},
     )
     return body
+
+
+def screen_and_console_of(meeting_id: str, loaded: Loaded[Meeting]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(screen_of, console_of) of one state, equal to calling both, with their common part built once.
+
+    A replay shows both at every position, and the common part is most of
+    the work: the meeting's questions (thousands in a long meeting), the
+    turnout, the count and the results' tally. The two bodies are separate
+    dicts but share the values of that part (lists, dicts): read them, or
+    replace a key, but do not change a shared value in place.
+    """
+    meeting = loaded.state
+    quorum = meeting_quorum(meeting)
+    common = _base(meeting_id, loaded, "screen")
+    console_body = _console({**common, "kind": "console"}, meeting, quorum)
+    return _screen(common, quorum), console_body
 
 
 def teller(meeting_id: str) -> dict[str, Any]:

@@ -188,23 +188,8 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
         ],
         "roster": {cat: meeting.roster_count(cat) for cat in (rules.voter_categories if rules else ())},
         "checked_in": {cat: len(ids) for cat, ids in meeting.checked_in.items()},
-        "quorum": [
-            {"category": q.category, "roster": q.roster, "present": q.present, "required": q.required, "met": q.met}
-            for q in meeting.quorum()
-        ] if rules else [],
-        "quorum_met": meeting.quorum_met() if rules else False,
-        "quorum_override": meeting.quorum_override,
-        "reports": [
-            {
-                "subject_id": r.subject_id,
-                "started_at": r.started_at.isoformat(),
-                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-                "limit_seconds": r.limit_seconds,
-                "duration_seconds": r.duration_seconds,
-                "overtime_seconds": r.overtime_seconds,
-            }
-            for r in meeting.reports.values()
-        ],
+        **meeting_quorum(meeting),
+        "reports": meeting_reports(meeting),
         "current_report": meeting.current_report,
         "questions": [
             {
@@ -217,8 +202,41 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
         "codes_issued": len(meeting.issued),
         "code_batches": code_batches(meeting),
         "count_check": count_check(meeting),
-        "paper_batches": {str(n): st for n, st in meeting.paper_batches().items()},
+        "paper_batches": meeting_paper_batches(meeting),
     }
+
+
+def meeting_quorum(meeting: Meeting) -> dict[str, Any]:
+    """Per quorum rule roster, present, required and met; whether all are met; the override's reason if any."""
+    rules = meeting.rules
+    return {
+        "quorum": [
+            {"category": q.category, "roster": q.roster, "present": q.present, "required": q.required, "met": q.met}
+            for q in meeting.quorum()
+        ] if rules else [],
+        "quorum_met": meeting.quorum_met() if rules else False,
+        "quorum_override": meeting.quorum_override,
+    }
+
+
+def meeting_reports(meeting: Meeting) -> list[dict[str, Any]]:
+    """Every report started so far, in order, with its times."""
+    return [
+        {
+            "subject_id": r.subject_id,
+            "started_at": r.started_at.isoformat(),
+            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+            "limit_seconds": r.limit_seconds,
+            "duration_seconds": r.duration_seconds,
+            "overtime_seconds": r.overtime_seconds,
+        }
+        for r in meeting.reports.values()
+    ]
+
+
+def meeting_paper_batches(meeting: Meeting) -> dict[str, str]:
+    """Paper batch number (as text) -> its reconciliation status."""
+    return {str(n): st for n, st in meeting.paper_batches().items()}
 
 
 def code_batches(meeting: Meeting) -> list[dict[str, Any]]:

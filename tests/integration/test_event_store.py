@@ -19,10 +19,10 @@ from django_tenants.utils import schema_context
 
 from events import records, store
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
-from events.reading import read_all, read_stream, stream_head, stream_version
+from events.reading import read_all, read_stream, read_stream_data, stream_head, stream_version
 from events.records import ANY, NO_STREAM, Checkpoint, ConcurrencyConflict
 from events.store import append
-from events.types import EventSchemaError, NewEvent
+from events.types import EventSchemaError, NewEvent, load
 from meetings.events import AttendeeCheckedIn, MeetingScheduled, QuestionAsked
 from tests.pg_admin import superuser_url
 
@@ -88,6 +88,16 @@ def test_append_and_read_back_in_version_order(county) -> None:
     assert events[0].metadata["actor"] == "host:1"
     assert events[1].typed() == checked_in(1)
     assert events[0].position < events[1].position < events[2].position
+
+
+def test_a_folds_read_hands_out_each_events_type_version_and_data_as_the_whole_read_does(county) -> None:
+    stream = f"meeting-{uuid.uuid4().hex[:6]}"
+    append(stream, [scheduled(), *(checked_in(n) for n in range(1, 6))], expected_version=NO_STREAM, command_id=cid())
+    whole = [(e.type, e.schema_version, e.data) for e in read_stream(stream)]
+    assert read_stream_data(stream) == whole and len(whole) == 6
+    assert read_stream_data(stream, from_version=3, limit=2) == whole[2:4]
+    assert read_stream_data(stream, from_version=7) == [] and read_stream_data("meeting-none") == []
+    assert load(*read_stream_data(stream, from_version=2, limit=1)[0], stored=True) == checked_in(1)
 
 
 def test_hash_chain_links_each_event_to_the_one_before(county) -> None:

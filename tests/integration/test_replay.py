@@ -8,6 +8,7 @@ county's host name.
 
 from __future__ import annotations
 
+import copy
 import gc
 import sys
 import uuid
@@ -23,10 +24,13 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from accounts.roles import A_VOTER, Actor
 from events.reading import read_stream
+from events.repository import Loaded
 from live import replay, snapshots
 from meetings.actions import ballots, conduct, paper, setup
 from meetings.actions.codes import check_issue_ballot_codes
 from meetings.actions.rounds import check_open_round
+from meetings.domain.aggregate import Meeting
+from meetings.selectors import from_log_only
 from meetings.streams import meeting_stream, now
 from tests.conftest import host_of
 
@@ -129,6 +133,31 @@ def test_the_replayed_screen_at_the_last_position_is_the_live_screen_field_by_fi
         assert differ == set(replay.REPLAY_CLOCK_FIELDS), differ
     # The replay's clock is the time its last event was recorded, not the server's now.
     assert replayed["screen"]["server_now"] == read_stream(meeting_stream(mid))[-1].recorded_at.isoformat()
+
+
+def test_at_every_position_the_replay_shows_what_the_meeting_folded_from_its_whole_records_shows(county: Any) -> None:
+    # The replay folds only each event's type, version and data; the reference here folds the
+    # whole records (RecordedEvent.typed, as events.repository does) and builds the snapshots
+    # the live pages send. Every position of a meeting from scheduling to its results.
+    mid = new_meeting("南关村")
+    to_results(mid)
+    records = read_stream(meeting_stream(mid))
+    folded = Meeting()
+    ballots_run = [e.stream_version for e in records if e.type == "BallotCast"]
+    for event in records:
+        folded.apply(event.typed())
+        if ballots_run and ballots_run[0] <= event.stream_version < ballots_run[-1]:
+            continue  # inside the close's run of phone ballots the replay folds the whole run (checked below)
+        loaded = Loaded(event.stream_id, copy.deepcopy(folded), event.stream_version, event.hash)
+        with from_log_only():
+            expected = {"screen": snapshots.screen_of(mid, loaded), "console": snapshots.console_of(mid, loaded)}
+        then = replay.replay_at(mid, event.stream_version)
+        assert (then["version"], then["head_hash"]) == (event.stream_version, event.hash)
+        for kind in ("screen", "console"):
+            expected[kind]["server_now"] = event.recorded_at.isoformat()
+            assert then[kind] == expected[kind], (event.stream_version, event.type, kind)
+    assert len(ballots_run) > 1
+    assert replay.replay_at(mid, ballots_run[0])["version"] == ballots_run[-1]
 
 
 def test_a_replay_leaves_the_garbage_collector_running_for_the_other_requests_of_its_worker(county: Any) -> None:

@@ -143,3 +143,26 @@ def test_an_event_built_from_a_rows_values_is_the_event_the_constructor_builds_a
         built.hash = "b" * 64  # type: ignore[misc]
     with pytest.raises(ValueError):
         RecordedEvent.of_row(values[:-1])  # a missing value is not a missing field
+
+
+def test_an_event_built_from_data_is_the_event_its_constructor_builds_defaults_and_post_init_included() -> None:
+    import dataclasses
+
+    from meetings.events import MeetingConfigured, QuestionAnswered, SubjectEntry
+
+    answered = {"question_id": "q1", "answer": "三日内书面答复", "deferred": True}  # due_on left to its default
+    for data in (answered, {**answered, "due_on": "2026-12-10"}):
+        event = load("QuestionAnswered", 2, dict(data), stored=True)
+        built = QuestionAnswered(**data)  # type: ignore[arg-type]
+        assert event == built and hash(event) == hash(built) and repr(event) == repr(built)
+        assert dataclasses.asdict(event) == dataclasses.asdict(built) and set(vars(event)) == set(vars(built))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.answer = "改了"  # type: ignore[misc]
+    configured = load("MeetingConfigured", 2, {"rules": {}, "roster": [], "subjects": [
+        {"subject_id": "s1", "name": "王建国", "level": "village"}]}, stored=True)
+    assert isinstance(configured, MeetingConfigured)
+    assert configured.subjects == [SubjectEntry(subject_id="s1", name="王建国", level="village")]
+    assert configured.subjects[0].kind == "person" and configured.subjects[0].post is None
+    # BallotCast fills an empty receipt in its __post_init__: built through its constructor, it still does.
+    ballot = load("BallotCast", 2, {"code_hash": "h", "marks": {"s1": {"c1": "chenzhi"}}, "receipt": ""}, stored=True)
+    assert isinstance(ballot, BallotCast) and ballot.receipt == BallotCast(code_hash="h", marks={"s1": {"c1": "chenzhi"}}).receipt != ""
