@@ -76,7 +76,7 @@ from meetings.events import (
     SubjectEntry,
 )
 
-__all__ = ["ALLOWED_PHASES", "Meeting"]
+__all__ = ["ALLOWED_PHASES", "PHASE_OF_EVENT", "Meeting"]
 
 # The phases in which each command may run (domain.md: the meeting's procedure).
 ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
@@ -103,6 +103,19 @@ ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
     "accept_count_discrepancy": ("ballot_closed",),
     "announce_results": ("ballot_closed",),
     "close_meeting": ("results_announced",),
+}
+
+# The events that move a meeting to another phase, and to which (what `apply`
+# does with them). The live layer sends a snapshot that shows a new phase at
+# once instead of within a screen's coalescing window (live.relay).
+PHASE_OF_EVENT: dict[str, str] = {
+    "MeetingScheduled": "scheduled",
+    "MeetingAnnounced": "announced",
+    "MeetingOpened": "opened",
+    "BallotOpened": "ballot_open",
+    "BallotClosed": "ballot_closed",
+    "ResultsAnnounced": "results_announced",
+    "MeetingClosed": "closed",
 }
 
 
