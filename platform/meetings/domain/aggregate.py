@@ -119,6 +119,13 @@ PHASE_OF_EVENT: dict[str, str] = {
 }
 
 
+# Events after which what a state derived (paper batches' status, the counted
+# ballots, the tally: Voting._derived) still holds: they change none of its
+# inputs (ballots, paper entries, codes, rules, subjects, roster, check-ins),
+# only the phase or a record of it. Any other event makes a state derive afresh.
+KEEPS_DERIVED = (BallotClosed, ResultsAnnounced, MeetingClosed, ScreenLinksRevoked)
+
+
 # -- value objects and state ----------------------------------------------------------------------
 
 
@@ -276,6 +283,8 @@ class Meeting(Voting):
             self.phase = "closed"
         elif isinstance(event, ScreenLinksRevoked):
             self.screen_links_from = self.version
+        if isinstance(event, KEEPS_DERIVED):
+            self._keep_derived()
         # PaperBatchReconciled / PaperBatchMismatchDetected record what the status
         # (derived from the entries) was at that point; there is nothing more to fold.
 
