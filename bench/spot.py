@@ -503,6 +503,11 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def closed_cell(x: Round) -> str:
+    """The ballot_closed snapshot's arrival; none when every screen got the results' snapshot first (it is newer)."""
+    return "none: results first" if x.closed_last_ms != x.closed_last_ms else f"{x.closed_last_ms:.0f} ms"
+
+
 def render(r: Results) -> str:
     lines: list[str] = []
     add = lines.append
@@ -525,13 +530,15 @@ def render(r: Results) -> str:
         "grade) in one statement that stores the tally, plus one durable commit.")
     add("")
     add("| round | code | close answered | announce answered | ballot_closed on last screen | results: median "
-        "screen | results: LAST screen | console | limit | last / limit | CPU s: server, PostgreSQL |")
-    add("|---|---|---|---|---|---|---|---|---|---|---|")
+        "screen | results: LAST screen | LAST after the announce's answer | console | limit | last / limit | "
+        "CPU s: server, PostgreSQL |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for x in r.rounds:
         name = f"{x.n} (warm-up)" if x.warmup else str(x.n)
         server_cpu = sum(v for k, v in x.cpu.items() if k.startswith("server"))
         add(f"| {name} | {x.label} | {x.close_answer_ms:.0f} ms | {x.announce_answer_ms:.0f} ms | "
-            f"{x.closed_last_ms:.0f} ms | {x.median_ms:.0f} ms | **{x.last_ms:.0f} ms** | {x.console_ms:.0f} ms | "
+            f"{closed_cell(x)} | {x.median_ms:.0f} ms | **{x.last_ms:.0f} ms** | "
+            f"{x.last_ms - x.announce_answer_ms:.0f} ms | {x.console_ms:.0f} ms | "
             f"{x.limit_ms:.1f} ms | {x.last_ms / x.limit_ms if x.limit_ms else float('nan'):.1f}x | "
             f"{server_cpu:.2f}, {x.cpu.get('PostgreSQL', 0):.2f} |")
     add("")
@@ -544,10 +551,14 @@ def render(r: Results) -> str:
         limit = med([x.limit_ms for x in measured])
         ratios = [x.last_ms / x.limit_ms for x in measured if x.limit_ms]
         worst = max(x.last_ms for x in measured)
+        # The part after the commands: reading, encoding and sending the results frame (the room's work).
+        after = med([x.last_ms - x.announce_answer_ms for x in measured])
+        close = med([x.close_answer_ms for x in measured])
         cpu = med([sum(v for k, v in x.cpu.items() if k.startswith("server")) for x in measured])
         add(f"- {label}, {len(measured)} measured rounds: last screen median **{last:.0f} ms** (max {worst:.0f} ms), "
             f"limit median {limit:.1f} ms: **{med(ratios):.1f}x** the limit (median of the rounds' ratios; "
-            f"{min(ratios):.1f}-{max(ratios):.1f}x); server CPU {cpu * 1000:.0f} ms a round (median); results "
+            f"{min(ratios):.1f}-{max(ratios):.1f}x); close answered after {close:.0f} ms, last screen "
+            f"{after:.0f} ms after the announce's answer (medians); server CPU {cpu * 1000:.0f} ms a round (median); results "
             f"frame {measured[-1].results_kb:.1f} KiB. Goal within {GOAL_RATIO:.0f}x: "
             f"**{'met' if med(ratios) <= GOAL_RATIO else 'NOT met'}**; under {GOAL_MS:.0f} ms: "
             f"**{'met' if last < GOAL_MS else 'NOT met'}**.")

@@ -28,8 +28,14 @@ What a socket is sent (docs/live.md):
   the version of the socket's last snapshot (a client that sees another
   version resyncs);
 - snapshots at most once per `WINDOW` per socket (the first after a quiet
-  spell goes at once, `HEAD_START` later); a count when its notice comes
-  (its sender sends at most one per `WINDOW`); a socket that cannot keep up
+  spell goes at once, `HEAD_START` later), except a snapshot that shows a
+  new phase (the ballot closed, the results announced): the room reads it as
+  soon as its notice comes and sends it at once, window or not. Phases move
+  a handful of times a meeting, on the host's command, and people in the
+  hall wait for exactly those (the results followed "ballot closed" by a
+  window, ~50 ms, in bench/spot.py);
+- a count when its notice comes (its sender sends at most one per `WINDOW`:
+  ballot bursts stay coalesced); a socket that cannot keep up
   is not queued for: it gets the latest state when it can take it. Counts
   never go back.
 
@@ -57,6 +63,7 @@ from typing import Any
 
 from live import eager, layer_watch
 from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
+from meetings.domain.aggregate import PHASE_OF_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,7 @@ class Room:
         self.phase = ""  # of the newest snapshot the room has
         self.phase_version = -1
         self.stale = False  # rebuild every kind (a county change; a refresh)
+        self.urgent = False  # a notice named an event that moves the phase: read and send at once
         self.last_flush = -math.inf  # when the last round started reading
         self.read_time = 0.0  # how long its reads took
         self.last_delivery = -math.inf  # when it started sending
@@ -173,6 +181,8 @@ class Room:
         kind = message.get("type")
         if kind == "meeting.changed":
             self.wanted = max(self.wanted, int(message.get("version", 0)))
+            if self.versioned and any(name in PHASE_OF_EVENT for name in message.get("types") or ()):
+                self.urgent = True
         elif kind == "meeting.turnout":
             self.turnout(int(message.get("cast", 0)), int(message.get("version", 0)))
             return
@@ -252,9 +262,19 @@ class Room:
         return any(self.wanted > self.frames.setdefault(kind, Frame()).asked for kind in self.kinds)
 
     def _schedule(self) -> None:
-        if self.closed or self.flushing or self.timer is not None or not self._needs_flush():
+        if self.closed or self.flushing or not self._needs_flush():
             return
         loop = asyncio.get_running_loop()
+        if self.urgent:
+            # A new phase: read now (HEAD_START: the command's HTTP answer goes first), not when the window opens.
+            if self.timer is not None:
+                if self.timer.when() <= loop.time() + HEAD_START:
+                    return
+                self.timer.cancel()
+            self.timer = loop.call_later(HEAD_START, self._start_flush)
+            return
+        if self.timer is not None:
+            return
         # Reads at most once per window; and start them as late as lets the
         # round go out when its window opens, so that they include as many
         # commits as possible (the time they took last round is the guess).
@@ -277,6 +297,7 @@ class Room:
         try:
             self.last_flush = loop.time()
             stale, self.stale = self.stale, False
+            urgent, self.urgent = self.urgent, False
             wanted = self.wanted
             for kind in sorted(self.kinds):
                 frame = self.frames.setdefault(kind, Frame())
@@ -286,7 +307,7 @@ class Room:
                     self.adopt(kind, body)
             self.read_time = min(loop.time() - self.last_flush, self.relay.window)
             gate = self.last_delivery + self.relay.window - loop.time()
-            if gate > 0:  # rounds go out one window apart
+            if gate > 0 and not urgent:  # rounds go out one window apart; a new phase goes at once
                 await asyncio.sleep(gate)
             self.last_delivery = loop.time()
             self._turnouts.clear()
@@ -342,7 +363,7 @@ class Room:
         if at is None:
             at = loop.time()
         wait = sub.last_sent + self.relay.window - at
-        if wait > 0:
+        if wait > 0 and not self._new_phase(sub):
             if sub.timer is None:
                 sub.timer = loop.call_later(wait, self._timer_fired, sub)
             return
@@ -354,6 +375,12 @@ class Room:
     def _timer_fired(self, sub: Subscriber) -> None:
         sub.timer = None
         self.catch_up(sub)
+
+    def _new_phase(self, sub: Subscriber) -> bool:
+        """Whether the room's snapshot for `sub` shows another phase than the socket does (it goes at once)."""
+        frame = self.frames.get(sub.kind)
+        return (self.versioned and frame is not None and frame.body is not None and frame.version > sub.version
+                and frame.body.get("phase") != sub.phase)
 
     def _behind(self, sub: Subscriber) -> bool:
         frame = self.frames.get(sub.kind)

@@ -96,9 +96,17 @@ PAD_STEP = 64  # sizes are rounded up to this, so that near-equal bounds give eq
 
 @dataclass(frozen=True)
 class Sealed:
+    """A ballot opened from the box."""
+
     code_hash: str
     marks: dict[str, dict[str, str]]
-    receipt: str
+
+    @functools.cached_property
+    def receipt(self) -> str:
+        """Computed when asked for: the close takes every ballot out of the box and the meeting's
+        validation computes each receipt anyway (Voting.validate_ballot); computing it here too
+        hashed every ballot's canonical form twice on the way from the close to the screens."""
+        return ballot_receipt(self.code_hash, self.marks)
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,7 @@ def _open(keys: list[_Keys], *, meeting_id: str, slot: bytes, sealed: bytes) -> 
     encoded = plaintext[_HEADER.size : _HEADER.size + length]
     marks = json.loads(encoded)
     code_hash = raw_hash.hex()
-    return Sealed(code_hash=code_hash, marks=marks, receipt=ballot_receipt(code_hash, marks))
+    return Sealed(code_hash=code_hash, marks=marks)
 
 
 def _plain(marks: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:

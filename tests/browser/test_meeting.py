@@ -217,6 +217,9 @@ def test_host_runs_a_whole_meeting_from_the_console(hall: Any, contexts: Any, ar
             assert row.locator(".pct").inner_text() == subject["grade_percent"][grade]
         expect(card.locator(".unfav")).to_have_text(subject["unfavourable_percent"], use_inner_text=True)
         expect(card.locator(".flag")).to_have_count(1 if subject["flagged"] else 0)
+        # the score as announced (the recorded ResultsAnnounced, rounded to a tenth): the frame carries it once
+        score = next(s["score"] for s in results["announced"]["subjects"] if s["subject_id"] == subject["subject_id"])
+        expect(card.locator(".rates b", has_text=re.compile(rf"^{re.escape(score)}$"))).to_have_count(1)
     # zhuren got one 不称职 of two ballots: 50% >= 30%, flagged for an admonishment interview
     assert results["flagged_subjects"] == [second]
     expect(screen.locator("[data-head-hash]")).to_have_text(results["head_hash"], use_inner_text=True)

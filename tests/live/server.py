@@ -179,3 +179,11 @@ def to_ballot_open(host: HttpApi, meeting: dict[str, Any], *, codes_per_category
 
 def marks_for(grade: str = "chenzhi") -> dict[str, dict[str, str]]:
     return {sid: {"zongti": grade} for sid, _ in SUBJECTS}
+
+
+def results_as_shown(results: dict[str, Any]) -> dict[str, Any]:
+    """The results API's body as a snapshot carries it: the recorded announcement reduced to its scores (docs/live.md)."""
+    announced = results["announced"]
+    return {**results, "announced": {
+        "at": announced["at"], "subjects": [{"subject_id": s["subject_id"], "score": s["score"]} for s in announced["subjects"]],
+    }}

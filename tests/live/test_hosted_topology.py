@@ -27,7 +27,14 @@ import pytest
 from websockets.protocol import State
 
 from infra.topology import Topology, start
-from tests.live.server import HttpApi, demo_meeting, make_live_county, marks_for, to_ballot_open
+from tests.live.server import (
+    HttpApi,
+    demo_meeting,
+    make_live_county,
+    marks_for,
+    results_as_shown,
+    to_ballot_open,
+)
 from tests.live.test_websockets import cast_shown, screen_path
 from tests.live.ws import CEILING, Screen
 
@@ -111,7 +118,7 @@ def test_a_meeting_through_the_proxy_with_the_screen_on_one_worker_and_the_phone
     assert closed["turnout"]["cast"] == len(ballots)
     host.post(f"meetings/{mid}/results/announce/", expect=200)
     shown = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "results_announced")
-    assert shown["results"] == host.get(f"meetings/{mid}/results/")
+    assert shown["results"] == results_as_shown(host.get(f"meetings/{mid}/results/"))
     counts = [c for c in map(cast_shown, screen.messages) if c is not None]
     assert counts == sorted(counts), "counts never go back"
     screen.close()

@@ -216,3 +216,48 @@ def test_a_count_that_a_new_socket_read_reaches_the_sockets_already_there() -> N
             assert socket.counts() == [0, 7]
 
     asyncio.run(scenario())
+
+
+def test_a_new_phase_reaches_the_screens_at_once_while_other_changes_wait_for_the_window() -> None:
+    """The results follow "ballot closed" without waiting for a screen's coalescing window.
+
+    The window here is an hour: a snapshot held back by it would never come
+    within the test's ceiling, so what arrives is decided by the relay's
+    rules, not by how fast this machine is.
+    """
+
+    async def scenario() -> None:
+        hall = Hall()
+        layer = InMemoryChannelLayer()
+        relay = Relay(layer, hall.build, window=3600, refresh=3600)
+        screen, console = Socket(), Socket("console")
+        for socket in (screen, console):
+            await join(relay, socket)
+
+        def shown(socket: Socket) -> list[tuple[int, str]]:
+            return [(m["version"], m["phase"]) for _, m in socket.got if m["type"] == "snapshot"]
+
+        # A change that keeps the phase (a question asked): it waits for the window, folded into what comes next.
+        hall.version = 6
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 6, "types": ["QuestionAsked"]})
+        # The host closes the ballot (the phone ballots and BallotClosed in one append), then announces.
+        hall.version, hall.phase = 307, "ballot_closed"
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 307,
+                                       "types": ["BallotCast"] * 19 + ["BallotClosed"]})
+        await until(lambda: all(shown(s)[-1] == (307, "ballot_closed") for s in (screen, console)))
+        hall.version, hall.phase = 308, "results_announced"
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 308, "types": ["ResultsAnnounced"]})
+        await until(lambda: all(shown(s)[-1] == (308, "results_announced") for s in (screen, console)))
+        for socket in (screen, console):
+            # Version 6 never went out on its own: it waited, and the closed ballot's snapshot carries it.
+            assert shown(socket) == [(5, "ballot_open"), (307, "ballot_closed"), (308, "results_announced")]
+        # Counts still go by their notices, snapshots of the same phase still by the window:
+        # a question answered after the results waits (the fence: the meeting's close, a new phase).
+        hall.version = 309
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 309, "types": ["QuestionAnswered"]})
+        hall.version, hall.phase = 310, "closed"
+        await layer.group_send(GROUP, {"type": "meeting.changed", "version": 310, "types": ["MeetingClosed"]})
+        await until(lambda: shown(screen)[-1] == (310, "closed"))
+        assert shown(screen)[-2:] == [(308, "results_announced"), (310, "closed")]
+
+    asyncio.run(scenario())

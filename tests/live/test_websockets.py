@@ -18,6 +18,7 @@ from tests.live.server import (
     county_host,
     demo_meeting,
     marks_for,
+    results_as_shown,
     to_ballot_open,
 )
 from tests.live.ws import Screen
@@ -92,7 +93,38 @@ def test_a_screen_gets_a_snapshot_then_follows_check_ins_and_ballots(hall_server
     assert [c for c in counts if c is not None] and all(c == 2 for c in counts if c is not None), counts
     host.post(f"meetings/{mid}/results/announce/", expect=200)
     shown = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "results_announced")
-    assert shown["results"] == host.get(f"meetings/{mid}/results/")
+    # The results API's body, with the recorded announcement reduced to what its tally does not say.
+    assert shown["results"] == results_as_shown(host.get(f"meetings/{mid}/results/"))
+    screen.close()
+
+
+def test_the_results_frame_carries_the_tally_once_and_every_announced_score(hall_server, live_county, apis) -> None:
+    """The frame a hall screen gets at the announcement holds each subject's counts once, and its announced score."""
+    admin, host, voter = apis
+    meeting = demo_meeting(admin, host)
+    mid = meeting["meeting_id"]
+    codes = to_ballot_open(host, meeting)
+    for n, code in enumerate(codes["party_member"] + codes["representative"]):
+        voter.post(f"v/{mid}/ballot/", {"code": code, "marks": marks_for(("chenzhi", "jiben_chenzhi", "bu_chenzhi")[n % 3])},
+                   expect=201)
+    screen = open_screen(hall_server, live_county, mid)
+    screen.until(lambda m: m["type"] == "snapshot")
+    host.post(f"meetings/{mid}/ballot/close/", expect=200)
+    host.post(f"meetings/{mid}/results/announce/", expect=200)
+    shown = screen.until(lambda m: m["type"] == "snapshot" and m["phase"] == "results_announced")
+    raw = screen.raw[screen.messages.index(shown)]
+    recorded = host.get(f"meetings/{mid}/results/")["announced"]
+    subjects = shown["results"]["subjects"]
+    assert len(subjects) == len(recorded["subjects"]) >= 2
+    # Once: a count table per subject and per voter group, and no second copy under `announced`.
+    groups = sum(len(s["groups"]) for s in subjects)
+    assert raw.count('"counts": ') == len(subjects) + groups, raw.count('"counts": ')
+    assert raw.count('"groups": ') == len(subjects)
+    for subject, announced in zip(subjects, recorded["subjects"], strict=True):
+        assert (subject["subject_id"], subject["counts"]) == (announced["subject_id"], announced["counts"])
+    # What the page shows next to each subject: the announced score, as recorded.
+    assert shown["results"]["announced"]["subjects"] == [
+        {"subject_id": s["subject_id"], "score": s["score"]} for s in recorded["subjects"]]
     screen.close()
 
 

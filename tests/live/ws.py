@@ -32,6 +32,7 @@ class Screen:
                                 open_timeout=CEILING)
         self.conn: ClientConnection = self._connect.__enter__()
         self.messages: list[dict[str, Any]] = []
+        self.raw: list[str] = []  # the frames as sent, in the same order
         self.close_code: int | None = None
 
     def next(self, timeout: float = CEILING) -> dict[str, Any] | None:
@@ -44,6 +45,7 @@ class Screen:
             return None
         message = json.loads(raw)
         self.messages.append(message)
+        self.raw.append(raw if isinstance(raw, str) else raw.decode())
         return message
 
     def until(self, predicate: Any, timeout: float = CEILING) -> dict[str, Any]:

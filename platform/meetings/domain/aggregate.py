@@ -76,7 +76,7 @@ from meetings.events import (
     SubjectEntry,
 )
 
-__all__ = ["ALLOWED_PHASES", "Meeting"]
+__all__ = ["ALLOWED_PHASES", "PHASE_OF_EVENT", "Meeting"]
 
 # The phases in which each command may run (domain.md: the meeting's procedure).
 ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
@@ -104,6 +104,26 @@ ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
     "announce_results": ("ballot_closed",),
     "close_meeting": ("results_announced",),
 }
+
+# The events that move a meeting to another phase, and to which (what `apply`
+# does with them). The live layer sends a snapshot that shows a new phase at
+# once instead of within a screen's coalescing window (live.relay).
+PHASE_OF_EVENT: dict[str, str] = {
+    "MeetingScheduled": "scheduled",
+    "MeetingAnnounced": "announced",
+    "MeetingOpened": "opened",
+    "BallotOpened": "ballot_open",
+    "BallotClosed": "ballot_closed",
+    "ResultsAnnounced": "results_announced",
+    "MeetingClosed": "closed",
+}
+
+
+# Events after which what a state derived (paper batches' status, the counted
+# ballots, the tally: Voting._derived) still holds: they change none of its
+# inputs (ballots, paper entries, codes, rules, subjects, roster, check-ins),
+# only the phase or a record of it. Any other event makes a state derive afresh.
+KEEPS_DERIVED = (BallotClosed, ResultsAnnounced, MeetingClosed, ScreenLinksRevoked)
 
 
 # -- value objects and state ----------------------------------------------------------------------
@@ -263,6 +283,8 @@ class Meeting(Voting):
             self.phase = "closed"
         elif isinstance(event, ScreenLinksRevoked):
             self.screen_links_from = self.version
+        if isinstance(event, KEEPS_DERIVED):
+            self._keep_derived()
         # PaperBatchReconciled / PaperBatchMismatchDetected record what the status
         # (derived from the entries) was at that point; there is nothing more to fold.
 

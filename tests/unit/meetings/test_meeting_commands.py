@@ -24,7 +24,7 @@ from meeting_given import (
 )
 
 from events.types import DomainEvent
-from meetings.domain.aggregate import Meeting
+from meetings.domain.aggregate import PHASE_OF_EVENT, Meeting
 from meetings.domain.errors import (
     AlreadyCheckedIn,
     DomainError,
@@ -340,3 +340,15 @@ def test_a_full_run_produces_events_that_pass_their_schemas() -> None:
         assert load(new.type, new.schema_version, new.data) == event
         run.do([event])
     assert run.meeting.phase == "closed"
+
+
+def test_the_events_said_to_move_the_phase_are_exactly_those_that_do() -> None:
+    """live.relay sends a snapshot at once when its notice names one of PHASE_OF_EVENT: the list must be the fold's."""
+    meeting = Meeting()
+    moved: dict[str, str] = {}
+    for event in events_until("closed"):
+        before = meeting.phase
+        meeting.apply(event)
+        if meeting.phase != before:
+            moved[type(event).__name__] = meeting.phase
+    assert moved == PHASE_OF_EVENT

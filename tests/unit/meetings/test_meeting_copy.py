@@ -72,3 +72,23 @@ def test_a_copy_shares_the_recorded_ballots_but_not_their_container() -> None:
     assert clone.phone_ballots is not meeting.phone_ballots
     assert all(clone.phone_ballots[c] is meeting.phone_ballots[c] for c in meeting.phone_ballots)  # facts: shared
     assert all(clone.questions[q] is not meeting.questions[q] for q in meeting.questions)  # records: copied
+
+
+def test_the_tally_is_counted_once_across_the_announcement_and_afresh_after_a_paper_batch() -> None:
+    """What a state derived carries over an event that changes none of its inputs, and only over such an event."""
+    closed = Meeting.from_events(events_until("ballot_closed"))
+    tally = closed.compute_results()
+    announced = copy.deepcopy(closed)  # as the repository does after a commit: fold the decision's events on a copy
+    for event in closed.announce_results(now=T0 + timedelta(hours=2)):
+        announced.apply(event)
+    assert announced.compute_results() is tally  # the announcement's tally, not a second count
+    assert announced.compute_results() == Meeting.from_events([*events_until("results_announced")]).compute_results()
+    # A paper batch entered after the close changes the counted ballots: counted again, never the old tally.
+    later = copy.deepcopy(closed)
+    paper = [PaperBallot(code_hash=c, marks=marks("cha")) for c in REP_CODES[:2]]
+    for teller in ("计票员甲", "计票员乙"):
+        for event in later.enter_paper_batch(batch_no=1, teller=teller, ballots=paper, now=T0 + timedelta(hours=1)):
+            later.apply(event)
+    assert later.compute_results() is not tally
+    assert later.compute_results().ballots_counted == tally.ballots_counted + 2
+    assert closed.compute_results() is tally  # the copies moved on; the state they came from did not
