@@ -333,14 +333,20 @@ def make_plans(args: argparse.Namespace, meetings: list[dict[str, Any]], port: i
     return plans
 
 
-def profile_workers(pids: list[int], seconds: int, folder: Path) -> list[Path]:
-    """py-spy on each server worker for `seconds` (non-blocking sampling, 100 Hz): collapsed stacks."""
+def profile_workers(pids: list[int], seconds: int, folder: Path, gil: bool = False) -> list[Path]:
+    """py-spy on each server worker for `seconds` (non-blocking sampling, 100 Hz): collapsed stacks.
+
+    With `gil`, only the thread holding the GIL is sampled: Python's own CPU,
+    without the threads that wait in psycopg or a socket (which py-spy's idle
+    heuristic counts as running).
+    """
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     procs, outs = [], []
     for pid in pids:
         out = folder / f"profile-{pid}.txt"
         procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
-                                       "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(out)],
+                                       "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(out),
+                                       *(["--gil"] if gil else [])],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         outs.append(out)
     for proc in procs:
@@ -428,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
             at = start_at + min(window * 0.5, 60)
             time.sleep(max(0.0, at - time.monotonic()))
             say(f"  py-spy on the server workers for {args.profile} s …")
-            profiles = profile_workers(server.workers(), args.profile, workdir)
+            profiles = profile_workers(server.workers(), args.profile, workdir, gil=args.profile_gil)
         for proc in generators:
             proc.wait()
         sampler.halt.set()
@@ -494,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-forms", action="store_true", help="phones cast without opening the form first")
     parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
                         help="py-spy the server workers for SECONDS in the middle of the peak")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (Python's CPU, no waits)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, plans, raw results)")
     args = parser.parse_args(argv)
     if args.quick:
