@@ -333,14 +333,20 @@ def make_plans(args: argparse.Namespace, meetings: list[dict[str, Any]], port: i
     return plans
 
 
-def profile_workers(pids: list[int], seconds: int, folder: Path) -> list[Path]:
-    """py-spy on each server worker for `seconds` (non-blocking sampling, 100 Hz): collapsed stacks."""
+def profile_workers(pids: list[int], seconds: int, folder: Path, gil: bool = False) -> list[Path]:
+    """py-spy on each server worker for `seconds` (non-blocking sampling, 100 Hz): collapsed stacks.
+
+    With `gil`, only the thread holding the GIL is sampled: Python's own CPU,
+    without the threads that wait in psycopg or a socket (which py-spy's idle
+    heuristic counts as running).
+    """
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     procs, outs = [], []
     for pid in pids:
         out = folder / f"profile-{pid}.txt"
         procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
-                                       "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(out)],
+                                       "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(out),
+                                       *(["--gil"] if gil else [])],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         outs.append(out)
     for proc in procs:
@@ -361,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
 
     pg = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False)
     server: Server | None = None
-    redis: Redis | None = None
+    redis: Any = None  # live_fanout.Redis (TCP) or infra.topology.RedisServer (--redis-socket)
     sampler: CpuSampler | None = None
     generators: list[subprocess.Popen[bytes]] = []
     try:
@@ -371,7 +377,13 @@ def run(args: argparse.Namespace) -> int:
         redis_binary = shutil.which("redis-server")
         if redis_binary is None:
             raise SystemExit("bench/peak.py needs redis-server (the hosted setup's channel layer)")
-        redis = Redis(redis_binary, workdir / "redis")
+        if args.redis_socket:  # as infra's one-machine deployment runs it (infra.topology)
+            sys.path.insert(0, str(REPO))  # infra is a package at the repository's root
+            from infra.topology import RedisServer
+
+            redis = RedisServer(folder=workdir / "redis")
+        else:
+            redis = Redis(redis_binary, workdir / "redis")
         env = dict(os.environ, DATABASE_URL=url, SHUPING_HOME=str(workdir), SHUPING_SECRET_KEY=key,
                    DJANGO_SETTINGS_MODULE="shuping.settings", PYTHONUNBUFFERED="1", REDIS_URL=redis.url)
         env.pop("SHUPING_DEBUG", None)
@@ -386,10 +398,10 @@ def run(args: argparse.Namespace) -> int:
         county_seconds = time.perf_counter() - t0
         say(f"{len(counties)} counties with an administrator and a host in {county_seconds:.1f} s")
         info = machine_info(url)
-        info["redis"] = redis.version()
+        info["redis"] = Redis.version(redis)  # type: ignore[arg-type]
         server = Server(env, args.workers, workdir / "uvicorn.log")
         server.wait_ready(counties[0]["host"])
-        say(f"server: {' '.join(server.argv)} (REDIS_URL on port {redis.port})")
+        say(f"server: {' '.join(server.argv)} (REDIS_URL {redis.url})")
 
         setup = Setup(server.port, args.setup_concurrency)
         t0 = time.perf_counter()
@@ -428,7 +440,7 @@ def run(args: argparse.Namespace) -> int:
             at = start_at + min(window * 0.5, 60)
             time.sleep(max(0.0, at - time.monotonic()))
             say(f"  py-spy on the server workers for {args.profile} s …")
-            profiles = profile_workers(server.workers(), args.profile, workdir)
+            profiles = profile_workers(server.workers(), args.profile, workdir, gil=args.profile_gil)
         for proc in generators:
             proc.wait()
         sampler.halt.set()
@@ -494,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-forms", action="store_true", help="phones cast without opening the form first")
     parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
                         help="py-spy the server workers for SECONDS in the middle of the peak")
+    parser.add_argument("--redis-socket", action="store_true",
+                        help="Redis on a unix socket (as infra/topology.py runs it) instead of TCP on 127.0.0.1")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (Python's CPU, no waits)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, plans, raw results)")
     args = parser.parse_args(argv)
     if args.quick:

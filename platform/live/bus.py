@@ -10,6 +10,9 @@ Two kinds of notice reach a meeting's group:
   ballots and the stream version the ballot was cast at, nothing about the
   ballot itself: a per-ballot tally would let anyone who watched the screen
   read ballots by differencing.
+  Through a layer shared by processes (Redis) the counts travel instead in
+  one batch per window for all meetings (``meeting.turnouts``, see
+  live.turnouts), to a group that every process's relay joins.
 
 Group names carry the county schema (meeting ids repeat across counties).
 
@@ -40,7 +43,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 
 from events.records import Committed
-from live import eager, relay
+from live import eager, relay, turnouts
 from live.relay import HEAD_START, WINDOW
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,8 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
         # Counts waiting for another loop's timers would wait for ever.
         _waiting.clear()
         _scheduled.clear()
+        _batch.clear()
+        _batch_due[0] = False
 
 
 def unbind_loop() -> None:
@@ -216,8 +221,9 @@ def on_committed(committed: Committed) -> None:
 # (the first after a quiet spell HEAD_START later, so that the request that
 # brought it answers first; the last of a burst at the window's end). That
 # is the one throttle. At the flush, this process's room (live.relay) gets
-# the count in the same turn of the loop, and the notice goes to the
-# meeting's group through the channel layer for the rooms of every other
+# the count in the same turn of the loop; with the in-memory layer the notice
+# also goes to the meeting's group, and with a layer shared by processes the
+# count goes in this process's next batch (below) to the rooms of every other
 # process (this one's hears it again: a count it has shown is a no-op).
 # Rooms pass a higher count on to their sockets at once. Whichever commit is
 # last, its count is read after it and sent within a window: every screen
@@ -292,6 +298,8 @@ def publish_turnout(*, county: str, meeting_id: str, cast: int, version: int) ->
 
 
 def _turnout_on_loop(loop: asyncio.AbstractEventLoop, layer: Any, group: str, cast: int, version: int) -> None:
+    if not isinstance(layer, InMemoryChannelLayer):
+        _batch_turnout(loop, layer, group, cast, version)
     waiting = _waiting.get(group)
     _waiting[group] = (cast, version) if waiting is None else (max(waiting[0], cast), max(waiting[1], version))
     if group not in _scheduled:
@@ -316,4 +324,40 @@ def _flush_turnout(loop: asyncio.AbstractEventLoop, layer: Any, group: str) -> N
     room = relay.local_room(group)
     if room is not None:
         room.turnout(*waiting)
-    _spawn(loop, layer, group, turnout_message(*waiting))
+    if isinstance(layer, InMemoryChannelLayer):
+        _spawn(loop, layer, group, turnout_message(*waiting))
+    # Other layers: the other processes hear this count in this process's next batch.
+
+
+# -- turnout batches (layers shared by processes) ------------------------------------------
+#
+# Through a layer shared by processes (Redis), the counts go to the other
+# processes' rooms in one message per window for all meetings (live.turnouts):
+# at the peak a meeting gets a ballot every second or two, so a notice per
+# meeting and window was a notice per ballot, and each cost four Redis round
+# trips. The batch takes every count as it is read (no wait behind the
+# per-meeting window above, which only paces this process's own rooms): the
+# first after a quiet spell goes HEAD_START later, the rest at most one
+# window after the previous batch, with the largest count of each meeting.
+_batch: dict[str, tuple[int, int]] = {}
+_batch_due: list[bool] = [False]
+_batch_last: list[float] = [-WINDOW]
+
+
+def _batch_turnout(loop: asyncio.AbstractEventLoop, layer: Any, group: str, cast: int, version: int) -> None:
+    waiting = _batch.get(group)
+    _batch[group] = (cast, version) if waiting is None else (max(waiting[0], cast), max(waiting[1], version))
+    if not _batch_due[0]:
+        _batch_due[0] = True
+        due = _batch_last[0] + WINDOW - loop.time()
+        loop.call_later(max(due, HEAD_START), _flush_batch, loop, layer)
+
+
+def _flush_batch(loop: asyncio.AbstractEventLoop, layer: Any) -> None:
+    _batch_due[0] = False
+    if not _batch:
+        return
+    counts = dict(_batch)
+    _batch.clear()
+    _batch_last[0] = loop.time()
+    _spawn(loop, layer, turnouts.TURNOUTS_GROUP, turnouts.batch_message(counts))

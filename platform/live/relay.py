@@ -61,7 +61,9 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from live import eager, layer_watch
+from channels.layers import InMemoryChannelLayer
+
+from live import eager, layer_watch, turnouts
 from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
 from meetings.domain.aggregate import PHASE_OF_EVENT
 
@@ -499,6 +501,20 @@ class Relay:
         self.rooms: dict[str, Room] = {}
         # Redis forgets groups when it restarts: a watch rejoins them (live.layer_watch).
         self.watch = layer_watch.LayerWatch(layer, self.rejoin, self.reread) if layer_watch.watchable(layer) else None
+        # Counts from other processes come in batches (live.turnouts); one process alone hears its own directly.
+        self.hub = None if isinstance(layer, InMemoryChannelLayer) else turnouts.TurnoutHub(
+            layer, self._turnout, watch=self.watch, refresh=refresh)
+
+    def _turnout(self, group: str, cast: int, version: int) -> None:
+        room = self.rooms.get(group)
+        if room is not None and not room.closed:
+            room.turnout(cast, version)
+
+    async def _open(self, room: Room) -> None:
+        if self.hub is not None:
+            # Before the room reads its first state: a count sent after that read reaches it.
+            await asyncio.shield(self.hub.start())
+        await room._start()
 
     def reread(self) -> None:
         """Have every room rebuild its state from the database (notices cannot come: the layer is away)."""
@@ -508,6 +524,8 @@ class Relay:
 
     async def rejoin(self) -> None:
         """Add every open room to its group again, then re-read its state (the layer was away or forgot)."""
+        if self.hub is not None:
+            await self.hub.rejoin()
         for room in list(self.rooms.values()):
             if room.closed or room.channel is None:
                 continue
@@ -525,7 +543,7 @@ class Relay:
         if room is None or room.closed:
             room = Room(self, group, county, meeting_id, versioned=versioned)
             self.rooms[group] = room
-            room.started = asyncio.ensure_future(room._start())
+            room.started = asyncio.ensure_future(self._open(room))
             if self.watch is not None:
                 self.watch.start()
         room.add(sub)
