@@ -21,6 +21,12 @@ then, in this one process and its one database connection:
   from another checkout's code alternately with ours (before/after);
 * a page read (`GET /zhenggai/`, no login, reads a projection) of county #1
   and of county #N, alternating, median of 100 each;
+* a real one-column migration (tests/migration_extra, enabled by its settings
+  as the tests enable it) over all N counties by `shuping migrate --jobs J` as
+  a new process, J = 1 and 2, through the kept migrate machinery
+  (tenants.migrate_shared) and the old path (SHUPING_MIGRATE_SHARED=0)
+  alternately; the counties are put back before each run (column, migration
+  row, content types, recorded state), the template keeps the migration;
 * for comparison, a few counties created the old way (django-tenants' clone
   and faked migrate) at N.
 
@@ -110,6 +116,65 @@ def migrate_in_process() -> float:
     return took
 
 
+EXTRA_SETTINGS = "tests.migration_extra.settings"
+UNDO_EXTRA = """
+ALTER TABLE {s}.proj_meeting_board DROP COLUMN IF EXISTS extra_note;
+DELETE FROM {s}.django_migrations WHERE app = 'migration_extra';
+DELETE FROM {s}.auth_permission;
+DELETE FROM {s}.django_content_type;
+"""
+
+
+def migrate_run(env: dict[str, str], *, jobs: int, shared: bool) -> tuple[float, float, float]:
+    """Seconds, CPU seconds (all its processes) and the largest RSS (MB) of one `shuping migrate --jobs`."""
+    import resource
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(env, PYTHONPATH=f"{root / 'platform'}{os.pathsep}{root}", DJANGO_SETTINGS_MODULE=EXTRA_SETTINGS,
+               SHUPING_MIGRATE_SHARED="1" if shared else "0")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "shuping.cli", "migrate", "--jobs", str(jobs)], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=root)
+    took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu, after.ru_maxrss / 1024
+
+
+def put_back(url: str, schemas: list[str], state: str) -> None:
+    """The counties as they were before the migration (the template keeps it)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        for schema in schemas:
+            db.execute(UNDO_EXTRA.format(s=f'"{schema}"').encode())
+        db.execute("UPDATE tenants_county SET schema_state = %s WHERE schema_name = ANY(%s)", [state, schemas])
+
+
+def real_migration(env: dict[str, str], url: str, schemas: list[str], rounds: int) -> dict[tuple[int, bool], list[tuple[float, float, float]]]:
+    """A real one-column migration over every county, both paths alternately, --jobs 1 and 2."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        (state,) = db.execute("SELECT schema_state FROM tenants_county WHERE schema_name = %s", [schemas[0]]).fetchone()
+    migrate_run(env, jobs=2, shared=True)  # the template and a first pass (not counted)
+    runs: dict[tuple[int, bool], list[tuple[float, float, float]]] = {}
+    for _ in range(rounds):
+        for jobs in (1, 2):
+            for shared in (False, True):
+                put_back(url, schemas, state)
+                runs.setdefault((jobs, shared), []).append(migrate_run(env, jobs=jobs, shared=shared))
+                say(f"  real migration, --jobs {jobs}, {'shared' if shared else 'old path'}: {runs[jobs, shared][-1][0]:.1f} s")
+    return runs
+
+
+def connections_close() -> None:
+    from django.db import connections
+
+    connections.close_all()
+
+
 def read_latency(first: str, last: str, rounds: int = 100) -> tuple[float, float]:
     """Median seconds of GET /zhenggai/ on the first and the last county, alternating."""
     from django.test import Client
@@ -189,6 +254,8 @@ def run(args: argparse.Namespace) -> str:
                 load.append(os.getloadavg()[0])
                 say(f"  #{index}: create {statistics.median(create_times[-WINDOW:]) * 1000:.0f} ms")
         read_first, read_last = read_latency(slug(1), slug(args.counties))
+        connections_close()
+        real = real_migration(env, url, [slug(k) for k in range(1, args.counties + 1)], args.real_rounds) if args.real_rounds else {}
         old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
     finally:
         try:
@@ -203,11 +270,11 @@ def run(args: argparse.Namespace) -> str:
             server.destroy()
     return render(
         args=args, started_at=started_at, load=load, version=version, create_times=create_times, memory=memory,
-        migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began,
+        migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began, real=real,
     )
 
 
-def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total) -> str:  # type: ignore[no-untyped-def]
+def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total, real) -> str:  # type: ignore[no-untyped-def]
     n = len(create_times)
     at = {k: statistics.median(create_times[k - WINDOW:k]) for k in (*MARKS, n) if WINDOW <= k <= n}
     info = machine()
@@ -256,6 +323,20 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
     first, last = reads
     lines.append(f"| `GET /zhenggai/` of county #1 / #{n:,} (median of 100) | {first * 1000:.1f} / {last * 1000:.1f} ms |")
     lines.append(f"| ratio #{n:,} / #1 (goal <= 1.1) | {last / first:.2f} |")
+    for (jobs, shared), results in sorted(real.items()):
+        took = statistics.median(r[0] for r in results)
+        cpu = statistics.median(r[1] for r in results)
+        rss = max(r[2] for r in results)
+        path = "kept machinery" if shared else "old path (`SHUPING_MIGRATE_SHARED=0`)"
+        lines.append(
+            f"| real one-column migration over all {n:,} counties, `shuping migrate --jobs {jobs}`, {path} "
+            f"(median of {len(results)}): in all / per county / CPU of its processes / largest RSS of any process the bench started so far (ru_maxrss) "
+            f"| {took:.1f} s / {took / n * 1000:.0f} ms / {cpu:.1f} s / {rss:.0f} MB |"
+        )
+    for jobs in (1, 2):
+        if (jobs, True) in real and (jobs, False) in real:
+            new, before = (statistics.median(r[0] for r in real[jobs, kept]) for kept in (True, False))
+            lines.append(f"| ratio kept / old path at --jobs {jobs} (same run, alternating) | {new / before:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -267,6 +348,7 @@ def main() -> int:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
     parser.add_argument("--migrate-rounds", type=int, default=5, help="runs of `shuping migrate` per checkout at each mark")
+    parser.add_argument("--real-rounds", type=int, default=1, help="rounds of the real migration per path and --jobs (0: skip)")
     parser.add_argument("--baseline", help="another checkout (e.g. a worktree at main): time its `shuping migrate` too, alternately")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)

@@ -28,6 +28,7 @@ a county in hand is rolled back by PostgreSQL when its connection goes.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from django_tenants.utils import get_tenant_base_migrate_command_class, schema_c
 from common.county import use_public_schema
 from events.grants import app_role, grant_app_role
 from tenants import migrate_worker, template_ddl
+from tenants.migrate_shared import CountyMigrator
 from tenants.models import County
 from tenants.provisioning import (
     PUBLIC,
@@ -110,6 +112,22 @@ def _migrate_command() -> Any:
     return Recording(stdout=StringIO(), stderr=StringIO())
 
 
+def shared_by_default() -> bool:
+    """Whether counties go through the kept migrate machinery (SHUPING_MIGRATE_SHARED, on unless "0")."""
+    return os.environ.get("SHUPING_MIGRATE_SHARED", "1") != "0"
+
+
+_migrator: CountyMigrator | None = None
+
+
+def county_migrator() -> CountyMigrator:
+    """This process's CountyMigrator (each `--jobs` worker process has its own)."""
+    global _migrator
+    if _migrator is None:
+        _migrator = CountyMigrator()
+    return _migrator
+
+
 def migrate_county(
     schema: str,
     *,
@@ -119,11 +137,14 @@ def migrate_county(
     after_migrate: Callable[[], object] | None = None,
     verbosity: int = 0,
     errors: list[BaseException] | None = None,
+    shared: bool = True,
 ) -> CountyOutcome:
     """Migrate one county in one transaction and record `state` on its row; on failure roll back and say why.
 
     `errors`, when given, receives the exception of a failure (for callers
-    that re-raise it); the outcome carries its text either way.
+    that re-raise it); the outcome carries its text either way. With
+    `shared` the migrate machinery kept in this process does the work
+    (tenants.migrate_shared); without, Django's migrate command runs afresh.
     """
     started = time.monotonic()
     command = _migrate_command()
@@ -136,8 +157,16 @@ def migrate_county(
             # The recorder's table must be the county's own, never public's.
             MigrationRecorder(connection).ensure_schema()
             connection.set_schema(schema)  # type: ignore[attr-defined]
-            if not wanted <= applied_migrations(schema):
-                call_command(command, database=DEFAULT_DB_ALIAS, interactive=False, verbosity=verbosity)
+            applied = frozenset(applied_migrations(schema))
+            if not wanted <= applied:
+                if shared:
+                    command.verbosity = verbosity  # read by its progress callback (set by handle() otherwise)
+                    county_migrator().migrate(
+                        connection, applied=applied, progress_callback=command.migration_progress_callback,
+                        verbosity=verbosity,
+                    )
+                else:
+                    call_command(command, database=DEFAULT_DB_ALIAS, interactive=False, verbosity=verbosity)
                 command.current = ""  # a failure from here on is not a migration's
                 if after_migrate is not None:
                     after_migrate()
@@ -168,6 +197,7 @@ def migrate_all(
     only: Iterable[str] | None = None,
     jobs: int = 1,
     raise_errors: bool = True,
+    shared: bool | None = None,
 ) -> dict[str, int]:
     """Bring public, the template and the counties (those in `only`, else all) up to date; return counts.
 
@@ -179,7 +209,7 @@ def migrate_all(
     CountyMigrationFailed; see migrate_counties for the report.
     """
     report = migrate_counties(
-        progress=progress, verbosity=verbosity, after_migrate=after_migrate, only=only, jobs=jobs,
+        progress=progress, verbosity=verbosity, after_migrate=after_migrate, only=only, jobs=jobs, shared=shared,
     )
     if report.interrupted:
         raise KeyboardInterrupt
@@ -198,6 +228,7 @@ def migrate_counties(
     after_migrate: Callable[[], object] | None = None,
     only: Iterable[str] | None = None,
     jobs: int = 1,
+    shared: bool | None = None,
 ) -> MigrateReport:
     """Migrate public and the template, then every county behind, `jobs` at a time; report per county.
 
@@ -220,7 +251,10 @@ def migrate_counties(
     if only is not None:
         chosen = set(only)
         behind = [schema for schema in behind if schema in chosen]
-    task = _Task(wanted=wanted, state=state, role=app_role(), after_migrate=after_migrate, verbosity=verbosity)
+    task = _Task(
+        wanted=wanted, state=state, role=app_role(), after_migrate=after_migrate, verbosity=verbosity,
+        shared=shared_by_default() if shared is None else shared,
+    )
     outcomes = _in_process(task, behind) if jobs <= 1 or len(behind) <= 1 else _in_workers(task, behind, jobs)
     done = 0
     try:
@@ -244,12 +278,13 @@ class _Task:
     role: str | None
     after_migrate: Callable[[], object] | None
     verbosity: int
+    shared: bool = True
     errors: list[BaseException] = field(default_factory=list)
 
     def __call__(self, schema: str) -> CountyOutcome:
         return migrate_county(
             schema, wanted=self.wanted, state=self.state, role=self.role, after_migrate=self.after_migrate,
-            verbosity=self.verbosity, errors=self.errors,
+            verbosity=self.verbosity, errors=self.errors, shared=self.shared,
         )
 
 
