@@ -21,26 +21,13 @@ process alike, this one's included, coalesced by their sender (live.bus:
 the one throttle between a commit and a screen); the room keeps the largest
 and passes it on at once.
 
-What a socket is sent (docs/live.md):
-- a snapshot of its page kind when the room holds a newer one (by the meeting
-  stream's version; dashboards have no version: by the room's own sequence);
-- else, while voting, a ``turnout`` when the room knows a higher count, carrying
-  the version of the socket's last snapshot (a client that sees another
-  version resyncs);
-- snapshots at most once per `WINDOW` per socket (the first after a quiet
-  spell goes at once, `HEAD_START` later), except a snapshot that shows a
-  new phase (the ballot closed, the results announced): the room reads it as
-  soon as its notice comes and sends it at once, window or not. Phases move
-  a handful of times a meeting, on the host's command, and people in the
-  hall wait for exactly those (the results followed "ballot closed" by a
-  window, ~50 ms, in bench/spot.py);
-- a count when its notice comes (its sender sends at most one per `WINDOW`:
-  ballot bursts stay coalesced); a socket that cannot keep up
-  is not queued for: it gets the latest state when it can take it. Counts
-  never go back.
-
-A socket whose buffer is full (a phone on bad Wi-Fi) never holds up the
-room: its send finishes in a task of its own, and the room moves on.
+What a socket is sent (docs/live.md has the whole rule): the newer snapshot
+of its page kind (by the stream's version), else while voting a higher
+``turnout``; snapshots at most once per `WINDOW` per socket, except one that
+shows a new phase (ballot closed, results announced: read and sent at once,
+since people in the hall wait for exactly those). A socket that cannot keep
+up is not queued for (it gets the latest state when it can take it, in a
+task of its own, never holding up the room); counts never go back.
 
 Nothing here expires silently: the room reads its channel all the time (so
 no message waits in the layer until its expiry), renews its group membership

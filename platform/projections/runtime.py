@@ -62,8 +62,10 @@ class Projection:
         """Every row of every table, in a stable order, for comparisons."""
         state = {}
         for table in self.tables:
-            cursor.execute(f"SELECT * FROM {table} ORDER BY 1")
-            state[table] = [tuple(row) for row in cursor.fetchall()]
+            # Whole rows in order: a first column that repeats (the event that listed
+            # several villages) would leave the order of its rows to chance.
+            cursor.execute(f"SELECT * FROM {table}")
+            state[table] = sorted((tuple(row) for row in cursor.fetchall()), key=repr)
         return state
 
 
