@@ -20,20 +20,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from events.records import RecordedEvent
+from meetings.phases import PHASE_OF_EVENT
 from projections.runtime import Cursor, Projection, register
 
 _CATEGORY_COLUMN = {
     "party_member": "party_members_present",
     "representative": "representatives_present",
     "guest": "guests_present",
-}
-_PHASE_OF = {
-    "MeetingAnnounced": "announced",
-    "MeetingOpened": "opened",
-    "BallotOpened": "ballot_open",
-    "BallotClosed": "ballot_closed",
-    "ResultsAnnounced": "results_announced",
-    "MeetingClosed": "closed",
 }
 MEETING_EVENTS = frozenset({
     "MeetingScheduled", "MeetingConfigured", "MeetingAnnounced", "AttendeeCheckedIn", "QuorumOverrideApproved",
@@ -130,7 +123,7 @@ def _counted(event_type: str, data: dict[str, Any]) -> tuple[str | None, dict[st
     if event_type in _VERSION_ONLY:
         return None, {}
     if event_type in _PHASE_ONLY:
-        return _PHASE_OF[event_type], {}
+        return PHASE_OF_EVENT[event_type], {}
     if event_type == "AttendeeCheckedIn":
         if data["category"] == "guest":
             return None  # whether a guest adds an eligible voter depends on the row (grading_guests, roster_guests)
@@ -178,7 +171,7 @@ def _changes(event_type: str, data: dict[str, Any]) -> tuple[list[str], list[Any
     """The columns an event that is not only counting changes (SQL with placeholders) and their parameters."""
     changes: list[str] = []
     params: list[Any] = []
-    phase = _PHASE_OF.get(event_type)
+    phase = PHASE_OF_EVENT.get(event_type)
     if phase is not None:
         changes.append("phase = %s")
         params.append(phase)

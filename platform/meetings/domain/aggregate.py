@@ -76,7 +76,7 @@ from meetings.events import (
     SubjectEntry,
 )
 
-__all__ = ["ALLOWED_PHASES", "PHASE_OF_EVENT", "Meeting"]
+__all__ = ["ALLOWED_PHASES", "Meeting"]
 
 # The phases in which each command may run (domain.md: the meeting's procedure).
 ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
@@ -104,20 +104,6 @@ ALLOWED_PHASES: dict[str, tuple[str, ...]] = {
     "announce_results": ("ballot_closed",),
     "close_meeting": ("results_announced",),
 }
-
-# The events that move a meeting to another phase, and to which (what `apply`
-# does with them). The live layer sends a snapshot that shows a new phase at
-# once instead of within a screen's coalescing window (live.relay).
-PHASE_OF_EVENT: dict[str, str] = {
-    "MeetingScheduled": "scheduled",
-    "MeetingAnnounced": "announced",
-    "MeetingOpened": "opened",
-    "BallotOpened": "ballot_open",
-    "BallotClosed": "ballot_closed",
-    "ResultsAnnounced": "results_announced",
-    "MeetingClosed": "closed",
-}
-
 
 # Events after which what a state derived (paper batches' status, the counted
 # ballots, the tally: Voting._derived) still holds: they change none of its

@@ -24,7 +24,7 @@ from meeting_given import (
 )
 
 from events.types import DomainEvent
-from meetings.domain.aggregate import PHASE_OF_EVENT, Meeting
+from meetings.domain.aggregate import Meeting
 from meetings.domain.errors import (
     AlreadyCheckedIn,
     DomainError,
@@ -51,6 +51,7 @@ from meetings.events import (
     ReportEnded,
     ReportStarted,
 )
+from meetings.phases import PHASE_OF_EVENT
 
 Command = Callable[[Meeting], object]
 
