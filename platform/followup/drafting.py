@@ -8,10 +8,12 @@ and period (followup.actions.notices). Only the published notice is an event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from common.refusal import Conflict, NotFound
 from events.reading import read_stream
 from followup.events import NoticeSubject
+from followup.working_days import CHINA
 from meetings import desks
 from meetings.streams import load_meeting, meeting_stream
 
@@ -72,7 +74,7 @@ def notice_draft(meeting_id: str) -> NoticeDraft:
     village = board["village"] or board["township"]
     text = (
         f"根据述职评议工作安排，{board['township']}{board['village']}于"
-        f"{meeting.starts_at.strftime('%Y年%m月%d日') if meeting.starts_at else ''}召开述职评议大会，"
+        f"{_held_on(meeting.opened_at or meeting.starts_at)}召开述职评议大会，"
         f"应参评 {results.eligible} 人，收回有效票 {results.ballots_counted} 张，参评率 {results.participation_percent}。"
         "现将民主测评结果予以公示。公示期间，如有异议，可在本页提出，或向县委组织部反映。"
     )
@@ -83,3 +85,11 @@ def notice_draft(meeting_id: str) -> NoticeDraft:
         participation_percent=results.participation_percent, head_hash=head_hash, head_version=head_version,
         working_days=meeting.require_rules().notice_working_days,
     )
+
+
+def _held_on(moment: datetime | None) -> str:
+    """The day a meeting was held, as the county's calendar has it (China Standard Time), in Chinese."""
+    if moment is None:
+        return ""
+    day = moment.astimezone(CHINA).date()
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"

@@ -152,6 +152,7 @@ class Meeting(Voting):
     starts_at: datetime | None = None  # as scheduled, then as announced
     place: str = ""
     announced_starts_at: datetime | None = None
+    opened_at: datetime | None = None  # when the host opened it: the day it was held
     lead_time_override_reason: str | None = None
     host: str | None = None  # the account to run it (MeetingScheduled v3), None when not assigned
     announcement: MeetingAnnounced | None = None  # what was published: agenda, channels (the printable notice)
@@ -222,6 +223,7 @@ class Meeting(Voting):
             self.quorum_override = event.reason
         elif isinstance(event, MeetingOpened):
             self.phase = "opened"
+            self.opened_at = _parse(event.at)
         elif isinstance(event, ReportStarted):
             self.reports[event.subject_id] = Report(event.subject_id, _parse(event.at), event.limit_seconds)
             self.current_report = event.subject_id

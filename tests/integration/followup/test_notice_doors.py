@@ -25,10 +25,11 @@ from followup.actions.notices import (
     check_publish_notice,
     check_raise_objection,
 )
-from followup.drafting import closing_head, notice_draft
+from followup.drafting import _held_on, closing_head, notice_draft
 from followup.notices import notices_stream
 from followup.periods import SWEEPER
 from followup.sweeps import run_sweepers
+from followup.working_days import CHINA
 from meetings.streams import load_meeting
 from projections.runtime import get, rebuild
 from tests.integration.followup.closed_meeting import ADMIN, HOST, cid, closed_meeting
@@ -75,6 +76,27 @@ def test_a_notice_carries_the_results_and_the_head_the_screen_showed_at_the_clos
     # Monday + 5 working days: the period is over at the start of the next Tuesday (China time).
     assert notice["period_ends"] == datetime(2026, 12, 14, 16, 0, tzinfo=UTC)
     assert notice["working_days"] == 5  # the round's rule
+
+
+def test_the_draft_names_the_day_the_meeting_was_held_on_chinas_calendar(county: Any) -> None:
+    mid = closed_meeting()
+    meeting = load_meeting(mid).state
+    assert meeting.opened_at is not None and meeting.starts_at is not None
+    held = meeting.opened_at.astimezone(CHINA).date()
+    scheduled = meeting.starts_at.astimezone(CHINA).date()
+    assert held != scheduled  # the helper schedules it five days ahead and holds it at once
+    text = notice_draft(mid).text
+    assert f"于{held.year}年{held.month:02d}月{held.day:02d}日召开" in text, text
+    assert f"{scheduled.month:02d}月{scheduled.day:02d}日" not in text
+
+
+@pytest.mark.parametrize(("moment", "day"), [
+    (datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "2026年12月07日"),  # 07:30 in China: already Monday there
+    (datetime(2026, 12, 7, 15, 59, tzinfo=UTC), "2026年12月07日"),
+    (datetime(2026, 12, 7, 16, 0, tzinfo=UTC), "2026年12月08日"),
+])
+def test_the_held_day_is_chinas_date_not_utcs(moment: datetime, day: str) -> None:
+    assert _held_on(moment) == day
 
 
 def test_a_published_notice_never_changes_and_a_correction_supersedes_it(county: Any) -> None:
