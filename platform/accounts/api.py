@@ -25,9 +25,8 @@ from common.refusal import Refusal
 
 
 class LoginIn(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    # Bounded: a password of megabytes would be hashed all the same.
-    password = serializers.CharField(max_length=512, trim_whitespace=False)
+    username = serializers.CharField(max_length=logins.USERNAME_MAX)
+    password = serializers.CharField(max_length=logins.PASSWORD_MAX, trim_whitespace=False)
 
 
 class LoginOut(serializers.Serializer):

@@ -19,11 +19,20 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from common.http_errors import api_error, is_api
 from common.refusal import Refusal
+
+# What a login takes at most, on every door (pages, admin sites, /api/token/): a longer
+# username is no account's (the column holds 150), and a password of megabytes would be
+# hashed all the same. Django's login form sets the username's length on its widget only.
+USERNAME_MAX = 150
+PASSWORD_MAX = 512
 
 LOCKED_CODE = "login_locked"
 BUSY_CODE = "login_busy"
@@ -65,3 +74,28 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
         )
     response["Retry-After"] = str(cooloff_minutes() * 60)
     return response
+
+
+class _Bounded:
+    """Login forms that refuse an overlong username or password before anything is looked up or hashed.
+
+    Without it a 20,000-character username went to `authenticate`, and django-axes'
+    record of the failure (a 255-character column) answered 500.
+    """
+
+    fields: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        for name, most, zh in (("username", USERNAME_MAX, "用户名"), ("password", PASSWORD_MAX, "密码")):
+            self.fields[name].validators.append(MaxLengthValidator(
+                most, message=f"{zh}最多 {most} 个字符 / the {name} takes at most {most} characters",
+            ))
+
+
+class LoginForm(_Bounded, AuthenticationForm):
+    """The county's and the region's login pages."""
+
+
+class AdminLoginForm(_Bounded, AdminAuthenticationForm):
+    """The admin sites' login."""

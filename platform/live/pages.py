@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from accounts.logins import LoginForm
 from accounts.roles import LANDING, may
 from common import tokens
 from common.county import current_schema
@@ -83,6 +84,7 @@ class HallLoginView(LoginView):
 
     template_name = "hall/login.html"
     redirect_authenticated_user = True
+    form_class = LoginForm
 
     def get_default_redirect_url(self) -> str:
         return LANDING.get(str(getattr(self.request.user, "role", "")), "/desk/")

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.utils.timezone import localdate
 from django.views.decorators.cache import never_cache
 
+from accounts.logins import LoginForm
 from accounts.roles import may
 from common.refusal import Refusal
 from regions.models import Region
@@ -33,6 +34,7 @@ BAR_W, BAR_H, LABEL_W = 420, 26, 120
 class RegionLoginView(LoginView):
     template_name = "region/login.html"
     redirect_authenticated_user = True
+    form_class = LoginForm
 
     def get_default_redirect_url(self) -> str:
         return "/region/"

@@ -11,11 +11,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from accounts.logins import AdminLoginForm
 from accounts.models import User
 from accounts.roles import Role, may
 from common.county import current_schema
@@ -27,6 +27,7 @@ class OperatorSite(admin.AdminSite):
     site_header = "述评平台运营 / Shuping platform operations"
     site_title = "述评平台运营"
     index_title = "县区管理 / Counties"
+    login_form = AdminLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -48,7 +49,7 @@ def _county_admin(user: Any) -> bool:
     )
 
 
-class CountyLoginForm(AdminAuthenticationForm):
+class CountyLoginForm(AdminLoginForm):
     def confirm_login_allowed(self, user: Any) -> None:
         # Not Django's is_staff test: the role decides (AdminAuthenticationForm would refuse non-staff).
         if not user.is_active or not _county_admin(user):
