@@ -126,6 +126,7 @@ def meeting_events(total: int) -> list[Any]:
 
 def write_export(events: list[Any], path: Path) -> None:
     from events.chain import GENESIS_HASH, event_hash, format_recorded_at
+    from events.shuping_verify.spelling import event_line
 
     prev, lines = GENESIS_HASH, []
     for version, e in enumerate(events, start=1):
@@ -134,7 +135,7 @@ def write_export(events: list[Any], path: Path) -> None:
                 "recorded_at": format_recorded_at(datetime(2026, 12, 1, 1, tzinfo=UTC) + timedelta(milliseconds=version)),
                 "prev_hash": prev}
         line["hash"] = prev = event_hash(county="bench", **{k: line[k] for k in line if k != "position"})
-        lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+        lines.append(event_line(line))  # as `shuping log export` writes it
     header = {"format": "shuping-log", "format_version": 1, "county": "bench", "stream": "meeting-bench",
               "exported_at": "2026-12-01T05:00:00.000000Z", "event_count": len(lines), "head_hash": prev}
     path.write_text("\n".join([json.dumps(header), *lines]) + "\n", encoding="utf-8")

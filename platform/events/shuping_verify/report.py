@@ -20,6 +20,7 @@ from .canonical import (
     parse_json_line,
 )
 from .recount import MeetingFold, Uncountable, recount_differences
+from .spelling import canonical_string, read_event
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,10 @@ def _check_link(event: LogEvent, header: LogHeader, expected: int, previous_hash
     return None
 
 
+# The only types _meeting_problems looks at while the meeting is not closed.
+_MEETING_CHECKED = frozenset({"MeetingClosed", "ResultsAnnounced"})
+
+
 def _meeting_problems(event: LogEvent, fold: MeetingFold, closed_at: int | None) -> list[tuple[str, str, str]]:
     """Completeness and recount of one chained event (section 13)."""
     if closed_at is not None and event.type not in AFTER_CLOSE:
@@ -177,33 +182,48 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
     redacted, last_redacted = 0, None
     line_no = event_lines = verified = 0
     previous_hash, previous_position, broken_at = GENESIS_HASH, None, None
+    county_json, public, stream = canonical_string(header.county), header.public, header.stream
+    quick = strict = 0  # lines read by the export's spelling, and by the strict path although they were fine
     for line_no, raw in enumerate(iterator, start=2):
         event_lines += 1
         if broken_at is not None:
             continue  # past the first break nothing can be trusted: count the lines only
-        obj: Any = None
-        try:
-            obj = parse_json_line(raw)
-            event = parse_event(obj, header.county, public=header.public)
-        except BadLine as exc:
-            problems.append(Problem(line_no, *line_locator(obj), "bad_line", exc.message, exc.message_zh))
-            broken_at = line_no
-            continue
-        failure = _check_link(event, header, verified + 1, previous_hash, previous_position)
-        if failure is not None:
-            problems.append(Problem(line_no, event.position, event.version, *failure))
-            broken_at = line_no
-            continue
+        # The export's own spelling is read quickly; any other line (or any doubt) strictly. A file
+        # spelled otherwise (an older export, another tool) stops trying after a few lines.
+        event = read_event(raw, county_json, public) if strict <= quick + 8 else None
+        if event is None:
+            obj: Any = None
+            try:
+                obj = parse_json_line(raw)
+                event = parse_event(obj, header.county, public=public)
+            except BadLine as exc:
+                problems.append(Problem(line_no, *line_locator(obj), "bad_line", exc.message, exc.message_zh))
+                broken_at = line_no
+                continue
+            strict += 1
+        else:
+            quick += 1
+        # The links of section 8 (checks 3 to 8): when all hold, one expression; else the first broken.
+        if not (event.stream == stream and (previous_position is None or event.position > previous_position)
+                and event.version == verified + 1 and event.prev_hash == previous_hash
+                and event.hash == event.computed_hash):
+            failure = _check_link(event, header, verified + 1, previous_hash, previous_position)
+            if failure is not None:
+                problems.append(Problem(line_no, event.position, event.version, *failure))
+                broken_at = line_no
+                continue
         verified, previous_hash, previous_position = verified + 1, event.hash, event.position
         if event.redacted:
             redacted, last_redacted = redacted + 1, event.version
         if event.hash in heads and event.hash not in found:
             found[event.hash] = TrustedHead(event.hash, True, event.version, event.position, line_no)
-        meeting = _meeting_problems(event, fold, closed_at)
-        problems += [Problem(line_no, event.position, event.version, *p) for p in meeting]
-        recounted += event.type == "ResultsAnnounced" and not meeting
-        if event.type == "MeetingClosed" and closed_at is None:
-            closed_at = event.version
+        kind = event.type
+        if closed_at is not None or kind in _MEETING_CHECKED:
+            meeting = _meeting_problems(event, fold, closed_at)
+            problems += [Problem(line_no, event.position, event.version, *p) for p in meeting]
+            recounted += kind == "ResultsAnnounced" and not meeting
+            if kind == "MeetingClosed" and closed_at is None:
+                closed_at = event.version
         try:
             fold.apply(event.type, event.data)
         except (KeyError, TypeError, AttributeError):
