@@ -32,9 +32,7 @@ from .canonical import (
     _HEX64_RE,
     EVENT_FORMAT,
     MAX_SAFE_INTEGER,
-    LogEvent,
     _plain,
-    new_event,
 )
 
 # The canonical spelling of a str (section 6, rule 6), as the encoder writes it; C when available.
@@ -42,24 +40,31 @@ canonical_string = json.encoder.encode_basestring
 _string = canonical_string
 
 
-def _encoder() -> Any:
-    """The canonical encoder's C core built once (``JSONEncoder.encode`` builds it again on every call).
+def _encoder_core() -> Any:
+    """The canonical encoder's C core, built once (``JSONEncoder.encode`` builds it again on every call).
 
-    No circularity markers: a parsed value has no cycles. Without the C module, the encoder itself.
+    No circularity markers: a parsed value has no cycles. Where the C module is missing or takes other
+    arguments, the encoder itself (the same text, more slowly).
     """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return _ENCODER.encode
-    core = make(None, _ENCODER.default, _string, None, ":", ",", True, False, True)
-    join = "".join
+    try:
+        core = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+            None, _ENCODER.default, _string, None, ":", ",", True, False, True)
+        sample = {"b": [1, None, True, "述\n"], "a": {"z": -2, "A_": {}}}
+        if "".join(core(sample, 0)) == _ENCODER.encode(sample):
+            return core
+    except Exception:  # noqa: BLE001, S110 - any failure: the portable way below
+        pass
+    return lambda value, _level: (_ENCODER.encode(value),)
 
-    def encode(value: Any) -> str:
-        return join(core(value, 0))
 
-    return encode
+_core = _encoder_core()
+_join = "".join
 
 
-_canonical = _encoder()
+def _canonical(value: Any) -> str:
+    return _join(_core(value, 0))
+
+
 _sha256 = hashlib.sha256
 _hex = _HEX64_RE.match
 
@@ -70,7 +75,7 @@ def _refuse(token: str) -> Any:
 
 # The C scanner with no object hook and the default integer parser: only a float or a
 # NaN/Infinity calls back (and is refused: the strict path then names it).
-_scan = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse).scan_once
+_scan = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse).scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def event_line(line: dict[str, Any]) -> str:
@@ -85,10 +90,11 @@ def event_line(line: dict[str, Any]) -> str:
     return text + "}"
 
 
-def read_event(raw: str | bytes, county_json: str, public: bool) -> LogEvent | None:
-    """The event of a line in the export's spelling, exactly as the strict path reads it; None otherwise.
+def read_event(raw: str | bytes, county_json: str, public: bool) -> tuple[Any, ...] | None:
+    """The fields of a line in the export's spelling, exactly as the strict path reads them; None otherwise.
 
-    ``county_json`` is the header's county as a canonical JSON string.
+    The fields are those of the LogEvent the strict path returns, in its order (a tuple: the
+    verifier's loop unpacks it). ``county_json`` is the header's county as a canonical JSON string.
     """
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -103,7 +109,7 @@ def read_event(raw: str | bytes, county_json: str, public: bool) -> LogEvent | N
                 and 1 <= version <= MAX_SAFE_INTEGER and 0 <= schema_version <= MAX_SAFE_INTEGER
                 and _hex(prev_hash) and _hex(digest) and _plain(data) and _plain(metadata)):
             return None
-        encoded_data, encoded_metadata = _canonical(data), _canonical(metadata)
+        encoded_data, encoded_metadata = _join(_core(data, 0)), _join(_core(metadata, 0))
         stream_json, type_json, recorded_json = _string(stream), _string(kind), _string(recorded_at)
         spelled = (f'{{"position":{position},"stream":{stream_json},"version":{version},"type":{type_json},'
                    f'"schema_version":{schema_version},"data":{encoded_data},"metadata":{encoded_metadata},'
@@ -129,5 +135,4 @@ def read_event(raw: str | bytes, county_json: str, public: bool) -> LogEvent | N
         computed = _sha256(hash_input.encode("utf-8")).hexdigest()
     except Exception:  # noqa: BLE001 - any doubt at all: the strict path decides and words the report
         return None
-    return new_event(position, stream, version, prev_hash, digest, digest if redacted else computed, kind, data,
-                     redacted)
+    return position, stream, version, prev_hash, digest, digest if redacted else computed, kind, data, redacted
