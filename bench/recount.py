@@ -202,7 +202,7 @@ def quick_path_profile(path: Path, rounds: int) -> list[tuple[str, float]]:
                 json.loads(line)
 
     steps: list[tuple[str, Callable[[], Any]]] = [
-        ("raw read: read the line + `json.loads` (the floor)", raw_read),
+        ("raw read, each line dropped after `json.loads` (the streamed floor)", raw_read),
         ("`verify_file` in all", lambda: verify_file(path)),
         ("its quick reading of each line in all (`read_event`)",
          lambda: [spelling.read_event(raw, '"bench"', False) for raw in raws]),
@@ -344,7 +344,7 @@ def main() -> None:
         f" recount, and against that floor `verify_file` reaches {cpu_rates['verify'] / cpu_rates['streamed']:.2f} x"
         " by CPU.", "",
         "The quick path by parts, per event by CPU (each step timed alone over the same 10,000 lines, medians"
-        f" of {args.rounds}; the indented steps add up to about the quick reading):", "",
+        f" of {args.rounds}; the steps marked with a dash add up to about the quick reading):", "",
         "| part | us/event |", "|---|---:|",
         *(f"| {label.replace('  ', '- ', 1) if label.startswith('  ') else label} | {us:.1f} |" for label, us in profile), "",
         f"Run: `{command_line()}` on {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']},"
