@@ -193,6 +193,20 @@ MUTANTS = [
         ' __import__("django.utils.timezone").utils.timezone.now()],',
         "tests/integration/followup/test_comments.py",
     ),
+    (
+        "the verifier's quick path trusting a line it did not re-spell (duplicate keys, any spelling)",
+        "platform/events/shuping_verify/spelling.py",
+        "if not (end == len(spelled) and text.startswith(spelled) and",
+        "if not (end >= 0 and",
+        "tests/unit/test_verify_spelling.py",
+    ),
+    (
+        "the verifier's quick path without the value-set walk (keys, integer range)",
+        "platform/events/shuping_verify/spelling.py",
+        "and _hex(prev_hash) and _hex(digest) and _plain(data) and _plain(metadata)):",
+        "and _hex(prev_hash) and _hex(digest)):",
+        "tests/unit/test_verify_spelling.py",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from events.chain import format_recorded_at
 from events.reading import iter_stream, stream_head
 from events.records import current_county
+from events.shuping_verify.spelling import event_line
 
 LOG_FORMAT = "shuping-log"
 LOG_FORMAT_VERSION = 1
@@ -67,7 +68,9 @@ def export_stream(
                 "prev_hash": event.prev_hash,
                 "hash": event.hash,
             }
-            out.write(_line(redact(line) if redact is not None else line))
+            # The spelling the verifier reads quickly (docs/event-log-format.md section 2); any
+            # spelling would verify the same.
+            out.write(event_line(redact(line) if redact is not None else line) + "\n")
     return header
 
 

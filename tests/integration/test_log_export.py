@@ -23,6 +23,8 @@ from events.chain import GENESIS_HASH, event_hash
 from events.export import export_stream_to_file
 from events.reading import stream_head
 from events.records import NO_STREAM
+from events.shuping_verify.canonical import LogEvent, parse_event, parse_json_line
+from events.shuping_verify.spelling import canonical_string, read_event
 from events.store import append
 from events.verify import verify_file
 from meetings.events import AttendeeCheckedIn, BallotCast, MeetingScheduled, QuestionAsked
@@ -70,6 +72,10 @@ def test_export_then_verify_offline_with_the_published_head(meeting, django_db_b
     assert header["event_count"] == 52 and header["head_hash"] == head and header["county"] == county.schema_name
     report = verify_file(out, trusted_heads=[head])
     assert report.ok and report.event_count == 52
+    # Every line is in the spelling the verifier reads quickly, and read as the strict path reads it.
+    for raw in out.read_bytes().splitlines()[1:]:
+        quick = read_event(raw, canonical_string(header["county"]), False)
+        assert quick is not None and repr(LogEvent(*quick)) == repr(parse_event(parse_json_line(raw), header["county"])), raw
     result = _verify_cli(out, head)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "校验通过" in result.stdout

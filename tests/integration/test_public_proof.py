@@ -23,6 +23,8 @@ from django_tenants.utils import schema_context
 from events.export import export_stream_to_file
 from events.records import NO_STREAM
 from events.shuping_verify import verify_file, verify_lines
+from events.shuping_verify.canonical import LogEvent, parse_event, parse_json_line
+from events.shuping_verify.spelling import canonical_string, read_event
 from events.store import append
 from tests.conftest import host_of
 from tests.unit.meetings.meeting_given import ROSTER, events_until
@@ -85,6 +87,9 @@ def test_the_public_log_names_no_voter_coarsens_their_times_and_passes_the_verif
     assert report.ok, report.problems
     assert (report.public, report.redacted, report.results_recounted) == (True, len(redacted), 1)
     assert report.closed_at == len(lines) - 1 and not report.prefix_only
+    for raw in response.content.splitlines()[1:]:  # the export's spelling, read quickly and as strictly
+        quick = read_event(raw, canonical_string(lines[0]["county"]), True)
+        assert quick is not None and repr(LogEvent(*quick)) == repr(parse_event(parse_json_line(raw), lines[0]["county"], public=True))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     cli = subprocess.run([sys.executable, "-m", "shuping.cli", "log", "verify", str(path), "--head", lines[0]["head_hash"]],
                          capture_output=True, text=True, env=env, timeout=60, check=False)

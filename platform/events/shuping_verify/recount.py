@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Uncountable(Exception):
@@ -107,6 +107,11 @@ def _subject_outcome(rules: dict[str, Any], subject: dict[str, Any], ballots: li
 class MeetingFold:
     """What the recount reads of a meeting, folded from its events in log order."""
 
+    # The kinds apply() reads (a caller may skip the call for any other).
+    FOLDED: ClassVar[frozenset[str]] = frozenset(
+        {"ResultsAnnounced", "MeetingConfigured", "AttendeeCheckedIn", "BallotCodesIssued", "BallotCast",
+         "PaperBatchEntered"})
+
     rules: dict[str, Any] | None = None
     subjects: list[dict[str, Any]] = field(default_factory=list)
     roster: dict[str, str] = field(default_factory=dict)  # member id -> category
@@ -117,6 +122,7 @@ class MeetingFold:
     announced: int = 0  # ResultsAnnounced events so far
 
     def apply(self, kind: str, data: dict[str, Any]) -> None:
+        """Fold one event; a kind not in FOLDED changes nothing."""
         self.announced += kind == "ResultsAnnounced"
         if kind == "MeetingConfigured":
             self.rules, self.subjects = data["rules"], data["subjects"]

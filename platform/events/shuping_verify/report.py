@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .canonical import (
@@ -20,6 +21,7 @@ from .canonical import (
     parse_json_line,
 )
 from .recount import MeetingFold, Uncountable, recount_differences
+from .spelling import canonical_string, read_event
 
 
 @dataclass(frozen=True)
@@ -133,18 +135,24 @@ def _check_link(event: LogEvent, header: LogHeader, expected: int, previous_hash
     return None
 
 
-def _meeting_problems(event: LogEvent, fold: MeetingFold, closed_at: int | None) -> list[tuple[str, str, str]]:
+# A LogEvent's fields in order, as read_event gives them.
+_EVENT_FIELDS = attrgetter("position", "stream", "version", "prev_hash", "hash", "computed_hash", "type", "data", "redacted")
+# The only types _meeting_problems looks at while the meeting is not closed.
+_MEETING_CHECKED = frozenset({"MeetingClosed", "ResultsAnnounced"})
+
+
+def _meeting_problems(kind: str, data: dict[str, Any], fold: MeetingFold, closed_at: int | None) -> list[tuple[str, str, str]]:
     """Completeness and recount of one chained event (section 13)."""
-    if closed_at is not None and event.type not in AFTER_CLOSE:
-        return [("events_after_close", f"{event.type} after the meeting was closed at version {closed_at}: "
-                 "a closed meeting's log ends at its close", f"会议已在第 {closed_at} 版结束，之后不应再有 {event.type}")]
-    if event.type == "MeetingClosed" and not fold.announced:
+    if closed_at is not None and kind not in AFTER_CLOSE:
+        return [("events_after_close", f"{kind} after the meeting was closed at version {closed_at}: "
+                 "a closed meeting's log ends at its close", f"会议已在第 {closed_at} 版结束，之后不应再有 {kind}")]
+    if kind == "MeetingClosed" and not fold.announced:
         return [("close_without_results", "the meeting is closed but no results were announced before",
                  "会议已结束，但此前没有公布结果")]
-    if event.type != "ResultsAnnounced":
+    if kind != "ResultsAnnounced":
         return []
     try:
-        found = recount_differences(fold, event.data)
+        found = recount_differences(fold, data)
     except (Uncountable, KeyError, TypeError, AttributeError, ZeroDivisionError, ValueError) as exc:
         return [("recount_impossible", f"the announced results cannot be recounted from this log: {exc}",
                  f"无法根据本日志重新计票：{exc}")]
@@ -177,37 +185,53 @@ def verify_lines(lines: Iterable[str | bytes], *, trusted_heads: Sequence[str] =
     redacted, last_redacted = 0, None
     line_no = event_lines = verified = 0
     previous_hash, previous_position, broken_at = GENESIS_HASH, None, None
+    county_json, public, stream = canonical_string(header.county), header.public, header.stream
+    folded = MeetingFold.FOLDED
+    quick = strict = 0  # lines read by the export's spelling, and by the strict path although they were fine
     for line_no, raw in enumerate(iterator, start=2):
         event_lines += 1
         if broken_at is not None:
             continue  # past the first break nothing can be trusted: count the lines only
-        obj: Any = None
-        try:
-            obj = parse_json_line(raw)
-            event = parse_event(obj, header.county, public=header.public)
-        except BadLine as exc:
-            problems.append(Problem(line_no, *line_locator(obj), "bad_line", exc.message, exc.message_zh))
-            broken_at = line_no
-            continue
-        failure = _check_link(event, header, verified + 1, previous_hash, previous_position)
-        if failure is not None:
-            problems.append(Problem(line_no, event.position, event.version, *failure))
-            broken_at = line_no
-            continue
-        verified, previous_hash, previous_position = verified + 1, event.hash, event.position
-        if event.redacted:
-            redacted, last_redacted = redacted + 1, event.version
-        if event.hash in heads and event.hash not in found:
-            found[event.hash] = TrustedHead(event.hash, True, event.version, event.position, line_no)
-        meeting = _meeting_problems(event, fold, closed_at)
-        problems += [Problem(line_no, event.position, event.version, *p) for p in meeting]
-        recounted += event.type == "ResultsAnnounced" and not meeting
-        if event.type == "MeetingClosed" and closed_at is None:
-            closed_at = event.version
-        try:
-            fold.apply(event.type, event.data)
-        except (KeyError, TypeError, AttributeError):
-            pass  # a malformed meeting event: the recount that needs it says so
+        # The export's own spelling is read quickly; any other line (or any doubt) strictly. A file
+        # spelled otherwise (an older export, another tool) stops trying after a few lines.
+        fields = read_event(raw, county_json, public) if strict <= quick + 8 else None
+        if fields is None:
+            obj: Any = None
+            try:
+                obj = parse_json_line(raw)
+                fields = _EVENT_FIELDS(parse_event(obj, header.county, public=public))
+            except BadLine as exc:
+                problems.append(Problem(line_no, *line_locator(obj), "bad_line", exc.message, exc.message_zh))
+                broken_at = line_no
+                continue
+            strict += 1
+        else:
+            quick += 1
+        position, event_stream, version, prev_hash, digest, computed, kind, data, is_redacted = fields
+        # The links of section 8 (checks 3 to 8): when all hold, one expression; else the first broken.
+        if not (event_stream == stream and (previous_position is None or position > previous_position)
+                and version == verified + 1 and prev_hash == previous_hash and digest == computed):
+            failure = _check_link(LogEvent(*fields), header, verified + 1, previous_hash, previous_position)
+            if failure is not None:
+                problems.append(Problem(line_no, position, version, *failure))
+                broken_at = line_no
+                continue
+        verified, previous_hash, previous_position = verified + 1, digest, position
+        if is_redacted:
+            redacted, last_redacted = redacted + 1, version
+        if digest in heads and digest not in found:
+            found[digest] = TrustedHead(digest, True, version, position, line_no)
+        if closed_at is not None or kind in _MEETING_CHECKED:
+            meeting = _meeting_problems(kind, data, fold, closed_at)
+            problems += [Problem(line_no, position, version, *p) for p in meeting]
+            recounted += kind == "ResultsAnnounced" and not meeting
+            if kind == "MeetingClosed" and closed_at is None:
+                closed_at = version
+        if kind in folded:
+            try:
+                fold.apply(kind, data)
+            except (KeyError, TypeError, AttributeError):
+                pass  # a malformed meeting event: the recount that needs it says so
     if event_lines != header.event_count:
         problems.append(Problem(1, None, None, "count_mismatch", f"the header announces {header.event_count} events but the file has {event_lines}",
                                 f"文件头声明 {header.event_count} 条事件，文件中实际有 {event_lines} 条"))
