@@ -10,6 +10,7 @@ Per-process counting would answer every try below twice the limit.
 from __future__ import annotations
 
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -82,3 +83,17 @@ def test_login_guesses_alternating_between_two_workers_lock_at_the_limit_in_sum(
         assert answer.status_code == 429, answer.text
         error = answer.json()["error"]
         assert error["code"] == "login_locked" and error["message"].startswith("登录失败次数过多")
+
+
+def test_a_store_that_does_not_answer_refuses_with_a_chinese_503_not_an_uncounted_lookup(live_county) -> None:
+    """Redis gone (nothing listens on its port): the lookup is refused, never let through uncounted."""
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    server = LiveServer(redis_url=f"redis://127.0.0.1:{dead}/0")
+    try:
+        answer = _lookup(_page_client(server, live_county))
+        assert answer.status_code == 503, answer.status_code
+        assert 'data-code="rate_limit_unavailable"' in answer.text and "暂时无法受理" in answer.text
+    finally:
+        server.stop()

@@ -78,3 +78,23 @@ def test_the_table_is_rebuilt_from_the_log_to_the_same_rows(county_with_ballots)
         assert not report.only_live and len(report.only_rebuilt) == len(live)
         assert _rows() == live
         assert meetings_with_receipt(_receipts()[0]) == ["m1"]
+
+
+@pytest.mark.django_db
+def test_a_ballot_of_schema_1_which_recorded_no_receipt_is_found_by_the_receipt_the_verifier_computes(
+    county_with_ballots,
+) -> None:
+    """Older logs hold BallotCast v1 (the store writes v2 only now): the projection computes their receipt."""
+    from datetime import UTC, datetime
+
+    from events.records import RecordedEvent
+    from meetings.events import ballot_receipt
+
+    marks = {"wang": {"gongzuo_jixiao": "hao"}}
+    code_hash = "0f" * 32
+    v1 = RecordedEvent(position=10**9, transaction_id=0, stream_id="meeting-old", stream_version=1, type="BallotCast",
+                       schema_version=1, data={"code_hash": code_hash, "marks": marks}, metadata={},
+                       recorded_at=datetime(2025, 1, 1, tzinfo=UTC), prev_hash="0" * 64, hash="1" * 64)
+    with schema_context(county_with_ballots.schema_name), connection.cursor() as cursor:
+        runtime.get("receipts").apply_many(cursor, [v1])  # rolled back with the test's transaction
+        assert meetings_with_receipt(ballot_receipt(code_hash, marks)) == ["old"]
