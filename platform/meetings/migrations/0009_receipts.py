@@ -19,5 +19,5 @@ INSERT INTO projection_stale (name) VALUES ('receipts') ON CONFLICT DO NOTHING;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("meetings", "0008_drop_ballot_receipt_index"), ("projections", "0006_board_eligible")]
+    dependencies = [("meetings", "0008_drop_ballot_receipt_index"), ("projections", "0002_board_rounds")]
     operations = [migrations.RunSQL(FORWARD, "DROP TABLE IF EXISTS proj_receipts;")]
