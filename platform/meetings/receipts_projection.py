@@ -13,7 +13,9 @@ when a ballot was cast. The receipt itself is not stored, only its digest,
 so the table adds no copy of a voter's receipt in the clear.
 
 Inline, so that a ballot is findable the moment its meeting's results are
-announced (the close appends the ballots well before). Receipts of
+announced (the close appends the ballots well before). Its cost: one INSERT
+of the batch, measured ad hoc at about 10 ms on the append of 400 ballots
+(median 114 against 102 ms, alternating, on a loaded 2-CPU machine). Receipts of
 `BallotCast` events of schema 1, which did not record one, are computed
 from the code hash and marks as the verifier does.
 """
