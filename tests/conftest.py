@@ -35,6 +35,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped in CI, which is not allowed: {reason}"
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Each test starts with no request counted against the public pages' limits (common.rate_limits).
+
+    The limits are per address across counties, and most tests send from one
+    address (the test client's 127.0.0.1): without this, what one test posted
+    would count against the next. This clears the in-process store only;
+    server processes started by tests keep their own.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    store = caches["rate_limits"]
+    if isinstance(store, LocMemCache):  # never flush a Redis (REDIS_URL set for the test process)
+        store.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup() -> None:
     """The database is created and migrated by `shuping test`; use it as it is."""

@@ -219,13 +219,3 @@ def streams_recorded_between(start: Any, end: Any) -> list[str]:
             [start, end],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def streams_with_value(*, type: str, key: str, value: str) -> list[str]:
-    """Ids of the streams holding an event of `type` whose data[key] is the string `value`."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT stream_id FROM events WHERE type = %s AND data ->> %s = %s ORDER BY stream_id",
-            [type, key, value],
-        )
-        return [row[0] for row in cursor.fetchall()]

@@ -24,11 +24,11 @@ from django.views.decorators.cache import never_cache
 from accounts.roles import A_MEMBER_OF_PUBLIC, Actor, may
 from common.api import keyed_command_id
 from common.limits import clean_text
+from common.rate_limits import over_limit
 from common.refusal import Refusal
 from followup import comments_selectors, page_kit
 from followup.actions import comments as doors
 from followup.comments import MANNERS, MAX_CONTACT, MAX_TEXT, MODES
-from followup.public import ObjectionThrottle
 from meetings.models import Village
 from meetings.registry import selectors as registry_selectors
 
@@ -36,14 +36,7 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
              "message_en": "Only the county organization department and auditors see the comment ledger."}
 
 
-class SuggestionThrottle(ObjectionThrottle):
-    """At most `rate` suggestions per address and county; the address is kept only as an HMAC in the cache."""
-
-    scope = "suggestion"
-    rate = "5/hour"
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return super().get_cache_key(request, view).replace("throttle_objection_", "throttle_suggestion_", 1)
+SUGGESTION_RATE = "5/h"  # per client address, across counties (common.rate_limits)
 
 
 def _command_id(value: str | None) -> str | None:
@@ -127,7 +120,7 @@ def suggestion_box(request: HttpRequest, village_id: int) -> HttpResponse:
 
 
 def _drop(request: HttpRequest, village_id: int) -> None:
-    if not SuggestionThrottle().allow_request(request, None):  # type: ignore[arg-type]
+    if over_limit(request, scope="suggestion", rate=SUGGESTION_RATE):
         raise Refusal("提交过于频繁，请一小时后再试", "too many suggestions from this address: try again in an hour",
                       code="throttled", http_status=429)
     key = _command_id(request.POST.get("command_id"))

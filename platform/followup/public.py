@@ -5,24 +5,19 @@ objector's contact), the form to raise an objection, and the notice as an
 A4 PDF for the village board: the log's head hash printed in full and as a
 QR code that opens this notice's page.
 
-Objections are limited per client address (`ObjectionThrottle`, DRF's
-throttle on Django's cache). The address itself is neither stored nor
-logged: the throttle's cache key is an HMAC of it under the site's secret
-key, and the key expires with the window. With several server processes
-and the default per-process cache each process counts on its own (the
-limit then holds per process), which is enough against a careless flood; a
-shared cache makes it exact.
+Objections are limited per client address (`OBJECTION_RATE`, counted by
+common.rate_limits in the store every server process shares). The address
+itself is neither stored nor logged: the counter's key is an HMAC of it under
+the site's secret key, and it expires with the window.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -30,12 +25,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.roles import A_MEMBER_OF_PUBLIC
 from common.api import keyed_command_id
 from common.county import current_schema
 from common.limits import clean_text
+from common.rate_limits import over_limit
 from common.refusal import Refusal
 from followup import selectors
 from followup.actions.notices import MAX_CONTACT, MAX_OBJECTION, check_raise_objection
@@ -46,32 +41,7 @@ QR_BORDER = 2
 PDF_CACHE_SECONDS = 6 * 3600
 
 
-class ObjectionThrottle(SimpleRateThrottle):
-    """At most `rate` objections per client address and county; the address is kept only as an HMAC."""
-
-    scope = "objection"
-    rate = "5/hour"
-
-    def get_ident(self, request: Any) -> str:
-        """The client's address as the login throttle reads it, never a header the client wrote.
-
-        DRF's own get_ident trusts X-Forwarded-For unless NUM_PROXIES is set,
-        so a client could name a new address with each request. Here the
-        address is the TCP peer's or, behind SHUPING_LOGIN_PROXY_COUNT
-        reverse proxies, the one the nearest of them appended.
-        """
-        proxies = int(getattr(settings, "AXES_IPWARE_PROXY_COUNT", 0) or 0)
-        if proxies:
-            hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-            if len(hops) >= proxies:
-                return hops[-proxies]
-        return str(request.META.get("REMOTE_ADDR", ""))
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        county = current_schema()
-        ident = self.get_ident(request)
-        digest = hmac.new(settings.SECRET_KEY.encode(), f"{county}\x00{ident}".encode(), hashlib.sha256).hexdigest()
-        return f"throttle_objection_{county}_{digest[:32]}"
+OBJECTION_RATE = "5/h"  # per client address, across counties
 
 
 def _notice_or_404(notice_id: str) -> dict[str, Any]:
@@ -122,8 +92,7 @@ def _refill(request: HttpRequest) -> str:
 
 
 def _object(request: HttpRequest, notice_id: str) -> None:
-    throttle = ObjectionThrottle()
-    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+    if over_limit(request, scope="objection", rate=OBJECTION_RATE):
         raise Refusal("提交过于频繁，请一小时后再试", "too many objections from this address: try again in an hour",
                       code="throttled", http_status=429)
     key = request.POST.get("command_id", "")

@@ -17,11 +17,8 @@ other pages (the public notice) include to link here.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import re
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -31,35 +28,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from common.county import current_schema
+from common.rate_limits import over_limit
 from common.refusal import Refusal
-from followup.public import ObjectionThrottle
 from live.pages import hall_error
 from meetings.public_log import export_public_log, published_meeting, receipt_lookup
 
 _RECEIPT = re.compile(r"[0-9a-f]{64}\Z")
 MAX_INPUT = 200  # characters of the receipt field read at all
-
-
-class ReceiptLookupThrottle(ObjectionThrottle):
-    """Lookups per client address and county (DRF's throttle over Django's cache; per process).
-
-    The address is read as the objection and login throttles read it (never
-    a header the client wrote) and kept in the cache only as an HMAC.
-    """
-
-    scope = "receipt_lookup"
-
-    def __init__(self) -> None:
-        self.rate = self.get_rate()  # read at each request (tests change it), not the objections' class rate
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-
-    def get_rate(self) -> str:
-        return str(getattr(settings, "RECEIPT_LOOKUP_RATE", "20/min"))
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        county = current_schema()
-        ident = f"{county}\x00{self.get_ident(request)}".encode()
-        return f"throttle_receipt_{county}_{hmac.new(settings.SECRET_KEY.encode(), ident, hashlib.sha256).hexdigest()[:32]}"
 
 
 def proof_links(meeting_id: str) -> dict[str, str]:
@@ -94,11 +69,10 @@ def receipt_page(request: HttpRequest) -> HttpResponse:
     """The form (GET) and its answer (POST): in the counted set of which meeting, or not found."""
     if request.method != "POST":
         return render(request, "proof/receipt.html", {})
-    throttle = ReceiptLookupThrottle()
-    if not throttle.allow_request(request, None):
-        return _refused(request, Refusal("查询过于频繁，请稍后再试", "too many lookups; try again in a minute",
-                                         code="throttled", http_status=429))
     try:
+        if over_limit(request, scope="receipt_lookup", rate=settings.RECEIPT_LOOKUP_RATE):
+            raise Refusal("查询过于频繁，请稍后再试", "too many lookups; try again in a minute",
+                          code="throttled", http_status=429)
         receipt = _read_receipt(request.POST.get("receipt", ""))
     except Refusal as refusal:
         return _refused(request, refusal)

@@ -7,5 +7,8 @@ class MeetingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from meetings import events  # noqa: F401  (registers the event types)
+        from meetings import (
+            events,  # noqa: F401  (registers the event types)
+            receipts_projection,  # noqa: F401  (registers the projection)
+        )
         from meetings.registry import events as registry_events  # noqa: F401

@@ -30,8 +30,8 @@ from typing import IO, Any
 from django.conf import settings
 
 from events.export import export_stream
-from events.reading import streams_with_value
-from meetings.streams import MEETING_PREFIX, load_meeting, meeting_stream
+from meetings.selectors import meetings_with_receipt
+from meetings.streams import load_meeting, meeting_stream
 
 PUBLIC_FORMAT = "shuping-public-log"
 PUBLISHED = ("results_announced", "closed")  # a meeting's public log is out once its results are
@@ -103,11 +103,13 @@ def receipt_lookup(receipt: str) -> list[dict[str, Any]]:
     """The published meetings whose counted ballots include one with this receipt (normally one, or none).
 
     Says which meeting, and nothing of the ballot: not its marks, not its
-    place among the ballots (see docs/event-log-format.md, section 14).
+    place among the ballots (see docs/event-log-format.md, section 14). One
+    index probe of proj_receipts (meetings.receipts_projection), then the
+    state of each meeting found.
     """
     found = []
-    for stream in streams_with_value(type="BallotCast", key="receipt", value=receipt):
-        meeting = published_meeting(stream.removeprefix(MEETING_PREFIX)) if stream.startswith(MEETING_PREFIX) else None
+    for meeting_id in meetings_with_receipt(receipt):
+        meeting = published_meeting(meeting_id)
         if meeting is not None:
             found.append(meeting)
     return found

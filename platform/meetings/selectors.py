@@ -37,7 +37,7 @@ from meetings.domain.groups import (
 )
 from meetings.domain.rules import Rules, Scale
 from meetings.domain.tally import GroupTally, display_percent
-from meetings.streams import load_meeting, meeting_stream
+from meetings.streams import MEETING_PREFIX, load_meeting, meeting_stream
 
 
 def _rows(sql: str, params: Sequence[Any] = (), *, json_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -355,3 +355,18 @@ def host_accounts() -> Any:
     from accounts.roles import Role
 
     return get_user_model().objects.filter(role=Role.HOST.value, is_active=True).order_by("username")
+
+
+def meetings_with_receipt(receipt: str) -> list[str]:
+    """Ids of the meetings whose log holds a ballot with this receipt (normally one, or none): one index probe.
+
+    Reads proj_receipts (meetings.receipts_projection), keyed by the receipt's
+    digest; whether a meeting's results are out is for the caller to ask.
+    """
+    from meetings.receipts_projection import receipt_digest
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stream_id FROM proj_receipts WHERE digest = %s ORDER BY stream_id",
+                       [receipt_digest(receipt)])
+        streams = [row[0] for row in cursor.fetchall()]
+    return [stream.removeprefix(MEETING_PREFIX) for stream in streams if stream.startswith(MEETING_PREFIX)]

@@ -337,6 +337,26 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": dict(_LAYER_CONFIG)}}
 
+# -- caches: per process, except the rate limits -----------------------------------
+# `default` stays per process (chain verdicts, notice PDFs: each worker may
+# compute its own). `rate_limits` holds the public pages' counters
+# (common.rate_limits): with REDIS_URL every worker counts in the same Redis,
+# so the limits hold for the sum of the workers; a Redis that does not answer
+# within a second refuses the request (503) instead of hanging a thread.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "rate_limits": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "shuping",
+         "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}}
+        if REDIS_URL else
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rate-limits"}
+    ),
+}
+RATELIMIT_USE_CACHE = "rate_limits"
+RATELIMIT_FAIL_OPEN = False
+# Receipt lookups per client address and minute, across counties (live.proof).
+RECEIPT_LOOKUP_RATE = os.environ.get("SHUPING_RECEIPT_LOOKUP_RATE", "20/m")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
