@@ -408,6 +408,49 @@ def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> N
         assert [e.data["meeting_id"] for e in read_stream(stream)] == ["A"]
 
 
+def test_appends_alternating_between_two_counties_on_one_connection_land_in_each_county(make_county) -> None:
+    # The store writes on a psycopg cursor it keeps on Django's connection and opens
+    # no Django cursor while the county's search_path is set: a county switch in
+    # between must still send every statement (events, head, command, inline
+    # projection) to the county of the moment, through the one-statement path too.
+    # On a connection of its own and outside any transaction, as a server thread
+    # appends (a test transaction would add savepoints, whose Django cursors set
+    # the search_path themselves).
+    counties = [make_county("sw1").schema_name, make_county("sw2").schema_name]
+    stream = f"meeting-both-{uuid.uuid4().hex[:6]}"
+    heads: dict[str, tuple[int, str]] = {}
+    backends = set()
+
+    def alternate() -> None:
+        for round_no in range(4):
+            for county in counties:
+                with schema_context(county):
+                    if round_no == 0:
+                        result = append(stream, [scheduled(county)], expected_version=NO_STREAM, command_id=cid())
+                    else:
+                        version, head = heads[county]
+                        result = append(stream, [checked_in(round_no)], expected_version=version, expected_head=head,
+                                        command_id=cid())
+                    heads[county] = (result.last_version, result.head_hash)
+                    backends.add(connection.connection.info.backend_pid)
+
+    _Writer(alternate).join()
+    assert len(backends) == 1  # one connection served both counties
+    for county in counties:
+        with schema_context(county):
+            events = read_stream(stream)
+            assert [e.stream_version for e in events] == [1, 2, 3, 4]
+            assert events[0].data["meeting_id"] == county
+            assert stream_head(stream) == heads[county]
+            assert_hashes_recompute(county, stream, events)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT meeting_id, version, present_total, head_hash FROM proj_meeting_board WHERE stream_id = %s",
+                    [stream],
+                )
+                assert cursor.fetchone() == (county, 4, 3, heads[county][1])
+
+
 def test_no_events_outside_a_county() -> None:
     connection.set_schema_to_public()
     with pytest.raises(records.NoCounty):
