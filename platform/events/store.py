@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from json.encoder import encode_basestring as _json_string  # a str as JSON text, non-ASCII kept (json.dumps' own)
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -364,7 +365,7 @@ def _write(
         # [type, schema_version, data, prev_hash, hash] as JSON text, with the
         # data's canonical bytes spliced in rather than encoded once more.
         rows.append(
-            b"[" + json.dumps(type_name).encode() + b",%d," % schema_version + data_json
+            b"[" + _json_string(type_name).encode() + b",%d," % schema_version + data_json
             + b',"' + prev.encode() + b'","' + digest.encode() + b'"]'
         )
         hashes.append(digest)
@@ -380,17 +381,19 @@ def _write(
         head_hash=prev,
         command_id=command,
     )
-    stored_result = {
-        "county": county,
-        "stream_id": stream_id,
-        "first_version": version + 1,
-        "last_version": new_version,
-        "hashes": hashes,
-        "head_hash": prev,
-        "command_id": command,
-    }
-    if key.fingerprint is not None:
-        stored_result["fingerprint"] = key.fingerprint
+    # The result the command row keeps (a retried command gets it back), as
+    # JSON text: its shape never changes, so it is written out here rather
+    # than by json.dumps of a dict (jsonb keeps no key order or spacing, so
+    # the stored value is the same). Hashes are hex digits, versions integers;
+    # the strings are escaped.
+    hex_list = '","'.join(hashes)
+    stored_result = (
+        f'{{"county":{_json_string(county)},"stream_id":{_json_string(stream_id)},'
+        f'"first_version":{version + 1},"last_version":{new_version},'
+        f'"hashes":["{hex_list}"],"head_hash":"{prev}","command_id":{_json_string(command)}'
+        + ("" if key.fingerprint is None else f',"fingerprint":{_json_string(key.fingerprint)}')
+        + "}"
+    )
     cursor.execute(
         sql,
         {
@@ -403,7 +406,7 @@ def _write(
             "metadata": metadata_json.decode("utf-8"),
             "when": when,
             "command": command,
-            "result": json.dumps(stored_result, ensure_ascii=False),
+            "result": stored_result,
         },
     )
     positions = [int(row[0]) for row in cursor.fetchall()]
