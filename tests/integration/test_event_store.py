@@ -6,6 +6,7 @@ county A and county B with the same stream ids: each county's log is its own.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
+from common.commands import CommandKey
 from events import records, store
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
 from events.reading import read_all, read_stream, read_stream_data, stream_head, stream_version
@@ -180,6 +182,22 @@ def test_same_command_id_returns_the_original_result_and_appends_nothing(county)
     assert again.replayed and not first.replayed
     assert (again.positions, again.hashes, again.head_hash) == (first.positions, first.hashes, first.head_hash)
     assert [e.data.get("attendee_id") for e in read_stream(stream)[1:]] == ["a7", "a8"]
+
+
+def test_a_bound_command_replays_its_whole_result_and_refuses_another_request(county) -> None:
+    # The command's result is stored as JSON text written out by the store: a stream id
+    # with quotes, a backslash and Chinese must come back as it went in.
+    stream = f'meeting-"东关\\{uuid.uuid4().hex[:6]}'
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    key = CommandKey(str(cid()), fingerprint="f" * 64)
+    first = append(stream, [checked_in(1), checked_in(2)], expected_version=1, command_id=key)
+    again = append(stream, [checked_in(1), checked_in(2)], expected_version=1, command_id=key)
+    assert again.replayed and not first.replayed
+    assert dataclasses.replace(again, replayed=False) == first
+    assert (first.county, first.stream_id, first.first_version, first.last_version) == (county.schema_name, stream, 2, 3)
+    with pytest.raises(records.IdempotencyKeyReused):
+        append(stream, [checked_in(3)], expected_version=3, command_id=CommandKey(key.id, fingerprint="e" * 64))
+    assert stream_version(stream) == 3
 
 
 @pytest.mark.parametrize(
