@@ -45,9 +45,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from json.encoder import encode_basestring as _json_string  # a str as JSON text, non-ASCII kept (json.dumps' own)
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import (
+    encode_basestring as _json_string,  # a str as JSON text, non-ASCII kept (json.dumps' own)
+)
 from typing import Any
 
 import psycopg
