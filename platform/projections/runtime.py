@@ -72,11 +72,37 @@ class Projection:
 _registry: dict[str, Projection] = {}
 
 
+_inline_by_type: dict[str, tuple[Projection, ...]] | None = None  # built on first use after a register()
+
+
 def register(projection: Projection) -> Projection:
+    global _inline_by_type
     if not projection.name or projection.name in _registry:
         raise ValueError(f"projection name missing or taken: {projection.name!r}")
     _registry[projection.name] = projection
+    _inline_by_type = None
     return projection
+
+
+def _inline_handling(types: set[str]) -> list[Projection]:
+    """The inline projections that handle any of these event types, in the order they registered.
+
+    A projection's `apply_many` ignores the events it does not handle, so
+    leaving out those that handle none of a batch's types changes nothing;
+    an append of one ballot then calls one projection, not every inline one,
+    and builds no record for the others. The index is built once per process
+    (projections register when Django starts).
+    """
+    global _inline_by_type
+    index = _inline_by_type
+    if index is None:
+        inline = [p for p in _registry.values() if p.inline]
+        every = {t for p in inline for t in p.handles}
+        index = _inline_by_type = {t: tuple(p for p in inline if t in p.handles) for t in every}
+    if len(types) == 1:
+        return list(index.get(next(iter(types)), ()))
+    wanted = {p.name for t in types for p in index.get(t, ())}
+    return [p for p in _registry.values() if p.name in wanted]
 
 
 def projections() -> dict[str, Projection]:
@@ -108,26 +134,16 @@ def apply_inline(
     `cursor` is the append's own cursor when given (it runs in the county's
     schema, inside the append transaction); else a Django cursor is opened.
     """
-    inline = [p for p in _registry.values() if p.inline]
+    inline = _inline_handling({p[0] for p in prepared})
     if not inline:
         return
-    events = []
-    for index, (type_name, schema_version, data) in enumerate(prepared):
-        events.append(
-            RecordedEvent(
-                position=result.positions[index],
-                transaction_id=0,  # not known without a round trip, and not needed inline
-                stream_id=result.stream_id,
-                stream_version=result.first_version + index,
-                type=type_name,
-                schema_version=schema_version,
-                data=data,
-                metadata=metadata,
-                recorded_at=recorded_at,
-                prev_hash="",
-                hash=result.hashes[index],
-            )
-        )
+    stream_id, first_version, positions, hashes = result.stream_id, result.first_version, result.positions, result.hashes
+    events = [
+        # transaction_id: not known without a round trip, and not needed inline; prev_hash: not needed either.
+        RecordedEvent.of_row((positions[index], 0, stream_id, first_version + index, type_name, schema_version, data,
+                              metadata, recorded_at, "", hashes[index]))
+        for index, (type_name, schema_version, data) in enumerate(prepared)
+    ]
     if cursor is not None:
         _apply_all(inline, events, cursor)
         return

@@ -6,6 +6,7 @@ county A and county B with the same stream ids: each county's log is its own.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
+from common.commands import CommandKey
 from events import records, store
 from events.chain import GENESIS_HASH, event_hash, format_recorded_at
 from events.reading import read_all, read_stream, read_stream_data, stream_head, stream_version
@@ -180,6 +182,22 @@ def test_same_command_id_returns_the_original_result_and_appends_nothing(county)
     assert again.replayed and not first.replayed
     assert (again.positions, again.hashes, again.head_hash) == (first.positions, first.hashes, first.head_hash)
     assert [e.data.get("attendee_id") for e in read_stream(stream)[1:]] == ["a7", "a8"]
+
+
+def test_a_bound_command_replays_its_whole_result_and_refuses_another_request(county) -> None:
+    # The command's result is stored as JSON text written out by the store: a stream id
+    # with quotes, a backslash and Chinese must come back as it went in.
+    stream = f'meeting-"东关\\{uuid.uuid4().hex[:6]}'
+    append(stream, [scheduled()], expected_version=NO_STREAM, command_id=cid())
+    key = CommandKey(str(cid()), fingerprint="f" * 64)
+    first = append(stream, [checked_in(1), checked_in(2)], expected_version=1, command_id=key)
+    again = append(stream, [checked_in(1), checked_in(2)], expected_version=1, command_id=key)
+    assert again.replayed and not first.replayed
+    assert dataclasses.replace(again, replayed=False) == first
+    assert (first.county, first.stream_id, first.first_version, first.last_version) == (county.schema_name, stream, 2, 3)
+    with pytest.raises(records.IdempotencyKeyReused):
+        append(stream, [checked_in(3)], expected_version=3, command_id=CommandKey(key.id, fingerprint="e" * 64))
+    assert stream_version(stream) == 3
 
 
 @pytest.mark.parametrize(
@@ -406,6 +424,49 @@ def test_the_same_stream_id_in_two_counties_is_two_logs(county_a, county_b) -> N
     assert a.hashes != b.hashes
     with schema_context(county_a.schema_name):
         assert [e.data["meeting_id"] for e in read_stream(stream)] == ["A"]
+
+
+def test_appends_alternating_between_two_counties_on_one_connection_land_in_each_county(make_county) -> None:
+    # The store writes on a psycopg cursor it keeps on Django's connection and opens
+    # no Django cursor while the county's search_path is set: a county switch in
+    # between must still send every statement (events, head, command, inline
+    # projection) to the county of the moment, through the one-statement path too.
+    # On a connection of its own and outside any transaction, as a server thread
+    # appends (a test transaction would add savepoints, whose Django cursors set
+    # the search_path themselves).
+    counties = [make_county("sw1").schema_name, make_county("sw2").schema_name]
+    stream = f"meeting-both-{uuid.uuid4().hex[:6]}"
+    heads: dict[str, tuple[int, str]] = {}
+    backends = set()
+
+    def alternate() -> None:
+        for round_no in range(4):
+            for county in counties:
+                with schema_context(county):
+                    if round_no == 0:
+                        result = append(stream, [scheduled(county)], expected_version=NO_STREAM, command_id=cid())
+                    else:
+                        version, head = heads[county]
+                        result = append(stream, [checked_in(round_no)], expected_version=version, expected_head=head,
+                                        command_id=cid())
+                    heads[county] = (result.last_version, result.head_hash)
+                    backends.add(connection.connection.info.backend_pid)
+
+    _Writer(alternate).join()
+    assert len(backends) == 1  # one connection served both counties
+    for county in counties:
+        with schema_context(county):
+            events = read_stream(stream)
+            assert [e.stream_version for e in events] == [1, 2, 3, 4]
+            assert events[0].data["meeting_id"] == county
+            assert stream_head(stream) == heads[county]
+            assert_hashes_recompute(county, stream, events)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT meeting_id, version, present_total, head_hash FROM proj_meeting_board WHERE stream_id = %s",
+                    [stream],
+                )
+                assert cursor.fetchone() == (county, 4, 3, heads[county][1])
 
 
 def test_no_events_outside_a_county() -> None:
