@@ -61,11 +61,11 @@ class Domain(DomainMixin):
 
 
 class TemplateSnapshot(models.Model):
-    """The county template's DDL at one schema state, replayed to create a county.
+    """The county template's DDL and rows at one schema state, replayed to create a county.
 
     Written once per state by tenants.template_ddl (pg_dump of the template,
     with the schema name replaced by a placeholder); the template stays the
-    single source of a county's schema.
+    single source of a county's schema and seed rows.
     """
 
     state = models.CharField(max_length=64, primary_key=True)  # type: ignore[var-annotated]

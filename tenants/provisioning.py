@@ -9,7 +9,7 @@ row (County.schema_state) with the template's, in one query (counties_behind).
 A full Django migrate costs about a second per schema, which adds up to
 minutes over thousands of counties (see django-tenants #719).
 
-A county is created by replaying the template's DDL (tenants.template_ddl),
+A county is created by replaying the template's DDL and rows (tenants.template_ddl),
 not by django-tenants' clone and faked migrate, and without migrating the
 other counties.
 """
@@ -197,7 +197,7 @@ def create_county(*, slug: str, name: str, domains: Iterable[str]) -> County:
             # the rows above (see template_ddl.own_connection); if the rows
             # then fail to commit, the schema is dropped again below.
             with template_ddl.own_connection() as own:
-                template_ddl.replay(own, ddl, schema=slug, template=template)
+                template_ddl.replay(own, ddl, schema=slug)
                 for statement in grant_statements(slug, role) if role else []:
                     own.execute(statement.encode())
             replayed = True

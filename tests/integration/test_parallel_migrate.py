@@ -2,7 +2,7 @@
 
 The test runs in a database of its own (the migration must not reach the
 counties of other tests): `shuping migrate` creates public and the template
-there, five counties are created, and one of them is given a column the
+there and five counties are created (the `own_counties` fixture), and and one of them is given a column the
 new migration (tests/migration_extra) is about to add. Then `shuping migrate
 --jobs 3` runs with settings that include that migration, as an operator would
 run it after a release.
@@ -10,60 +10,16 @@ run it after a release.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from collections.abc import Callable
 
 import psycopg
-import pytest
 
-from tests.pg_admin import superuser_url
+from tests.integration.own_instance import applied as _applied
+from tests.integration.own_instance import python, shuping
 
-REPO = Path(__file__).resolve().parents[2]
 SLUGS = [f"pm{k}" for k in range(1, 6)]
 BROKEN = "pm3"
 EXTRA = ("migration_extra", "0001_note")
-
-
-def _with_db(url: str, name: str) -> str:
-    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
-
-
-@pytest.fixture
-def own_database() -> Iterator[str]:
-    """A fresh database owned by the application's user; dropped afterwards."""
-    name = f"shuping_pm_{uuid.uuid4().hex[:8]}"
-    user = urlparse(os.environ["DATABASE_URL"]).username
-    with psycopg.connect(superuser_url(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" OWNER "{user}"')
-    try:
-        yield _with_db(os.environ["DATABASE_URL"], name)
-    finally:
-        with psycopg.connect(superuser_url(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _shuping(url: str, *args: str, extra: bool = False) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(REPO))
-    env["DJANGO_SETTINGS_MODULE"] = "tests.migration_extra.settings" if extra else "shuping.settings"
-    return subprocess.run(
-        [sys.executable, "-m", "shuping.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=600
-    )
-
-
-def _python(url: str, code: str) -> None:
-    env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="shuping.settings")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-    assert done.returncode == 0, done.stderr
-
-
-def _applied(db: psycopg.Connection[tuple[object, ...]], schema: str) -> set[tuple[str, str]]:
-    rows = db.execute(f'SELECT app, name FROM "{schema}".django_migrations').fetchall()
-    return {(str(app), str(name)) for app, name in rows}
 
 
 def _columns(db: psycopg.Connection[tuple[object, ...]], schema: str) -> set[str]:
@@ -74,23 +30,15 @@ def _columns(db: psycopg.Connection[tuple[object, ...]], schema: str) -> set[str
     return {str(row[0]) for row in rows}
 
 
-def test_parallel_migrate_leaves_a_failed_county_usable_and_a_rerun_resumes(own_database: str) -> None:
-    url = own_database
-    first = _shuping(url, "migrate")
-    assert first.returncode == 0, first.stdout + first.stderr
-    _python(url, (
-        "import django; django.setup()\n"
-        "from tenants.provisioning import create_county\n"
-        f"for slug in {SLUGS!r}:\n"
-        "    create_county(slug=slug, name='并行县' + slug, domains=[slug + '.localhost'])\n"
-    ))
+def test_parallel_migrate_leaves_a_failed_county_usable_and_a_rerun_resumes(own_counties: Callable[..., str]) -> None:
+    url = own_counties(SLUGS, name="并行县")
     with psycopg.connect(url, autocommit=True) as db:
         # The conflicting object: the column the new migration adds, already there in one county.
         db.execute(f'ALTER TABLE "{BROKEN}".proj_meeting_board ADD COLUMN extra_note text')
         before = _applied(db, BROKEN)
         (old_state,) = db.execute("SELECT schema_state FROM tenants_county WHERE schema_name = %s", [BROKEN]).fetchone()
 
-    run = _shuping(url, "migrate", "--jobs", "3", extra=True)
+    run = shuping(url, "migrate", "--jobs", "3", extra=True)
     out = run.stdout
     assert run.returncode == 1, out + run.stderr
     # The error report: the county, the migration, the database's own words, Chinese first.
@@ -118,7 +66,7 @@ def test_parallel_migrate_leaves_a_failed_county_usable_and_a_rerun_resumes(own_
         assert db.execute("SELECT schema_state FROM tenants_county WHERE schema_name = %s", [BROKEN]).fetchone() == (old_state,)
         assert old_state != template_state
         assert db.execute(f'SELECT count(*) FROM "{BROKEN}".projection_stale').fetchone() == (0,)
-    _python(url, (
+    python(url, (
         "import django; django.setup()\n"
         "from django_tenants.utils import schema_context\n"
         "from meetings.models import Township\n"
@@ -130,12 +78,12 @@ def test_parallel_migrate_leaves_a_failed_county_usable_and_a_rerun_resumes(own_
     # Fixed by the operator; the rerun takes up only what is left.
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(f'ALTER TABLE "{BROKEN}".proj_meeting_board DROP COLUMN extra_note')
-    again = _shuping(url, "migrate", "--jobs", "3", extra=True)
+    again = shuping(url, "migrate", "--jobs", "3", extra=True)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 个县区已迁移" in again.stdout and "0 个失败" in again.stdout, again.stdout
     with psycopg.connect(url, autocommit=True) as db:
         assert EXTRA in _applied(db, BROKEN)
         states = db.execute("SELECT DISTINCT schema_state FROM tenants_county WHERE schema_name <> 'public'").fetchall()
         assert states == [(template_state,)]
-    nothing = _shuping(url, "migrate", "--jobs", "3", extra=True)
+    nothing = shuping(url, "migrate", "--jobs", "3", extra=True)
     assert nothing.returncode == 0 and "0 个县区已迁移" in nothing.stdout, nothing.stdout

@@ -12,12 +12,12 @@ triggers, functions, grants), migration rows, content types and permissions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 
+from tests.integration.own_instance import python
 from tests.integration.test_county_schema import CATALOG, MARK
-from tests.integration.test_parallel_migrate import _python, _shuping, own_database
-
-__all__ = ["own_database"]
 
 OLD, SAME, SAME2, BEHIND, OLD_BEHIND = "sh_old", "sh_one", "sh_two", "sh_behind", "sh_old_behind"
 UNDO_0006 = "ALTER TABLE {s}.proj_meeting_board DROP COLUMN eligible, DROP COLUMN grading_guests, DROP COLUMN roster_guests"
@@ -43,29 +43,21 @@ def _everything(db: psycopg.Connection[tuple[object, ...]], schema: str) -> dict
     return found
 
 
-def test_the_shared_path_leaves_counties_as_djangos_migrate_does(own_database: str) -> None:
-    url = own_database
-    first = _shuping(url, "migrate")
-    assert first.returncode == 0, first.stdout + first.stderr
-    _python(url, (
-        "import django; django.setup()\n"
-        "from tenants.provisioning import create_county\n"
-        f"for slug in {[OLD, SAME, SAME2, BEHIND, OLD_BEHIND]!r}:\n"
-        "    create_county(slug=slug, name='共享县' + slug, domains=[slug.replace('_', '-') + '.localhost'])\n"
-    ))
+def test_the_shared_path_leaves_counties_as_djangos_migrate_does(own_counties: Callable[..., str]) -> None:
+    url = own_counties([OLD, SAME, SAME2, BEHIND, OLD_BEHIND], name="共享县")
     with psycopg.connect(url, autocommit=True) as db:
         for behind in (BEHIND, OLD_BEHIND):
             db.execute(UNDO_0006.format(s=f'"{behind}"'))
             db.execute(f"DELETE FROM \"{behind}\".django_migrations WHERE app = 'projections' AND name = '0006_board_eligible'")
 
-    done = _shuping_code(url, (
+    done = python(url, (
         "import django; django.setup()\n"
         "from projections.runtime import rebuild_stale\n"
         "from tenants.migrating import county_migrator, migrate_all\n"
         f"print(migrate_all(only=[{OLD!r}, {OLD_BEHIND!r}], shared=False, after_migrate=rebuild_stale))\n"
         f"print(migrate_all(only=[{SAME!r}, {SAME2!r}, {BEHIND!r}], shared=True, after_migrate=rebuild_stale))\n"
         "print('prepared', county_migrator().prepared_sets)\n"
-    ))
+    ), extra=True)
     assert "prepared 2" in done, done  # one applied set shared by two counties, one of its own
     with psycopg.connect(url, autocommit=True) as db:
         reference = _everything(db, OLD)
@@ -90,15 +82,3 @@ def test_the_shared_path_leaves_counties_as_djangos_migrate_does(own_database: s
         for part in [*CATALOG, "migrations"]:
             assert template[part] == reference[part], part
 
-
-def _shuping_code(url: str, code: str) -> str:
-    import os
-    import subprocess
-    import sys
-
-    from tests.integration.test_parallel_migrate import REPO
-
-    env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="tests.migration_extra.settings")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
