@@ -52,7 +52,7 @@ from channels.layers import InMemoryChannelLayer
 
 from live import eager, layer_watch, turnouts
 from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
-from meetings.phases import PHASE_OF_EVENT
+from projections.phases import PHASE_OF_EVENT
 
 log = logging.getLogger(__name__)
 

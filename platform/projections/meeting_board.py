@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from events.records import RecordedEvent
-from meetings.phases import PHASE_OF_EVENT
+from projections.phases import PHASE_OF_EVENT
 from projections.runtime import Cursor, Projection, register
 
 _CATEGORY_COLUMN = {

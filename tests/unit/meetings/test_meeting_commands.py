@@ -51,7 +51,7 @@ from meetings.events import (
     ReportEnded,
     ReportStarted,
 )
-from meetings.phases import PHASE_OF_EVENT
+from projections.phases import PHASE_OF_EVENT
 
 Command = Callable[[Meeting], object]
 
