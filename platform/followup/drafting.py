@@ -92,4 +92,4 @@ def _held_on(moment: datetime | None) -> str:
     if moment is None:
         return ""
     day = moment.astimezone(CHINA).date()
-    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+    return f"{day.year}年{day.month}月{day.day}日"  # as the announcement prints it (Y年n月j日)
