@@ -52,6 +52,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Pa
 os.environ.setdefault("SHUPING_DEBUG", "1")
 
 from _common import command_line, free_port, machine, say, write_section  # noqa: E402
+from county_pair import side_by_side  # noqa: E402
 
 MARKS = (10, 100, 1_000, 2_800)
 WINDOW = 9
@@ -212,7 +213,7 @@ def run(args: argparse.Namespace) -> str:
     from shuping.embedded_pg import EmbeddedPostgres
 
     workdir = Path(tempfile.mkdtemp(prefix="shuping-bench-counties-"))
-    server = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False)
+    server = EmbeddedPostgres(workdir / "pg", port=free_port(), throwaway=False, settings=args.pg_settings)
     began = time.perf_counter()
     load = [os.getloadavg()[0]]
     started_at = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -258,9 +259,19 @@ def run(args: argparse.Namespace) -> str:
                 load.append(os.getloadavg()[0])
                 say(f"  #{index}: create {statistics.median(create_times[-WINDOW:]) * 1000:.0f} ms")
         read_first, read_last = read_latency(slug(1), slug(args.counties))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('shared_buffers'), sum(pg_total_relation_size(c.oid)) / 1048576.0 "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'pg_catalog' AND c.relkind = 'r'"
+            )
+            catalog = cursor.fetchone()
         connections_close()
         real = real_migration(env, url, [slug(k) for k in range(1, args.counties + 1)], args.real_rounds) if args.real_rounds else {}
         old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
+        connections_close()
+        pair = (side_by_side(env, slug, args.counties + args.old + 1, args.pair_rounds, settings=args.pg_settings)
+                if args.pair_rounds else None)
     finally:
         try:
             from django.db import connections
@@ -274,11 +285,12 @@ def run(args: argparse.Namespace) -> str:
             server.destroy()
     return render(
         args=args, started_at=started_at, load=load, version=version, create_times=create_times, memory=memory,
-        migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began, real=real,
+        migrate=migrate, reads=(read_first, read_last), old=old, total=time.perf_counter() - began, real=real, pair=pair,
+        catalog=catalog,
     )
 
 
-def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total, real) -> str:  # type: ignore[no-untyped-def]
+def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total, real, pair, catalog) -> str:  # type: ignore[no-untyped-def]
     n = len(create_times)
     at = {k: statistics.median(create_times[k - WINDOW:k]) for k in (*MARKS, n) if WINDOW <= k <= n}
     info = machine()
@@ -292,6 +304,8 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
         "",
         "| figure | value |",
         "|---|---|",
+        f"| PostgreSQL's shared_buffers / its catalog (pg_catalog's tables with their indexes) at {n:,} counties "
+        f"| {catalog[0]} / {catalog[1]:,.0f} MB |",
     ]
     for k, seconds in sorted(at.items()):
         lines.append(f"| create county #{k:,} (median of #{k - WINDOW + 1}..#{k}) | {seconds * 1000:.0f} ms |")
@@ -304,6 +318,14 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
             f"(ratio {late / early:.2f}) |"
         )
         lines.append(f"| slowest create after #1 (#1 dumps the template once) | {max(create_times[1:]) * 1000:.0f} ms |")
+    if pair:
+        few, many = (statistics.median(times) for times in pair)
+        rounds = len(pair[0])
+        lines.append(
+            f"| side by side (bench/county_pair.py): #10..#{9 + rounds} in a second instance of 9 counties and "
+            f"#{n + args.old + 2:,}.. here, created alternately, medians of {rounds} | {few * 1000:.0f} / {many * 1000:.0f} ms |"
+        )
+        lines.append(f"| ratio at #{n:,} / at #10, side by side (goal <= 1.5, and < 300 ms) | {many / few:.2f} |")
     if old:
         lines.append(
             f"| for comparison: django-tenants' clone + faked migrate at #{n + 1:,} (median of {len(old)}) "
@@ -353,9 +375,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the PostgreSQL running with its counties")
     parser.add_argument("--migrate-rounds", type=int, default=5, help="runs of `shuping migrate` per checkout at each mark")
     parser.add_argument("--real-rounds", type=int, default=1, help="rounds of the real migration per path and --jobs (0: skip)")
+    parser.add_argument("--pair-rounds", type=int, default=30,
+                        help="creates at #10 (a second instance) and at #N alternately, side by side (0: skip)")
+    parser.add_argument("--pg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PostgreSQL setting over the embedded defaults, for every instance (e.g. shared_buffers=1GB)")
     parser.add_argument("--baseline", help="another checkout (e.g. a worktree at main): time its `shuping migrate` too, alternately")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)
+    args.pg_settings = dict(item.split("=", 1) for item in args.pg)
     section = run(args)
     print()
     print(section)

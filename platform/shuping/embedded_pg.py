@@ -173,8 +173,11 @@ class EmbeddedPostgres:
         *,
         port: int | None = None,
         throwaway: bool = False,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.root = root.resolve()
+        # Server settings over the defaults below (benchmarks sizing the server like a deployment).
+        self.settings = dict(settings or {})
         self.pgdata = self.root / "pgdata"
         self.logfile = self.root / "postgres.log"
         self.requested_port = port
@@ -372,6 +375,7 @@ class EmbeddedPostgres:
         ]
         if self.throwaway:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        options += [f"-c {name}={value}" for name, value in self.settings.items()]
         self.logfile.touch()
         self._chown(self.logfile)
         self.owner_file.write_text(f"{os.getpid()}\n")
