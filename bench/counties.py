@@ -51,7 +51,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent.parent)]
 os.environ.setdefault("SHUPING_DEBUG", "1")
 
-from _common import command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import close_django, command_line, free_port, machine, say, write_section  # noqa: E402
 
 MARKS = (10, 100, 1_000, 2_800)
 WINDOW = 9
@@ -262,12 +262,7 @@ def run(args: argparse.Namespace) -> str:
         real = real_migration(env, url, [slug(k) for k in range(1, args.counties + 1)], args.real_rounds) if args.real_rounds else {}
         old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have started
-            pass
+        close_django()  # Django may not have started
         if args.keep:
             say(f"kept: DATABASE_URL={url}  (stop: pg_ctl -D {workdir / 'pg' / 'pgdata'} stop)")
         else:

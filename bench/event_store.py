@@ -32,7 +32,6 @@ event_store_report.py (the docs section).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import os
@@ -46,7 +45,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine,
+    say,
+    show_section,
+)
 from event_store_appends import appends, breakdown  # noqa: E402
 from event_store_data import COUNTY, RECORD_COUNTY, STATEMENTS_COUNTY, Bench, Results, ballot_json  # noqa: E402
 from event_store_log import rebuild, verify  # noqa: E402
@@ -75,9 +82,7 @@ def machine_info(bench: Bench) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1/10 of the work; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="1/10 of the work; implies --no-docs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("appends", "rebuild", "verify", "rebuild+verify"),
                         help="run only these sections (prints only; leaves docs/benchmarks.md alone)")
@@ -155,20 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.only:
             return 1 if results.problems else 0
         section = render(results)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("event_store", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("event_store", section, no_docs=args.no_docs)
         return 1 if results.problems else 0
     finally:
         if bench is not None:
             with contextlib.suppress(Exception):
                 bench.admin.close()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         server.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

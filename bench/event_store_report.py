@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from _common import machine_text
 from event_store_data import WARMUP, Results
 
 NAMES = {
@@ -59,8 +60,7 @@ def render(r: Results) -> str:
     add(f"Command: `{r.command}`  ")
     add(f"Date: {r.started}  ")
     add(
-        f"Machine: {r.machine['nproc']} CPUs ({r.machine['cpu']}), {r.machine['memory']}, "
-        f"Linux {r.machine['kernel']}, Python {r.machine['python']}, psycopg {r.machine['psycopg']}, "
+        f"Machine: {machine_text(r.machine)}, psycopg {r.machine['psycopg']}, "
         f"Django {r.machine['django']}, eventsourcing {r.machine['eventsourcing']}  "
     )
     add(f"PostgreSQL: {r.machine['postgres']}, embedded, on the same machine as the benchmark; "

@@ -88,7 +88,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine_text,
+    say,
+    write_docs,
+)
 from ballots_http import machine_info, pct  # noqa: E402
 
 COUNTY = "benchlive"
@@ -646,7 +655,7 @@ def render(r: Results) -> str:
     add("## Live turnout fan-out to hall screens (`bench/live_fanout.py`)")
     add("")
     add(f"Run {r.started} with `{r.command}` in {r.total_seconds:.0f} s.  ")
-    add(f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Linux {m['kernel']}, Python {m['python']}, "
+    add(f"Machine: {machine_text(m)}, "
         f"uvicorn {m['uvicorn']}, Django {m['django']}, websockets {m['websockets']}.  ")
     add(f"PostgreSQL: {m['postgres']}, embedded, on the same machine; {m['settings']}.  ")
     add(f"Code measured: {m['code']}.  ")
@@ -803,9 +812,7 @@ def report_phase(f: Fanout, waited: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 screens, 50 ballots, no paced phase; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="20 screens, 50 ballots, no paced phase; implies --no-docs")
     parser.add_argument("--screens", type=int, default=200)
     parser.add_argument("--ballots", type=int, default=300, help="ballots in the burst")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients in the burst")
@@ -931,18 +938,14 @@ def main(argv: list[str] | None = None) -> int:
             first = next(i for i, line in enumerate(lines) if line.startswith("Traceback"))
             say(f"\nserver log: {len(lines)} lines; the first traceback:\n" + "\n".join(lines[max(0, first - 2):first + 60]))
         if not args.no_docs:
-            write_section("live_fanout", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+            write_docs("live_fanout", section)
         return 1 if results.problems else 0
     finally:
         if server is not None:
             server.stop()
         if redis is not None:
             redis.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -69,7 +69,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import DOCS, REPO, close_django, command_line, free_port, say, write_section  # noqa: E402
 from ballots_http import SUBJECTS, Phone, machine_info, pct  # noqa: E402
 from live_fanout import Redis, log_errors  # noqa: E402
 
@@ -480,10 +480,7 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
         if redis is not None:
             redis.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

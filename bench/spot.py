@@ -66,7 +66,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import REPO, bench_arguments, close_django, command_line, free_port, say, show_section  # noqa: E402
 from ballots_http import machine_info  # noqa: E402
 from live_fanout import CpuProbe, code_version, log_errors  # noqa: E402
 
@@ -627,9 +627,7 @@ def run_round(args: argparse.Namespace, server: Server, keys: dict[str, str], ro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 measured rounds; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="2 measured rounds; implies --no-docs")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (after one warm-up)")
     parser.add_argument("--screens", type=int, default=200)
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the server during each close into DIR")
@@ -726,21 +724,14 @@ def main(argv: list[str] | None = None) -> int:
         results.total_seconds = time.perf_counter() - began
         results.machine["load"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
         section = render(results)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("spot", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("spot", section, no_docs=args.no_docs)
         return 1 if results.problems else 0
     finally:
         if limit is not None:
             limit.close()
         for each in servers:
             each.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 
