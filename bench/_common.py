@@ -12,7 +12,9 @@ import os
 import platform as py_platform
 import shlex
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +100,49 @@ def close_django() -> None:
         from django.db import connections
 
         connections.close_all()
+
+
+class ServerProcess:
+    """`python -m <argv>` as a child in a session of its own, its output in `log`: ready when its
+    /healthz answers on `port`, stopped with SIGTERM, then SIGKILL for its whole session."""
+
+    def __init__(self, argv: list[str], *, port: int, env: dict[str, str], log: Path, cwd: Path = REPO) -> None:
+        self.argv = argv
+        self.port = port
+        self.log_path = log
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, cwd=cwd,
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, host: str, timeout: float = 60) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": host}, timeout=2,
+                             trust_env=False).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(timeout=10)
+        self._log.close()
 
 
 def machine() -> dict[str, str]:

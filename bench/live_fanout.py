@@ -90,6 +90,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     REPO,
+    ServerProcess,
     bench_arguments,
     close_django,
     command_line,
@@ -125,50 +126,14 @@ SETTLE_SECONDS = 30.0  # after the last answer, how long screens may take to sho
 # -- processes -----------------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
+        port = free_port()
         # The options of every worker (shuping.server_options): no permessage-deflate, 64 KiB frames.
         from shuping.server_options import APP, server_flags
 
-        self.argv = [
-            "uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            *server_flags(),
-        ]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, cwd=REPO,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2,
-                             trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
+        argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *server_flags()]
+        super().__init__(argv, port=port, env=env, log=log)
 
 
 class Redis:
@@ -895,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"PostgreSQL: {results.machine['postgres']}\n  {results.machine['settings']}")
 
         server = Server(env, args.workers, workdir / "uvicorn.log")
-        server.wait_ready()
+        server.wait_ready(HOST)
         say(f"server: uvicorn, {args.workers} worker(s), port {server.port}"
             + (f", Redis channel layer on port {redis.port}" if redis else ", in-memory channel layer"))
         t0 = time.perf_counter()

@@ -66,7 +66,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, bench_arguments, close_django, command_line, free_port, say, show_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    ServerProcess,
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    say,
+    show_section,
+)
 from ballots_http import machine_info  # noqa: E402
 from live_fanout import CpuProbe, code_version, log_errors  # noqa: E402
 
@@ -88,52 +97,19 @@ WAIT_SECONDS = 30.0
 # -- processes -------------------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     """One uvicorn worker started with the flags every deployment of the platform uses."""
 
     def __init__(self, env: dict[str, str], log: Path, *, label: str = "this tree", source: Path = REPO) -> None:
         from shuping.server_options import APP, server_flags
 
         self.label = label
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
-        self.argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), *server_flags()]
+        port = free_port()
         if source != REPO:
             # Another revision's code: its source roots go before the editable install's.
             env = dict(env, PYTHONPATH=os.pathsep.join([str(source / "platform"), str(source)]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, cwd=source,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2,
-                             trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
+        argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), *server_flags()]
+        super().__init__(argv, port=port, env=env, log=log, cwd=source)
 
 
 class Profiler:
@@ -698,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(Server(env, workdir / "uvicorn-against.log", label=f"`{sha}` ({args.against})",
                                   source=tree))
         for each in servers:
-            each.wait_ready()
+            each.wait_ready(HOST)
             say(f"server ({each.label}): {' '.join(each.argv)}")
         admin = Api(server.port, keys["admin"])
         round_id = admin.post("rounds/", {"name": "基准测试（当场公布）", "year": 2026,
