@@ -53,7 +53,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import ballots_http as bh  # noqa: E402
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    close_django,
+    command_line,
+    free_port,
+    machine,
+    say,
+    show_section,
+)
 
 SERVERS = ("uvicorn", "granian")
 WORKERS = 2
@@ -246,19 +254,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{json.dumps(contracts[kind]['frames'])} flood {json.dumps(contracts[kind]['flood'])}")
 
         section = render(started, args, figures, contracts)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("asgi_servers", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("asgi_servers", section, no_docs=args.no_docs)
         return 0 if all(f["ok"] for runs in figures.values() for f in runs) else 1
     finally:
         if running is not None:
             running.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -41,7 +41,6 @@ figures of the run (not with --quick / --no-docs).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -64,7 +63,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine,
+    machine_text,
+    say,
+    show_section,
+)
 
 COUNTY = "benchhttp"
 HOST = "benchhttp.localhost"
@@ -579,8 +587,7 @@ def render(r: Results) -> str:
     add("## Ballot casting over HTTP (`bench/ballots_http.py`)")
     add("")
     add(f"Run {r.started} with `{r.command}` in {r.total_seconds:.0f} s.  ")
-    add(f"Machine: {r.machine['nproc']} CPUs ({r.machine['cpu']}), {r.machine['memory']}, Linux {r.machine['kernel']}, "
-        f"Python {r.machine['python']}, uvicorn {r.machine['uvicorn']}, Django {r.machine['django']}.  ")
+    add(f"Machine: {machine_text(r.machine)}, uvicorn {r.machine['uvicorn']}, Django {r.machine['django']}.  ")
     add(f"PostgreSQL: {r.machine['postgres']}, embedded, on the same machine; {r.machine['settings']}.  ")
     add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` (event loop: {r.machine['loop']}, "
         f"HTTP parser: {r.machine['http']}); in each worker HTTP runs in Django's WSGI handler on a pool of "
@@ -690,9 +697,7 @@ def machine_info(url: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 meetings x 60 voters; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="2 meetings x 60 voters; implies --no-docs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="uvicorn worker processes")
     parser.add_argument("--meetings", type=int, default=8)
     parser.add_argument("--voters", type=int, default=300, help="voters per meeting and phase")
@@ -819,19 +824,12 @@ def main(argv: list[str] | None = None) -> int:
 
         results.total_seconds = time.perf_counter() - began
         section = render(results)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("ballots_http", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("ballots_http", section, no_docs=args.no_docs)
         return 1 if results.problems else 0
     finally:
         if server is not None:
             server.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -51,7 +51,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent.parent)]
 os.environ.setdefault("SHUPING_DEBUG", "1")
 
-from _common import command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import close_django, command_line, free_port, machine, say, write_section  # noqa: E402
 from county_pair import side_by_side  # noqa: E402
 
 MARKS = (10, 100, 1_000, 2_800)
@@ -273,12 +273,7 @@ def run(args: argparse.Namespace) -> str:
         pair = (side_by_side(env, slug, args.counties + args.old + 1, args.pair_rounds, settings=args.pg_settings)
                 if args.pair_rounds else None)
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have started
-            pass
+        close_django()  # Django may not have started
         if args.keep:
             say(f"kept: DATABASE_URL={url}  (stop: pg_ctl -D {workdir / 'pg' / 'pgdata'} stop)")
         else:

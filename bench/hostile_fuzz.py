@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.* (the harness) from the repository
 
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import command_line, free_port, machine, machine_text, say, show_section  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,11 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append("the server logged a traceback")
         codes = Counter(_error_code(s) for s in result.sent if s.status >= 400)
         section = render(started, args, result, codes, problems)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("hostile_fuzz", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("hostile_fuzz", section, no_docs=args.no_docs)
         return 1 if problems else 0
     finally:
         if server is not None:
@@ -156,8 +152,7 @@ def render(started: str, args: argparse.Namespace, result: object, codes: Counte
     lines = [
         "## Hostile input: Schemathesis over the whole API",
         "",
-        f"`{command_line()}`, {started}; {info['nproc']} CPUs ({info['cpu']}), {info['memory']}, "
-        f"Python {info['python']}.",
+        f"`{command_line()}`, {started}; {machine_text(info, kernel=False)}.",
         "",
         f"- {len(result.sent):,} requests: {result.cases:,} cases drawn by Schemathesis (positive and negative, "
         f"{args.cases} per operation) x {len(set(s.identity for s in result.sent))} identities (anonymous and each "

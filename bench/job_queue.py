@@ -37,7 +37,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import command_line, free_port, machine, write_section  # noqa: E402
+from _common import close_django, command_line, free_port, machine, machine_text, write_section  # noqa: E402
 from _common import say as _print  # noqa: E402
 
 LINES: list[str] = []
@@ -191,8 +191,7 @@ def main() -> int:
             write_section("job_queue", (
                 "## Job queue (`bench/job_queue.py`)\n\n"
                 f"Command: `{command_line()}`  \nDate: {when}  \n"
-                f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']}, Linux {facts['kernel']}, "
-                f"Python {facts['python']}; PostgreSQL embedded on the same machine  \n"
+                f"Machine: {machine_text(facts)}; PostgreSQL embedded on the same machine  \n"
                 f"Whole run: {time.perf_counter() - began:.0f} s (creating the counties is most of it)\n\n"
                 "```\n" + body + "\n```\n\n"
                 "The sweep enters every county's schema in turn; with no sweeper registered it sends no "
@@ -201,12 +200,7 @@ def main() -> int:
             ))
         return 0
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001
-            pass
+        close_django()
         server.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

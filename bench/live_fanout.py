@@ -88,7 +88,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    ServerProcess,
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine_text,
+    say,
+    write_docs,
+)
 from ballots_http import machine_info, pct  # noqa: E402
 
 COUNTY = "benchlive"
@@ -116,50 +126,14 @@ SETTLE_SECONDS = 30.0  # after the last answer, how long screens may take to sho
 # -- processes -----------------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
+        port = free_port()
         # The options of every worker (shuping.server_options): no permessage-deflate, 64 KiB frames.
         from shuping.server_options import APP, server_flags
 
-        self.argv = [
-            "uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            *server_flags(),
-        ]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, cwd=REPO,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2,
-                             trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
+        argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *server_flags()]
+        super().__init__(argv, port=port, env=env, log=log)
 
 
 class Redis:
@@ -646,7 +620,7 @@ def render(r: Results) -> str:
     add("## Live turnout fan-out to hall screens (`bench/live_fanout.py`)")
     add("")
     add(f"Run {r.started} with `{r.command}` in {r.total_seconds:.0f} s.  ")
-    add(f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Linux {m['kernel']}, Python {m['python']}, "
+    add(f"Machine: {machine_text(m)}, "
         f"uvicorn {m['uvicorn']}, Django {m['django']}, websockets {m['websockets']}.  ")
     add(f"PostgreSQL: {m['postgres']}, embedded, on the same machine; {m['settings']}.  ")
     add(f"Code measured: {m['code']}.  ")
@@ -803,9 +777,7 @@ def report_phase(f: Fanout, waited: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 screens, 50 ballots, no paced phase; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="20 screens, 50 ballots, no paced phase; implies --no-docs")
     parser.add_argument("--screens", type=int, default=200)
     parser.add_argument("--ballots", type=int, default=300, help="ballots in the burst")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients in the burst")
@@ -888,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"PostgreSQL: {results.machine['postgres']}\n  {results.machine['settings']}")
 
         server = Server(env, args.workers, workdir / "uvicorn.log")
-        server.wait_ready()
+        server.wait_ready(HOST)
         say(f"server: uvicorn, {args.workers} worker(s), port {server.port}"
             + (f", Redis channel layer on port {redis.port}" if redis else ", in-memory channel layer"))
         t0 = time.perf_counter()
@@ -931,18 +903,14 @@ def main(argv: list[str] | None = None) -> int:
             first = next(i for i, line in enumerate(lines) if line.startswith("Traceback"))
             say(f"\nserver log: {len(lines)} lines; the first traceback:\n" + "\n".join(lines[max(0, first - 2):first + 60]))
         if not args.no_docs:
-            write_section("live_fanout", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+            write_docs("live_fanout", section)
         return 1 if results.problems else 0
     finally:
         if server is not None:
             server.stop()
         if redis is not None:
             redis.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

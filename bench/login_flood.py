@@ -36,9 +36,7 @@ the quiet p99; guessing throttled (429 answers in the documented format).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -56,7 +54,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine_text,
+    say,
+    show_section,
+)
 from ballots_http import (  # noqa: E402
     COUNTY,
     HOST,
@@ -209,8 +215,8 @@ def render(runs: list[Run], *, started: str, command: str, info: dict[str, str],
     lines = [
         "## Login flood: ballot casting while 32 clients guess passwords (`bench/login_flood.py`)",
         "",
-        f"Run {started}: `{command}`; {info.get('nproc')} CPUs ({info.get('cpu')}), {info.get('memory')}, "
-        f"Python {info.get('python')}, {info.get('postgres')} ({info.get('settings')}); uvicorn {info.get('uvicorn')}, "
+        f"Run {started}: `{command}`; {machine_text(info, kernel=False)}, "
+        f"{info.get('postgres')} ({info.get('settings')}); uvicorn {info.get('uvicorn')}, "
         f"{args.workers} workers, login lane of {os.environ.get('SHUPING_LOGIN_THREADS', '1')} thread per worker.",
         "",
         f"{args.meetings} meetings, ballots open loop at {args.rate:g}/s ({len(quiet.latencies)} per kind of phase over "
@@ -241,9 +247,7 @@ def render(runs: list[Run], *, started: str, command: str, info: dict[str, str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 meetings x 150 voters; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="2 meetings x 150 voters; implies --no-docs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="uvicorn worker processes")
     parser.add_argument("--meetings", type=int, default=6)
     parser.add_argument("--voters", type=int, default=300, help="codes per meeting and batch (two batches)")
@@ -340,19 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         held = all(r <= GOAL_RATIO for r in ratios)
         verdict = ("**Held**" if held else "**Not held**") + ": p99 ratios " + ", ".join(f"{r:.2f}" for r in ratios) + "."
         section = render(runs, started=started, command=command, info=info, args=args, problems=problems, verdict=verdict)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("login_flood", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("login_flood", section, no_docs=args.no_docs)
         return 0 if held and not problems else 1
     finally:
         if server is not None:
             server.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

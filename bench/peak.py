@@ -69,7 +69,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    DOCS,
+    REPO,
+    ServerProcess,
+    close_django,
+    command_line,
+    free_port,
+    say,
+    write_section,
+)
 from ballots_http import SUBJECTS, Phone, machine_info, pct  # noqa: E402
 from live_fanout import Redis, log_errors  # noqa: E402
 
@@ -79,37 +88,15 @@ HERE = Path(__file__).resolve().parent
 # -- processes -------------------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     """uvicorn as the hosted setup starts it (shuping.server_options), several workers, one port."""
 
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
         from shuping.server_options import APP, server_flags
 
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
-        self.argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-                     *server_flags()]
-        self.proc = subprocess.Popen([sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True, cwd=REPO)
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, host: str, timeout: float = 90) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": host}, timeout=2,
-                             trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
+        port = free_port()
+        argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *server_flags()]
+        super().__init__(argv, port=port, env=env, log=log)
 
     def workers(self) -> list[int]:
         import psutil
@@ -118,16 +105,6 @@ class Server:
             return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)
                     if "python" in p.name().lower() or "uvicorn" in " ".join(p.cmdline())]
         return []
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
 
 
 class CpuSampler(threading.Thread):
@@ -400,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
         info = machine_info(url)
         info["redis"] = Redis.version(redis)  # type: ignore[arg-type]
         server = Server(env, args.workers, workdir / "uvicorn.log")
-        server.wait_ready(counties[0]["host"])
+        server.wait_ready(counties[0]["host"], timeout=90)
         say(f"server: {' '.join(server.argv)} (REDIS_URL {redis.url})")
 
         setup = Setup(server.port, args.setup_concurrency)
@@ -480,10 +457,7 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
         if redis is not None:
             redis.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

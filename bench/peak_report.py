@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import machine_text
 from ballots_http import pct
 
 GOAL_RATE = 170.0
@@ -298,7 +299,7 @@ def render(run: Run, f: dict[str, Any], plot_path: Path | None) -> str:
     add("## Year-end peak (`bench/peak.py`)")
     add("")
     add(f"Run {run.started} with `{run.command}` in {run.total_seconds:.0f} s.  ")
-    add(f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Linux {m['kernel']}, Python {m['python']}, "
+    add(f"Machine: {machine_text(m)}, "
         f"uvicorn {m['uvicorn']}, Django {m['django']}, redis-server {m.get('redis', '?')}.  ")
     add(f"PostgreSQL: {m['postgres']}, embedded, on the same machine; {m['settings']}.  ")
     lo, hi = f["load"]

@@ -21,8 +21,6 @@ same and not timed. Median ms per lookup, and the ratio scan / probe.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import random
@@ -41,7 +39,16 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent.parent)]
 os.environ.setdefault("SHUPING_DEBUG", "1")
 
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine,
+    machine_text,
+    say,
+    show_section,
+)
 
 COUNTY = "bench_receipts"
 BALLOTS = 400
@@ -110,8 +117,7 @@ def measure(receipt: str, rounds: int, per_round: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--meetings", type=int, default=250)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
@@ -176,21 +182,14 @@ def main() -> int:
                 f" | {missing['scan'] / missing['probe']:.0f}x | {touched['scan']:,} | {touched['probe']} |")
         lines += ["", "Pages read: 8 kB buffers the found receipt's lookup touched (EXPLAIN ANALYZE BUFFERS, the"
                   " plan's top node), a figure the machine's load does not move.",
-                  "", f"Run: `{command_line()}` on {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']},"
+                  "", f"Run: `{command_line()}` on {machine_text(m, kernel=False)},"
                       f" {postgres} (embedded, same machine), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,"
                       f" load average {os.getloadavg()[0]:.1f} at the end (other work shared the CPUs)."]
         section = "\n".join(lines)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("receipt_lookup", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("receipt_lookup", section, no_docs=args.no_docs)
         return 0
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -31,7 +31,6 @@ report must equal today's.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import importlib.util
@@ -52,7 +51,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent.parent)]
 os.environ.setdefault("SHUPING_DEBUG", "1")
 
-from _common import command_line, machine, say, write_section  # noqa: E402
+from _common import bench_arguments, command_line, machine, machine_text, say, write_section  # noqa: E402
 
 TOTAL = 10_000
 CST = timezone(timedelta(hours=8))
@@ -235,8 +234,7 @@ def quick_path_profile(path: Path, rounds: int) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--against", metavar="REV", help="also time the verifier of this git revision, same rounds")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the medians are reported (default 5)")
     args = parser.parse_args()
@@ -347,7 +345,7 @@ def main() -> None:
         f" of {args.rounds}; the steps marked with a dash add up to about the quick reading):", "",
         "| part | us/event |", "|---|---:|",
         *(f"| {label.replace('  ', '- ', 1) if label.startswith('  ') else label} | {us:.1f} |" for label, us in profile), "",
-        f"Run: `{command_line()}` on {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']},"
+        f"Run: `{command_line()}` on {machine_text(m, kernel=False)},"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
     ]
     write_section("recount", "\n".join(lines))

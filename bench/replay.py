@@ -28,8 +28,6 @@ raw read (events/s).
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import gc
 import json
 import os
@@ -48,7 +46,16 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "platform"), str(Path(__file__).resolve().parent)]
 
-from _common import DOCS, REPO, command_line, free_port, machine, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    machine,
+    machine_text,
+    say,
+    write_docs,
+)
 
 COUNTY = "bench"
 MEETING = "m1"  # the id bench/recount.py's meeting is scheduled with
@@ -272,15 +279,14 @@ def render(times: dict[str, list[float]], cpu: dict[str, list[float]], size: int
         "",
         HISTORY,
         "",
-        f"Run: `{command_line()}` on {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']},"
+        f"Run: `{command_line()}` on {machine_text(m, kernel=False)},"
         f" {postgres} (embedded, same machine), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
     ]
     return "\n".join(lines)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="also print a cProfile summary of one replay")
     args = parser.parse_args()
@@ -331,14 +337,10 @@ def main() -> int:
             print()
             print(profile)
         if not args.no_docs:
-            write_section("replay", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+            write_docs("replay", section)
         return 0
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         server.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

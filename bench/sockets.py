@@ -64,7 +64,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import REPO, close_django, command_line, free_port, say, write_section  # noqa: E402
 from socket_clients import Child, raise_nofile  # noqa: E402
 
 HOST = "benchsock.localhost"
@@ -510,10 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             write_section("sockets", section)
         return 0
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -66,7 +66,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DOCS, REPO, command_line, free_port, say, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    ServerProcess,
+    bench_arguments,
+    close_django,
+    command_line,
+    free_port,
+    say,
+    show_section,
+)
 from ballots_http import machine_info  # noqa: E402
 from live_fanout import CpuProbe, code_version, log_errors  # noqa: E402
 
@@ -88,52 +97,19 @@ WAIT_SECONDS = 30.0
 # -- processes -------------------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     """One uvicorn worker started with the flags every deployment of the platform uses."""
 
     def __init__(self, env: dict[str, str], log: Path, *, label: str = "this tree", source: Path = REPO) -> None:
         from shuping.server_options import APP, server_flags
 
         self.label = label
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
-        self.argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(self.port), *server_flags()]
+        port = free_port()
         if source != REPO:
             # Another revision's code: its source roots go before the editable install's.
             env = dict(env, PYTHONPATH=os.pathsep.join([str(source / "platform"), str(source)]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *self.argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, cwd=source,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2,
-                             trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
+        argv = ["uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), *server_flags()]
+        super().__init__(argv, port=port, env=env, log=log, cwd=source)
 
 
 class Profiler:
@@ -627,9 +603,7 @@ def run_round(args: argparse.Namespace, server: Server, keys: dict[str, str], ro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 measured rounds; implies --no-docs")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser = bench_arguments(__doc__, quick="2 measured rounds; implies --no-docs")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (after one warm-up)")
     parser.add_argument("--screens", type=int, default=200)
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the server during each close into DIR")
@@ -700,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(Server(env, workdir / "uvicorn-against.log", label=f"`{sha}` ({args.against})",
                                   source=tree))
         for each in servers:
-            each.wait_ready()
+            each.wait_ready(HOST)
             say(f"server ({each.label}): {' '.join(each.argv)}")
         admin = Api(server.port, keys["admin"])
         round_id = admin.post("rounds/", {"name": "基准测试（当场公布）", "year": 2026,
@@ -726,21 +700,14 @@ def main(argv: list[str] | None = None) -> int:
         results.total_seconds = time.perf_counter() - began
         results.machine["load"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
         section = render(results)
-        print()
-        print(section)
-        if not args.no_docs:
-            write_section("spot", section)
-            say(f"\nwritten to {DOCS.relative_to(REPO)}")
+        show_section("spot", section, no_docs=args.no_docs)
         return 1 if results.problems else 0
     finally:
         if limit is not None:
             limit.close()
         for each in servers:
             each.stop()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_django()
         pg.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -23,17 +23,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from common.china_time import CHINA_TIME
 from events.chain import format_recorded_at
 from events.export import export_stream
 from events.reading import streams_recorded_between
 from events.records import current_county
 
 ARCHIVE_FORMAT = "shuping-archive"
-YEAR_ZONE = ZoneInfo("Asia/Shanghai")  # a county's year is China's calendar year
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}\Z")
 
 
@@ -46,7 +45,8 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
 def export_county_year(*, year: int, path: Path, progress: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
     """Write the current county's `year` to `path` (a tar file); return the manifest and its SHA-256."""
     county = current_county()
-    start, end = datetime(year, 1, 1, tzinfo=YEAR_ZONE), datetime(year + 1, 1, 1, tzinfo=YEAR_ZONE)
+    # A county's year is China's calendar year.
+    start, end = datetime(year, 1, 1, tzinfo=CHINA_TIME), datetime(year + 1, 1, 1, tzinfo=CHINA_TIME)
     partial = path.with_name(path.name + ".partial")
     # One snapshot for the whole archive: the manifest describes one moment of the county's log.
     outermost = not connection.in_atomic_block

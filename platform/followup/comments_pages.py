@@ -15,8 +15,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -39,10 +38,6 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
 SUGGESTION_RATE = "5/h"  # per client address, across counties (common.rate_limits)
 
 
-def _command_id(value: str | None) -> str | None:
-    return page_kit.command_id(value)
-
-
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -59,33 +54,31 @@ def _villages() -> list[Village]:
     return list(Village.objects.select_related("township").order_by("township__name", "name"))
 
 
+def _do(request: HttpRequest) -> str:
+    """Open a rectification item from a comment, or record a comment; where to go next."""
+    actor, post = Actor.of_user(request.user), request.POST
+    if "open_item" in post:
+        item_id = doors.check_open_item_from_comment(
+            actor=actor, comment_id=post.get("comment_id", ""), problem=post.get("problem", ""),
+            note=post.get("note", ""), command_id=page_kit.form_command_id(request))
+        return f"/ledger/{item_id}/"
+    today = timezone.localdate()
+    doors.check_enter_comment(
+        actor=actor, village_id=_int(post.get("village_id")), mode=post.get("mode", ""),
+        manner=post.get("manner", ""), commenter=post.get("commenter", ""), about=post.get("about", ""),
+        official_id=post.get("official_id") or None,
+        on=_date(post.get("on", "")), today=today, text=post.get("text", ""),
+        command_id=page_kit.form_command_id(request))
+    return "/comments/"
+
+
 @never_cache
+@page_kit.gated("page:comments", FORBIDDEN)
 def comments_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, "page:comments"):
-        return render(request, "hall/error.html", FORBIDDEN, status=403)
-    actor = Actor.of_user(user)
-    error: Refusal | None = None
-    if request.method == "POST":
-        post = request.POST
-        try:
-            if "open_item" in post:
-                item_id = doors.check_open_item_from_comment(
-                    actor=actor, comment_id=post.get("comment_id", ""), problem=post.get("problem", ""),
-                    note=post.get("note", ""), command_id=_command_id(post.get("command_id")))
-                return HttpResponseRedirect(f"/ledger/{item_id}/")
-            today = timezone.localdate()
-            doors.check_enter_comment(
-                actor=actor, village_id=_int(post.get("village_id")), mode=post.get("mode", ""),
-                manner=post.get("manner", ""), commenter=post.get("commenter", ""), about=post.get("about", ""),
-                official_id=post.get("official_id") or None,
-                on=_date(post.get("on", "")), today=today, text=post.get("text", ""),
-                command_id=_command_id(post.get("command_id")))
-            return HttpResponseRedirect("/comments/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _do(request))
+    if answer is not None:
+        return answer
     comments = comments_selectors.comments_list()
     for comment in comments:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
@@ -103,13 +96,9 @@ def suggestion_box(request: HttpRequest, village_id: int) -> HttpResponse:
     village = Village.objects.select_related("township").filter(pk=village_id).first()
     if village is None:
         raise Http404("没有这个村（社区）")
-    error: Refusal | None = None
-    if request.method == "POST":
-        try:
-            _drop(request, village_id)
-            return HttpResponseRedirect(f"/yijianxiang/{village_id}/?sent=1")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _drop(request, village_id))
+    if answer is not None:
+        return answer
     text = request.POST.get("text", "") if error else ""
     context = {
         "county": request.tenant, "village": village, "error": error,  # type: ignore[attr-defined]
@@ -119,13 +108,14 @@ def suggestion_box(request: HttpRequest, village_id: int) -> HttpResponse:
     return render(request, "followup/comment_box.html", context, status=error.http_status if error else 200)
 
 
-def _drop(request: HttpRequest, village_id: int) -> None:
+def _drop(request: HttpRequest, village_id: int) -> str:
     if over_limit(request, scope="suggestion", rate=SUGGESTION_RATE):
         raise Refusal("提交过于频繁，请一小时后再试", "too many suggestions from this address: try again in an hour",
                       code="throttled", http_status=429)
-    key = _command_id(request.POST.get("command_id"))
+    key = page_kit.form_command_id(request)
     doors.check_drop_suggestion(
         actor=A_MEMBER_OF_PUBLIC, village_id=village_id, text=request.POST.get("text", ""),
         contact=request.POST.get("contact", ""), today=timezone.localdate(),
         command_id=keyed_command_id(who="public", key=key) if key else None,
     )
+    return f"/yijianxiang/{village_id}/?sent=1"

@@ -21,7 +21,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -38,14 +38,6 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
              "message_en": "Only the county organization department and hosts see the commitments desk."}
 MONTHS = list(range(1, 13))
 QUARTERS = list(range(1, 5))
-
-
-def _gate(request: HttpRequest) -> HttpResponse | None:
-    return page_kit.gate(request, "page:commitments", FORBIDDEN)
-
-
-def _command_id(request: HttpRequest) -> str | None:
-    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _int(value: str | None, *, field: str, zh: str) -> int:
@@ -69,28 +61,25 @@ def _plan(request: HttpRequest) -> tuple[dict[int, str], dict[int, str]]:
     return ({m: post.get(f"task_{m}", "") for m in MONTHS}, {q: post.get(f"goal_{q}", "") for q in QUARTERS})
 
 
+def _sign(request: HttpRequest) -> str:
+    post = request.POST
+    tasks, goals = _plan(request)
+    commitment_id = doors.check_sign_commitment(
+        actor=Actor.of_user(request.user), direction=post.get("direction", ""), official_id=post.get("official_id", ""),
+        village_id=_int(post.get("village_id"), field="village_id", zh="村（社区）"),
+        year=_int(post.get("year"), field="year", zh="年度"), tasks=tasks, goals=goals,
+        signed_on=_date(post.get("signed_on")), command_id=page_kit.form_command_id(request),
+    )
+    return f"/commitments/{commitment_id}/"
+
+
 @never_cache
+@page_kit.gated("page:commitments", FORBIDDEN)
 def commitments_page(request: HttpRequest) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        if not may(user.role, "sign_commitment"):
-            return render(request, "hall/error.html", FORBIDDEN, status=403)
-        post = request.POST
-        try:
-            tasks, goals = _plan(request)
-            commitment_id = doors.check_sign_commitment(
-                actor=Actor.of_user(user), direction=post.get("direction", ""), official_id=post.get("official_id", ""),
-                village_id=_int(post.get("village_id"), field="village_id", zh="村（社区）"),
-                year=_int(post.get("year"), field="year", zh="年度"), tasks=tasks, goals=goals,
-                signed_on=_date(post.get("signed_on")), command_id=_command_id(request),
-            )
-            return HttpResponseRedirect(f"/commitments/{commitment_id}/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _sign(request), write="sign_commitment", forbidden=FORBIDDEN)
+    if answer is not None:
+        return answer
     today = timezone.localdate()
     posted: Any = request.POST if error else {"year": str(today.year), "signed_on": today.isoformat()}
     context = {
@@ -108,8 +97,9 @@ def commitments_page(request: HttpRequest) -> HttpResponse:
     return render(request, "followup/commitments.html", context, status=error.http_status if error else 200)
 
 
-def _commitment_do(request: HttpRequest, actor: Actor, commitment_id: str) -> None:
-    post, today, command_id = request.POST, timezone.localdate(), _command_id(request)
+def _commitment_do(request: HttpRequest, commitment_id: str) -> str:
+    actor = Actor.of_user(request.user)
+    post, today, command_id = request.POST, timezone.localdate(), page_kit.form_command_id(request)
     op = post.get("op", "")
     if op == "amend":
         tasks, goals = _plan(request)
@@ -126,21 +116,16 @@ def _commitment_do(request: HttpRequest, actor: Actor, commitment_id: str) -> No
             command_id=command_id)
     else:
         raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
+    return f"/commitments/{commitment_id}/"
 
 
 @never_cache
+@page_kit.gated("page:commitments", FORBIDDEN)
 def commitment_page(request: HttpRequest, commitment_id: str) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        try:
-            _commitment_do(request, Actor.of_user(user), commitment_id)
-            return HttpResponseRedirect(f"/commitments/{commitment_id}/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _commitment_do(request, commitment_id))
+    if answer is not None:
+        return answer
     commitment = commitments_selectors.commitment_get(commitment_id)
     if commitment is None:
         return render(request, "hall/error.html", {

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.china_time import CHINA_TIME
 from common.refusal import Conflict, NotFound
 from events.reading import read_stream
 from followup.events import NoticeSubject
-from followup.working_days import CHINA
 from meetings import desks
 from meetings.streams import load_meeting, meeting_stream
 
@@ -91,5 +91,5 @@ def _held_on(moment: datetime | None) -> str:
     """The day a meeting was held, as the county's calendar has it (China Standard Time), in Chinese."""
     if moment is None:
         return ""
-    day = moment.astimezone(CHINA).date()
+    day = moment.astimezone(CHINA_TIME).date()
     return f"{day.year}年{day.month}月{day.day}日"  # as the announcement prints it (Y年n月j日)

@@ -10,21 +10,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
 from common.refusal import Refusal
-from followup import interviews_selectors
+from followup import interviews_selectors, page_kit
 from followup.actions import interviews as doors
 from followup.interviews import KINDS
-from followup.ledger_pages import FORBIDDEN, _command_id, _date, _gate
+from followup.ledger_pages import FORBIDDEN, _date
 
 
-def _do(request: HttpRequest, actor: Actor) -> None:
-    post, command_id = request.POST, _command_id(request)
+def _do(request: HttpRequest) -> str:
+    actor = Actor.of_user(request.user)
+    post, command_id = request.POST, page_kit.form_command_id(request)
     interview_id = post.get("interview_id", "")
     if post.get("op") == "hold":
         held_on = _date(post.get("held_on"))
@@ -38,23 +39,16 @@ def _do(request: HttpRequest, actor: Actor) -> None:
                                             deadline=_date(post.get("deadline")), command_id=command_id)
     else:
         raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
+    return "/interviews/"
 
 
 @never_cache
+@page_kit.gated("page:interviews", FORBIDDEN)
 def interviews_page(request: HttpRequest) -> HttpResponse:
-    gate = _gate(request, "page:interviews")
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        if not may(user.role, "hold_interview"):
-            return render(request, "hall/error.html", FORBIDDEN, status=403)
-        try:
-            _do(request, Actor.of_user(user))
-            return HttpResponseRedirect("/interviews/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _do(request), write="hold_interview", forbidden=FORBIDDEN)
+    if answer is not None:
+        return answer
     today = timezone.localdate()
     context = {
         "interviews": interviews_selectors.interviews_list(today=today),

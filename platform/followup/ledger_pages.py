@@ -19,7 +19,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -34,14 +34,6 @@ from followup.ledger_workbook import ledger_workbook
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看整改台账。",
              "message_en": "Only the county organization department and auditors see the ledger."}
-
-
-def _gate(request: HttpRequest, action: str = "page:ledger") -> HttpResponse | None:
-    return page_kit.gate(request, action, FORBIDDEN)
-
-
-def _command_id(request: HttpRequest) -> str | None:
-    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _date(value: str | None) -> date | None:
@@ -74,26 +66,24 @@ def _within_upload_limit(request: HttpRequest) -> None:
                       "the upload is too large", code="upload_too_large", http_status=413)
 
 
+def _raise_item(request: HttpRequest) -> str:
+    post = request.POST
+    item_id = doors.check_raise_ledger_item(
+        actor=Actor.of_user(request.user), meeting_id=post.get("meeting_id", ""),
+        source_kind=post.get("source_kind", ""), source_ref=post.get("source_ref", ""),
+        problem=post.get("problem", ""), note=post.get("note", ""), command_id=page_kit.form_command_id(request),
+    )
+    return f"/ledger/{item_id}/"
+
+
 @never_cache
+@page_kit.gated("page:ledger", FORBIDDEN)
 def ledger_page(request: HttpRequest) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        if not may(user.role, "raise_ledger_item"):
-            return render(request, "hall/error.html", FORBIDDEN, status=403)
-        post = request.POST
-        try:
-            item_id = doors.check_raise_ledger_item(
-                actor=Actor.of_user(user), meeting_id=post.get("meeting_id", ""),
-                source_kind=post.get("source_kind", ""), source_ref=post.get("source_ref", ""),
-                problem=post.get("problem", ""), note=post.get("note", ""), command_id=_command_id(request),
-            )
-            return HttpResponseRedirect(f"/ledger/{item_id}/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _raise_item(request), write="raise_ledger_item",
+                                    forbidden=FORBIDDEN)
+    if answer is not None:
+        return answer
     context = {
         "summary": ledger_selectors.ledger_summary(),
         "items": ledger_selectors.ledger_items(),
@@ -108,8 +98,10 @@ def ledger_page(request: HttpRequest) -> HttpResponse:
     return render(request, "followup/ledger.html", context, status=error.http_status if error else 200)
 
 
-def _item_do(request: HttpRequest, actor: Actor, item_id: str) -> None:
-    post, today, command_id = request.POST, timezone.localdate(), _command_id(request)
+def _item_do(request: HttpRequest, item_id: str) -> str:
+    _within_upload_limit(request)  # before request.POST reads the body
+    actor = Actor.of_user(request.user)
+    post, today, command_id = request.POST, timezone.localdate(), page_kit.form_command_id(request)
     op = post.get("op", "")
     if op == "measure":
         doors.check_add_measure(actor=actor, item_id=item_id, text=post.get("text", ""), owner=post.get("owner", ""),
@@ -127,22 +119,16 @@ def _item_do(request: HttpRequest, actor: Actor, item_id: str) -> None:
                                        note=post.get("note", ""), command_id=command_id)
     else:
         raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
+    return f"/ledger/{item_id}/"
 
 
 @never_cache
+@page_kit.gated("page:ledger", FORBIDDEN)
 def ledger_item_page(request: HttpRequest, item_id: str) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        try:
-            _within_upload_limit(request)
-            _item_do(request, Actor.of_user(user), item_id)
-            return HttpResponseRedirect(f"/ledger/{item_id}/")
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _item_do(request, item_id))
+    if answer is not None:
+        return answer
     item = ledger_selectors.ledger_item(item_id)
     if item is None:
         return render(request, "hall/error.html", {
@@ -163,11 +149,9 @@ def ledger_item_page(request: HttpRequest, item_id: str) -> HttpResponse:
     return render(request, "followup/ledger_item.html", context, status=error.http_status if error else 200)
 
 
+@page_kit.gated("page:ledger", FORBIDDEN)
 def ledger_file(request: HttpRequest, item_id: str, sha256: str) -> HttpResponse:
     """An evidence file, only as part of the item whose event names it."""
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     item = ledger_selectors.ledger_item(item_id)
     named = [f for m in (item or {}).get("measures", []) for f in m["files"] if f["sha256"] == sha256]
     if not named:
@@ -180,10 +164,8 @@ def ledger_file(request: HttpRequest, item_id: str, sha256: str) -> HttpResponse
     return response
 
 
+@page_kit.gated("page:ledger", FORBIDDEN)
 def ledger_export(request: HttpRequest) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     tenant: Any = getattr(request, "tenant", None)
     body = ledger_workbook(
         county=str(getattr(tenant, "name", "")), summary=ledger_selectors.ledger_summary(),

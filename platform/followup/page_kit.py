@@ -1,15 +1,25 @@
-"""What every county page of followup does before it acts: the role gate and the form's command id."""
+"""What every county page of followup does around its work: the role gate, the form's POST and its command id.
+
+A page is a plain form page: a GET draws it; each form posts one operation,
+the view calls its door and redirects back (POST, redirect, GET), or draws
+the page again with the refusal in Chinese and what was typed kept.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from accounts.roles import may
+from common.refusal import Refusal
+
+View = Callable[..., HttpResponse]
 
 
 def gate(request: HttpRequest, action: str, forbidden: dict[str, Any]) -> HttpResponse | None:
@@ -23,9 +33,49 @@ def gate(request: HttpRequest, action: str, forbidden: dict[str, Any]) -> HttpRe
     return None
 
 
+def gated(action: str, forbidden: dict[str, Any]) -> Callable[[View], View]:
+    """The view, behind `gate`: it runs only for a user who may open the page."""
+
+    def wrap(view: View) -> View:
+        @functools.wraps(view)
+        def gated_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            refused = gate(request, action, forbidden)
+            return refused if refused is not None else view(request, *args, **kwargs)
+
+        return gated_view
+
+    return wrap
+
+
+def posted(
+    request: HttpRequest, act: Callable[[], str], *, write: str | None = None, forbidden: dict[str, Any] | None = None
+) -> tuple[HttpResponse | None, Refusal | None]:
+    """A form's POST, done: (the answer to send, None), or (None, the refusal to draw the page with).
+
+    Not a POST: (None, None). A role that may not `write` (when given) gets the 403 page
+    (`forbidden`); otherwise `act` calls the door and says where to go next, and the answer is
+    a redirect there.
+    """
+    if request.method != "POST":
+        return None, None
+    if write is not None:
+        user: Any = request.user
+        if not may(user.role, write):
+            return render(request, "hall/error.html", forbidden, status=403), None
+    try:
+        return HttpResponseRedirect(act()), None
+    except Refusal as refused:
+        return None, refused
+
+
 def command_id(value: str | None) -> str | None:
     """The form's command id as a canonical UUID, or None (a new one is made) when absent or not a UUID."""
     try:
         return str(uuid.UUID(str(value))) if value else None
     except ValueError:
         return None
+
+
+def form_command_id(request: HttpRequest) -> str | None:
+    """The posted form's command id (`command_id`)."""
+    return command_id(request.POST.get("command_id"))

@@ -13,33 +13,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from accounts.roles import Actor, may
+from accounts.roles import Actor
 from common.refusal import Refusal
 from followup import page_kit, selectors
 from followup.actions import notices as doors
 from followup.drafting import notice_draft
 
-
-def _refused(request: HttpRequest) -> HttpResponse | None:
-    user: Any = request.user
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "/login/")
-    if not user.is_active or not may(user.role, "page:notices"):
-        return render(request, "hall/error.html", {
-            "status": 403, "code": "forbidden", "message_zh": "只有县委组织部管理员可以打开公示与备案页面。",
-            "message_en": "Only county administrators may open this page.",
-        }, status=403)
-    return None
-
-
-def _command_id(request: HttpRequest) -> str | None:
-    return page_kit.command_id(request.POST.get("command_id"))
+FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部管理员可以打开公示与备案页面。",
+             "message_en": "Only county administrators may open this page."}
 
 
 def _working_days(value: str) -> int:
@@ -51,20 +37,18 @@ def _working_days(value: str) -> int:
 
 
 @never_cache
+@page_kit.gated("page:notices", FORBIDDEN)
 def notices_desk(request: HttpRequest) -> HttpResponse:
-    refused = _refused(request)
-    if refused is not None:
-        return refused
     return render(request, "followup/desk.html", {
         "county": request.tenant, "overview": selectors.filing_overview(timezone.now()),  # type: ignore[attr-defined]
     })
 
 
-def _do(request: HttpRequest, meeting_id: str) -> None:
+def _do(request: HttpRequest, meeting_id: str) -> str:
     post = request.POST
     actor = Actor.of_user(request.user)
     op = post.get("op", "")
-    command_id = _command_id(request)
+    command_id = page_kit.form_command_id(request)
     now = timezone.now()
     if op == "publish":
         doors.check_publish_notice(
@@ -79,20 +63,15 @@ def _do(request: HttpRequest, meeting_id: str) -> None:
         doors.check_file_results(actor=actor, meeting_id=meeting_id, now=now, command_id=command_id)
     else:
         raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
+    return f"/notices/{meeting_id}/"
 
 
 @never_cache
+@page_kit.gated("page:notices", FORBIDDEN)
 def meeting_notices(request: HttpRequest, meeting_id: str) -> HttpResponse:
-    refused = _refused(request)
-    if refused is not None:
-        return refused
-    error: Refusal | None = None
-    if request.method == "POST":
-        try:
-            _do(request, meeting_id)
-            return HttpResponseRedirect(f"/notices/{meeting_id}/")
-        except Refusal as refusal:
-            error = refusal
+    answer, error = page_kit.posted(request, lambda: _do(request, meeting_id))
+    if answer is not None:
+        return answer
     try:
         draft: Any = notice_draft(meeting_id)
     except Refusal as refusal:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -31,14 +31,6 @@ from meetings.models import Township, Village
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看打分排队。",
              "message_en": "Only the county organization department and auditors see the rankings."}
-
-
-def _gate(request: HttpRequest) -> HttpResponse | None:
-    return page_kit.gate(request, "page:rankings", FORBIDDEN)
-
-
-def _command_id(request: HttpRequest) -> str | None:
-    return page_kit.command_id(request.POST.get("command_id"))
 
 
 def _number(value: str, *, field: str) -> int:
@@ -64,12 +56,13 @@ def _quarter_default() -> str:
     return f"{today.year}Q{(today.month - 1) // 3 + 1}"
 
 
-def _do(request: HttpRequest, actor: Actor) -> str:
+def _do(request: HttpRequest) -> str:
     """Run the posted operation; where to go next."""
+    actor = Actor.of_user(request.user)
     post = request.POST
     if post.get("op") == "criteria":
         doors.check_set_scoring_criteria(actor=actor, criteria=_criteria_lines(post.get("criteria", "")),
-                                         reason=post.get("reason", ""), command_id=_command_id(request))
+                                         reason=post.get("reason", ""), command_id=page_kit.form_command_id(request))
         return "/rankings/"
     if post.get("op") == "scores":
         township_id, quarter = _number(post.get("township_id", ""), field="township_id"), post.get("quarter", "")
@@ -80,26 +73,19 @@ def _do(request: HttpRequest, actor: Actor) -> str:
             for village in Village.objects.filter(township_id=township_id)
         }
         doors.check_record_quarter_scores(actor=actor, township_id=township_id, quarter=quarter, points=points,
-                                          command_id=_command_id(request))
+                                          command_id=page_kit.form_command_id(request))
         list_weak_organizations(timezone.now())
         return f"/rankings/?quarter={quarter}"
     raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
 
 
 @never_cache
+@page_kit.gated("page:rankings", FORBIDDEN)
 def rankings_page(request: HttpRequest) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        if not may(user.role, "record_quarter_scores"):
-            return render(request, "hall/error.html", FORBIDDEN, status=403)
-        try:
-            return HttpResponseRedirect(_do(request, Actor.of_user(user)))
-        except Refusal as refused:
-            error = refused
+    answer, error = page_kit.posted(request, lambda: _do(request), write="record_quarter_scores", forbidden=FORBIDDEN)
+    if answer is not None:
+        return answer
     posted: Any = request.POST if error else {}
     quarters = rankings_selectors.quarters()
     shown = request.GET.get("quarter") or (quarters[0] if quarters else "")
@@ -139,10 +125,8 @@ def rankings_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@page_kit.gated("page:rankings", FORBIDDEN)
 def village_rankings_page(request: HttpRequest, village_id: int) -> HttpResponse:
-    gate = _gate(request)
-    if gate is not None:
-        return gate
     village = Village.objects.select_related("township").filter(pk=village_id).first()
     if village is None:
         return render(request, "hall/error.html", {

@@ -13,12 +13,11 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts.roles import Actor, may
-from common.refusal import Refusal
 from followup import comments_selectors, page_kit, records
 from followup.actions.records import check_configure_results_export
 from followup.records import percent_value
@@ -28,15 +27,9 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
              "message_en": "Only the county organization department and auditors see these records."}
 
 
-def _gate(request: HttpRequest) -> HttpResponse | None:
-    return page_kit.gate(request, "page:records", FORBIDDEN)
-
-
 @never_cache
+@page_kit.gated("page:records", FORBIDDEN)
 def official_record_page(request: HttpRequest, official_id: str) -> HttpResponse:
-    refused = _gate(request)
-    if refused:
-        return refused
     record = records.official_record(official_id) if len(official_id) <= 64 else None
     if record is None:
         raise Http404("没有这名干部")
@@ -44,18 +37,12 @@ def official_record_page(request: HttpRequest, official_id: str) -> HttpResponse
 
 
 @never_cache
+@page_kit.gated("page:records", FORBIDDEN)
 def village_record_page(request: HttpRequest, village_id: int) -> HttpResponse:
-    refused = _gate(request)
-    if refused:
-        return refused
     record = records.village_record(village_id)
     if record is None:
         raise Http404("没有这个村（社区）")
     return render(request, "followup/record_village.html", {"r": record})
-
-
-def _command_id(value: str | None) -> str | None:
-    return page_kit.command_id(value)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,22 +58,20 @@ def _bands_from(text: str) -> list[tuple[str, str]]:
     return bands
 
 
+def _configure_export(request: HttpRequest) -> str:
+    check_configure_results_export(actor=Actor.of_user(request.user), bands=_bands_from(request.POST.get("bands", "")),
+                                   over=request.POST.get("over", ""), command_id=page_kit.form_command_id(request))
+    return "/records/export/"
+
+
 @never_cache
+@page_kit.gated("page:records", FORBIDDEN)
 def results_export_page(request: HttpRequest) -> HttpResponse:
     """The export's bands (the county admin changes them here) and the link to the workbook, by year."""
-    refused = _gate(request)
-    if refused:
-        return refused
     user: Any = request.user
-    error: Refusal | None = None
-    if request.method == "POST":
-        try:
-            check_configure_results_export(actor=Actor.of_user(user), bands=_bands_from(request.POST.get("bands", "")),
-                                           over=request.POST.get("over", ""),
-                                           command_id=_command_id(request.POST.get("command_id")))
-            return HttpResponseRedirect("/records/export/")
-        except Refusal as refusal:
-            error = refusal
+    answer, error = page_kit.posted(request, lambda: _configure_export(request))
+    if answer is not None:
+        return answer
     bands, over = comments_selectors.export_config()
     years = sorted({r["year"] for r in comments_selectors.export_rows(year=None)}, reverse=True)
     return render(request, "followup/record_export.html", {
@@ -97,11 +82,9 @@ def results_export_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@page_kit.gated("page:records", FORBIDDEN)
 def results_export_xlsx(request: HttpRequest) -> HttpResponse:
     """The results of registry officials as .xlsx for pay and appraisal; ?year=2026 for one year."""
-    refused = _gate(request)
-    if refused:
-        return refused
     year_text = request.GET.get("year", "")
     year = int(year_text) if re.fullmatch(r"[0-9]{4}", year_text) else None
     bands, over = comments_selectors.export_config()

@@ -16,9 +16,8 @@ notice so nobody has to compute it.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from common.china_time import CHINA_TIME
 
 
 def is_working_day(day: date) -> bool:
@@ -29,10 +28,10 @@ def period_end(start: datetime, working_days: int) -> datetime:
     """The moment a period of `working_days` working days, starting at `start`, is over (aware, China time)."""
     if working_days < 1:
         raise ValueError("a period has at least one working day")
-    day = start.astimezone(CHINA).date()
+    day = start.astimezone(CHINA_TIME).date()
     counted = 0
     while counted < working_days:
         day += timedelta(days=1)
         if is_working_day(day):
             counted += 1
-    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA)
+    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TIME)

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from common import tokens
+from common.china_time import CHINA_TIME
 from common.county import current_schema
 from meetings.streams import meeting
-
-COUNTY_TIME = ZoneInfo("Asia/Shanghai")  # every county of the platform keeps China Standard Time
 
 
 def end_of_day(starts_at: datetime | None, *, now: datetime) -> datetime:
     """The end of the meeting's day in county time (of today, if that day has passed or is unknown)."""
-    today = now.astimezone(COUNTY_TIME).date()
-    day = starts_at.astimezone(COUNTY_TIME).date() if starts_at is not None else today
-    return datetime.combine(max(day, today) + timedelta(days=1), time(0), tzinfo=COUNTY_TIME)
+    today = now.astimezone(CHINA_TIME).date()
+    day = starts_at.astimezone(CHINA_TIME).date() if starts_at is not None else today
+    return datetime.combine(max(day, today) + timedelta(days=1), time(0), tzinfo=CHINA_TIME)
 
 
 def mint(meeting_id: str, *, now: datetime) -> str:

@@ -12,7 +12,8 @@ from django.core import signing
 from django.test import Client
 
 from common import tokens
-from live.screen_links import COUNTY_TIME, end_of_day
+from common.china_time import CHINA_TIME
+from live.screen_links import end_of_day
 from tests.conftest import host_of
 from tests.integration.meetings.api_client import Api
 
@@ -51,13 +52,13 @@ def test_only_hosts_and_county_admins_mint_a_screen_link(county_a) -> None:
 
 
 def test_a_screen_link_works_until_the_end_of_the_meetings_day_then_is_refused(county_a) -> None:
-    starts = datetime(2030, 5, 20, 9, 0, tzinfo=COUNTY_TIME)
+    starts = datetime(2030, 5, 20, 9, 0, tzinfo=CHINA_TIME)
     mid = announced(county_a, starts)
     host = logged_in(county_a, "host")
     link = host.get(f"/hall/{mid}/screen/open/", HTTP_HOST=host_of(county_a))["Location"]
     token = parse_qs(urlsplit(link).query)["t"][0]
     claims = signing.loads(token, salt=tokens.SALT)
-    assert claims["x"] == int(datetime(2030, 5, 21, 0, 0, tzinfo=COUNTY_TIME).timestamp())
+    assert claims["x"] == int(datetime(2030, 5, 21, 0, 0, tzinfo=CHINA_TIME).timestamp())
     page = f"/hall/{mid}/screen/?t={token}"
     with mock.patch("time.time", return_value=claims["x"] - 60):  # 23:59 on the meeting's day
         assert Client().get(page, HTTP_HOST=host_of(county_a)).status_code == 200
@@ -81,8 +82,8 @@ def test_a_revoked_link_is_refused_by_the_page_and_a_new_one_works(county_a) -> 
 
 def test_end_of_day_is_county_midnight_after_the_meeting_or_today() -> None:
     now = datetime(2030, 5, 1, 12, tzinfo=UTC)
-    late_evening = datetime(2030, 5, 20, 23, 30, tzinfo=COUNTY_TIME)
-    assert end_of_day(late_evening, now=now) == datetime(2030, 5, 21, tzinfo=COUNTY_TIME)
+    late_evening = datetime(2030, 5, 20, 23, 30, tzinfo=CHINA_TIME)
+    assert end_of_day(late_evening, now=now) == datetime(2030, 5, 21, tzinfo=CHINA_TIME)
     past_utc_midnight = datetime(2030, 5, 20, 16, 30, tzinfo=UTC)  # 00:30 on the 21st in the county
-    assert end_of_day(past_utc_midnight, now=now) == datetime(2030, 5, 22, tzinfo=COUNTY_TIME)
-    assert end_of_day(datetime(2030, 4, 1, 9, tzinfo=COUNTY_TIME), now=now) == datetime(2030, 5, 2, tzinfo=COUNTY_TIME)
+    assert end_of_day(past_utc_midnight, now=now) == datetime(2030, 5, 22, tzinfo=CHINA_TIME)
+    assert end_of_day(datetime(2030, 4, 1, 9, tzinfo=CHINA_TIME), now=now) == datetime(2030, 5, 2, tzinfo=CHINA_TIME)

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.china_time import CHINA_TIME
 from common.refusal import Refusal
 from followup.events import NoticePublished, NoticeSubject, ObjectionRaised
 from followup.notices import MeetingNotices
-from followup.working_days import CHINA, period_end
+from followup.working_days import period_end
 
-MONDAY = datetime(2026, 12, 7, 10, 0, tzinfo=CHINA)
+MONDAY = datetime(2026, 12, 7, 10, 0, tzinfo=CHINA_TIME)
 
 
 def published(notice_id: str = "n1", *, supersedes: str | None = None, at: datetime = MONDAY,
@@ -40,13 +41,13 @@ def refusal(code: str, command: object) -> None:
 
 
 def test_five_working_days_skip_the_weekend_and_end_at_midnight_china_time() -> None:
-    assert period_end(MONDAY, 5) == datetime(2026, 12, 15, 0, 0, tzinfo=CHINA)
-    friday = datetime(2026, 12, 11, 17, 30, tzinfo=CHINA)
-    assert period_end(friday, 5) == datetime(2026, 12, 19, 0, 0, tzinfo=CHINA)  # Mon 14 .. Fri 18
-    saturday = datetime(2026, 12, 12, 9, 0, tzinfo=CHINA)
-    assert period_end(saturday, 1) == datetime(2026, 12, 15, 0, 0, tzinfo=CHINA)  # Monday 14 is the one day
+    assert period_end(MONDAY, 5) == datetime(2026, 12, 15, 0, 0, tzinfo=CHINA_TIME)
+    friday = datetime(2026, 12, 11, 17, 30, tzinfo=CHINA_TIME)
+    assert period_end(friday, 5) == datetime(2026, 12, 19, 0, 0, tzinfo=CHINA_TIME)  # Mon 14 .. Fri 18
+    saturday = datetime(2026, 12, 12, 9, 0, tzinfo=CHINA_TIME)
+    assert period_end(saturday, 1) == datetime(2026, 12, 15, 0, 0, tzinfo=CHINA_TIME)  # Monday 14 is the one day
     # Late evening in UTC is already the next day in China.
-    assert period_end(datetime(2026, 12, 6, 20, 0, tzinfo=UTC), 1) == datetime(2026, 12, 9, 0, 0, tzinfo=CHINA)
+    assert period_end(datetime(2026, 12, 6, 20, 0, tzinfo=UTC), 1) == datetime(2026, 12, 9, 0, 0, tzinfo=CHINA_TIME)
     with pytest.raises(ValueError):
         period_end(MONDAY, 0)
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts.roles import A_MEMBER_OF_PUBLIC, A_VOTER, Actor
+from common.china_time import CHINA_TIME
 from common.refusal import Refusal
 from events.reading import stream_version
 from followup import selectors
@@ -29,7 +30,6 @@ from followup.drafting import _held_on, closing_head, notice_draft
 from followup.notices import notices_stream
 from followup.periods import SWEEPER
 from followup.sweeps import run_sweepers
-from followup.working_days import CHINA
 from meetings.streams import load_meeting
 from projections.runtime import get, rebuild
 from tests.integration.followup.closed_meeting import ADMIN, HOST, cid, closed_meeting
@@ -82,8 +82,8 @@ def test_the_draft_names_the_day_the_meeting_was_held_on_chinas_calendar(county:
     mid = closed_meeting()
     meeting = load_meeting(mid).state
     assert meeting.opened_at is not None and meeting.starts_at is not None
-    held = meeting.opened_at.astimezone(CHINA).date()
-    scheduled = meeting.starts_at.astimezone(CHINA).date()
+    held = meeting.opened_at.astimezone(CHINA_TIME).date()
+    scheduled = meeting.starts_at.astimezone(CHINA_TIME).date()
     assert held != scheduled  # the helper schedules it five days ahead and holds it at once
     text = notice_draft(mid).text
     assert f"于{held.year}年{held.month}月{held.day}日召开" in text, text
