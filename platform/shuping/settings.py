@@ -215,6 +215,8 @@ API_TOKENS_PER_ACCOUNT = int(os.environ.get("SHUPING_API_TOKENS_PER_ACCOUNT", "5
 # without a request (accounts.sessions).
 SESSION_COOKIE_AGE = int(os.environ.get("SHUPING_SESSION_HOURS", "12")) * 3600
 SESSION_IDLE_SECONDS = int(os.environ.get("SHUPING_SESSION_IDLE_MINUTES", "30")) * 60
+# Database sessions whose rows are keyed by a digest of the cookie, never the cookie itself.
+SESSION_ENGINE = "accounts.session_store"
 
 MIDDLEWARE = [
     # Outermost: a request id for every request (X-Request-ID, and on its log
