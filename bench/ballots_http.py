@@ -735,8 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         from django.db import connection
         from django_tenants.utils import schema_context
-        from rest_framework.authtoken.models import Token
 
+        from accounts.api_tokens import issue_token
         from accounts.models import User
         from tenants.provisioning import create_county
 
@@ -745,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         with schema_context(county.schema_name):
             for role in ("county_admin", "host"):
                 user = User.objects.create_user(username=f"bench_{role}", password=secrets.token_urlsafe(12), role=role)
-                tokens[role] = Token.objects.create(user=user).key
+                tokens[role] = issue_token(user).key
         connection.close()
         results.machine = machine_info(url)
         say(f"PostgreSQL: {results.machine['postgres']}\n  {results.machine['settings']}")

@@ -839,8 +839,8 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         from django.db import connection
         from django_tenants.utils import schema_context
-        from rest_framework.authtoken.models import Token
 
+        from accounts.api_tokens import issue_token
         from accounts.models import User
         from common import tokens
         from tenants.provisioning import create_county
@@ -850,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
         with schema_context(county.schema_name):
             for role in ("county_admin", "host"):
                 user = User.objects.create_user(username=f"bench_{role}", password=secrets.token_urlsafe(12), role=role)
-                keys[role] = Token.objects.create(user=user).key
+                keys[role] = issue_token(user).key
         connection.close()
         results.machine = machine_info(url)
         from importlib.metadata import version

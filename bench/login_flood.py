@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connection
         from django_tenants.utils import schema_context
 
-        from accounts.api_tokens import token_for
+        from accounts.api_tokens import issue_token
         from accounts.models import User
         from tenants.provisioning import create_county
 
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             for username in ACCOUNTS:
                 role = {"zuzhibu": "county_admin"}.get(username, username)
                 user = User.objects.create_user(username=username, password=secrets.token_urlsafe(16), role=role)
-                tokens[role] = token_for(user).key
+                tokens[role] = issue_token(user).key
         connection.close()
         info = machine_info(url)
         server = Server(env, args.workers, workdir / "uvicorn.log")

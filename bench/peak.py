@@ -166,8 +166,8 @@ def plan_counties(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Counties, each with an administrator (token and session) and a host (token)."""
     from django.db import connection
     from django_tenants.utils import schema_context
-    from rest_framework.authtoken.models import Token
 
+    from accounts.api_tokens import issue_token
     from accounts.models import User
     from tenants.provisioning import create_county
 
@@ -181,7 +181,7 @@ def plan_counties(args: argparse.Namespace) -> list[dict[str, Any]]:
             host = User.objects.create_user(username="peak_host", password=None, role="host")
             made.append({
                 "county": county.schema_name, "host": f"{slug}.localhost",
-                "admin_token": Token.objects.create(user=admin).key, "host_token": Token.objects.create(user=host).key,
+                "admin_token": issue_token(admin).key, "host_token": issue_token(host).key,
             })
     connection.close()
     return made

@@ -644,8 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         from django.db import connection
         from django_tenants.utils import schema_context
-        from rest_framework.authtoken.models import Token
 
+        from accounts.api_tokens import issue_token
         from accounts.models import User
         from tenants.provisioning import create_county
 
@@ -656,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
                                    ("teller2", "teller")):
                 user = User.objects.create_user(username=f"bench_{username}", password=secrets.token_urlsafe(12),
                                                 role=role)
-                keys[username] = Token.objects.create(user=user).key
+                keys[username] = issue_token(user).key
         connection.close()
         results.machine = machine_info(url)
         results.machine["code"] = code_version()

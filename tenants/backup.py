@@ -53,7 +53,7 @@ MANIFEST = "manifest.json"
 Say = Callable[[str], None]
 
 # Tables whose rows are bearer credentials: dumped empty (definition kept, rows left out).
-SECRET_TABLES = ("authtoken_token", "django_session")
+SECRET_TABLES = ("accounts_apitoken", "django_session")
 
 
 def _secret_rows_left_out(schema: str) -> list[str]:

@@ -1,7 +1,7 @@
 """/api/token/ and /api/logout/: a program's login and logout.
 
-Login hands out the account's API token (accounts.api_tokens: it expires
-and can be revoked). Password guessing is counted and locked out by
+Login issues a new API token and shows its key this once (accounts.api_tokens:
+only its digest is stored; it expires and can be revoked). Password guessing is counted and locked out by
 django-axes (accounts.logins): the request Django sees is passed to
 `authenticate`, so a lock-out is answered 429 `login_locked` and the
 attempt is refused before any password is hashed.
@@ -19,7 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import logins
-from accounts.api_tokens import revoke_tokens, token_for, token_lifetime
+from accounts.api_tokens import issue_token, revoke_token, revoke_tokens
+from accounts.models import ApiToken
 from common.api import LimitedJSONParser, parse
 from common.refusal import Refusal
 
@@ -35,7 +36,7 @@ class LoginOut(serializers.Serializer):
 
 
 class LoginApi(APIView):
-    """Exchange a username and password for the account's API token."""
+    """Exchange a username and password for a new API token (the account's others stay valid)."""
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
@@ -53,15 +54,20 @@ class LoginApi(APIView):
             if getattr(django_request, "axes_locked_out", False):
                 raise logins.locked()
             raise Refusal("用户名或密码不正确", "wrong username or password", code="login_failed")
-        token = token_for(user)
-        return Response({"token": token.key, "expires_at": token.created + token_lifetime()})
+        token = issue_token(user)
+        return Response({"token": token.key, "expires_at": token.expires_at})
 
 
 class LogoutApi(APIView):
-    """Revoke the caller's API token (a session is logged out by the pages' /logout/)."""
+    """Revoke the API token the request carries; with a session, every token of the account.
+
+    A session itself is logged out by the pages' /logout/.
+    """
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(summary="注销接口令牌 / revoke your API token", request=None, responses={200: dict})
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):
+            return Response({"revoked": revoke_token(request.auth)})
         return Response({"revoked": revoke_tokens(request.user)})

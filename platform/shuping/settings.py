@@ -99,7 +99,6 @@ TENANT_APPS = [
     "django.contrib.admin",
     "accounts",
     "axes",
-    "rest_framework.authtoken",
     "events",
     "projections.apps.ProjectionsConfig",
     "meetings.apps.MeetingsConfig",
@@ -207,12 +206,17 @@ LOGIN_LANE_NICE = int(os.environ.get("SHUPING_LOGIN_NICE", "10"))
 LOGIN_LANE_BUSY_SHARE = float(os.environ.get("SHUPING_LOGIN_BUSY_SHARE", "0.1"))
 LOGIN_LANE_BURST_SECONDS = float(os.environ.get("SHUPING_LOGIN_BURST_SECONDS", "2"))
 # API tokens expire this long after they were issued; logout, a password
-# change and deactivation revoke them (accounts.api_tokens).
+# change and deactivation revoke them (accounts.api_tokens). Only their
+# digests are stored. An account holds at most API_TOKENS_PER_ACCOUNT at once
+# (a login beyond that revokes its oldest), so a person may use a few tools.
 API_TOKEN_LIFETIME_SECONDS = int(os.environ.get("SHUPING_API_TOKEN_HOURS", "12")) * 3600
+API_TOKENS_PER_ACCOUNT = int(os.environ.get("SHUPING_API_TOKENS_PER_ACCOUNT", "5"))
 # Sessions end 12 hours after login whatever happens, and after 30 minutes
 # without a request (accounts.sessions).
 SESSION_COOKIE_AGE = int(os.environ.get("SHUPING_SESSION_HOURS", "12")) * 3600
 SESSION_IDLE_SECONDS = int(os.environ.get("SHUPING_SESSION_IDLE_MINUTES", "30")) * 60
+# Database sessions whose rows are keyed by a digest of the cookie, never the cookie itself.
+SESSION_ENGINE = "accounts.session_store"
 
 MIDDLEWARE = [
     # Outermost: a request id for every request (X-Request-ID, and on its log

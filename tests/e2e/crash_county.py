@@ -18,8 +18,8 @@ import django  # noqa: E402
 django.setup()
 
 from django_tenants.utils import schema_context  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
+from accounts.api_tokens import issue_token  # noqa: E402
 from accounts.models import User  # noqa: E402
 from tenants.provisioning import create_county  # noqa: E402
 
@@ -30,5 +30,5 @@ keys = {}
 with schema_context(county.schema_name):
     for role in ("county_admin", "host", "auditor"):
         user = User.objects.create_user(username=role, password=secrets.token_urlsafe(16), role=role)
-        keys[role] = Token.objects.create(user=user).key
+        keys[role] = issue_token(user).key
 print(json.dumps({"host": HOST, "tokens": keys}))

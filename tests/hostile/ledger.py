@@ -29,7 +29,7 @@ from django.db import connection
 from tests.hostile.fuzz import Sent
 
 TABLES = (
-    "events", "event_commands", "meetings_ballot_box", "meetings_rostermember", "authtoken_token",
+    "events", "event_commands", "meetings_ballot_box", "meetings_rostermember", "accounts_apitoken",
     "meetings_township", "meetings_village",
 )
 BALLOT = "POST /api/v/{meeting_id}/ballot/"
@@ -126,8 +126,8 @@ def _directory_violations(delta: dict[str, int], succeeded: list[Sent]) -> list[
     if delta["meetings_rostermember"] != created:
         violations.append(f"the roster moved by {delta['meetings_rostermember']} with {created} members imported")
     logins = sum(1 for s in succeeded if s.label == TOKEN)
-    if not 0 <= delta["authtoken_token"] <= logins:
-        violations.append(f"the tokens moved by {delta['authtoken_token']} with {logins} logins accepted")
+    if not 0 <= delta["accounts_apitoken"] <= logins:
+        violations.append(f"the tokens moved by {delta['accounts_apitoken']} with {logins} logins accepted")
     for table in ("meetings_township", "meetings_village"):
         if delta[table]:
             violations.append(f"{table} moved by {delta[table]}")

@@ -34,7 +34,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from accounts.api_tokens import token_for
+from accounts.api_tokens import issue_token
 from accounts.roles import Actor
 from followup.actions import ledger as ledger_doors
 from tenants.backup import SECRET_TABLES
@@ -84,7 +84,7 @@ def source(make_county, django_db_blocker, tmp_path_factory) -> dict[str, Any]:
             actor=ADMIN, meeting_id=meeting, source_kind="low_grade", source_ref="shuji",
             problem="村道年久失修，群众出行不便", note="", command_id=str(uuid.uuid4()))
         official = get_user_model().objects.create_user("bk_clerk", password="bk-Clerk-2026-pass")
-        token = token_for(official).key
+        token = issue_token(official).key
         session = SessionStore()
         session["_auth_user_id"] = str(official.pk)
         session.create()
@@ -95,7 +95,7 @@ def source(make_county, django_db_blocker, tmp_path_factory) -> dict[str, Any]:
     with tarfile.open(path) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
     return {"county": county, "meeting": meeting, "item": item, "path": path, "manifest": manifest, "export": done,
-            "secrets": {"authtoken_token": token, "django_session": session.session_key}}
+            "secrets": {"accounts_apitoken": token, "django_session": session.session_key}}
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.api_tokens import token_digest
+from accounts.models import ApiToken, User
 from tests.conftest import host_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,7 +91,7 @@ def test_deactivating_an_account_revokes_its_token(county_a: Any) -> None:
     with schema_context(county_a.schema_name):
         user.is_active = False
         user.save()
-        assert not Token.objects.filter(user=user).exists()
+        assert not ApiToken.objects.filter(user=user).exists()
     assert _meetings(county_a, token) == 401
 
 
@@ -119,10 +119,10 @@ def test_a_token_expires_and_a_new_login_issues_a_fresh_one(county_a: Any) -> No
     token = _token(county_a, user)
     lifetime = timedelta(seconds=settings.API_TOKEN_LIFETIME_SECONDS)
     with schema_context(county_a.schema_name):
-        Token.objects.filter(key=token).update(created=timezone.now() - lifetime + timedelta(minutes=1))
+        ApiToken.objects.filter(digest=token_digest(token)).update(created=timezone.now() - lifetime + timedelta(minutes=1))
     assert _meetings(county_a, token) == 200  # a minute left
     with schema_context(county_a.schema_name):
-        Token.objects.filter(key=token).update(created=timezone.now() - lifetime - timedelta(seconds=1))
+        ApiToken.objects.filter(digest=token_digest(token)).update(created=timezone.now() - lifetime - timedelta(seconds=1))
     response = Client().get("/api/meetings/", HTTP_HOST=host_of(county_a), HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 401 and _error(response)["code"] == "authentication_failed"
     login = _login(county_a, user.username, PASSWORD, address=_address())

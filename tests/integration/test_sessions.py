@@ -12,11 +12,14 @@ import uuid
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from accounts.session_store import SessionStore, stored_key
 from accounts.sessions import LOGIN_AT, SEEN_AT
 from tests.conftest import host_of
 
@@ -93,3 +96,49 @@ def test_the_api_refuses_a_session_past_its_limit(county_a: Any) -> None:
     response = client.get("/api/meetings/", HTTP_HOST=host_of(county_a))
     assert response.status_code in (401, 403)
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_the_session_table_keeps_a_digest_of_the_cookie_not_the_cookie(county_a: Any) -> None:
+    client = _logged_in(county_a)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert len(cookie) >= 32 and _sees_dashboard(client, county_a)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT count(*) FILTER (WHERE strpos(session_key || session_data, %s) > 0),'
+            f' count(*) FILTER (WHERE session_key = %s) FROM "{county_a.schema_name}".django_session',
+            [cookie, stored_key(cookie)],
+        )
+        assert cursor.fetchone() == (0, 1)
+    # A cookie made of the stored key opens nothing.
+    thief = Client()
+    thief.cookies[settings.SESSION_COOKIE_NAME] = stored_key(cookie)
+    assert not _sees_dashboard(thief, county_a)
+    # Logging out removes the row.
+    client.post("/logout/", HTTP_HOST=host_of(county_a))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{county_a.schema_name}".django_session WHERE session_key = %s',
+                       [stored_key(cookie)])
+        assert cursor.fetchone() == (0,)
+    assert not _sees_dashboard(client, county_a)
+
+
+def test_the_async_session_methods_store_the_digest_too(county_a: Any) -> None:
+    async def round_trip() -> str:
+        store = SessionStore()
+        store["seen"] = 1
+        await store.acreate()
+        key = str(store.session_key)
+        assert await store.aexists(key) and not await store.aexists(stored_key(key))
+        assert await SessionStore(key).aload() == {"seen": 1}
+        await SessionStore(key).adelete()
+        return key
+
+    with schema_context(county_a.schema_name), connection.cursor() as cursor:
+        key = async_to_sync(round_trip)()
+        cursor.execute("SELECT count(*) FROM django_session WHERE session_key IN (%s, %s)", [key, stored_key(key)])
+        assert cursor.fetchone() == (0,)
+        store = SessionStore()
+        store.create()
+        key = str(store.session_key)
+        cursor.execute("SELECT session_key FROM django_session WHERE session_key IN (%s, %s)", [key, stored_key(key)])
+        assert cursor.fetchall() == [(stored_key(key),)]

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
+from accounts.api_tokens import issue_token
 from accounts.models import User
 from shuping.server_options import APP, server_flags
 from tests.ports import listening_port
@@ -103,7 +103,7 @@ def user_with_role(county: Any, role: str, *, password: str | None = None) -> tu
     password = password or "pw-" + name
     with schema_context(county.schema_name):
         user = User.objects.create_user(username=name, password=password, role=role)
-        token, _ = Token.objects.get_or_create(user=user)
+        token = issue_token(user)
     return name, password, token.key
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.test import Client
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
+from accounts.api_tokens import issue_token
 from accounts.models import User
 from tests.conftest import host_of
 
@@ -23,7 +23,7 @@ class Api:
             name = username or f"{role}_{uuid.uuid4().hex[:6]}"
             with schema_context(county.schema_name):
                 user = User.objects.create_user(username=name, password="pw-" + name, role=role)
-                token, _ = Token.objects.get_or_create(user=user)
+                token = issue_token(user)
             self.username = name
             self.headers["HTTP_AUTHORIZATION"] = f"Token {token.key}"
 

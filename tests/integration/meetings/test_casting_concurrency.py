@@ -142,8 +142,8 @@ class Http:
 def _tokens(county: Any, django_db_blocker: Any, *roles: str) -> dict[str, str]:
     """Committed users with tokens (the server is another process: it must see them)."""
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.api_tokens import issue_token
     from accounts.models import User
 
     tokens = {}
@@ -151,7 +151,7 @@ def _tokens(county: Any, django_db_blocker: Any, *roles: str) -> dict[str, str]:
         for role in roles:
             name = f"{role}_cc_{os.urandom(3).hex()}"
             user = User.objects.create_user(username=name, password="pw-" + name, role=role)
-            tokens[role] = Token.objects.create(user=user).key
+            tokens[role] = issue_token(user).key
         connection.close()
     return tokens
 

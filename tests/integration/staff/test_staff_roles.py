@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
+from accounts.api_tokens import issue_token
 from accounts.models import User
 from projections import runtime
 from tests.conftest import host_of
@@ -82,7 +82,7 @@ def paper_meeting_with_first_copy_entered(county: Any, teller: Api) -> tuple[str
 def as_api(county: Any, username: str) -> Api:
     api = Api(county)
     with schema_context(county.schema_name):
-        token, _ = Token.objects.get_or_create(user=User.objects.get(username=username))
+        token = issue_token(User.objects.get(username=username))
     api.headers["HTTP_AUTHORIZATION"] = f"Token {token.key}"
     return api
 
