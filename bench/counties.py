@@ -285,6 +285,16 @@ def run(args: argparse.Namespace) -> str:
     )
 
 
+def filesystem(path: str) -> str:
+    """The type and device of the filesystem holding `path` (the longest mount point above it)."""
+    best = ("", "?", "?")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, mount, kind = line.split()[:3]
+        if (path + "/").startswith(mount.rstrip("/") + "/") and len(mount) >= len(best[0]):
+            best = (mount, kind, device)
+    return f"{best[1]} {best[2]} at {best[0]}"
+
+
 def render(*, args, started_at, load, version, create_times, memory, migrate, reads, old, total, real, pair, catalog) -> str:  # type: ignore[no-untyped-def]
     n = len(create_times)
     at = {k: statistics.median(create_times[k - WINDOW:k]) for k in (*MARKS, n) if WINDOW <= k <= n}
@@ -293,7 +303,8 @@ def render(*, args, started_at, load, version, create_times, memory, migrate, re
         "## Many counties on one PostgreSQL (`bench/counties.py`)",
         "",
         f"Run {started_at} ({'quick, ' if args.quick else ''}{n} counties, {total:.0f} s in all): `{command_line()}`",
-        f"on {info['nproc']} CPUs ({info['cpu']}, {info['memory']}), PostgreSQL {version} (embedded, durable), "
+        f"on {info['nproc']} CPUs ({info['cpu']}, {info['memory']}), PostgreSQL {version} (embedded, durable, data on "
+        f"{filesystem(tempfile.gettempdir())}), "
         f"Python {info['python']}. The machine is shared: compare within a run. Load average (1 min) "
         f"during the creates: {min(load):.1f} to {max(load):.1f}{' (this process niced)' if os.nice(0) > 0 else ''}.",
         "",
@@ -374,10 +385,13 @@ def main() -> int:
                         help="creates at #10 (a second instance) and at #N alternately, side by side (0: skip)")
     parser.add_argument("--pg", action="append", default=[], metavar="NAME=VALUE",
                         help="a PostgreSQL setting over the embedded defaults, for every instance (e.g. shared_buffers=1GB)")
+    parser.add_argument("--data-dir", help="where the PostgreSQL data folders go (default: the system's temporary folder)")
     parser.add_argument("--baseline", help="another checkout (e.g. a worktree at main): time its `shuping migrate` too, alternately")
     args = parser.parse_args()
     args.counties = args.counties or (300 if args.quick else 2_800)
     args.pg_settings = dict(item.split("=", 1) for item in args.pg)
+    if args.data_dir:
+        tempfile.tempdir = args.data_dir  # both instances' data folders (and the pair's)
     section = run(args)
     print()
     print(section)
