@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> str:
         real = real_migration(env, url, [slug(k) for k in range(1, args.counties + 1)], args.real_rounds) if args.real_rounds else {}
         old = [old_clone(args.counties + k) for k in range(1, args.old + 1)]
         connections_close()
-        pair = (side_by_side(env, slug, args.counties + args.old + 1, args.pair_rounds, settings=args.pg_settings)
+        pair = (side_by_side(env, slug, migrate_cli, args.counties + args.old + 1, args.pair_rounds, settings=args.pg_settings)
                 if args.pair_rounds else None)
     finally:
         close_django()  # Django may not have started

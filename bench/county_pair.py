@@ -55,11 +55,13 @@ class Creator:
         self.child.wait(timeout=60)
 
 
-def side_by_side(env: dict[str, str], slug, large_next: int, rounds: int, small: int = 10,  # type: ignore[no-untyped-def]
+def side_by_side(env: dict[str, str], slug, migrate, large_next: int, rounds: int, small: int = 10,  # type: ignore[no-untyped-def]
                  settings: dict[str, str] | None = None) -> tuple[list[float], list[float]]:
-    """Creates #small.. in a fresh instance and #large_next.. in the bench's, alternating; seconds each."""
+    """Creates #small.. in a fresh instance and #large_next.. in the bench's, alternating; seconds each.
+
+    `slug(index)` names a county, `migrate(env)` migrates a new instance (both the caller's).
+    """
     from _common import free_port, say
-    from counties import migrate_cli
 
     from shuping.embedded_pg import EmbeddedPostgres
 
@@ -69,7 +71,7 @@ def side_by_side(env: dict[str, str], slug, large_next: int, rounds: int, small:
     try:
         url = server.start(log=False)
         small_env = dict(env, DATABASE_URL=url, SHUPING_HOME=str(workdir), SHUPING_SECRET_KEY=secrets.token_urlsafe(50))
-        migrate_cli(small_env)
+        migrate(small_env)
         few, many = Creator(small_env), Creator(env)
         creators = [few, many]
         for index in range(1, small):  # the first dumps the template
