@@ -64,6 +64,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    ServerProcess,
     bench_arguments,
     close_django,
     command_line,
@@ -136,46 +137,17 @@ class Results:
 # -- the server and the API ------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.log_path = log
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(workers), "--lifespan", "off",
-                "--log-level", "info", "--no-access-log",
-            ],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+        port = free_port()
+        argv = [
+            "uvicorn", "shuping.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--lifespan", "off", "--log-level", "info", "--no-access-log",
+        ]
+        super().__init__(argv, port=port, env=env, log=log)
 
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", headers={"Host": HOST}, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz answer within {timeout} s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(timeout=10)
-        self._log.close()
+    def wait_ready(self, host: str = HOST, timeout: float = 60) -> None:
+        super().wait_ready(host, timeout)
 
 
 class Api:
