@@ -414,7 +414,7 @@ def run(args: argparse.Namespace) -> int:
             f"{len(plans)} generator process(es), {sockets} websockets …")
         profiles: list[Path] = []
         if args.profile:
-            at = start_at + min(window * 0.5, 60)
+            at = start_at + (min(window * 0.5, 60) if args.profile_from is None else args.profile_from)
             time.sleep(max(0.0, at - time.monotonic()))
             say(f"  py-spy on the server workers for {args.profile} s …")
             profiles = profile_workers(server.workers(), args.profile, workdir, gil=args.profile_gil)
@@ -482,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="py-spy the server workers for SECONDS in the middle of the peak")
     parser.add_argument("--redis-socket", action="store_true",
                         help="Redis on a unix socket (as infra/topology.py runs it) instead of TCP on 127.0.0.1")
+    parser.add_argument("--profile-from", type=float, default=None, metavar="SECONDS",
+                        help="with --profile: start sampling this many seconds after the peak began "
+                             "(default: the middle of a voting window, at most 60 s; 0 samples the ramp)")
     parser.add_argument("--profile-gil", action="store_true",
                         help="with --profile: sample only the thread holding the GIL (Python's CPU, no waits)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, plans, raw results)")

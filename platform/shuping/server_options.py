@@ -4,7 +4,9 @@ A hall screen's websocket is cheap only if the server keeps no compressor per
 socket: permessage-deflate costs about 45 KiB of zlib state per connection
 (73 KiB -> 28 KiB a socket at 10,000 sockets, docs/benchmarks.md), and our
 frames are small JSON. Frames over 64 KiB are refused (the consumers refuse
-anything over 4 KiB themselves).
+anything over 4 KiB themselves). The websocket protocol is uvicorn's default
+(websockets' sans-I/O connection) writing a message shared by many sockets as
+one frame built once (shuping.ws_frames).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SERVER_OPTIONS: dict[str, Any] = {
     "lifespan": "on",
     "ws_max_size": 64 * 1024,
     "ws_per_message_deflate": False,
+    "ws": "shuping.ws_frames:SharedFrameProtocol",
 }
 
 
