@@ -43,7 +43,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 
 from events.records import Committed
-from live import eager, relay, turnouts
+from live import eager, layer_pool, relay, turnouts
 from live.relay import HEAD_START, WINDOW
 
 log = logging.getLogger(__name__)
@@ -161,32 +161,12 @@ def _spawn(loop: asyncio.AbstractEventLoop, layer: Any, group: str, message: dic
     task.add_done_callback(_tasks.discard)
 
 
-# A send through the Redis layer takes a connection from redis-py's pool for
-# its duration, and that pool refuses at once when all are taken ("Too many
-# connections": at the year-end peak a burst of commits started more sends
-# than the pool has, and their updates were lost). Sends beyond this many in
-# flight in one process wait their turn instead; the rooms' own reads keep
-# the rest of the pool.
-SENDS_IN_FLIGHT = 32
-_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-
-def _send_slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    slots = _slots.get(loop)
-    if slots is None:
-        for old in [old for old in _slots if old.is_closed()]:
-            del _slots[old]
-        slots = _slots[loop] = asyncio.Semaphore(SENDS_IN_FLIGHT)
-    return slots
-
-
 async def _safe_send(layer: Any, group: str, message: dict[str, Any]) -> None:
     try:
         if isinstance(layer, InMemoryChannelLayer):
             await layer.group_send(group, message)
             return
-        async with _send_slots():
+        async with layer_pool.slot():  # redis-py's pool refuses when full: wait for a slot instead
             await layer.group_send(group, message)
     except Exception:  # pragma: no cover
         log.exception("publish to %s failed", group)

@@ -75,6 +75,15 @@ class Subscriber:
         self.paper = int(turnout.get("paper", 0))
 
 
+async def close_with(sub: Subscriber, message: dict[str, Any], code: int) -> None:
+    """Send `message`, then close the socket with `code` (nothing happens if it is gone already)."""
+    try:
+        await sub.send(message)
+        await sub.send({"type": "websocket.close", "code": code})
+    except Exception:  # already gone
+        pass
+
+
 class Frame:
     """The room's latest snapshot of one page kind."""
 

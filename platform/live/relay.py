@@ -31,7 +31,8 @@ task of its own, never holding up the room); counts never go back.
 
 Nothing here expires silently: the room reads its channel all the time (so
 no message waits in the layer until its expiry), renews its group membership
-every `REFRESH_SECONDS` (channel layers forget members after
+about every `REFRESH_SECONDS` (spread: rooms opened together do not all
+renew and rebuild in the same second; channel layers forget members after
 ``group_expiry``; the in-memory layer also drops a channel from its groups
 when a message on it expires), and then rebuilds its snapshots and pushes
 whatever a lost notice kept from the sockets. On Redis, a watch per process
@@ -45,19 +46,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
-from live import eager, layer_watch, turnouts
-from live.frames import Frame, Subscriber, cast_of, encode, keep, now_iso, with_cast
+from live import eager, layer_pool, layer_watch, turnouts
+from live.frames import Frame, Subscriber, cast_of, close_with, encode, keep, now_iso, with_cast
 from projections.phases import PHASE_OF_EVENT
 
 log = logging.getLogger(__name__)
 
 WINDOW = 0.05  # seconds: at most one message per socket per window
 REFRESH_SECONDS = 60.0  # renew group membership, then re-check the state
+# A renewal waits REFRESH_SECONDS times a random factor: rooms opened together (250 at a peak) do not
+# all renew and rebuild in one second (live.layer_pool; casts and screens waited behind those rebuilds).
+REFRESH_SPREAD = (0.8, 1.2)
 HEAD_START = 0.003  # seconds: the least a round waits after news, so that the HTTP answer goes first
 
 Build = Callable[[str, str, str], Awaitable[dict[str, Any]]]  # (county, meeting_id, kind) -> snapshot
@@ -98,14 +103,14 @@ class Room:
         layer = self.relay.layer
         self.channel = await layer.new_channel()
         try:
-            await layer.group_add(self.group, self.channel)
+            async with layer_pool.slot():
+                await layer.group_add(self.group, self.channel)
         except Exception:
             watch = self.relay.watch
             if watch is None:
                 raise
-            # Redis is away: open the room all the same (its sockets get the
-            # database's state, re-read while the layer fails); the watch
-            # adds it to its group when Redis answers again.
+            # Redis is away: open the room all the same (its sockets get the database's state,
+            # re-read while the layer fails); the watch adds it to its group when Redis answers.
             watch.suspect()
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._read()), loop.create_task(self._refresh())]
@@ -118,7 +123,8 @@ class Room:
             task.cancel()
         if self.channel is not None:
             try:
-                await self.relay.layer.group_discard(self.group, self.channel)
+                async with layer_pool.slot():
+                    await self.relay.layer.group_discard(self.group, self.channel)
             except Exception:  # pragma: no cover - the membership expires on its own
                 log.warning("leaving %s failed", self.group, exc_info=True)
 
@@ -130,10 +136,9 @@ class Room:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A layer outage: notices may be lost meanwhile. Without a watch,
-                # rebuild from the database at each retry (once a second); with one,
-                # the watch has the rooms re-read while the layer is away, and rejoin
-                # and rebuild once it answers again.
+                # A layer outage: notices may be lost meanwhile. Without a watch, rebuild from the database
+                # at each retry (once a second); with one, the watch has the rooms re-read while the layer
+                # is away, and rejoin and rebuild once it answers again.
                 watch = self.relay.watch
                 if watch is None:
                     log.warning("reading %s failed; retrying", self.group, exc_info=True)
@@ -152,9 +157,10 @@ class Room:
 
     async def _refresh(self) -> None:
         while True:
-            await asyncio.sleep(self.relay.refresh)
+            await asyncio.sleep(self.relay.refresh * random.uniform(*REFRESH_SPREAD))
             try:
-                await self.relay.layer.group_add(self.group, self.channel)
+                async with layer_pool.slot():
+                    await self.relay.layer.group_add(self.group, self.channel)
             except Exception:
                 log.warning("renewing %s failed", self.group, exc_info=True)
                 if self.relay.watch is not None:
@@ -188,15 +194,7 @@ class Room:
                           "message_en": "this hall-screen link was revoked by the host"})
         for sub in [s for s in self.subs if s.kind == "screen" and s.generation < generation]:
             self.relay.leave(self, sub)
-
-            async def close(sub: Subscriber = sub) -> None:
-                try:
-                    await sub.send(refused)
-                    await sub.send({"type": "websocket.close", "code": 4403})
-                except Exception:  # already gone
-                    pass
-
-            keep(asyncio.ensure_future(close()))
+            keep(asyncio.ensure_future(close_with(sub, refused, 4403)))
 
     def turnout(self, cast: int, version: int) -> None:
         """`cast` ballots were sealed (read after their commit), at stream `version`: pass it on now.
@@ -264,12 +262,11 @@ class Room:
             return
         if self.timer is not None:
             return
-        # Reads at most once per window; and start them as late as lets the
-        # round go out when its window opens, so that they include as many
-        # commits as possible (the time they took last round is the guess).
-        # Even after a quiet spell, wait a moment (HEAD_START): the request
-        # whose commit brought the news then answers first, instead of
-        # waiting while the loop writes to hundreds of sockets.
+        # Reads at most once per window; and start them as late as lets the round go out when its
+        # window opens, so that they include as many commits as possible (the time they took last
+        # round is the guess). Even after a quiet spell, wait a moment (HEAD_START): the request whose
+        # commit brought the news then answers first, instead of waiting while the loop writes to
+        # hundreds of sockets.
         window = self.relay.window
         ready = max(self.last_flush + window, self.last_delivery + window - self.read_time)
         self.timer = loop.call_later(max(ready - loop.time(), HEAD_START), self._start_flush)
@@ -434,8 +431,8 @@ class Room:
         self.catch_up(sub)  # the latest state, not every state it missed
 
     def _gone(self, sub: Subscriber) -> None:
-        # The socket is closed; its consumer's disconnect removes it for good.
-        # Leaving through the relay also closes the room if it is now empty.
+        # The socket is closed; its consumer's disconnect removes it for good. Leaving through the relay
+        # also closes the room if it is now empty.
         self.relay.leave(self, sub)
 
     async def send_fresh(self, sub: Subscriber) -> None:
@@ -516,9 +513,11 @@ class Relay:
         for room in list(self.rooms.values()):
             if room.closed or room.channel is None:
                 continue
-            await self.layer.group_add(room.group, room.channel)
+            async with layer_pool.slot():
+                await self.layer.group_add(room.group, room.channel)
             if room.closed:  # its last socket left meanwhile: leave again, or the group keeps a dead channel
-                await self.layer.group_discard(room.group, room.channel)
+                async with layer_pool.slot():
+                    await self.layer.group_discard(room.group, room.channel)
                 continue
             # Read after joining: what committed before is in the read, what commits after reaches the room.
             room.stale = True

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
-from live import layer_watch
+from live import layer_pool, layer_watch
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ class TurnoutHub:
     async def _start(self) -> None:
         self.channel = await self.layer.new_channel()
         try:
-            await self.layer.group_add(TURNOUTS_GROUP, self.channel)
+            async with layer_pool.slot():
+                await self.layer.group_add(TURNOUTS_GROUP, self.channel)
         except Exception:
             if self.watch is None:
                 raise
@@ -76,7 +78,8 @@ class TurnoutHub:
 
     async def rejoin(self) -> None:
         if self.channel is not None:
-            await self.layer.group_add(TURNOUTS_GROUP, self.channel)
+            async with layer_pool.slot():
+                await self.layer.group_add(TURNOUTS_GROUP, self.channel)
 
     def stop(self) -> None:
         for task in self.tasks:
@@ -109,9 +112,10 @@ class TurnoutHub:
 
     async def _refresh(self) -> None:
         while True:
-            await asyncio.sleep(self.refresh)
+            await asyncio.sleep(self.refresh * random.uniform(0.8, 1.2))
             try:
-                await self.layer.group_add(TURNOUTS_GROUP, self.channel)
+                async with layer_pool.slot():
+                    await self.layer.group_add(TURNOUTS_GROUP, self.channel)
             except Exception:
                 log.warning("renewing the turnout batches' group failed", exc_info=True)
                 if self.watch is not None:
