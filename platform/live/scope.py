@@ -6,11 +6,19 @@ host, and puts the county's schema into the scope. Consumers then run every
 database call inside `in_county(schema, ...)`: a thread from
 `database_sync_to_async` otherwise keeps whatever search_path its connection
 had last (architecture.md, "django-tenants does not cover Channels").
+
+These reads run in a pool of `READ_THREADS` threads of their own.
+channels' `database_sync_to_async` is thread-sensitive by default: every
+read of every room of a process went through one thread, and when 250 halls
+opened their ballots within seconds (bench/peak.py) their snapshots queued
+behind each other in it, so hall screens showed the open ballot (and the
+count) up to 5 s late while the CPUs still had room.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -18,6 +26,14 @@ from channels.db import database_sync_to_async
 from django_tenants.utils import schema_context
 
 T = TypeVar("T")
+
+READ_THREADS = 4  # per server process; each holds its own database connection
+_readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="live-read")
+
+
+def _in_thread(fn: Callable[..., T]) -> Callable[..., Any]:
+    """`fn` as a coroutine function running in the pool (Django's connection checks around each call)."""
+    return database_sync_to_async(fn, thread_sensitive=False, executor=_readers)
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
     for key, value in scope.get("headers", []):
@@ -42,7 +58,7 @@ def _county_of_host(hostname: str) -> str | None:
 
 
 async def county_of_host(hostname: str) -> str | None:
-    return await database_sync_to_async(_county_of_host)(hostname)
+    return await _in_thread(_county_of_host)(hostname)  # type: ignore[no-any-return]
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
@@ -79,5 +95,5 @@ def in_county_sync(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any)
 
 async def in_county(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run `fn` in a database thread with the county's search_path set for the call."""
-    result: T = await database_sync_to_async(in_county_sync)(schema, fn, *args, **kwargs)
+    result: T = await _in_thread(in_county_sync)(schema, fn, *args, **kwargs)
     return result
