@@ -179,16 +179,34 @@ def append(
         raise ConcurrencyConflict(stream_id, expected_version, stream_version(stream_id)) from None
 
 
+class PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    """A server-side binding cursor whose statements are prepared on their first execution.
+
+    Django opens its psycopg connections with `prepare_threshold=None`, so
+    psycopg never prepares on them by itself: without this, PostgreSQL parses,
+    analyses and plans every statement of every append and every seal again.
+    A prepared plan is tied to the search_path it was made under: PostgreSQL
+    parses the statement again whenever the search_path (the county) has
+    changed since, so a connection serving several counties never runs one
+    county's plan in another. Needs a session-level pool if any (the
+    architecture's PgBouncer advice).
+    """
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
+        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+
 def _county_cursor() -> psycopg.Cursor[Any]:
-    """A psycopg cursor with server-side parameters on Django's connection, in the county's schema.
+    """A preparing psycopg cursor (PreparingCursor) on Django's connection, in the county's schema.
 
     Django's own cursors bind parameters on the client (psycopg's
-    ClientCursor), so PostgreSQL parses and plans every statement afresh. The
-    append statements are the hottest in the platform: on a plain psycopg
-    cursor psycopg prepares them after a few executions and PostgreSQL keeps
-    their plans (re-planned by PostgreSQL itself when the search_path, i.e.
-    the county, changes). The transaction is still Django's (atomic), so a
-    raised error rolls everything back as before.
+    ClientCursor) and never prepare, so PostgreSQL parses and plans every
+    statement afresh. The append statements and the inline projections' are
+    the hottest in the platform: this cursor binds them on the server and
+    prepares them, and PostgreSQL keeps their plans (re-planned by PostgreSQL
+    itself when the search_path, i.e. the county, changes). The transaction
+    is still Django's (atomic), so a raised error rolls everything back as
+    before.
 
     The search_path: django-tenants sets it when Django opens a cursor after
     the schema changed (set_schema/set_tenant clear `search_path_set_schemas`,
@@ -208,7 +226,7 @@ def _county_cursor() -> psycopg.Cursor[Any]:
         raw = wrapper.connection
     cursor: psycopg.Cursor[Any] | None = getattr(wrapper, "_shuping_store_cursor", None)
     if cursor is None or cursor.connection is not raw or cursor.closed:
-        cursor = psycopg.Cursor(raw)
+        cursor = PreparingCursor(raw)
         wrapper._shuping_store_cursor = cursor  # type: ignore[attr-defined]
     return cursor
 

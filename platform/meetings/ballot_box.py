@@ -72,7 +72,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -84,7 +83,7 @@ from common.county import current_schema
 from common.refusal import Refusal
 from events.chain import GENESIS_HASH
 from events.reading import STREAM_HEAD
-from events.store import SHARED_STREAM_LOCK
+from events.store import SHARED_STREAM_LOCK, PreparingCursor
 from meetings.events import ballot_receipt
 
 KEY_INFO = b"shuping/ballot-box/v1"
@@ -270,13 +269,6 @@ SELECT (SELECT version FROM stream), (SELECT head_hash FROM stream), (SELECT tru
 """
 
 
-class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
-    """A server-side binding cursor whose statements are prepared on their first execution."""
-
-    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
-        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
-
-
 @contextmanager
 def _prepared_cursor() -> Iterator[Any]:
     """A cursor on Django's connection that prepares its statements (the seal is the hot path).
@@ -295,7 +287,7 @@ def _prepared_cursor() -> Iterator[Any]:
     """
     with connection.cursor():
         pass  # connects, and sets the county's search_path if it is not set yet
-    cursor = connection._prepare_cursor(_PreparingCursor(connection.connection))  # type: ignore[attr-defined]
+    cursor = connection._prepare_cursor(PreparingCursor(connection.connection))  # type: ignore[attr-defined]
     try:
         yield cursor
     finally:

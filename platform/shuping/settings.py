@@ -34,7 +34,16 @@ def database_from_url(url: str) -> dict[str, object]:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL must be postgresql://…, got {parsed.scheme!r}")
-    options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    options: dict[str, object] = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    # Django opens psycopg connections with prepare_threshold=None, under which
+    # psycopg prepares nothing, even when a cursor asks. The event store's and
+    # the ballot box's cursors (events.store.PreparingCursor) bind on the server
+    # and ask for their statements to be prepared; Django's own cursors bind on
+    # the client and are never prepared, whatever the threshold. `none` in the
+    # URL (?prepare_threshold=none) turns preparing off, e.g. behind a pool in
+    # transaction mode.
+    threshold = str(options.pop("prepare_threshold", "5")).strip().lower()
+    options["prepare_threshold"] = None if threshold in ("", "none") else int(threshold)
     return {
         # django-tenants wraps the PostgreSQL backend to set search_path per county;
         # ours (tenants.postgresql_backend) skips the health check of a

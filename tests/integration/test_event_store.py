@@ -430,7 +430,8 @@ def test_appends_alternating_between_two_counties_on_one_connection_land_in_each
     # The store writes on a psycopg cursor it keeps on Django's connection and opens
     # no Django cursor while the county's search_path is set: a county switch in
     # between must still send every statement (events, head, command, inline
-    # projection) to the county of the moment, through the one-statement path too.
+    # projection) to the county of the moment, through the one-statement path too,
+    # with the statements prepared once and re-planned by PostgreSQL per county.
     # On a connection of its own and outside any transaction, as a server thread
     # appends (a test transaction would add savepoints, whose Django cursors set
     # the search_path themselves).
@@ -451,9 +452,17 @@ def test_appends_alternating_between_two_counties_on_one_connection_land_in_each
                                         command_id=cid())
                     heads[county] = (result.last_version, result.head_hash)
                     backends.add(connection.connection.info.backend_pid)
+        with connection.cursor() as cursor:  # the plans the two counties shared on this connection
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+            prepared.extend(row[0] for row in cursor.fetchall())
 
+    prepared: list[str] = []
     _Writer(alternate).join()
     assert len(backends) == 1  # one connection served both counties
+    # Prepared on the server (Django's connections never prepare by themselves), so a
+    # county switch re-plans them rather than running the other county's plan.
+    assert any("FOR UPDATE" in s and "event_streams" in s for s in prepared), prepared
+    assert any("proj_meeting_board" in s for s in prepared), prepared
     for county in counties:
         with schema_context(county):
             events = read_stream(stream)

@@ -192,6 +192,10 @@ def test_counties_taking_turns_on_one_connection_keep_their_ballots_apart(county
     (a, mid_a, _), (b, mid_b, _) = meetings
     assert len(sealed(a, mid_a)) == 3 and len(sealed(b, mid_b)) == 3
     assert sealed(a, mid_b) == [] and sealed(b, mid_a) == []
+    with connection.cursor() as cursor:  # the one connection both counties' seals ran on
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("INSERT INTO meetings_ballot_box" in s for s in prepared), prepared
 
 
 def test_what_the_box_keeps_of_a_ballot(county_a) -> None:
