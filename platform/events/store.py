@@ -195,6 +195,14 @@ class PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
         return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
+    def _send_query_prepared(self, name: bytes, pgq: Any, *, binary: bool | None = None) -> None:
+        # psycopg records the query it sent (`_query`) on its unprepared path only; Django's
+        # query log (DEBUG, CaptureQueriesContext) reads it back for the ballot box's wrapped
+        # cursor, and would log None for every prepared statement. A psycopg that renames
+        # this hook leaves the override unused (tests/integration/meetings/test_cast_round_trips.py).
+        self._query = pgq
+        super()._send_query_prepared(name, pgq, binary=binary)
+
 
 def _county_cursor() -> psycopg.Cursor[Any]:
     """A preparing psycopg cursor (PreparingCursor) on Django's connection, in the county's schema.
