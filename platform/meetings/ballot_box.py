@@ -274,16 +274,13 @@ def _prepared_cursor() -> Iterator[Any]:
     """A cursor on Django's connection that prepares its statements (the seal is the hot path).
 
     Django's own cursors bind parameters on the client and never prepare, so
-    PostgreSQL would parse and plan the seal's CTE for every ballot: about 40%
-    of what the statement costs it. This cursor keeps what Django's give:
-    the county's search_path is set first (django-tenants does it when a
-    Django cursor is opened), and the cursor is wrapped like Django's (database
-    errors translated and recorded, queries logged when Django logs them).
-    A prepared plan is tied to the search_path it was made under: PostgreSQL
-    parses the statement again whenever the search_path has changed since,
-    so a connection that serves several counties never runs one county's
-    plan in another (tests/integration/meetings/test_ballot_fast_path.py).
-    Needs a session-level pool if any (the architecture's PgBouncer advice).
+    PostgreSQL would parse and plan the seal's CTE for every ballot. This is
+    events.store.PreparingCursor (why a prepared plan never crosses counties:
+    there; tests/integration/meetings/test_ballot_fast_path.py), keeping what
+    Django's cursors give: the county's search_path is set first (django-tenants
+    does it when a Django cursor is opened), and the cursor is wrapped like
+    Django's (database errors translated and recorded, queries logged when
+    Django logs them).
     """
     with connection.cursor():
         pass  # connects, and sets the county's search_path if it is not set yet

@@ -43,6 +43,8 @@ def database_from_url(url: str) -> dict[str, object]:
     # URL (?prepare_threshold=none) turns preparing off, e.g. behind a pool in
     # transaction mode.
     threshold = str(options.pop("prepare_threshold", "5")).strip().lower()
+    if threshold not in ("", "none") and not threshold.isdigit():
+        raise ValueError(f"DATABASE_URL's prepare_threshold must be a whole number or none, got {threshold!r}")
     options["prepare_threshold"] = None if threshold in ("", "none") else int(threshold)
     return {
         # django-tenants wraps the PostgreSQL backend to set search_path per county;
