@@ -69,8 +69,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
-import math
 import os
 import random
 import secrets
@@ -80,8 +78,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,32 +92,28 @@ from _common import (  # noqa: E402
     close_django,
     command_line,
     free_port,
-    machine_text,
     say,
     write_docs,
 )
-from ballots_http import machine_info, pct  # noqa: E402
+from ballots_http import machine_info  # noqa: E402
+from live_fanout_clients import (  # noqa: E402
+    GRADES,  # noqa: F401  # bench/sockets.py imports it from here
+    HOST,
+    SETTLE_SECONDS,
+    SUBJECTS,
+    burst,
+    close_screens,
+    open_forms,
+    open_screens,
+    paced,
+    settle,
+)
+from live_fanout_report import Results, analyse, render, report_phase  # noqa: E402
 
 COUNTY = "benchlive"
-HOST = "benchlive.localhost"
-GOAL_P99_MS = 100.0
-COALESCE_MS = 50  # live.relay.WINDOW, quoted in the report
-GRADES = ("chenzhi", "jiben_chenzhi", "bu_chenzhi")
-SUBJECTS = [
-    ("cun_shuji", "村党支部书记 王建国"),
-    ("cun_zhuren", "村委会主任 李秀英"),
-    ("jianwei_zhuren", "村务监督委员会主任 张卫民"),
-    ("fu_shuji", "村党支部副书记 刘国强"),
-    ("wenshu", "村文书 赵丽娟"),
-    ("funu_zhuren", "妇女主任 孙桂兰"),
-    ("kuaiji", "村会计 吴建华"),
-]
 ROSTER = [{"member_id": f"pm{i}", "name": f"党员{i}", "category": "party_member"} for i in range(10)] + [
     {"member_id": f"rep{i}", "name": f"代表{i}", "category": "representative"} for i in range(30)
 ]
-PER_CLIENT = 8  # connections per httpx client (one client's pool slows down with many)
-CONNECT_AT_ONCE = 20  # screens opening at the same time
-SETTLE_SECONDS = 30.0  # after the last answer, how long screens may take to show the final count
 
 
 # -- processes -----------------------------------------------------------------------------------
@@ -253,430 +246,6 @@ def setup_meeting(admin: Api, host: Api, batches: list[tuple[str, int]]) -> tupl
     return mid, codes
 
 
-def marks(rng: random.Random) -> dict[str, dict[str, str]]:
-    return {sid: {"zongti": rng.choice(GRADES)} for sid, _ in SUBJECTS}
-
-
-# -- screens ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Screen:
-    index: int
-    conn: Any = None
-    arrivals: list[tuple[float, int, str]] = field(default_factory=list)  # (monotonic, cast, type)
-    max_cast: int = -1
-    other: Counter[str] = field(default_factory=Counter)  # errors, pongs, unparsable
-    close: str | None = None
-    task: asyncio.Task[None] | None = None
-
-
-def cast_of(message: dict[str, Any]) -> int | None:
-    if message.get("type") == "turnout":
-        return int(message.get("cast", 0))
-    if message.get("type") == "snapshot":
-        turnout = message.get("turnout") or {}
-        return int(turnout.get("cast", 0)) if "cast" in turnout else None
-    return None
-
-
-async def listen(screen: Screen) -> None:
-    """Record every frame: the time first, then the count (ends when the socket closes)."""
-    from websockets.exceptions import ConnectionClosed
-
-    try:
-        async for raw in screen.conn:
-            now = time.monotonic()
-            try:
-                message = json.loads(raw)
-                cast = cast_of(message)
-            except (ValueError, TypeError, AttributeError):
-                screen.other["unparsable"] += 1
-                continue
-            if cast is None:
-                screen.other[str(message.get("type"))] += 1
-                if message.get("type") == "error":
-                    screen.other[f"error:{message.get('code')}"] += 1
-                continue
-            screen.arrivals.append((now, cast, str(message["type"])))
-            if cast > screen.max_cast:
-                screen.max_cast = cast
-    except ConnectionClosed as closed:
-        screen.close = f"{closed.rcvd.code if closed.rcvd else '?'}"
-
-
-async def open_screens(port: int, mid: str, token: str, count: int) -> list[Screen]:
-    from websockets.asyncio.client import connect
-
-    uri = f"ws://{HOST}:{port}/ws/m/{mid}/screen/?t={token}"
-    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
-    screens = [Screen(n) for n in range(count)]
-
-    async def one(screen: Screen) -> None:
-        async with gate:
-            # The socket goes to 127.0.0.1; the county's host name travels in the Host header.
-            screen.conn = await connect(uri, host="127.0.0.1", port=port, proxy=None, open_timeout=30,
-                                        ping_interval=None, max_queue=4096, max_size=2**20)
-            screen.task = asyncio.create_task(listen(screen))
-
-    await asyncio.wait_for(asyncio.gather(*(one(s) for s in screens)), timeout=120)
-    # Every screen must have its snapshot (the meeting at ballot_open) before the burst.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(s.arrivals for s in screens):
-        await asyncio.sleep(0.05)
-    missing = [s.index for s in screens if not s.arrivals]
-    if missing:
-        raise RuntimeError(f"{len(missing)} screens got no snapshot within 30 s ({[dict(screens[i].other) for i in missing[:3]]})")
-    return screens
-
-
-async def close_screens(screens: list[Screen]) -> None:
-    async def one(screen: Screen) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(screen.conn.close(), timeout=5)
-        if screen.task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(screen.task, timeout=5)
-
-    await asyncio.gather(*(one(s) for s in screens))
-
-
-# -- casting -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Cast:
-    """The answers of one phase."""
-
-    name: str
-    began: float = 0.0
-    ended: float = 0.0
-    answers: list[tuple[float, float, int]] = field(default_factory=list)  # (arrival, latency s, status)
-    failures: int = 0
-    offered_rate: float | None = None
-
-    @property
-    def created(self) -> list[float]:
-        """Arrival times of the 201 answers, in order: index k-1 is the k-th answer."""
-        return sorted(t for t, _, status in self.answers if status == 201)
-
-    @property
-    def statuses(self) -> Counter[int]:
-        return Counter(status for _, _, status in self.answers)
-
-    @property
-    def rate(self) -> float:
-        seconds = self.ended - self.began
-        return len(self.created) / seconds if seconds > 0 else 0.0
-
-    def http_ms(self, p: float) -> float:
-        return pct([lat for _, lat, _ in self.answers], p) * 1000
-
-
-def _clients(port: int, concurrency: int) -> list[Any]:
-    import httpx
-
-    return [
-        httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}/api/", headers={"Host": HOST}, timeout=httpx.Timeout(60),
-            limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
-            trust_env=False,
-        )
-        for _ in range((concurrency + PER_CLIENT - 1) // PER_CLIENT)
-    ]
-
-
-async def open_forms(port: int, mid: str, codes: list[str], concurrency: int) -> float:
-    """Every phone opens its ballot form (`POST /api/v/<meeting>/form/`), `concurrency` at a time.
-
-    A hall's phones do this when their voters scan the QR slips, before they
-    cast. It changes nothing, and it is not measured: it only means the burst
-    meets a server whose HTTP threads have already served a request each (as
-    at any meeting), not a cold pool opening its database connections in the
-    middle of the first ballots. Returns the seconds it took.
-    """
-    import httpx
-
-    pending = deque(codes)
-    clients = _clients(port, concurrency)
-    began = time.monotonic()
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while pending:
-            code = pending.popleft()
-            response = await client.post(f"v/{mid}/form/", json={"code": code})
-            if response.status_code != 200:
-                raise RuntimeError(f"ballot form: {response.status_code} {response.text[:300]}")
-
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(concurrency))), timeout=240)
-    finally:
-        for client in clients:
-            await client.aclose()
-    return time.monotonic() - began
-
-
-async def burst(port: int, mid: str, codes: list[str], concurrency: int, rng: random.Random) -> Cast:
-    """Closed loop: `concurrency` clients, each casting its next ballot when the last is answered."""
-    import httpx
-
-    pending = deque((code, marks(rng)) for code in codes)
-    phase = Cast("burst")
-    clients = _clients(port, concurrency)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while pending:
-            code, body = pending.popleft()
-            t0 = time.monotonic()
-            try:
-                response = await client.post(f"v/{mid}/ballot/", json={"code": code, "marks": body})
-            except httpx.HTTPError:
-                phase.failures += 1
-                continue
-            now = time.monotonic()
-            phase.answers.append((now, now - t0, response.status_code))
-
-    phase.began = time.monotonic()
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(concurrency))), timeout=240)
-    finally:
-        phase.ended = time.monotonic()
-        for client in clients:
-            await client.aclose()
-    return phase
-
-
-async def paced(port: int, mid: str, codes: list[str], rate: float, concurrency: int, rng: random.Random) -> Cast:
-    """Open loop: ballot i leaves at began + i / rate whatever the others do."""
-    import httpx
-
-    phase = Cast("paced", offered_rate=rate)
-    clients = _clients(port, concurrency)
-    bodies = [(code, marks(rng)) for code in codes]
-
-    async def one(i: int, code: str, body: dict[str, Any]) -> None:
-        delay = phase.began + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        t0 = time.monotonic()
-        try:
-            response = await clients[i % len(clients)].post(f"v/{mid}/ballot/", json={"code": code, "marks": body})
-        except httpx.HTTPError:
-            phase.failures += 1
-            return
-        now = time.monotonic()
-        phase.answers.append((now, now - t0, response.status_code))
-
-    phase.began = time.monotonic() + 0.2
-    try:
-        await asyncio.wait_for(asyncio.gather(*(one(i, *row) for i, row in enumerate(bodies))),
-                               timeout=len(bodies) / rate + 120)
-    finally:
-        phase.ended = time.monotonic()
-        for client in clients:
-            await client.aclose()
-    return phase
-
-
-async def settle(screens: list[Screen], target: int) -> float:
-    """Wait (bounded) until every screen shows `target`; return the seconds waited."""
-    began = time.monotonic()
-    deadline = began + SETTLE_SECONDS
-    while time.monotonic() < deadline and any(s.max_cast < target for s in screens):
-        await asyncio.sleep(0.05)
-    # Let trailing coalesced messages in, so that messages per screen are complete.
-    await asyncio.sleep(2 * COALESCE_MS / 1000)
-    return time.monotonic() - began
-
-
-# -- analysis --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Fanout:
-    name: str
-    ballots: int
-    rate: float
-    offered_rate: float | None
-    concurrency: int | None
-    http_p50: float
-    http_p99: float
-    statuses: Counter[int]
-    failures: int
-    screens: int
-    latencies_ms: list[float]
-    negatives: int
-    missing: int
-    messages: list[int]  # per screen, during the phase (and its settle)
-    cpu: dict[str, float]  # CPU seconds per process tree from the phase's start to its last answer
-    cpu_settled: dict[str, float]  # ... from the phase's start to the end of its settle
-    wall: float  # seconds from the phase's start to the end of its settle
-    duration: float  # seconds from the phase's start to its last answer
-    snapshots: int  # snapshot messages (not turnout) received during the phase, all screens
-    behind: int  # screens that never showed the final count
-    stuck_at: list[int]  # the highest count those screens showed
-
-    def p(self, q: float) -> float:
-        return pct(self.latencies_ms, q)
-
-    def worst(self) -> float:
-        return max(self.latencies_ms, default=float("nan"))
-
-
-def ms(value: float) -> str:
-    return "missed" if math.isinf(value) else f"{value:.1f}"
-
-
-def ms_unit(value: float) -> str:
-    return "missed (some screens never caught up)" if math.isinf(value) else f"{value:.1f} ms"
-
-
-def cpu_text(cpu: dict[str, float]) -> str:
-    return ", ".join(f"{name} {sec:.1f}" for name, sec in cpu.items())
-
-
-def analyse(phase: Cast, screens: list[Screen], base: int, until: float, concurrency: int | None,
-            cpu: dict[str, float], cpu_settled: dict[str, float]) -> Fanout:
-    created = phase.created
-    latencies: list[float] = []
-    missing = 0
-    messages: list[int] = []
-    snapshots = 0
-    for screen in screens:
-        during = [(t, cast, kind) for t, cast, kind in screen.arrivals if phase.began <= t <= until]
-        messages.append(len(during))
-        snapshots += sum(1 for _, _, kind in during if kind == "snapshot")
-        # Arrivals before the phase count too (a screen cannot show >= base + 1 before it: checked by j).
-        arrivals = [(t, cast) for t, cast, _ in screen.arrivals if t <= until]
-        j = 0
-        shown = -1
-        for k, answered in enumerate(created, start=1):
-            while shown < base + k and j < len(arrivals):
-                shown = max(shown, arrivals[j][1])
-                j += 1
-            if shown < base + k:
-                # Never shown within the settle time: counted as infinitely late, not left out.
-                missing += len(created) - k + 1
-                latencies.extend([math.inf] * (len(created) - k + 1))
-                break
-            latencies.append((arrivals[j - 1][0] - answered) * 1000)
-    negatives = sum(1 for ms in latencies if ms < 0)
-    final = base + len(created)
-    return Fanout(
-        name=phase.name, ballots=len(created), rate=phase.rate, offered_rate=phase.offered_rate,
-        concurrency=concurrency, http_p50=phase.http_ms(50), http_p99=phase.http_ms(99),
-        statuses=phase.statuses, failures=phase.failures, screens=len(screens), latencies_ms=latencies,
-        negatives=negatives, missing=missing, messages=messages, cpu=cpu, cpu_settled=cpu_settled, wall=until - phase.began,
-        duration=phase.ended - phase.began, snapshots=snapshots,
-        behind=sum(1 for s in screens if s.max_cast < final),
-        stuck_at=sorted({s.max_cast for s in screens if s.max_cast < final}),
-    )
-
-
-# -- report ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    started: str
-    command: str
-    workers: int
-    redis: str | None
-    threads: str
-    screens: int
-    machine: dict[str, str] = field(default_factory=dict)
-    phases: list[Fanout] = field(default_factory=list)
-    connect_seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    total_seconds: float = 0.0
-
-
-def table(r: Results) -> list[str]:
-    lines = [
-        "| phase | ballots | ballots/s | HTTP p50 / p99 ms | screens | fan-out p50 ms | p90 ms | p99 ms | max ms "
-        "| negative | missing | messages per screen (min-max) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for f in r.phases:
-        if f.name == "burst":
-            label = f"burst, {f.concurrency} clients closed loop"
-        else:
-            label = f"paced, open loop at {f.offered_rate:.0f}/s"
-        mean = sum(f.messages) / len(f.messages) if f.messages else 0.0
-        lines.append(
-            f"| {label} | {f.ballots:,} | {f.rate:,.0f} | {f.http_p50:.1f} / {f.http_p99:.1f} | {f.screens} "
-            f"| {ms(f.p(50))} | {ms(f.p(90))} | {ms(f.p(99))} | {ms(f.worst())} "
-            f"| {f.negatives:,} | {f.missing:,} | {mean:.1f} ({min(f.messages, default=0)}-{max(f.messages, default=0)}) |"
-        )
-    return lines
-
-
-def render(r: Results) -> str:
-    lines: list[str] = []
-    add = lines.append
-    m = r.machine
-    add("## Live turnout fan-out to hall screens (`bench/live_fanout.py`)")
-    add("")
-    add(f"Run {r.started} with `{r.command}` in {r.total_seconds:.0f} s.  ")
-    add(f"Machine: {machine_text(m)}, "
-        f"uvicorn {m['uvicorn']}, Django {m['django']}, websockets {m['websockets']}.  ")
-    add(f"PostgreSQL: {m['postgres']}, embedded, on the same machine; {m['settings']}.  ")
-    add(f"Code measured: {m['code']}.  ")
-    layer = f"channels_redis on a local redis-server {r.redis}" if r.redis else "the in-memory channel layer (one process)"
-    add(f"Server: `uvicorn shuping.asgi:application --workers {r.workers}` with the flags of "
-        f"`shuping.server_options` (no permessage-deflate, 64 KiB frames); HTTP in Django's WSGI handler on a pool of threads (shuping.http_bridge, "
-        f"SHUPING_HTTP_THREADS={r.threads}) with persistent database connections, websockets on the event "
-        f"loop with Channels and {layer}; in each server process one subscription per meeting relays to that "
-        f"process's screens (live.relay). The server, PostgreSQL{', Redis' if r.redis else ''} and the load generator "
-        "(one Python process: asyncio, httpx for the ballots, the `websockets` client with permessage-deflate for "
-        "the screens) share the CPUs.")
-    add("")
-    add(f"Load: one meeting at ballot_open ({len(SUBJECTS)} subjects per ballot), {r.screens} hall screens subscribed "
-        f"(opened {CONNECT_AT_ONCE} at a time in {r.connect_seconds:.1f} s); the phones open their ballot forms "
-        "first (`POST /api/v/<meeting>/form/` for every code, not measured: the burst meets HTTP threads that "
-        "have served a request, as at any meeting), then ballots are cast with fresh codes "
-        "(`POST /api/v/<meeting>/ballot/`, answered 201).")
-    add("")
-    add("Fan-out latency of a ballot on a screen: counts are interchangeable, so ballots are matched to counts by "
-        "rank. When the k-th 201 answer arrives, at least k ballots are committed; the screen is up to date with "
-        "that ballot from the first message showing a count >= k (base + k in a later phase). Latency = that "
-        "arrival minus the k-th answer's arrival, over every ballot on every screen, both clocked in the load "
-        "generator. Nothing is clamped: the server publishes right after the commit, before it writes the answer, "
-        "so a screen may show a count before the answer reaches its client (\"negative\"). \"missing\": ballots a "
-        f"screen never caught up with within {SETTLE_SECONDS:.0f} s. The server sends a screen at most one message "
-        f"per {COALESCE_MS} ms, so a burst arrives as far fewer messages than ballots.")
-    add("")
-    lines.extend(table(r))
-    add("")
-    burst_phase = next((f for f in r.phases if f.name == "burst"), None)
-    if burst_phase is not None:
-        p99 = burst_phase.p(99)
-        met = p99 < GOAL_P99_MS and not burst_phase.missing and not burst_phase.behind
-        add(f"Goal: fan-out p99 < {GOAL_P99_MS:.0f} ms during the burst.")
-        add("")
-        add(f"- burst of {burst_phase.ballots} ballots at {burst_phase.rate:,.0f}/s to {burst_phase.screens} screens: "
-            f"p99 **{ms_unit(p99)}**: **{'met' if met else 'NOT met'}**")
-        for f in r.phases:
-            if f.name != "burst":
-                add(f"- for comparison, paced at {f.offered_rate:.0f} ballots/s: p99 {ms_unit(f.p(99))}")
-        mean = sum(burst_phase.messages) / len(burst_phase.messages) if burst_phase.messages else 0.0
-        add(f"- coalescing: {burst_phase.ballots} ballots reached each screen as {mean:.1f} messages on average "
-            f"({burst_phase.ballots / mean if mean else 0:.1f} ballots per message; "
-            f"{burst_phase.snapshots} of them full snapshots over all screens)")
-        for f in r.phases:
-            add(f"- CPU seconds during the {f.name} phase ({f.duration:.1f} s to its last answer, {r.machine['nproc']} "
-                f"CPUs): {cpu_text(f.cpu)}; until the screens settled ({f.wall:.1f} s): {cpu_text(f.cpu_settled)}")
-        add("")
-    if r.problems:
-        add("### Problems seen in this run")
-        add("")
-        for problem in r.problems:
-            add(f"- {problem}")
-        add("")
-    return "\n".join(lines)
-
 
 # -- main ------------------------------------------------------------------------------------------------------
 
@@ -763,17 +332,6 @@ def log_errors(log: str) -> Counter[str]:
         elif line.startswith("ERROR:"):
             found[line.strip()] += 1
     return found
-
-
-def report_phase(f: Fanout, waited: float) -> None:
-    mean = sum(f.messages) / len(f.messages) if f.messages else 0.0
-    say(f"  {f.ballots} ballots at {f.rate:,.0f}/s (HTTP p50 {f.http_p50:.1f} ms, p99 {f.http_p99:.1f} ms, "
-        f"{dict(f.statuses)}); screens settled in {waited:.2f} s")
-    say(f"  fan-out p50 {ms(f.p(50))} ms, p90 {ms(f.p(90))} ms, p99 {ms(f.p(99))} ms, "
-        f"max {ms(f.worst())} ms; negative {f.negatives}, missing {f.missing}; "
-        f"{mean:.1f} messages per screen ({f.snapshots} snapshots in all)")
-    say(f"  CPU seconds over the {f.duration:.1f} s of the phase: {cpu_text(f.cpu)}; "
-        f"until settled ({f.wall:.1f} s): {cpu_text(f.cpu_settled)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,8 +58,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,20 +76,24 @@ from _common import (  # noqa: E402
 )
 from ballots_http import machine_info  # noqa: E402
 from live_fanout import CpuProbe, code_version, log_errors  # noqa: E402
+from spot_clients import (  # noqa: E402
+    HOST,
+    PAPER_BATCHES,
+    SUBJECTS,
+    Meeting,
+    Round,
+    cast_phones,
+    close_and_announce,
+    close_screens,
+    marks,
+    open_screens,
+)
+from spot_report import Results, render  # noqa: E402
 
 COUNTY = "benchspot"
-HOST = "benchspot.localhost"
-GOAL_RATIO = 3.0
-GOAL_MS = 150.0
-SUBJECTS = [(f"s{i}", f"述评对象{i}") for i in range(10)]
 CATEGORIES = (("party_member", "pm", "党员"), ("representative", "rep", "代表"))
 PER_CATEGORY = 200  # voters of each category (400 in all)
 PHONE_PER_CATEGORY = 150  # 300 phone ballots; the other 100 on paper
-PAPER_BATCHES = 4
-CLIENTS = 16  # concurrent phones casting
-PER_CLIENT = 8  # connections per httpx client
-CONNECT_AT_ONCE = 20
-WAIT_SECONDS = 30.0
 
 
 # -- processes -------------------------------------------------------------------------------------
@@ -160,15 +162,6 @@ class Api:
         return response.json()
 
 
-@dataclass
-class Meeting:
-    mid: str
-    phone: list[tuple[str, str]]  # (code, category)
-    paper: list[tuple[str, str]]
-    grades: dict[str, list[str]]  # subject kind -> grade ids
-    criteria: list[str]
-
-
 def setup_meeting(admin: Api, host: Api, round_id: str, n: int) -> Meeting:
     """A 400-voter meeting at an open ballot, every voter checked in, codes issued per category."""
     starts = (datetime.now(UTC) + timedelta(days=4)).isoformat()
@@ -199,56 +192,6 @@ def setup_meeting(admin: Api, host: Api, round_id: str, n: int) -> Meeting:
     return Meeting(mid, phone, paper, grades, [c["id"] for c in rules["criteria"]])
 
 
-def marks(meeting: Meeting, rng: random.Random) -> dict[str, dict[str, str]]:
-    grades = meeting.grades["person"]
-    return {sid: {c: rng.choice(grades) for c in meeting.criteria} for sid, _ in SUBJECTS}
-
-
-def _clients(port: int, concurrency: int) -> list[Any]:
-    import httpx
-
-    return [
-        httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}/api/", headers={"Host": HOST}, timeout=httpx.Timeout(60),
-            limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT), trust_env=False,
-        )
-        for _ in range((concurrency + PER_CLIENT - 1) // PER_CLIENT)
-    ]
-
-
-async def cast_phones(port: int, meeting: Meeting, rng: random.Random) -> None:
-    """The phones open their forms, then cast their ballots, CLIENTS at a time (not measured)."""
-    import httpx
-
-    clients = _clients(port, CLIENTS)
-    try:
-        for step in ("form", "ballot"):
-            pending = deque(meeting.phone)
-
-            async def worker(client: Any, step: str = step, pending: deque[tuple[str, str]] = pending) -> None:
-                while pending:
-                    code, _category = pending.popleft()
-                    body: dict[str, Any] = {"code": code}
-                    if step == "ballot":
-                        body["marks"] = marks(meeting, rng)
-                    for attempt in range(3):
-                        try:
-                            response = await client.post(f"v/{meeting.mid}/{step}/", json=body)
-                            break
-                        except httpx.TransportError:  # a kept-alive connection the server closed: send again
-                            if attempt == 2:
-                                raise
-                    # A ballot sent again after a lost answer is answered 200 with the same receipt.
-                    if response.status_code not in ((200, 201) if step == "ballot" else (200,)):
-                        raise RuntimeError(f"{step}: {response.status_code} {response.text[:300]}")
-
-            await asyncio.wait_for(
-                asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(CLIENTS))), timeout=240)
-    finally:
-        for client in clients:
-            await client.aclose()
-
-
 def enter_paper(tellers: list[Api], meeting: Meeting, rng: random.Random) -> None:
     """4 numbered batches of the paper ballots, each entered alike by two tellers (reconciled)."""
     size = -(-len(meeting.paper) // PAPER_BATCHES)
@@ -257,149 +200,6 @@ def enter_paper(tellers: list[Api], meeting: Meeting, rng: random.Random) -> Non
         ballots = [{"code": code, "marks": marks(meeting, rng)} for code, _category in part]
         for teller in tellers:
             teller.post(f"meetings/{meeting.mid}/paper-batches/", {"batch_no": batch_no, "ballots": ballots})
-
-
-# -- screens -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Screen:
-    index: int
-    kind: str
-    conn: Any = None
-    task: asyncio.Task[None] | None = None
-    snapshots: int = 0
-    closed_at: float | None = None  # first frame at ballot_closed
-    results_at: float | None = None  # first frame with the announced results
-    results_bytes: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
-CLOSED = b'"phase": "ballot_closed"'
-ANNOUNCED = b'"phase": "results_announced"'
-WITH_RESULTS = b'"results": {'
-
-
-async def listen(screen: Screen) -> None:
-    """Note when the socket first shows the ballot closed, and the results (ends when it closes).
-
-    Frames are looked at as bytes, not parsed: this process receives 200
-    copies of a ~40 KiB frame on the CPUs the server runs on, and the time it
-    takes to parse them would count as the server's (live.frames encodes
-    with json's default separators).
-    """
-    from websockets.exceptions import ConnectionClosed
-
-    try:
-        while True:
-            raw = await screen.conn.recv(decode=False)
-            now = time.monotonic()
-            if raw.startswith(b'{"type": "error"'):
-                screen.problems.append(raw[:200].decode(errors="replace"))
-            if not raw.startswith(b'{"type": "snapshot"'):
-                continue
-            screen.snapshots += 1
-            if screen.closed_at is None and CLOSED in raw:
-                screen.closed_at = now
-            if screen.results_at is None and ANNOUNCED in raw and WITH_RESULTS in raw:
-                screen.results_at = now
-                screen.results_bytes = len(raw)
-    except ConnectionClosed as closed:
-        if closed.rcvd is None or closed.rcvd.code != 1000:
-            screen.problems.append(f"closed {closed.rcvd.code if closed.rcvd else '?'}")
-
-
-async def open_screens(port: int, mid: str, tokens: dict[str, str], count: int) -> list[Screen]:
-    from websockets.asyncio.client import connect
-
-    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
-    screens = [Screen(n, "screen") for n in range(count)] + [Screen(count, "console")]
-
-    async def one(screen: Screen) -> None:
-        uri = f"ws://{HOST}:{port}/ws/m/{mid}/{screen.kind}/?t={tokens[screen.kind]}"
-        async with gate:
-            screen.conn = await connect(uri, host="127.0.0.1", port=port, proxy=None, open_timeout=30,
-                                        ping_interval=None, max_queue=4096, max_size=2**22)
-            screen.task = asyncio.create_task(listen(screen))
-
-    await asyncio.wait_for(asyncio.gather(*(one(s) for s in screens)), timeout=120)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(s.snapshots for s in screens):
-        await asyncio.sleep(0.05)
-    if not all(s.snapshots for s in screens):
-        raise RuntimeError(f"{sum(1 for s in screens if not s.snapshots)} sockets got no snapshot within 30 s")
-    return screens
-
-
-async def close_screens(screens: list[Screen]) -> None:
-    async def one(screen: Screen) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(screen.conn.close(), timeout=5)
-        if screen.task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(screen.task, timeout=5)
-
-    await asyncio.gather(*(one(s) for s in screens))
-
-
-# -- the measured close ---------------------------------------------------------------------------
-
-
-@dataclass
-class Round:
-    n: int
-    warmup: bool
-    mid: str = ""
-    label: str = ""
-    close_answer_ms: float = 0.0
-    announce_answer_ms: float = 0.0
-    closed_last_ms: float = 0.0  # the ballot_closed snapshot on the last screen
-    median_ms: float = 0.0  # results on the median screen
-    last_ms: float = 0.0  # results on the last screen
-    console_ms: float = 0.0
-    results_kb: float = 0.0
-    limit_ms: float = 0.0
-    cpu: dict[str, float] = field(default_factory=dict)
-    missing: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
-async def close_and_announce(port: int, token: str, screens: list[Screen], rnd: Round, probe: CpuProbe) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}/api/", timeout=60, trust_env=False,
-        headers={"Host": HOST, "Authorization": f"Token {token}"},
-    ) as host:
-        await host.get("presets/")  # the console's connection is open, as it is after the host's earlier clicks
-        await asyncio.sleep(1.0)
-        cpu0 = probe.sample()
-        t0 = time.monotonic()
-        close = await host.post(f"meetings/{rnd.mid}/ballot/close/", json={})
-        t1 = time.monotonic()
-        announce = await host.post(f"meetings/{rnd.mid}/results/announce/", json={})
-        t2 = time.monotonic()
-        if close.status_code != 200 or announce.status_code != 200:
-            raise RuntimeError(f"close {close.status_code} {close.text[:300]}; announce {announce.status_code} "
-                               f"{announce.text[:300]}")
-        deadline = t0 + WAIT_SECONDS
-        while time.monotonic() < deadline and any(s.results_at is None for s in screens):
-            await asyncio.sleep(0.002)
-        rnd.cpu = {k: v - cpu0.get(k, 0.0) for k, v in probe.sample().items()}
-    hall = [s for s in screens if s.kind == "screen"]
-    arrived = sorted((s.results_at - t0) * 1000 for s in hall if s.results_at is not None)
-    rnd.missing = len(hall) - len(arrived)
-    rnd.close_answer_ms = (t1 - t0) * 1000
-    rnd.announce_answer_ms = (t2 - t0) * 1000
-    closed = [(s.closed_at - t0) * 1000 for s in hall if s.closed_at is not None]
-    rnd.closed_last_ms = max(closed) if closed else float("nan")
-    rnd.median_ms = statistics.median(arrived) if arrived else float("inf")
-    rnd.last_ms = arrived[-1] if arrived and not rnd.missing else float("inf")
-    console = next(s for s in screens if s.kind == "console")
-    rnd.console_ms = (console.results_at - t0) * 1000 if console.results_at is not None else float("inf")
-    rnd.results_kb = max((s.results_bytes for s in hall), default=0) / 1024
-    for s in screens:
-        rnd.problems += [f"{s.kind} {s.index}: {p}" for p in s.problems]
 
 
 # -- the limit: PostgreSQL alone ------------------------------------------------------------------
@@ -458,97 +258,6 @@ class Limit:
 
     def close(self) -> None:
         self.conn.close()
-
-
-# -- the report -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    started: str
-    command: str
-    screens: int
-    machine: dict[str, str] = field(default_factory=dict)
-    rounds: list[Round] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    total_seconds: float = 0.0
-    profile: str | None = None
-
-
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def closed_cell(x: Round) -> str:
-    """The ballot_closed snapshot's arrival; none when every screen got the results' snapshot first (it is newer)."""
-    return "none: results first" if x.closed_last_ms != x.closed_last_ms else f"{x.closed_last_ms:.0f} ms"
-
-
-def render(r: Results) -> str:
-    lines: list[str] = []
-    add = lines.append
-    add("## Results on the spot (`bench/spot.py`)")
-    add("")
-    add(f"Run {r.started}: `{r.command}` ({r.total_seconds:.0f} s in all). Machine: {r.machine.get('nproc')} CPUs "
-        f"({r.machine.get('cpu')}), {r.machine.get('memory')}, Linux {r.machine.get('kernel')}, Python "
-        f"{r.machine.get('python')}; {r.machine.get('postgres')} ({r.machine.get('settings')}); uvicorn "
-        f"{r.machine.get('uvicorn')} (1 worker, flags of `shuping.server_options`, in-memory channel layer), "
-        f"Django {r.machine.get('django')}; this tree: {r.machine.get('code')}. Load average when it ended: "
-        f"{r.machine.get('load', '?')} (other work shares these CPUs).")
-    add("")
-    add(f"Each round: a fresh meeting of 400 voters (all checked in), 10 subjects x 5 criteria, 300 phone ballots "
-        f"cast over HTTP and sealed, 100 paper ballots in {PAPER_BATCHES} batches each entered by two tellers; "
-        f"{r.screens} hall screens and the host's console connected by websocket. The host's console sends "
-        "`POST ballot/close/`, then on its answer `POST results/announce/` (two requests, as console.js sends "
-        "them); measured from sending the close to the first frame with the announced results on each screen. "
-        "The limit, measured right after each round on the same database (median of 3): psycopg alone reads "
-        "those 400 ballots from the log and aggregates all 20,000 marks (by category, subject, criterion and "
-        "grade) in one statement that stores the tally, plus one durable commit.")
-    add("")
-    add("| round | code | close answered | announce answered | ballot_closed on last screen | results: median "
-        "screen | results: LAST screen | LAST after the announce's answer | console | limit | last / limit | "
-        "CPU s: server, PostgreSQL |")
-    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for x in r.rounds:
-        name = f"{x.n} (warm-up)" if x.warmup else str(x.n)
-        server_cpu = sum(v for k, v in x.cpu.items() if k.startswith("server"))
-        add(f"| {name} | {x.label} | {x.close_answer_ms:.0f} ms | {x.announce_answer_ms:.0f} ms | "
-            f"{closed_cell(x)} | {x.median_ms:.0f} ms | **{x.last_ms:.0f} ms** | "
-            f"{x.last_ms - x.announce_answer_ms:.0f} ms | {x.console_ms:.0f} ms | "
-            f"{x.limit_ms:.1f} ms | {x.last_ms / x.limit_ms if x.limit_ms else float('nan'):.1f}x | "
-            f"{server_cpu:.2f}, {x.cpu.get('PostgreSQL', 0):.2f} |")
-    add("")
-    labels = list(dict.fromkeys(x.label for x in r.rounds))
-    for label in labels:
-        measured = [x for x in r.rounds if not x.warmup and x.label == label]
-        if not measured:
-            continue
-        last = med([x.last_ms for x in measured])
-        limit = med([x.limit_ms for x in measured])
-        ratios = [x.last_ms / x.limit_ms for x in measured if x.limit_ms]
-        worst = max(x.last_ms for x in measured)
-        # The part after the commands: reading, encoding and sending the results frame (the room's work).
-        after = med([x.last_ms - x.announce_answer_ms for x in measured])
-        close = med([x.close_answer_ms for x in measured])
-        cpu = med([sum(v for k, v in x.cpu.items() if k.startswith("server")) for x in measured])
-        add(f"- {label}, {len(measured)} measured rounds: last screen median **{last:.0f} ms** (max {worst:.0f} ms), "
-            f"limit median {limit:.1f} ms: **{med(ratios):.1f}x** the limit (median of the rounds' ratios; "
-            f"{min(ratios):.1f}-{max(ratios):.1f}x); close answered after {close:.0f} ms, last screen "
-            f"{after:.0f} ms after the announce's answer (medians); server CPU {cpu * 1000:.0f} ms a round (median); results "
-            f"frame {measured[-1].results_kb:.1f} KiB. Goal within {GOAL_RATIO:.0f}x: "
-            f"**{'met' if med(ratios) <= GOAL_RATIO else 'NOT met'}**; under {GOAL_MS:.0f} ms: "
-            f"**{'met' if last < GOAL_MS else 'NOT met'}**.")
-    add("")
-    if r.profile:
-        add(r.profile)
-        add("")
-    if r.problems:
-        add("### Problems seen in this run")
-        add("")
-        for problem in r.problems:
-            add(f"- {problem}")
-        add("")
-    return "\n".join(lines)
 
 
 # -- main ------------------------------------------------------------------------------------------
