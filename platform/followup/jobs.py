@@ -19,6 +19,10 @@ Three ways a county gets swept, all through the queue:
 A sweeper that fails is logged with its county and name (followup.sweeps.sweep);
 the other sweepers and counties go on. A sweep is idempotent (see followup.sweeps),
 so the same `now` twice, or two workers at once, record each fact once.
+
+Housekeeping, no event: once a day (`DAILY_AT`, 03:17 in China),
+`clear_expired_logins` deletes the sessions and API tokens that have ended,
+in the public schema and in every county's (accounts.expiry).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from django_tenants.utils import schema_context
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.contrib.django import app
 
+from accounts import expiry
 from events.records import Committed
 from followup import sweeps
 
@@ -43,8 +48,10 @@ log = logging.getLogger(__name__)
 SWEEP_QUEUE = "sweeps"
 CLOCK_QUEUE = "clock"
 EVERY_MINUTE = "* * * * *"
+DAILY_AT = "17 19 * * *"  # UTC (procrastinate's cron): 03:17 in China, when no hall meets
 SWEEP_COUNTY = "followup.sweep_county"
 SWEEP_ALL = "followup.sweep_all_counties"
+CLEAR_LOGINS = "followup.clear_expired_logins"
 
 
 def county_schemas() -> list[str]:
@@ -114,6 +121,35 @@ def sweep_all_counties(timestamp: int) -> dict[str, Any]:
     took = time.monotonic() - started
     log.info("swept %d counties in %.2f s (due %s)", len(schemas), took, timestamp)
     return {"counties": len(schemas), "seconds": round(took, 3), "failed": failed}
+
+
+@app.periodic(cron=DAILY_AT, periodic_id="daily")
+@app.task(name=CLEAR_LOGINS, queue=CLOCK_QUEUE, queueing_lock=CLEAR_LOGINS)
+def clear_expired_logins(timestamp: int) -> dict[str, Any]:
+    """Delete ended sessions and API tokens in the public schema and every county's; the counts.
+
+    A schema that fails is logged and the others go on; the next day's run
+    deletes what it left.
+    """
+    close_old_connections()
+    now = timezone.now()
+    sessions = api_tokens = 0
+    failed: list[str] = []
+    try:
+        for schema in [settings.PUBLIC_SCHEMA_NAME, *county_schemas()]:
+            try:
+                with schema_context(schema):
+                    cleared = expiry.clear_expired(now)
+            except Exception:
+                log.exception("clearing ended logins in schema %s failed", schema)
+                failed.append(schema)
+                continue
+            sessions += cleared.sessions
+            api_tokens += cleared.api_tokens
+    finally:
+        connection.close()  # as the sweep: a schema touched leaves its catalog cache in the backend
+    log.info("cleared %d sessions and %d API tokens that had ended (due %s)", sessions, api_tokens, timestamp)
+    return {"sessions": sessions, "api_tokens": api_tokens, "failed": failed}
 
 
 def defer_sweeps(*, schemas: list[str], now: datetime | None) -> list[int]:

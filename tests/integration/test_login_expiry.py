@@ -1,0 +1,104 @@
+"""Ended logins leave no rows: the daily job deletes expired sessions and API tokens in every schema.
+
+The job runs through the real queue (procrastinate in PostgreSQL), so what
+the test writes is committed (make_county, no test transaction). Live
+sessions and tokens beside the ended ones must keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from procrastinate.contrib.django import app
+
+from accounts.api_tokens import find_token, issue_token, token_digest, token_lifetime
+from accounts.models import ApiToken, User
+from accounts.session_store import SessionStore, stored_key
+from followup import jobs
+
+
+@pytest.fixture
+def db(django_db_blocker: object) -> Iterator[None]:
+    """Database access that commits: the worker sees only what was committed."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        yield
+
+
+def _session(*, ended: bool) -> str:
+    """A session in the current schema with something in it; its cookie key. Ended: its end is an hour ago."""
+    store = SessionStore()
+    store["seen"] = "yes"
+    store.create()
+    assert store.session_key is not None
+    if ended:
+        Session.objects.filter(session_key=stored_key(store.session_key)).update(
+            expire_date=timezone.now() - timedelta(hours=1)
+        )
+    return store.session_key
+
+
+def _session_rows(*keys: str) -> set[str]:
+    return set(Session.objects.filter(session_key__in=[stored_key(key) for key in keys]).values_list("pk", flat=True))
+
+
+def _run_daily_job() -> None:
+    jobs.clear_expired_logins.defer(timestamp=0)  # type: ignore[call-arg]
+    jobs.run_worker(queues=[jobs.CLOCK_QUEUE], wait=False, install_signal_handlers=False, listen_notify=False)
+
+
+def test_the_daily_job_is_registered_at_night_in_china() -> None:
+    periodic = app.periodic_registry.periodic_tasks[(jobs.CLEAR_LOGINS, "daily")]
+    assert periodic.cron == jobs.DAILY_AT == "17 19 * * *"  # 19:17 UTC is 03:17 at UTC+8
+
+
+def test_ended_sessions_and_tokens_go_in_every_county_and_the_public_schema_and_live_ones_stay(
+    make_county, db: None
+) -> None:
+    first, second = make_county("lx").schema_name, make_county("ly").schema_name
+    kept: dict[str, str] = {}
+    ended: dict[str, str] = {}
+    with schema_context(first):
+        official = User.objects.create_user(username="lx_official", password="Lanterns-over-the-river-7")
+        old, live = issue_token(official), issue_token(official)
+        ApiToken.objects.filter(digest=token_digest(old.key)).update(
+            created=timezone.now() - token_lifetime() - timedelta(seconds=1)
+        )
+        kept[first], ended[first] = _session(ended=False), _session(ended=True)
+    with schema_context(second):
+        kept[second], ended[second] = _session(ended=False), _session(ended=True)
+    public = settings.PUBLIC_SCHEMA_NAME
+    with schema_context(public):
+        kept[public], ended[public] = _session(ended=False), _session(ended=True)
+    try:
+        _run_daily_job()
+        for schema in (first, second, public):
+            with schema_context(schema):
+                assert _session_rows(ended[schema]) == set(), schema
+                assert _session_rows(kept[schema]) == {stored_key(kept[schema])}, schema
+                # The live session still carries what was put in it.
+                assert SessionStore(session_key=kept[schema]).load() == {"seen": "yes"}, schema
+        with schema_context(first):
+            assert not ApiToken.objects.filter(digest=token_digest(old.key)).exists()
+            found = find_token(live.key)
+            assert found is not None and found.user_id == official.pk
+    finally:
+        with schema_context(public):
+            Session.objects.filter(session_key__in=[stored_key(kept[public]), stored_key(ended[public])]).delete()
+
+
+def test_a_second_run_finds_nothing_more_to_delete(make_county, db: None) -> None:
+    county = make_county("lz").schema_name
+    with schema_context(county):
+        key = _session(ended=True)
+    first = jobs.clear_expired_logins(timestamp=0)
+    assert first["failed"] == [] and first["sessions"] >= 1
+    with schema_context(county):
+        assert _session_rows(key) == set()
+    again = jobs.clear_expired_logins(timestamp=0)
+    assert again == {"sessions": 0, "api_tokens": 0, "failed": []}
