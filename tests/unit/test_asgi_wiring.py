@@ -1,8 +1,11 @@
-"""The ASGI entry point hands the server's loop to live.bus once per process, not per request."""
+"""The ASGI entry point hands the server's loop to live.bus once per process, not per request,
+and at start-up keeps what is alive out of the collector's later walks."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -72,3 +75,29 @@ def test_without_lifespan_the_first_request_binds_the_loop(binds) -> None:
     loop = asyncio.run(serve())
     assert binds == [loop]
     assert len(inner.scopes) == 10
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: Any = self
+
+
+def test_lifespan_startup_collects_then_freezes_what_is_alive(binds) -> None:
+    """Garbage left by start-up is collected, not frozen; what lives on is out of later walks."""
+    gc.unfreeze()
+    try:
+        cycle = _Node()  # garbage once dropped: only the collector can free a cycle
+        gone = weakref.ref(cycle)
+        del cycle
+        kept = _Node()
+        assert any(obj is kept for obj in gc.get_objects())
+
+        assert asyncio.run(_lifespan(Application(Inner()))) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is kept for obj in gc.get_objects())  # frozen: in no generation the collector walks
+        after = _Node()
+        assert any(obj is after for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
