@@ -245,8 +245,8 @@ class Generator:
             else:
                 status = page.status_code * 1000  # the form page itself failed (or had no form)
                 hall.record["notice_page"] = re.sub(r"\s+", " ", page.text)[:3000]
-        except httpx.HTTPError:
-            pass
+        except httpx.HTTPError as error:
+            hall.record["notice_error"] = f"{type(error).__name__}: {error}"[:300]
         hall.record["ops"]["notice"] = [sent, time.monotonic(), status]
 
     async def hall_line(self, halls: list[Hall], at: float) -> None:

@@ -144,6 +144,10 @@ def analyse(run: Run) -> dict[str, Any]:
     bad_ops = {k: v for k, v in op_status.items() if not re.search(r" (200|201|302)$", k)}
     if bad_ops:
         problems.append(f"host and desk operations not answered as expected: {bad_ops}")
+        why = Counter(m.get("notice_error") or (m.get("notice_page") or "")[:200] for m in meetings
+                      if m.get("notice_error") or m.get("notice_page"))
+        if why:
+            problems.append(f"why the notices failed (transport error, or the start of the form page): {dict(why)}")
     closed = Counter(code for m in meetings for code in m["closes"].values())
     if closed:
         problems.append(f"websockets closed by the server during the peak: {dict(closed)}")
