@@ -202,3 +202,48 @@ def test_the_board_written_a_batch_at_once_equals_the_board_written_event_by_eve
         assert at_once == one_by_one
         assert sum(row_count for row_count in map(len, at_once.values())) == len(scheduled)
         connection.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=scenario, page=st.integers(min_value=1, max_value=7))
+def test_the_log_index_written_in_pages_counts_each_stream_as_the_log_says(
+    prop_county, django_db_blocker, batches, page,
+) -> None:
+    # The index folds each stream's events of a page into one upsert (LogIndex.apply_many): in pages
+    # of any size it must hold, per stream, the log's count of events and of each type, and its head.
+    from collections import Counter
+
+    from django.db import transaction
+
+    from events.reading import read_all
+
+    run = uuid.uuid4().hex[:6]
+    with django_db_blocker.unblock(), schema_context(prop_county.schema_name):
+        scheduled: set[int] = set()
+        for meeting, events in batches:
+            stream = f"meeting-{run}-{meeting}"
+            if meeting not in scheduled:
+                append(stream, [_scheduled(stream)], expected_version=NO_STREAM, command_id=uuid.uuid4())
+                scheduled.add(meeting)
+            append(stream, events, expected_version=ANY, command_id=uuid.uuid4())
+        log = [e for e in read_all(limit=100_000, below_watermark=False) if e.stream_id.startswith(f"meeting-{run}-")]
+        index = get("log_index")
+        with transaction.atomic(), connection.cursor() as cursor:
+            index.reset(cursor)
+            for event in log:
+                index.apply(cursor, event)
+            one_by_one = index.dump(cursor)["proj_log_index"]
+            index.reset(cursor)
+            for start in range(0, len(log), page):
+                index.apply_many(cursor, log[start:start + page])
+            in_pages = index.dump(cursor)["proj_log_index"]
+            transaction.set_rollback(True)
+        expected = []
+        for stream in sorted({e.stream_id for e in log}):
+            mine = [e for e in log if e.stream_id == stream]
+            head = max(mine, key=lambda e: e.stream_version)
+            expected.append((stream, len(mine), head.stream_version, max(e.position for e in mine), head.hash,
+                             dict(Counter(e.type for e in mine))))
+        assert in_pages == one_by_one
+        assert [(*row[:5], json.loads(row[5])) for row in sorted(in_pages)] == expected
+        connection.close()
