@@ -22,7 +22,9 @@ so the same `now` twice, or two workers at once, record each fact once.
 
 Housekeeping, no event: once a day (`DAILY_AT`, 03:17 in China),
 `clear_expired_logins` deletes the sessions and API tokens that have ended,
-in the public schema and in every county's (accounts.expiry).
+in the public schema and in every county's (accounts.expiry). A worker that
+starts within a day of a due time that passed while none ran defers it then
+(PROCRASTINATE_PERIODIC_DEFAULTS in the settings).
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def clear_expired_logins(timestamp: int) -> dict[str, Any]:
             except Exception:
                 log.exception("clearing ended logins in schema %s failed", schema)
                 failed.append(schema)
+                connection.close_if_unusable_or_obsolete()  # a broken connection must not fail the rest
                 continue
             sessions += cleared.sessions
             api_tokens += cleared.api_tokens

@@ -121,6 +121,11 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 # The job queue's worker (followup.jobs) deletes the jobs that succeeded (a
 # sweep a minute would otherwise leave 1,440 rows a day) and keeps failed ones.
 PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
+# A periodic job due while no worker ran is deferred when one starts, if it
+# fell due within the last day (procrastinate's default is 10 minutes): the
+# daily clearing of ended logins must not be skipped because the worker was
+# restarted at 03:20. Each due time is deferred once (procrastinate records it).
+PROCRASTINATE_PERIODIC_DEFAULTS = {"max_delay": 24 * 60 * 60}
 PROCRASTINATE_IMPORT_PATHS = ["followup.jobs"]
 
 TENANT_MODEL = "tenants.County"

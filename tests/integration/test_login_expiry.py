@@ -7,16 +7,19 @@ sessions and tokens beside the ended ones must keep working.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from procrastinate.contrib.django import app
 
+from accounts import expiry
 from accounts.api_tokens import find_token, issue_token, token_digest, token_lifetime
 from accounts.models import ApiToken, User
 from accounts.session_store import SessionStore, stored_key
@@ -100,5 +103,49 @@ def test_a_second_run_finds_nothing_more_to_delete(make_county, db: None) -> Non
     assert first["failed"] == [] and first["sessions"] >= 1
     with schema_context(county):
         assert _session_rows(key) == set()
+    with schema_context(county):
+        later = _session(ended=False)
+    # Other tests' schemas may hold rows that end meanwhile: look at this county's only.
     again = jobs.clear_expired_logins(timestamp=0)
-    assert again == {"sessions": 0, "api_tokens": 0, "failed": []}
+    assert county not in again["failed"]
+    with schema_context(county):
+        assert _session_rows(later) == {stored_key(later)}
+        assert Session.objects.filter(expire_date__lte=timezone.now()).count() == 0
+
+
+def test_a_schema_that_fails_is_logged_and_the_others_are_cleared(
+    make_county, db: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, sound = make_county("lb").schema_name, make_county("ls").schema_name
+    keys = {}
+    for schema in (broken, sound):
+        with schema_context(schema):
+            keys[schema] = _session(ended=True)
+    clear = expiry.clear_expired
+
+    def failing_in_one(now):  # type: ignore[no-untyped-def]
+        if connection.schema_name == broken:
+            raise RuntimeError("the disk of this schema is gone")
+        return clear(now)
+
+    monkeypatch.setattr(expiry, "clear_expired", failing_in_one)
+    with caplog.at_level(logging.ERROR, logger="followup.jobs"):
+        done = jobs.clear_expired_logins(timestamp=0)
+    assert broken in done["failed"] and sound not in done["failed"]
+    assert any(broken in record.getMessage() for record in caplog.records)
+    with schema_context(sound):
+        assert _session_rows(keys[sound]) == set()
+    with schema_context(broken):
+        assert _session_rows(keys[broken]) == {stored_key(keys[broken])}  # left for the next day's run
+
+
+def test_a_daily_run_missed_while_no_worker_ran_is_deferred_when_one_starts() -> None:
+    """A worker started at 23:00 UTC still defers the 19:17 run (procrastinate skips >10 minutes late by default)."""
+    from procrastinate import periodic
+
+    deferrer = periodic.PeriodicDeferrer(registry=app.periodic_registry, **app.periodic_defaults)
+    started = datetime(2026, 12, 5, 23, 0, tzinfo=UTC).timestamp()
+    due = {(task.task.name, at) for task, at in deferrer.get_previous_tasks(at=started)}
+    assert (jobs.CLEAR_LOGINS, int(datetime(2026, 12, 5, 19, 17, tzinfo=UTC).timestamp())) in due
+    # Once deferred, the same due time is not deferred again by this worker.
+    assert jobs.CLEAR_LOGINS not in {task.task.name for task, _ in deferrer.get_previous_tasks(at=started + 60)}
