@@ -22,7 +22,9 @@ from typing import Any
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shuping.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 django_wsgi_app = get_wsgi_application()
 
@@ -42,16 +44,19 @@ router = ProtocolTypeRouter(
 
 
 def settle_heap() -> None:
-    """Collect once, then keep what start-up left alive out of every later collection.
+    """Load both URL confs, collect once, then keep what is alive out of every later collection.
 
-    Modules, settings, URL patterns, translations: some 110,000 objects that
-    live as long as the process. Each full collection walked them again,
-    about 50 ms on a 2-core AMD EPYC with the GIL held, while no socket of
-    the worker is written. gc.freeze() moves them to a generation the
-    collector never visits; what the process allocates afterwards (requests,
-    sockets, snapshots) is collected as before. Side by side:
+    Modules, settings, the URL patterns and the views they import: some
+    110,000 objects that live as long as the process. Each full collection
+    walked them again, about 50 ms on a 2-core AMD EPYC with the GIL held,
+    while no socket of the worker is written. gc.freeze() moves them to a
+    generation the collector never visits; what the process allocates
+    afterwards (requests, sockets, snapshots, translations loaded by a first
+    request in a language) is collected as before. Side by side:
     docs/benchmarks.md, "Twenty thousand websockets".
     """
+    for urlconf in (settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF):
+        get_resolver(urlconf).url_patterns  # noqa: B018  (imports the views before freezing)
     gc.collect()
     gc.freeze()
 

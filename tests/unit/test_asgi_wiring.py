@@ -24,6 +24,13 @@ class Inner:
         self.scopes.append(scope["type"])
 
 
+@pytest.fixture(autouse=True)
+def thawed() -> Any:
+    """Lifespan start-up freezes the heap: the test process must not stay frozen after a test."""
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture
 def binds(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.AbstractEventLoop]:
     calls: list[asyncio.AbstractEventLoop] = []
@@ -83,14 +90,22 @@ class _Node:
 
 
 def test_lifespan_startup_collects_then_freezes_what_is_alive(binds) -> None:
-    """Garbage left by start-up is collected, not frozen; what lives on is out of later walks."""
+    """Garbage left by start-up is collected, not frozen; what lives on is out of later walks.
+
+    The automatic collector is off while the test runs, so only the start-up's
+    own collection can free the cycle.
+    """
     gc.unfreeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         cycle = _Node()  # garbage once dropped: only the collector can free a cycle
         gone = weakref.ref(cycle)
         del cycle
         kept = _Node()
+        assert gone() is not None  # nothing has collected it yet
         assert any(obj is kept for obj in gc.get_objects())
+        assert gc.get_freeze_count() == 0
 
         assert asyncio.run(_lifespan(Application(Inner()))) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
@@ -100,4 +115,5 @@ def test_lifespan_startup_collects_then_freezes_what_is_alive(binds) -> None:
         after = _Node()
         assert any(obj is after for obj in gc.get_objects())
     finally:
-        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
