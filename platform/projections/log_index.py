@@ -29,9 +29,9 @@ UPSERT = """
         last_position = GREATEST(li.last_position, EXCLUDED.last_position),
         head_hash = CASE WHEN EXCLUDED.last_version > li.last_version
                          THEN EXCLUDED.head_hash ELSE li.head_hash END,
-        by_type = (SELECT jsonb_object_agg(kind, COALESCE((li.by_type ->> kind)::int, 0)
-                                                 + COALESCE((EXCLUDED.by_type ->> kind)::int, 0))
-                   FROM jsonb_object_keys(li.by_type || EXCLUDED.by_type) AS kind)
+        by_type = COALESCE((SELECT jsonb_object_agg(kind, COALESCE((li.by_type ->> kind)::int, 0)
+                                                          + COALESCE((EXCLUDED.by_type ->> kind)::int, 0))
+                            FROM jsonb_object_keys(li.by_type || EXCLUDED.by_type) AS kind), '{}'::jsonb)
 """
 
 
