@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -38,14 +37,6 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
 SUGGESTION_RATE = "5/h"  # per client address, across counties (common.rate_limits)
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
-                      details={"field": "on"}) from None
-
-
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 10 else None
 
@@ -67,7 +58,7 @@ def _do(request: HttpRequest) -> str:
         actor=actor, village_id=_int(post.get("village_id")), mode=post.get("mode", ""),
         manner=post.get("manner", ""), commenter=post.get("commenter", ""), about=post.get("about", ""),
         official_id=post.get("official_id") or None,
-        on=_date(post.get("on", "")), today=today, text=post.get("text", ""),
+        on=page_kit.required_date(post.get("on"), "on"), today=today, text=post.get("text", ""),
         command_id=page_kit.form_command_id(request))
     return "/comments/"
 

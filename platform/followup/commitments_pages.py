@@ -18,7 +18,6 @@ redirects back, or shows the refusal in Chinese with what was typed kept.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -48,14 +47,6 @@ def _int(value: str | None, *, field: str, zh: str) -> int:
                       details={"field": field}) from None
 
 
-def _date(value: str | None) -> date:
-    try:
-        return date.fromisoformat(str(value or ""))
-    except ValueError:
-        raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
-                      details={"field": "signed_on"}) from None
-
-
 def _plan(request: HttpRequest) -> tuple[dict[int, str], dict[int, str]]:
     post = request.POST
     return ({m: post.get(f"task_{m}", "") for m in MONTHS}, {q: post.get(f"goal_{q}", "") for q in QUARTERS})
@@ -68,7 +59,7 @@ def _sign(request: HttpRequest) -> str:
         actor=Actor.of_user(request.user), direction=post.get("direction", ""), official_id=post.get("official_id", ""),
         village_id=_int(post.get("village_id"), field="village_id", zh="村（社区）"),
         year=_int(post.get("year"), field="year", zh="年度"), tasks=tasks, goals=goals,
-        signed_on=_date(post.get("signed_on")), command_id=page_kit.form_command_id(request),
+        signed_on=page_kit.required_date(post.get("signed_on"), "signed_on"), command_id=page_kit.form_command_id(request),
     )
     return f"/commitments/{commitment_id}/"
 

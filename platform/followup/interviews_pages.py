@@ -20,7 +20,9 @@ from common.refusal import Refusal
 from followup import interviews_selectors, page_kit
 from followup.actions import interviews as doors
 from followup.interviews import KINDS
-from followup.ledger_pages import FORBIDDEN, _date
+
+FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看诫勉谈话。",
+             "message_en": "Only the county organization department and auditors see the interviews."}
 
 
 def _do(request: HttpRequest) -> str:
@@ -28,7 +30,7 @@ def _do(request: HttpRequest) -> str:
     post, command_id = request.POST, page_kit.form_command_id(request)
     interview_id = post.get("interview_id", "")
     if post.get("op") == "hold":
-        held_on = _date(post.get("held_on"))
+        held_on = page_kit.form_date(post.get("held_on"), "held_on")
         if held_on is None:
             raise Refusal("请填写谈话日期", "the date is required", code="held_on_required")
         doors.check_hold_interview(actor=actor, interview_id=interview_id, kind=post.get("kind", ""),
@@ -36,7 +38,7 @@ def _do(request: HttpRequest) -> str:
                                    record=post.get("record", ""), command_id=command_id)
     elif post.get("op") == "plan":
         doors.check_file_rectification_plan(actor=actor, interview_id=interview_id, plan=post.get("plan", ""),
-                                            deadline=_date(post.get("deadline")), command_id=command_id)
+                                            deadline=page_kit.form_date(post.get("deadline"), "deadline"), command_id=command_id)
     else:
         raise Refusal("未知的操作", "unknown operation", code="unknown_operation")
     return "/interviews/"

@@ -16,7 +16,6 @@ when the page was drawn makes a double click one command.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -34,17 +33,6 @@ from followup.ledger_workbook import ledger_workbook
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看整改台账。",
              "message_en": "Only the county organization department and auditors see the ledger."}
-
-
-def _date(value: str | None) -> date | None:
-    """A date from a form (年-月-日); empty is None (the door says whether that is allowed)."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
-                      details={"field": "deadline"}) from None
 
 
 def _uploads(request: HttpRequest) -> list[Upload]:
@@ -105,7 +93,7 @@ def _item_do(request: HttpRequest, item_id: str) -> str:
     op = post.get("op", "")
     if op == "measure":
         doors.check_add_measure(actor=actor, item_id=item_id, text=post.get("text", ""), owner=post.get("owner", ""),
-                                deadline=_date(post.get("deadline")), today=today, command_id=command_id)
+                                deadline=page_kit.form_date(post.get("deadline"), "deadline"), today=today, command_id=command_id)
     elif op == "complete":
         try:
             measure_no = int(post.get("measure_no", ""))

@@ -1,4 +1,4 @@
-"""What every county page of followup does around its work: the role gate, the form's POST and its command id.
+"""What every county page of followup does around its work: the role gate, the form's POST, its command id and dates.
 
 A page is a plain form page: a GET draws it; each form posts one operation,
 the view calls its door and redirects back (POST, redirect, GET), or draws
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
@@ -79,3 +80,19 @@ def command_id(value: str | None) -> str | None:
 def form_command_id(request: HttpRequest) -> str | None:
     """The posted form's command id (`command_id`)."""
     return command_id(request.POST.get("command_id"))
+
+
+def form_date(value: str | None, field: str) -> date | None:
+    """A date typed in a form (年-月-日); empty is None (the door says whether that is allowed)."""
+    if not value:
+        return None
+    return required_date(value, field)
+
+
+def required_date(value: str | None, field: str) -> date:
+    """A date typed in a form (年-月-日), refused as `bad_date` (naming `field`) when empty or not a date."""
+    try:
+        return date.fromisoformat(str(value or ""))
+    except ValueError:
+        raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
+                      details={"field": field}) from None

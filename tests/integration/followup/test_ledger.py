@@ -277,6 +277,7 @@ def test_public_progress_needs_no_login_and_shows_no_internal_note(county: Any, 
 
 
 def test_the_county_pages_and_the_excel_export(county: Any, meeting: str) -> None:
+    run_sweepers(datetime(2026, 12, 2, 8, tzinfo=UTC))  # the interview the workspace lists (idempotent)
     item = new_item(meeting, problem="垃圾清运不及时")
     admin = login(county, "county_admin")
     host = host_of(county)
@@ -301,6 +302,10 @@ def test_the_county_pages_and_the_excel_export(county: Any, meeting: str) -> Non
     summary_cells = [r[6] for r in book["整改情况"].iter_rows(values_only=True)]
     assert ledger_selectors.ledger_summary()["county"]["sentence"] in summary_cells
     assert login(county, "host").get("/ledger/", HTTP_HOST=host).status_code == 403
+    # Each page says what it keeps a person out of.
+    interviews = login(county, "host").get("/interviews/", HTTP_HOST=host)
+    assert interviews.status_code == 403 and "诫勉谈话" in interviews.content.decode()
+    assert "整改台账" not in interviews.content.decode()
     workspace = admin.get("/workspace/", HTTP_HOST=host).content.decode()
     assert "待办诫勉谈话" in workspace
 
