@@ -68,7 +68,7 @@ def _sign(request: HttpRequest) -> str:
 @page_kit.gated("page:commitments", FORBIDDEN)
 def commitments_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    answer, error = page_kit.posted(request, lambda: _sign(request), write="sign_commitment", forbidden=FORBIDDEN)
+    answer, error = page_kit.posted(request, lambda: _sign(request), write="sign_commitment")
     if answer is not None:
         return answer
     today = timezone.localdate()

@@ -48,7 +48,7 @@ def _do(request: HttpRequest) -> str:
 @page_kit.gated("page:interviews", FORBIDDEN)
 def interviews_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    answer, error = page_kit.posted(request, lambda: _do(request), write="hold_interview", forbidden=FORBIDDEN)
+    answer, error = page_kit.posted(request, lambda: _do(request), write="hold_interview")
     if answer is not None:
         return answer
     today = timezone.localdate()

@@ -68,8 +68,7 @@ def _raise_item(request: HttpRequest) -> str:
 @page_kit.gated("page:ledger", FORBIDDEN)
 def ledger_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    answer, error = page_kit.posted(request, lambda: _raise_item(request), write="raise_ledger_item",
-                                    forbidden=FORBIDDEN)
+    answer, error = page_kit.posted(request, lambda: _raise_item(request), write="raise_ledger_item")
     if answer is not None:
         return answer
     context = {

@@ -8,6 +8,7 @@ the page again with the refusal in Chinese and what was typed kept.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -21,6 +22,12 @@ from accounts.roles import may
 from common.refusal import Refusal
 
 View = Callable[..., HttpResponse]
+
+# Whoever reaches a form's POST has passed the page's gate (may read it):
+# what they are refused is the writing, which is the county administrators'.
+WRITE_FORBIDDEN = {"status": 403, "code": "forbidden",
+                   "message_zh": "本页的登记和修改只能由县委组织部办理；您可以查看，不能修改。",
+                   "message_en": "Only the county organization department records on this page; you may read it."}
 
 
 def gate(request: HttpRequest, action: str, forbidden: dict[str, Any]) -> HttpResponse | None:
@@ -49,13 +56,15 @@ def gated(action: str, forbidden: dict[str, Any]) -> Callable[[View], View]:
 
 
 def posted(
-    request: HttpRequest, act: Callable[[], str], *, write: str | None = None, forbidden: dict[str, Any] | None = None
+    request: HttpRequest, act: Callable[[], str], *, write: str | None = None,
+    forbidden: dict[str, Any] = WRITE_FORBIDDEN,
 ) -> tuple[HttpResponse | None, Refusal | None]:
     """A form's POST, done: (the answer to send, None), or (None, the refusal to draw the page with).
 
     Not a POST: (None, None). A role that may not `write` (when given) gets the 403 page
-    (`forbidden`); otherwise `act` calls the door and says where to go next, and the answer is
-    a redirect there.
+    (`forbidden`: by default, that only the county administrators write here, which holds
+    while every page write is theirs in accounts.roles); otherwise `act` calls the door and
+    says where to go next, and the answer is a redirect there.
     """
     if request.method != "POST":
         return None, None
@@ -82,6 +91,9 @@ def form_command_id(request: HttpRequest) -> str | None:
     return command_id(request.POST.get("command_id"))
 
 
+_YEAR_MONTH_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def form_date(value: str | None, field: str) -> date | None:
     """A date typed in a form (年-月-日); empty is None (the door says whether that is allowed)."""
     if not value:
@@ -90,9 +102,16 @@ def form_date(value: str | None, field: str) -> date | None:
 
 
 def required_date(value: str | None, field: str) -> date:
-    """A date typed in a form (年-月-日), refused as `bad_date` (naming `field`) when empty or not a date."""
+    """A date typed in a form (年-月-日), refused as `bad_date` (naming `field`) when empty or not a date.
+
+    Only 年-月-日 with its dashes: date.fromisoformat alone also reads 20260115
+    and week dates (2026-W03-4), which no one typing a date in a form means.
+    """
+    text = str(value or "")
     try:
-        return date.fromisoformat(str(value or ""))
+        if not _YEAR_MONTH_DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError:
         raise Refusal("日期格式应为 年-月-日，例如 2026-01-15", "a date is YYYY-MM-DD", code="bad_date",
                       details={"field": field}) from None

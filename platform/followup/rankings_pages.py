@@ -83,7 +83,7 @@ def _do(request: HttpRequest) -> str:
 @page_kit.gated("page:rankings", FORBIDDEN)
 def rankings_page(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
-    answer, error = page_kit.posted(request, lambda: _do(request), write="record_quarter_scores", forbidden=FORBIDDEN)
+    answer, error = page_kit.posted(request, lambda: _do(request), write="record_quarter_scores")
     if answer is not None:
         return answer
     posted: Any = request.POST if error else {}

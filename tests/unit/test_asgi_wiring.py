@@ -9,6 +9,8 @@ import weakref
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.urls import clear_url_caches, get_resolver
 
 from live import bus
 from shuping.asgi import Application
@@ -106,12 +108,17 @@ def test_lifespan_startup_collects_then_freezes_what_is_alive(binds) -> None:
         assert gone() is not None  # nothing has collected it yet
         assert any(obj is kept for obj in gc.get_objects())
         assert gc.get_freeze_count() == 0
+        clear_url_caches()  # as in a new worker: no URL conf loaded yet
 
         assert asyncio.run(_lifespan(Application(Inner()))) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
         assert gone() is None
         assert gc.get_freeze_count() > 0
         assert not any(obj is kept for obj in gc.get_objects())  # frozen: in no generation the collector walks
+        # Both URL confs were loaded before the freeze, not by a first request after it.
+        resolvers = [get_resolver(urlconf) for urlconf in (settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF)]
+        assert all(resolver._populated for resolver in resolvers)  # noqa: SLF001
+        assert not any(obj is resolver for obj in gc.get_objects() for resolver in resolvers)
         after = _Node()
         assert any(obj is after for obj in gc.get_objects())
     finally:

@@ -10,7 +10,7 @@ from common.refusal import Refusal
 from followup import page_kit
 
 
-@pytest.mark.parametrize("typed", ["2026-1-15", "15/01/2026", "2026-02-30", "二〇二六年一月", "2026-01-15\x00", "9" * 5000])
+@pytest.mark.parametrize("typed", ["2026-1-15", "15/01/2026", "2026-02-30", "二〇二六年一月", "20260115", "2026-W03-4", "２０２６-０１-１５", "2026-01-15\x00", "9" * 5000])
 def test_a_date_that_is_not_one_is_refused_naming_its_field(typed: str) -> None:
     for read in (page_kit.form_date, page_kit.required_date):
         with pytest.raises(Refusal) as refused:

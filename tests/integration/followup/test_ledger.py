@@ -310,6 +310,26 @@ def test_the_county_pages_and_the_excel_export(county: Any, meeting: str) -> Non
     assert "待办诫勉谈话" in workspace
 
 
+def test_an_auditor_reads_the_pages_and_is_told_plainly_that_writing_is_the_departments(
+    county: Any, meeting: str
+) -> None:
+    run_sweepers(datetime(2026, 12, 2, 8, tzinfo=UTC))
+    [opened] = [i for i in interviews_selectors.interviews_list(today=TODAY) if i["meeting_id"] == meeting]
+    auditor, host = login(county, "auditor"), host_of(county)
+    before = reading.stream_version(f"interview-{opened['interview_id']}")
+    assert auditor.get("/interviews/", HTTP_HOST=host).status_code == 200
+    for path, form in (
+        ("/interviews/", {"op": "hold", "interview_id": opened["interview_id"], "kind": "summons",
+                          "interviewer": "张部长", "held_on": TODAY.isoformat(), "record": "记录"}),
+        ("/ledger/", {"meeting_id": meeting, "source_kind": "comment", "problem": "路灯不亮"}),
+    ):
+        refused = auditor.post(path, {**form, "command_id": cid()}, HTTP_HOST=host)
+        page = refused.content.decode()
+        assert refused.status_code == 403 and "只能由县委组织部办理" in page and "可以查看" in page, path
+    assert reading.stream_version(f"interview-{opened['interview_id']}") == before
+    assert not [i for i in ledger_selectors.ledger_items() if i["problem"] == "路灯不亮"]
+
+
 def test_a_body_larger_than_every_file_together_is_refused_before_it_is_read(county: Any, meeting: str) -> None:
     item = new_item(meeting)
     admin = login(county, "county_admin")
