@@ -41,8 +41,9 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
-def _villages() -> list[Village]:
-    return list(Village.objects.select_related("township").order_by("township__name", "name"))
+def _villages(township_id: int | None) -> list[Village]:
+    villages = Village.objects.select_related("township").order_by("township__name", "name")
+    return list(villages if township_id is None else villages.filter(township_id=township_id))
 
 
 def _do(request: HttpRequest) -> str:
@@ -73,9 +74,12 @@ def comments_page(request: HttpRequest) -> HttpResponse:
     comments = comments_selectors.comments_list()
     for comment in comments:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
+    township_id, q = page_kit.picker_terms(request)
     context = {
         "comments": comments, "adjustments": comments_selectors.adjustments_list(),
-        "villages": _villages(), "officials": registry_selectors.officials_list(), "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
+        "villages": _villages(township_id), "officials": registry_selectors.officials_list(township_id=township_id, q=q),
+        "townships": registry_selectors.townships(), "picked_township": township_id, "q": q,
+        "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
         "may_write": may(user.role, "enter_comment"), "command_id": uuid.uuid4(), "error": error,
         "today": timezone.localdate().isoformat(),
     }

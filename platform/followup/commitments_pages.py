@@ -73,11 +73,16 @@ def commitments_page(request: HttpRequest) -> HttpResponse:
         return answer
     today = timezone.localdate()
     posted: Any = request.POST if error else {"year": str(today.year), "signed_on": today.isoformat()}
+    township_id, q = page_kit.picker_terms(request)
+    townships = registry.townships()
     context = {
         "commitments": commitments_selectors.commitments_list(),
         "directions": DIRECTIONS,
-        "officials": registry.officials_list(),
-        "townships": registry.townships(),
+        "officials": registry.officials_list(township_id=township_id, q=q),
+        "townships": townships,
+        "village_townships": [t for t in townships if township_id is None or t["township_id"] == township_id],
+        "picked_township": township_id,
+        "q": q,
         "task_fields": [(m, posted.get(f"task_{m}", "")) for m in MONTHS],
         "goal_fields": [(q, posted.get(f"goal_{q}", "")) for q in QUARTERS],
         "may_sign": may(user.role, "sign_commitment"),

@@ -20,6 +20,7 @@ from django.shortcuts import render
 
 from accounts.roles import may
 from common.refusal import Refusal
+from meetings.registry import selectors as registry
 
 View = Callable[..., HttpResponse]
 
@@ -76,6 +77,18 @@ def posted(
         return HttpResponseRedirect(act()), None
     except Refusal as refused:
         return None, refused
+
+
+def picker_terms(request: HttpRequest) -> tuple[int | None, str]:
+    """A form's official and village pickers narrowed by the query string (?township=ID&q=name).
+
+    A county has thousands of officials: a desk picks a township, or types a
+    name, before it picks one. Unreadable terms narrow nothing.
+    """
+    try:
+        return registry.search_terms(township=request.GET.get("township", ""), q=request.GET.get("q", ""))
+    except Refusal:
+        return None, ""
 
 
 def command_id(value: str | None) -> str | None:

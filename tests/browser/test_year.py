@@ -67,3 +67,39 @@ def test_the_county_scores_a_quarter_and_a_phone_reads_the_commitment(hall: Any,
     expect(upward.locator("[data-testid=commitment-progress]")).to_contain_text("修缮党群服务中心屋顶")
     expect(upward.locator("[data-testid=commitment-progress]")).to_contain_text("验收单编号2026-01")
     phone.screenshot(path=str(artifacts / "year-public.png"), full_page=True)
+
+
+def test_the_county_records_a_signed_commitment_from_its_desk(hall: Any, contexts: Any, artifacts: Any) -> None:
+    """The desk narrows the pickers to a township, picks the secretary and the village, fills the plan, records."""
+    with hall.db(), schema_context(hall.county.schema_name):
+        place = township_with_villages("红旗乡", ["枣林村", "杏花村"])
+        other = township_with_villages("白沙镇", ["沙湾村"])
+    admin, password = hall.user("county_admin")
+    page = contexts.desk().new_page()
+    log_in(page, hall, admin, password, "/commitments/")
+    picker = page.locator("#pick-official")
+    picker.locator("select[name=township]").select_option(label="红旗乡")
+    picker.locator("button").click()
+    page.wait_for_url(hall.url(f"/commitments/?township={place.township_id}&q="))
+    form = page.locator("#sign-commitment")
+    officials = form.locator("select[name=official_id] option")
+    expect(officials).to_have_count(3)  # the township's member and its two secretaries
+    expect(form.locator("select[name=official_id]")).not_to_contain_text("沙湾村书记")
+    form.locator("select[name=direction]").select_option("village_to_township")
+    form.locator("select[name=official_id]").select_option(place.secretaries["杏花村"])
+    form.locator("select[name=village_id]").select_option(label="红旗乡杏花村")
+    form.locator("input[name=signed_on]").fill("2026-01-08")
+    for q in range(1, 5):
+        form.locator(f"input[name=goal_{q}]").fill(f"村集体经济第{q}季度增收")
+    for m in range(1, 13):
+        form.locator(f"input[name=task_{m}]").fill(f"{m}月开展主题党日")
+    page.screenshot(path=str(artifacts / "year-commitment-desk.png"), full_page=True)
+    form.locator("button.primary").click()
+    page.wait_for_url(lambda url: "/commitments/" in url and "township" not in url and url.rstrip("/") != hall.url("/commitments"))
+    expect(page.locator("main")).to_contain_text("杏花村书记")
+    expect(page.locator("main")).to_contain_text("村集体经济第2季度增收")
+    expect(page.locator("main")).to_contain_text("3月开展主题党日")
+    page.screenshot(path=str(artifacts / "year-sign-commitment.png"), full_page=True)
+    page.goto(hall.url("/commitments/"))
+    expect(page.locator("[data-testid=commitments]")).to_contain_text("杏花村书记")
+    assert other.secretaries["沙湾村"] not in page.locator("[data-testid=commitments]").inner_html()

@@ -225,3 +225,32 @@ def test_an_officials_record_lists_comments_about_them_and_the_items_they_led_to
     User.objects.create_user(username=host_name, password="pw-" + host_name, role="host")
     host.post("/login/", {"username": host_name, "password": "pw-" + host_name}, HTTP_HOST=host_of(county))
     assert host.get(f"/records/officials/{official_id}/", HTTP_HOST=host_of(county)).status_code == 403
+
+
+def test_the_comment_form_narrows_its_village_and_official_pickers(county: Any) -> None:
+    from meetings.actions.registry import check_register_official
+
+    river = Township.objects.create(name="河西乡")
+    ferry = Village.objects.create(township=river, name="渡船村").pk
+    far = check_register_official(actor=ADMIN, name="孙远山", command_id=cid())
+    near = check_register_official(actor=ADMIN, name="钱近水", command_id=cid())
+    name = f"county_admin_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=name, password="pw-" + name, role="county_admin")
+    client, host = Client(), host_of(county)
+    assert client.post("/login/", {"username": name, "password": "pw-" + name}, HTTP_HOST=host).status_code == 302
+
+    def form(query: str) -> str:
+        page = client.get(f"/comments/{query}", HTTP_HOST=host)
+        assert page.status_code == 200, query
+        text = page.content.decode()
+        return text[text.index('id="record-comment"'):text.index('data-testid="comments"') if 'data-testid="comments"' in text else None]
+
+    everyone = form("")
+    assert far in everyone and near in everyone
+    assert f'value="{county.village_id}"' in everyone and f'value="{ferry}"' in everyone
+    by_name = form("?q=钱近")
+    assert near in by_name and far not in by_name
+    in_river = form(f"?township={river.pk}")
+    assert f'value="{ferry}"' in in_river and f'value="{county.village_id}"' not in in_river
+    for hostile in ("?township=99999999999999999999", "?q=%00", "?q=%ED%A0%80", "?township=1%00"):
+        assert client.get(f"/comments/{hostile}", HTTP_HOST=host).status_code == 200, hostile

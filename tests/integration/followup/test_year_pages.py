@@ -145,3 +145,37 @@ def test_a_listing_shows_its_three_rankings_and_the_rule_and_its_item_is_in_the_
     item = admin.get(f"/ledger/{last['item_id']}/", HTTP_HOST=host)
     assert item.status_code == 200 and "软弱涣散" in item.content.decode()
     assert "光明镇后村党组织连续三个季度" in Client().get("/zhenggai/", HTTP_HOST=host).content.decode()
+
+
+def test_the_sign_form_narrows_its_pickers_to_a_township_or_a_name(county: Any) -> None:
+    """A county has thousands of officials: the desk picks a township (or types a name) before the official."""
+    host = host_of(county)
+    hills = township_with_villages("青山乡", ["上坪村", "下坪村"])
+    river = township_with_villages("河口镇", ["渡口村"])
+    admin = login(county, "county_admin")
+
+    def options(query: str) -> str:
+        page = admin.get(f"/commitments/{query}", HTTP_HOST=host)
+        assert page.status_code == 200
+        text = page.content.decode()
+        return text[text.index('id="sign-commitment"'):]
+
+    everyone = options("")
+    assert hills.secretaries["上坪村"] in everyone and river.secretaries["渡口村"] in everyone
+    narrowed = options(f"?township={hills.township_id}")
+    assert hills.secretaries["上坪村"] in narrowed and hills.member in narrowed
+    assert river.secretaries["渡口村"] not in narrowed
+    assert f'value="{hills.villages["下坪村"]}"' in narrowed and f'value="{river.villages["渡口村"]}"' not in narrowed
+    by_name = options("?q=渡口")
+    assert river.secretaries["渡口村"] in by_name and hills.secretaries["上坪村"] not in by_name
+    nobody = admin.get("/commitments/?q=无此人", HTTP_HOST=host).content.decode()
+    assert "没有符合条件的干部" in nobody
+    for hostile in ("?township=99999999999999999999", "?q=%00", "?township=%ff&q=" + "名" * 5000, "?township=-1"):
+        assert admin.get(f"/commitments/{hostile}", HTTP_HOST=host).status_code == 200, hostile
+    # A refusal keeps the narrowed pickers (the form posts back to the same address).
+    refused = admin.post(f"/commitments/?township={hills.township_id}",
+                         {"direction": "village_to_township", "official_id": hills.secretaries["上坪村"],
+                          "village_id": str(hills.villages["上坪村"]), "year": "二〇二六", "signed_on": "2026-01-01",
+                          "command_id": cid()}, HTTP_HOST=host)
+    assert refused.status_code == 400
+    assert river.secretaries["渡口村"] not in refused.content.decode()
