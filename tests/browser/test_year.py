@@ -100,6 +100,34 @@ def test_the_county_records_a_signed_commitment_from_its_desk(hall: Any, context
     expect(page.locator("main")).to_contain_text("村集体经济第2季度增收")
     expect(page.locator("main")).to_contain_text("3月开展主题党日")
     page.screenshot(path=str(artifacts / "year-sign-commitment.png"), full_page=True)
+    signed_at = page.url
+
+    # The year goes on from the same page: progress with its evidence, a quarter's score, a new version.
+    report = page.locator("#report-progress")
+    report.locator("select[name=month]").select_option("2")
+    report.locator("input[name=text]").fill("召开主题党日，党员到会28人")
+    report.locator("textarea[name=evidence]").fill("会议记录本第12页")
+    report.locator("button.primary").click()
+    page.wait_for_url(signed_at)
+    expect(page.locator("[data-testid=commitment-progress]")).to_contain_text("召开主题党日，党员到会28人")
+    score = page.locator("#score-commitment")
+    score.locator("select[name=quarter]").select_option("1")
+    score.locator("input[name=score]").fill("一百")
+    score.locator("button.primary").click()
+    expect(page.locator("[data-testid=ledger-error]")).to_contain_text("兑现评分")  # refused in Chinese
+    expect(page.locator("[data-testid=commitment-scores]")).to_have_count(0)  # and nothing recorded
+    page.locator("#score-commitment input[name=score]").fill("92")
+    page.locator("#score-commitment button.primary").click()
+    page.wait_for_url(signed_at)
+    expect(page.locator("[data-testid=commitment-scores]")).to_have_text("第1季度：92分")
+    amend = page.locator("#amend-commitment")
+    amend.locator("input[name=goal_3]").fill("村集体经济第3季度增收两万元")
+    amend.locator("input[name=reason]").fill("乡党委调整年度目标")
+    amend.locator("button.primary").click()
+    page.wait_for_url(signed_at)
+    expect(page.locator("[data-testid=commitment-version]").first).to_have_text("现行第2版")
+    expect(page.locator("main")).to_contain_text("村集体经济第3季度增收两万元")
+
     page.goto(hall.url("/commitments/"))
     expect(page.locator("[data-testid=commitments]")).to_contain_text("杏花村书记")
     assert other.secretaries["沙湾村"] not in page.locator("[data-testid=commitments]").inner_html()
