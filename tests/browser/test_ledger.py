@@ -107,6 +107,8 @@ def test_a_flagged_result_leads_to_an_interview_and_a_two_measure_item_shown_in_
     expect(page.locator(".measure[data-measure='2'] [data-testid=measure-status]")).to_have_text("正在整改")
     page.screenshot(path=str(artifacts / "ledger-item.png"), full_page=True)
 
+    item_url = page.url
+
     sentence = "发现问题1个，制定整改措施2条，已完成1条，正在整改1条"
     page.goto(hall.url("/ledger/"))
     expect(page.locator(f"li[data-village={VILLAGE}]")).to_contain_text(sentence, use_inner_text=True)
@@ -121,3 +123,19 @@ def test_a_flagged_result_leads_to_an_interview_and_a_two_measure_item_shown_in_
     expect(place).to_contain_text("佐证材料1份", use_inner_text=True)
     assert NOTE not in public.content()
     public.screenshot(path=str(artifacts / "ledger-public.png"), full_page=True)
+
+    # The second measure done, then the closure review: refused without a note when not passed, then closed.
+    page.goto(item_url)
+    second = page.locator(".measure[data-measure='2']")
+    second.locator("textarea[name=evidence]").fill("村务监督委员会审核记录三份")
+    second.locator("button", has_text="标记完成").click()
+    expect(page.locator(".measure[data-measure='2'] [data-testid=measure-status]")).to_have_text("已完成")
+    review = page.locator("#review")
+    review.locator("button[name=passed][value=no]").click()
+    expect(page.locator("[data-testid=ledger-error]")).to_contain_text("请填写审核意见", use_inner_text=True)
+    page.locator("#review textarea[name=note]").fill("两项措施均已落实，群众认可")
+    page.locator("#review button[name=passed][value=yes]").click()
+    expect(page.locator("main")).to_contain_text("通过，已销号", use_inner_text=True)
+    expect(page.locator("#review")).to_have_count(0)
+    expect(page.locator("#add-measure")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "ledger-closed.png"), full_page=True)
