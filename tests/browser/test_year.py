@@ -10,7 +10,6 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import expect
 
 from followup.actions import commitments as commitment_doors
-from followup.actions import rankings as doors
 from tests.integration.followup.year_county import ADMIN, HOST, cid, plan, township_with_villages
 
 SCORES = {"东坡村": (50, 30), "西坡村": (50, 30), "南坡村": (40, 30), "北坡村": (30, 20)}
@@ -27,8 +26,6 @@ def log_in(page: Any, hall: Any, username: str, password: str, path: str) -> Non
 def test_the_county_scores_a_quarter_and_a_phone_reads_the_commitment(hall: Any, contexts: Any, artifacts: Any) -> None:
     with hall.db(), schema_context(hall.county.schema_name):
         place = township_with_villages("胜利镇", list(SCORES))
-        doors.check_set_scoring_criteria(actor=ADMIN, criteria=[("组织建设", 50), ("工作绩效", 50)], reason="",
-                                         command_id=cid())
         tasks, goals = plan()
         commitment = commitment_doors.check_sign_commitment(
             actor=ADMIN, direction="village_to_township", official_id=place.secretaries["东坡村"],
@@ -41,6 +38,16 @@ def test_the_county_scores_a_quarter_and_a_phone_reads_the_commitment(hall: Any,
     admin, password = hall.user("county_admin")
     page = contexts.desk().new_page()
     log_in(page, hall, admin, password, "/rankings/")
+    # The criteria, typed one a line; a mark that is not a number is refused, then corrected.
+    criteria = page.locator("#set-criteria")
+    criteria.locator("textarea[name=criteria]").fill("组织建设 五十\n工作绩效 50")
+    criteria.locator("button").click()
+    expect(page.locator("[data-testid=ledger-error]")).to_contain_text("分数须为整数")
+    page.locator("#set-criteria textarea[name=criteria]").fill("组织建设 50\n工作绩效 50")
+    page.locator("#set-criteria input[name=reason]").fill("县委组织部年度考核办法")
+    page.locator("#set-criteria button").click()
+    page.wait_for_url(hall.url("/rankings/"))
+    expect(page.locator("#set-criteria textarea[name=criteria]")).to_have_value("组织建设 50\n工作绩效 50")
     chooser = page.locator("#choose-township")
     chooser.locator("select[name=township]").select_option(label="胜利镇")
     chooser.locator("input[name=score_quarter]").fill("2026Q1")
