@@ -99,6 +99,27 @@ def test_the_county_admin_registers_an_official_assigns_a_post_and_sees_it_liste
     expect(listed.locator("td.current")).to_contain_text("无在任职务", use_inner_text=True)
     expect(listed.locator("td.past")).to_contain_text("2024-01-15 — 2025-12-31", use_inner_text=True)
 
+    # A misspelt name is corrected with its reason (the record keeps the correction); a body is renamed.
+    correct = page.locator("#form-correct")
+    correct.locator("[name=correct-official_id]").select_option(official_id)
+    correct.locator("[name=correct-name]").fill(f"王建华{suffix}")
+    correct.locator("button[type=submit]").click()
+    expect(page.locator("#form-correct [data-field=correct-reason]")).to_have_text("请填写此项", use_inner_text=True)
+    page.locator("#form-correct [name=correct-reason]").fill("身份证姓名为王建华，登记时笔误")
+    page.locator("#form-correct button[type=submit]").click()
+    expect(page.locator("#done")).to_have_text("干部信息已更正", use_inner_text=True)
+    rename = page.locator("#form-rename")
+    rename.locator("[name=rename-body_id]").select_option(body_id)
+    rename.locator("[name=rename-name]").fill(f"马家村{suffix}党总支")
+    rename.locator("button[type=submit]").click()
+    expect(page.locator("#done")).to_have_text("组织已更名", use_inner_text=True)
+    page.locator("#filter-q").fill(f"王建华{suffix}")
+    page.locator("#filter-submit").click()
+    expect(page.locator(f"#officials tr[data-official={official_id}]")).to_contain_text(f"王建华{suffix}",
+                                                                                       use_inner_text=True)
+    expect(page.locator(f"#officials tr[data-official={official_id}] td.past")).to_contain_text(
+        f"马家村{suffix}党总支", use_inner_text=True)
+
 
 def test_only_the_county_admin_opens_the_registry(hall: Any, contexts: Any) -> None:
     page = contexts.desk().new_page()
