@@ -204,13 +204,16 @@ def registry_page(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(f"/registry/?{urlencode(query)}")
         context["failed"] = posted
         status = 400
-    context["forms"] = {name: bound.get(name) or _bind(name, None, choices) for name in FORMS}
     all_bodies: list[dict[str, Any]] = context["all_bodies"]
-    context["bodies"] = [
-        b for b in all_bodies
-        if (township_id is None or b["township_id"] == township_id) and (not q.strip() or q.strip() in b["name"])
-    ]
+    in_township = [b for b in all_bodies if township_id is None or b["township_id"] == township_id]
+    context["bodies"] = [b for b in in_township if not q.strip() or q.strip() in b["name"]]
     officials = context["officials"] = selectors.officials_list(township_id=township_id, q=q)
+    # A county has thousands of officials: the filter narrows the empty forms' pickers too
+    # (bodies by township; officials by township and name). A form sent back with an
+    # error keeps every choice, so what was picked stays picked.
+    pickers = choices if township_id is None and not q else _choices(
+        {**context, "all_bodies": in_township, "all_officials": officials})
+    context["forms"] = {name: bound.get(name) or _bind(name, None, pickers) for name in FORMS}
     history = selectors.subjects_of_officials([o["official_id"] for o in officials])
     for official in officials:
         official["history"] = history[official["official_id"]]

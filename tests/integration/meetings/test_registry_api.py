@@ -199,3 +199,28 @@ def test_a_form_sent_twice_registers_once_and_a_changed_resend_is_refused(county
     html = bad.content.decode()
     assert 'data-field="body-township_id">请选择乡镇（街道）' in html
     assert admin.get("registry/bodies/?q=某村党支部")["bodies"] == []
+
+
+def test_the_filter_narrows_the_forms_pickers_and_a_form_still_takes_any_choice(county_a) -> None:
+    admin = Api(county_a, "county_admin")
+    here_body, here, here_township = _branch_with_secretary(admin, county_a)
+    there_body, there, _ = _branch_with_secretary(admin, county_a)
+    with schema_context(county_a.schema_name):
+        admin.client.force_login(User.objects.get(username=admin.username))
+
+    def picker(query: str, form: str, field: str) -> str:
+        html = admin.client.get(f"/registry/{query}", HTTP_HOST=admin.host).content.decode()
+        start = html.index(f'name="{form}-{field}"')
+        return html[start:html.index("</select>", start)]
+
+    assert here in picker("", "post", "official_id") and there in picker("", "post", "official_id")
+    narrowed = f"?township={here_township}"
+    assert here in picker(narrowed, "post", "official_id") and there not in picker(narrowed, "post", "official_id")
+    assert here_body in picker(narrowed, "post", "body_id") and there_body not in picker(narrowed, "post", "body_id")
+    assert there not in picker(narrowed, "correct", "official_id")
+    # The forms post to /registry/ and are checked against every choice: a post in another township is taken.
+    sent = admin.client.post("/registry/", {
+        "form": "post", "post-command_id": str(uuid.uuid4()), "post-official_id": here, "post-body_id": there_body,
+        "post-post": "党支部委员", "post-from_date": "2024-03-01",
+    }, HTTP_HOST=admin.host)
+    assert sent.status_code == 302 and sent["Location"].endswith("done=post")
