@@ -64,6 +64,13 @@ def _sign(request: HttpRequest) -> str:
     return f"/commitments/{commitment_id}/"
 
 
+def _shown_year(asked: str, years: list[int]) -> int | None:
+    """The year whose commitments are listed: the one asked for if it has any, else the newest."""
+    if len(asked) <= 4 and asked.isascii() and asked.isdigit() and int(asked) in years:
+        return int(asked)
+    return years[0] if years else None
+
+
 @never_cache
 @page_kit.gated("page:commitments", FORBIDDEN)
 def commitments_page(request: HttpRequest) -> HttpResponse:
@@ -75,8 +82,13 @@ def commitments_page(request: HttpRequest) -> HttpResponse:
     posted: Any = request.POST if error else {"year": str(today.year), "signed_on": today.isoformat()}
     township_id, q = page_kit.picker_terms(request)
     townships = registry.townships()
+    years = commitments_selectors.commitment_years()
+    shown_year = _shown_year(request.GET.get("year", ""), years)
     context = {
-        "commitments": commitments_selectors.commitments_list(),
+        # A county signs hundreds a year: the list shows one year (the newest by default).
+        "commitments": commitments_selectors.commitments_list(year=shown_year) if years else [],
+        "years": years,
+        "shown_year": shown_year,
         "directions": DIRECTIONS,
         "officials": registry.officials_list(township_id=township_id, q=q),
         "townships": townships,

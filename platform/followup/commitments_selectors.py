@@ -74,6 +74,11 @@ def commitments_list(
     return _complete(_rows(sql, params))
 
 
+def commitment_years() -> list[int]:
+    """The years that have commitments, newest first."""
+    return [row["year"] for row in _rows("SELECT DISTINCT year FROM proj_commitments ORDER BY year DESC")]
+
+
 def commitment_get(commitment_id: str) -> dict[str, Any] | None:
     found = _complete(_rows(_COMMITMENTS + " WHERE commitment_id = %s", [commitment_id]))
     return found[0] if found else None

@@ -179,3 +179,29 @@ def test_the_sign_form_narrows_its_pickers_to_a_township_or_a_name(county: Any) 
                           "command_id": cid()}, HTTP_HOST=host)
     assert refused.status_code == 400
     assert river.secretaries["渡口村"] not in refused.content.decode()
+
+
+def test_the_list_shows_one_year_at_a_time_the_newest_first(county: Any) -> None:
+    host = host_of(county)
+    place = township_with_villages("柳林镇", ["前柳村"])
+    tasks, goals = plan()
+    for year in (2025, 2026):
+        commitment_doors.check_sign_commitment(
+            actor=ADMIN, direction="village_to_township", official_id=place.secretaries["前柳村"],
+            village_id=place.villages["前柳村"], year=year, tasks=tasks, goals=goals, signed_on=date(year, 1, 6),
+            command_id=cid())
+    admin = login(county, "county_admin")
+
+    def listed(query: str) -> set[str]:
+        page = admin.get(f"/commitments/{query}", HTTP_HOST=host)
+        assert page.status_code == 200, query
+        text = page.content.decode()
+        table = text[text.index('data-testid="commitments"'):]
+        return {cell.split("</td>")[0] for cell in table.split("<tr data-commitment=")[1:]}
+
+    newest = admin.get("/commitments/", HTTP_HOST=host).content.decode()
+    assert 'href="/commitments/?year=2025"' in newest and "· 2026年度" in newest
+    assert all("<td>2026" in row for row in listed("")) and listed("")
+    assert all("<td>2025" in row for row in listed("?year=2025")) and listed("?year=2025")
+    for hostile in ("?year=1999", "?year=" + "9" * 5000, "?year=２０２５", "?year=%00", "?year=-1"):
+        assert all("<td>2026" in row for row in listed(hostile)), hostile
