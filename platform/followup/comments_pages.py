@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -34,6 +35,7 @@ FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组�
              "message_en": "Only the county organization department and auditors see the comment ledger."}
 
 
+COMMENTS_PAGE = 100  # comments a page of the ledger shows, newest first
 SUGGESTION_RATE = "5/h"  # per client address, across counties (common.rate_limits)
 
 
@@ -71,12 +73,20 @@ def comments_page(request: HttpRequest) -> HttpResponse:
     answer, error = page_kit.posted(request, lambda: _do(request))
     if answer is not None:
         return answer
-    comments = comments_selectors.comments_list()
+    total = comments_selectors.comments_count()
+    pages = max(1, -(-total // COMMENTS_PAGE))
+    asked = request.GET.get("page", "")
+    page = min(int(asked), pages) if asked.isascii() and asked.isdigit() and 0 < len(asked) <= 6 and int(asked) > 0 else 1
+    comments = comments_selectors.comments_list(limit=COMMENTS_PAGE, offset=(page - 1) * COMMENTS_PAGE)
+    kept = {k: request.GET[k] for k in ("township", "q") if request.GET.get(k)}
     for comment in comments:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
     township_id, q = page_kit.picker_terms(request)
     context = {
-        "comments": comments, "adjustments": comments_selectors.adjustments_list(),
+        "comments": comments, "total": total, "page": page, "pages": pages,
+        "newer": f"?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
+        "older": f"?{urlencode({**kept, 'page': page + 1})}" if page < pages else None,
+        "adjustments": comments_selectors.adjustments_list(),
         "villages": _villages(township_id), "officials": registry_selectors.officials_list(township_id=township_id, q=q),
         "townships": registry_selectors.townships(), "picked_township": township_id, "q": q,
         "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,

@@ -24,8 +24,13 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def comments_list(*, village_id: int | None = None, official_id: str | None = None) -> list[dict[str, Any]]:
-    """The comment ledger, newest first (optionally one village's or about one official), with the items each led to."""
+def comments_list(
+    *, village_id: int | None = None, official_id: str | None = None, limit: int | None = None, offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The comment ledger, newest first (optionally one village's or about one official), with the items each led to.
+
+    `limit` and `offset`: one page of it (the county's page shows COMMENTS_PAGE at a time).
+    """
     where, params = "", list[Any]()
     if village_id is not None:
         where, params = "WHERE village_id = %s", [village_id]
@@ -34,14 +39,19 @@ def comments_list(*, village_id: int | None = None, official_id: str | None = No
     rows = _rows(
         "SELECT comment_id, mode, manner, commenter, about, official_id, township, village, village_id, on_date,"
         f" text, contact, recorded_at, items FROM proj_followup_comments {where}"
-        " ORDER BY on_date DESC, recorded_at DESC, comment_id",
-        params,
+        " ORDER BY on_date DESC, recorded_at DESC, comment_id"
+        + (" LIMIT %s OFFSET %s" if limit is not None else ""),
+        [*params, limit, offset] if limit is not None else params,
     )
     for row in rows:
         row["items"] = _json(row["items"])
         row["mode_zh"] = MODES.get(row["mode"], row["mode"])
         row["manner_zh"] = MANNERS.get(row["manner"], row["manner"])
     return rows
+
+
+def comments_count() -> int:
+    return int(_rows("SELECT count(*) AS n FROM proj_followup_comments")[0]["n"])
 
 
 def announced_person_results() -> list[dict[str, Any]]:

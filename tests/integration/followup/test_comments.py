@@ -254,3 +254,35 @@ def test_the_comment_form_narrows_its_village_and_official_pickers(county: Any) 
     assert f'value="{ferry}"' in in_river and f'value="{county.village_id}"' not in in_river
     for hostile in ("?township=99999999999999999999", "?q=%00", "?q=%ED%A0%80", "?township=1%00"):
         assert client.get(f"/comments/{hostile}", HTTP_HOST=host).status_code == 200, hostile
+
+
+def test_the_ledger_page_shows_a_page_of_comments_at_a_time_newest_first(
+    county: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from followup import comments_pages
+
+    monkeypatch.setattr(comments_pages, "COMMENTS_PAGE", 3)
+    for day in range(1, 5):
+        enter(county, on=date(2099, 1, day), today=date(2099, 2, 1), text=f"第{day}天的点评")  # newest of all
+    total = len(comments_selectors.comments_list())
+    pages = -(-total // 3)
+    name = f"county_admin_{uuid.uuid4().hex[:6]}"
+    User.objects.create_user(username=name, password="pw-" + name, role="county_admin")
+    client, host = Client(), host_of(county)
+    assert client.post("/login/", {"username": name, "password": "pw-" + name}, HTTP_HOST=host).status_code == 302
+
+    def rows(query: str) -> list[str]:
+        page = client.get(f"/comments/{query}", HTTP_HOST=host)
+        assert page.status_code == 200, query
+        return page.content.decode().split('<tr data-comment="')[1:]
+
+    first = rows("")
+    assert len(first) == 3 and "第4天的点评" in first[0] and "第2天的点评" in first[2]
+    seen = [row.split('"')[0] for p in range(1, pages + 1) for row in rows(f"?page={p}")]
+    assert len(seen) == len(set(seen)) == total  # every comment once, across the pages
+    html = client.get("/comments/?page=2&township=1", HTTP_HOST=host).content.decode()
+    assert "第 2 / " in html and 'href="?township=1&amp;page=1"' in html
+    for hostile in ("?page=0", "?page=-1", "?page=" + "9" * 5000, "?page=%00", "?page=２", "?page=1.5"):
+        assert len(rows(hostile)) == 3, hostile
+    last = [row.split('"')[0] for row in rows(f"?page={pages}")]
+    assert [row.split('"')[0] for row in rows("?page=99999")] == last  # past the end: the last page
