@@ -71,9 +71,13 @@ def ledger_page(request: HttpRequest) -> HttpResponse:
     answer, error = page_kit.posted(request, lambda: _raise_item(request), write="raise_ledger_item")
     if answer is not None:
         return answer
+    # Items closed in earlier years pile up: the desk lists what is still open unless asked.
+    with_closed = request.GET.get("closed") == "1"
     context = {
         "summary": ledger_selectors.ledger_summary(),
-        "items": ledger_selectors.ledger_items(),
+        "items": ledger_selectors.ledger_items(closed=with_closed),
+        "with_closed": with_closed,
+        "closed_count": ledger_selectors.closed_count(),
         "meetings": ledger_selectors.meetings_to_choose(),
         "source_kinds": BY_HAND_SOURCE_KINDS,
         "may_write": may(user.role, "raise_ledger_item"),

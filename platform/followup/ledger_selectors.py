@@ -57,9 +57,11 @@ def _with_measures(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
 
 
-def ledger_items(*, township: str | None = None, village: str | None = None) -> list[dict[str, Any]]:
-    """Items with their measures, by place and then by when they were raised."""
-    where, params = [], []
+def ledger_items(
+    *, township: str | None = None, village: str | None = None, closed: bool = True,
+) -> list[dict[str, Any]]:
+    """Items with their measures, by place and then by when they were raised (closed=False: not the closed ones)."""
+    where, params = [] if closed else ["status <> 'closed'"], []
     if township is not None:
         where.append("township = %s")
         params.append(township)
@@ -87,6 +89,10 @@ SELECT {keys}, count(DISTINCT i.item_id) AS problems, count(m.item_id) AS measur
 FROM proj_ledger_items i LEFT JOIN proj_ledger_measures m ON m.item_id = i.item_id
 {group}
 """
+
+
+def closed_count() -> int:
+    return int(_rows("SELECT count(*) AS n FROM proj_ledger_items WHERE status = 'closed'")[0]["n"])
 
 
 def ledger_summary() -> dict[str, Any]:

@@ -139,3 +139,10 @@ def test_a_flagged_result_leads_to_an_interview_and_a_two_measure_item_shown_in_
     expect(page.locator("#review")).to_have_count(0)
     expect(page.locator("#add-measure")).to_have_count(0)
     page.screenshot(path=str(artifacts / "ledger-closed.png"), full_page=True)
+
+    # The desk lists what is still open; the closed item is one click away.
+    item_id = item_url.rstrip("/").rsplit("/", 1)[-1]
+    page.goto(hall.url("/ledger/"))
+    expect(page.locator(f"tr[data-item={item_id}]")).to_have_count(0)
+    page.locator("#closed-toggle a").click()
+    expect(page.locator(f"tr[data-item={item_id}]")).to_contain_text("已销号", use_inner_text=True)

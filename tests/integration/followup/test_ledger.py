@@ -330,6 +330,25 @@ def test_an_auditor_reads_the_pages_and_is_told_plainly_that_writing_is_the_depa
     assert not [i for i in ledger_selectors.ledger_items() if i["problem"] == "路灯不亮"]
 
 
+def test_the_desk_lists_open_items_and_shows_the_closed_ones_when_asked(county: Any, meeting: str) -> None:
+    closed = new_item(meeting, problem="村部围墙倒塌")
+    add(closed, "重砌围墙", TODAY + timedelta(days=30))
+    doors.check_complete_measure(actor=ADMIN, item_id=closed, measure_no=1, evidence="已重砌", uploads=[], today=TODAY,
+                                 command_id=cid())
+    doors.check_review_ledger_item(actor=ADMIN, item_id=closed, passed=True, note="", command_id=cid())
+    still_open = new_item(meeting, problem="灌溉水渠淤塞")
+    admin, host = login(county, "county_admin"), host_of(county)
+    desk = admin.get("/ledger/", HTTP_HOST=host).content.decode()
+    assert f'data-item="{still_open}"' in desk and f'data-item="{closed}"' not in desk
+    assert f"也显示已销号的事项（{ledger_selectors.closed_count()}项）" in desk
+    everything = admin.get("/ledger/?closed=1", HTTP_HOST=host).content.decode()
+    assert f'data-item="{still_open}"' in everything and f'data-item="{closed}"' in everything
+    assert "只看未销号的事项" in everything
+    for hostile in ("?closed=%00", "?closed=" + "1" * 5000, "?closed=true"):
+        page = admin.get(f"/ledger/{hostile}", HTTP_HOST=host)
+        assert page.status_code == 200 and f'data-item="{closed}"' not in page.content.decode(), hostile
+
+
 def test_a_body_larger_than_every_file_together_is_refused_before_it_is_read(county: Any, meeting: str) -> None:
     item = new_item(meeting)
     admin = login(county, "county_admin")
