@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -63,7 +62,7 @@ def _do(request: HttpRequest) -> str:
         official_id=post.get("official_id") or None,
         on=page_kit.required_date(post.get("on"), "on"), today=today, text=post.get("text", ""),
         command_id=page_kit.form_command_id(request))
-    return "/comments/"
+    return page_kit.with_narrowing("/comments/", request)  # the next comment is likely for the same township
 
 
 @never_cache
@@ -78,14 +77,13 @@ def comments_page(request: HttpRequest) -> HttpResponse:
     asked = request.GET.get("page", "")
     page = min(int(asked), pages) if asked.isascii() and asked.isdigit() and 0 < len(asked) <= 6 and int(asked) > 0 else 1
     comments = comments_selectors.comments_list(limit=COMMENTS_PAGE, offset=(page - 1) * COMMENTS_PAGE)
-    kept = {k: request.GET[k] for k in ("township", "q") if request.GET.get(k)}
     for comment in comments:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
     township_id, q = page_kit.picker_terms(request)
     context = {
         "comments": comments, "total": total, "page": page, "pages": pages,
-        "newer": f"?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
-        "older": f"?{urlencode({**kept, 'page': page + 1})}" if page < pages else None,
+        "newer": page_kit.with_narrowing("/comments/", request, page=page - 1) if page > 1 else None,
+        "older": page_kit.with_narrowing("/comments/", request, page=page + 1) if page < pages else None,
         "adjustments": comments_selectors.adjustments_list(),
         "villages": _villages(township_id), "officials": registry_selectors.officials_list(township_id=township_id, q=q),
         "townships": registry_selectors.townships(), "picked_township": township_id, "q": q,

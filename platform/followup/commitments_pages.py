@@ -87,7 +87,7 @@ def commitments_page(request: HttpRequest) -> HttpResponse:
     context = {
         # A county signs hundreds a year: the list shows one year (the newest by default).
         "commitments": commitments_selectors.commitments_list(year=shown_year) if years else [],
-        "years": years,
+        "year_links": [(y, page_kit.with_narrowing("/commitments/", request, year=y)) for y in years],
         "shown_year": shown_year,
         "directions": DIRECTIONS,
         "officials": registry.officials_list(township_id=township_id, q=q),

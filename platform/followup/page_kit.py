@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -89,6 +90,17 @@ def picker_terms(request: HttpRequest) -> tuple[int | None, str]:
         return registry.search_terms(township=request.GET.get("township", ""), q=request.GET.get("q", ""))
     except Refusal:
         return None, ""
+
+
+def narrowing(request: HttpRequest) -> dict[str, str]:
+    """The pickers' terms as typed in the query string (township, q), to carry on in links and redirects."""
+    return {key: request.GET[key] for key in ("township", "q") if request.GET.get(key)}
+
+
+def with_narrowing(path: str, request: HttpRequest, **more: Any) -> str:
+    """`path` with the pickers' terms (and `more`) in its query string, so a desk stays narrowed."""
+    query = urlencode({**narrowing(request), **more})
+    return f"{path}?{query}" if query else path
 
 
 def command_id(value: str | None) -> str | None:

@@ -208,11 +208,15 @@ def registry_page(request: HttpRequest) -> HttpResponse:
     in_township = [b for b in all_bodies if township_id is None or b["township_id"] == township_id]
     context["bodies"] = [b for b in in_township if not q.strip() or q.strip() in b["name"]]
     officials = context["officials"] = selectors.officials_list(township_id=township_id, q=q)
-    # A county has thousands of officials: the filter narrows the empty forms' pickers too
-    # (bodies by township; officials by township and name). A form sent back with an
+    # A county has thousands of officials: the filter narrows the empty forms' pickers too.
+    # The one search box holds a person's or a body's name: each picker keeps the names
+    # that match, or, when none of its kind does, everything in the township (a search
+    # for a branch still offers the people to post in it). A form sent back with an
     # error keeps every choice, so what was picked stays picked.
-    pickers = choices if township_id is None and not q else _choices(
-        {**context, "all_bodies": in_township, "all_officials": officials})
+    pickers = choices if township_id is None and not q else _choices({
+        **context, "all_bodies": context["bodies"] or in_township,
+        "all_officials": officials or selectors.officials_list(township_id=township_id),
+    })
     context["forms"] = {name: bound.get(name) or _bind(name, None, pickers) for name in FORMS}
     history = selectors.subjects_of_officials([o["official_id"] for o in officials])
     for official in officials:

@@ -281,7 +281,12 @@ def test_the_ledger_page_shows_a_page_of_comments_at_a_time_newest_first(
     seen = [row.split('"')[0] for p in range(1, pages + 1) for row in rows(f"?page={p}")]
     assert len(seen) == len(set(seen)) == total  # every comment once, across the pages
     html = client.get("/comments/?page=2&township=1", HTTP_HOST=host).content.decode()
-    assert "第 2 / " in html and 'href="?township=1&amp;page=1"' in html
+    assert "第 2 / " in html and 'href="/comments/?township=1&amp;page=1"' in html
+    # A comment recorded while the desk is narrowed comes back to the narrowed desk.
+    sent = client.post("/comments/?township=1&q=王", {
+        "village_id": str(county.village_id), "mode": "on_site", "manner": "face_to_face", "commenter": "周明",
+        "about": "王建国", "on": TODAY.isoformat(), "text": "再登记一条", "command_id": cid()}, HTTP_HOST=host)
+    assert sent.status_code == 302 and sent["Location"] == "/comments/?township=1&q=%E7%8E%8B"
     for hostile in ("?page=0", "?page=-1", "?page=" + "9" * 5000, "?page=%00", "?page=２", "?page=1.5"):
         assert len(rows(hostile)) == 3, hostile
     last = [row.split('"')[0] for row in rows(f"?page={pages}")]

@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from events import reading
-from followup import rankings_selectors
+from followup import commitments_selectors, rankings_selectors
 from followup.actions import commitments as commitment_doors
 from followup.actions import rankings as doors
 from followup.rankings import TIE_RULE, WEAK_RULE, quarter_stream
@@ -201,6 +201,12 @@ def test_the_list_shows_one_year_at_a_time_the_newest_first(county: Any) -> None
 
     newest = admin.get("/commitments/", HTTP_HOST=host).content.decode()
     assert 'href="/commitments/?year=2025"' in newest and "· 2026年度" in newest
+    # Narrowing the pickers keeps the year shown, and the year links keep the narrowing.
+    narrowed = admin.get(f"/commitments/?year=2025&township={place.township_id}", HTTP_HOST=host).content.decode()
+    assert '<input type="hidden" name="year" value="2025">' in narrowed
+    assert f'href="/commitments/?township={place.township_id}&amp;year=2026"' in narrowed
+    [cm] = [c["commitment_id"] for c in commitments_selectors.commitments_list(year=2025) if c["village_id"] == place.villages["前柳村"]]
+    assert 'href="/commitments/?year=2025"' in admin.get(f"/commitments/{cm}/", HTTP_HOST=host).content.decode()
     assert all("<td>2026" in row for row in listed("")) and listed("")
     assert all("<td>2025" in row for row in listed("?year=2025")) and listed("?year=2025")
     for hostile in ("?year=1999", "?year=" + "9" * 5000, "?year=２０２５", "?year=%00", "?year=-1"):

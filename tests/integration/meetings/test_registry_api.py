@@ -218,9 +218,21 @@ def test_the_filter_narrows_the_forms_pickers_and_a_form_still_takes_any_choice(
     assert here in picker(narrowed, "post", "official_id") and there not in picker(narrowed, "post", "official_id")
     assert here_body in picker(narrowed, "post", "body_id") and there_body not in picker(narrowed, "post", "body_id")
     assert there not in picker(narrowed, "correct", "official_id")
-    # The forms post to /registry/ and are checked against every choice: a post in another township is taken.
-    sent = admin.client.post("/registry/", {
+    # A body's name in the search box: its bodies, and still people to post in them (none match by name).
+    by_body = f"?township={here_township}&q=党支部"
+    assert here_body in picker(by_body, "post", "body_id") and here in picker(by_body, "post", "official_id")
+    # A form sent while narrowed is checked against every choice: a post in another township is taken,
+    # and a refused one offers every choice again.
+    sent = admin.client.post(f"/registry/{narrowed}", {
         "form": "post", "post-command_id": str(uuid.uuid4()), "post-official_id": here, "post-body_id": there_body,
         "post-post": "党支部委员", "post-from_date": "2024-03-01",
     }, HTTP_HOST=admin.host)
-    assert sent.status_code == 302 and sent["Location"].endswith("done=post")
+    assert sent.status_code == 302 and sent["Location"].endswith(f"township={here_township}&done=post")
+    refused = admin.client.post(f"/registry/{narrowed}", {
+        "form": "post", "post-command_id": str(uuid.uuid4()), "post-official_id": there, "post-body_id": there_body,
+        "post-post": "", "post-from_date": "2024-03-01",
+    }, HTTP_HOST=admin.host)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    start = html.index('name="post-official_id"')
+    assert there in html[start:html.index("</select>", start)]
