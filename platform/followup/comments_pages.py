@@ -28,7 +28,6 @@ from followup import comments_selectors, page_kit
 from followup.actions import comments as doors
 from followup.comments import MANNERS, MAX_CONTACT, MAX_TEXT, MODES
 from meetings.models import Village
-from meetings.registry import selectors as registry_selectors
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和纪委审计可以查看点评台账。",
              "message_en": "Only the county organization department and auditors see the comment ledger."}
@@ -74,19 +73,18 @@ def comments_page(request: HttpRequest) -> HttpResponse:
         return answer
     total = comments_selectors.comments_count()
     pages = max(1, -(-total // COMMENTS_PAGE))
-    asked = request.GET.get("page", "")
-    page = min(int(asked), pages) if asked.isascii() and asked.isdigit() and 0 < len(asked) <= 6 and int(asked) > 0 else 1
+    page = min(page_kit.query_number(request, "page", digits=6) or 1, pages)
     comments = comments_selectors.comments_list(limit=COMMENTS_PAGE, offset=(page - 1) * COMMENTS_PAGE)
     for comment in comments:
         comment["command_id"] = uuid.uuid4()  # one per form: a double click opens one item
-    township_id, q = page_kit.picker_terms(request)
+    township_id, picking = page_kit.pickers(request)
     context = {
+        **picking,
         "comments": comments, "total": total, "page": page, "pages": pages,
         "newer": page_kit.with_narrowing("/comments/", request, page=page - 1) if page > 1 else None,
         "older": page_kit.with_narrowing("/comments/", request, page=page + 1) if page < pages else None,
         "adjustments": comments_selectors.adjustments_list(),
-        "villages": _villages(township_id), "officials": registry_selectors.officials_list(township_id=township_id, q=q),
-        "townships": registry_selectors.townships(), "picked_township": township_id, "q": q,
+        "villages": _villages(township_id),
         "modes": {k: v for k, v in MODES.items() if k != "box"}, "manners": MANNERS,
         "may_write": may(user.role, "enter_comment"), "command_id": uuid.uuid4(), "error": error,
         "today": timezone.localdate().isoformat(),

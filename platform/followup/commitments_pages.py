@@ -31,7 +31,6 @@ from followup import commitments_selectors, ledger_selectors, page_kit
 from followup.actions import commitments as doors
 from followup.commitments import DIRECTIONS
 from meetings.models import Village
-from meetings.registry import selectors as registry
 
 FORBIDDEN = {"status": 403, "code": "forbidden", "message_zh": "只有县委组织部和会议主持人可以查看承诺台账。",
              "message_en": "Only the county organization department and hosts see the commitments desk."}
@@ -64,11 +63,9 @@ def _sign(request: HttpRequest) -> str:
     return f"/commitments/{commitment_id}/"
 
 
-def _shown_year(asked: str, years: list[int]) -> int | None:
+def _shown_year(asked: int | None, years: list[int]) -> int | None:
     """The year whose commitments are listed: the one asked for if it has any, else the newest."""
-    if len(asked) <= 4 and asked.isascii() and asked.isdigit() and int(asked) in years:
-        return int(asked)
-    return years[0] if years else None
+    return asked if asked in years else (years[0] if years else None)
 
 
 @never_cache
@@ -80,21 +77,17 @@ def commitments_page(request: HttpRequest) -> HttpResponse:
         return answer
     today = timezone.localdate()
     posted: Any = request.POST if error else {"year": str(today.year), "signed_on": today.isoformat()}
-    township_id, q = page_kit.picker_terms(request)
-    townships = registry.townships()
+    township_id, picking = page_kit.pickers(request)
     years = commitments_selectors.commitment_years()
-    shown_year = _shown_year(request.GET.get("year", ""), years)
+    shown_year = _shown_year(page_kit.query_number(request, "year", digits=4), years)
     context = {
+        **picking,
         # A county signs hundreds a year: the list shows one year (the newest by default).
-        "commitments": commitments_selectors.commitments_list(year=shown_year) if years else [],
+        "commitments": commitments_selectors.commitments_list(year=shown_year),
         "year_links": [(y, page_kit.with_narrowing("/commitments/", request, year=y)) for y in years],
         "shown_year": shown_year,
         "directions": DIRECTIONS,
-        "officials": registry.officials_list(township_id=township_id, q=q),
-        "townships": townships,
-        "village_townships": [t for t in townships if township_id is None or t["township_id"] == township_id],
-        "picked_township": township_id,
-        "q": q,
+        "village_townships": [t for t in picking["townships"] if township_id is None or t["township_id"] == township_id],
         "task_fields": [(m, posted.get(f"task_{m}", "")) for m in MONTHS],
         "goal_fields": [(q, posted.get(f"goal_{q}", "")) for q in QUARTERS],
         "may_sign": may(user.role, "sign_commitment"),

@@ -61,7 +61,8 @@ def ledger_items(
     *, township: str | None = None, village: str | None = None, closed: bool = True,
 ) -> list[dict[str, Any]]:
     """Items with their measures, by place and then by when they were raised (closed=False: not the closed ones)."""
-    where, params = [] if closed else ["status <> 'closed'"], []
+    where: list[str] = [] if closed else ["status <> 'closed'"]
+    params: list[Any] = []
     if township is not None:
         where.append("township = %s")
         params.append(township)

@@ -59,37 +59,47 @@ def gated(action: str, forbidden: dict[str, Any]) -> Callable[[View], View]:
 
 def posted(
     request: HttpRequest, act: Callable[[], str], *, write: str | None = None,
-    forbidden: dict[str, Any] = WRITE_FORBIDDEN,
 ) -> tuple[HttpResponse | None, Refusal | None]:
     """A form's POST, done: (the answer to send, None), or (None, the refusal to draw the page with).
 
     Not a POST: (None, None). A role that may not `write` (when given) gets the 403 page
-    (`forbidden`: by default, that only the county administrators write here, which holds
-    while every page write is theirs in accounts.roles); otherwise `act` calls the door and
-    says where to go next, and the answer is a redirect there.
+    saying that only the county administrators write here (WRITE_FORBIDDEN: true while every
+    page write is theirs in accounts.roles); otherwise `act` calls the door and says where to
+    go next, and the answer is a redirect there.
     """
     if request.method != "POST":
         return None, None
     if write is not None:
         user: Any = request.user
         if not may(user.role, write):
-            return render(request, "hall/error.html", forbidden, status=403), None
+            return render(request, "hall/error.html", WRITE_FORBIDDEN, status=403), None
     try:
         return HttpResponseRedirect(act()), None
     except Refusal as refused:
         return None, refused
 
 
-def picker_terms(request: HttpRequest) -> tuple[int | None, str]:
-    """A form's official and village pickers narrowed by the query string (?township=ID&q=name).
+def pickers(request: HttpRequest) -> tuple[int | None, dict[str, Any]]:
+    """A form's official picker narrowed by the query string (?township=ID&q=name): the township
+    picked (for the page's village picker) and what followup/_pick_official.html draws.
 
     A county has thousands of officials: a desk picks a township, or types a
     name, before it picks one. Unreadable terms narrow nothing.
     """
     try:
-        return registry.search_terms(township=request.GET.get("township", ""), q=request.GET.get("q", ""))
+        township_id, q = registry.search_terms(township=request.GET.get("township", ""), q=request.GET.get("q", ""))
     except Refusal:
-        return None, ""
+        township_id, q = None, ""
+    return township_id, {
+        "townships": registry.townships(), "picked_township": township_id, "q": q,
+        "officials": registry.officials_list(township_id=township_id, q=q),
+    }
+
+
+def query_number(request: HttpRequest, key: str, *, digits: int) -> int | None:
+    """A positive whole number of at most `digits` digits from the query string; else None (unreadable is absent)."""
+    value = request.GET.get(key, "")
+    return int(value) if 0 < len(value) <= digits and value.isascii() and value.isdigit() and int(value) > 0 else None
 
 
 def narrowing(request: HttpRequest) -> dict[str, str]:
